@@ -1,0 +1,4 @@
+import logging
+
+logger = logging.getLogger("geneimpute")
+logger.addHandler(logging.NullHandler())

@@ -1,0 +1,5 @@
+"""Bundled real datasets."""
+
+from ._gtex import gtex_tissues
+
+__all__ = ["gtex_tissues"]

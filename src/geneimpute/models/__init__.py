@@ -1,0 +1,14 @@
+"""Models on arrays (no AnnData): torch networks, the hybrid estimator."""
+
+from ._hybrid import GeneInputs, HybridConfig, HybridImputer, idw_profiles
+from ._networks import HybridNet, NeighborTransformer, PromoterCNN
+
+__all__ = [
+    "GeneInputs",
+    "HybridConfig",
+    "HybridImputer",
+    "HybridNet",
+    "NeighborTransformer",
+    "PromoterCNN",
+    "idw_profiles",
+]

@@ -1,0 +1,575 @@
+"""The hybrid imputer on arrays: CNN + neighbour transformer + tissue correlations + XGBoost.
+
+Nothing here touches AnnData; :mod:`geneimpute.tl` translates. Follows Brown, Dong & Truong,
+"Estimating genotype-tissue specific gene expression using hybrid deep learning",
+Communications Biology (2026).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .. import __version__
+from .._genomic import GenomicNeighbors
+from .._logging import logger
+from .._settings import Accelerator, resolve_device, settings
+from ._networks import HybridNet
+
+N_DISTANCE_FEATURES = 8
+
+
+@dataclass
+class HybridConfig:
+    """Hyperparameters and component switches of :class:`HybridImputer`.
+
+    The ``use_*`` switches exist for ablations: each removes one component of the hybrid.
+    """
+
+    k_neighbors: int = 20
+    k_idw: int = 10
+    use_cnn: bool = True
+    use_transformer: bool = True
+    use_tissue_correlation: bool = True
+    use_distance: bool = True
+    use_neighbor_features: bool = True
+    n_folds: int = 3
+    max_epochs: int = 25
+    patience: int = 3
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    embedding_dim: int = 32
+    xgb_n_estimators: int = 400
+    xgb_learning_rate: float = 0.08
+    xgb_max_depth: int = 7
+    xgb_subsample: float = 0.8
+    n_tissue_components: int = 6
+    random_state: int = 0
+
+
+@dataclass
+class GeneInputs:
+    """Per-gene model inputs (rows aligned with the expression matrix).
+
+    Attributes
+    ----------
+    promoter
+        ``(n_genes, length, 5)`` float32 one-hot promoters with an "observed" channel.
+    gene_features
+        ``(n_genes, n_features)`` float hand-made features (NaN allowed).
+    neighbors
+        k nearest *reference* genes of each gene (indices into the same rows).
+    feature_names
+        Names of the ``gene_features`` columns.
+    """
+
+    promoter: np.ndarray
+    gene_features: np.ndarray
+    neighbors: GenomicNeighbors
+    feature_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = self.promoter.shape[0]
+        if self.gene_features.shape[0] != n or self.neighbors.index.shape[0] != n:
+            msg = (
+                f"inputs disagree on the number of genes: promoter {n}, gene_features "
+                f"{self.gene_features.shape[0]}, neighbors {self.neighbors.index.shape[0]}"
+            )
+            raise ValueError(msg)
+
+
+def _seed_all(seed: int) -> None:
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def tissue_weights(C: np.ndarray) -> np.ndarray:
+    """Row-normalised positive tissue correlations with a zero diagonal, ``(T, T)``."""
+    W = np.clip(C, 0, None) ** 2
+    np.fill_diagonal(W, 0)
+    s = W.sum(axis=1, keepdims=True)
+    s[s == 0] = 1
+    return W / s
+
+
+def idw_profiles(
+    Y: np.ndarray, neighbors: GenomicNeighbors, k: int, use_distance: bool = True
+) -> np.ndarray:
+    """Distance-based profile: inverse-distance-weighted mean of the ``k`` nearest references.
+
+    Weights are ``1 / (distance_bp + 1000)`` (uniform when ``use_distance`` is False). Genes
+    with no neighbour get NaN. Returns ``(n_genes, n_tissues)``.
+    """
+    idx = neighbors.index[:, :k]
+    valid = idx >= 0
+    w = 1.0 / (neighbors.distance[:, :k] + 1000.0) if use_distance else np.ones(idx.shape)
+    w = np.where(valid, w, 0.0)
+    vals = Y[np.where(valid, idx, 0)]
+    vals = np.where(valid[:, :, None], vals, 0.0)
+    denom = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.einsum("nk,nkt->nt", w, vals) / denom[:, None]
+    out[denom == 0] = np.nan
+    return out
+
+
+def distance_features(neighbors: GenomicNeighbors) -> np.ndarray:
+    """Per-token distance/orientation features ``(n_genes, k, 8)``, float32."""
+    valid = neighbors.valid
+    d = np.where(valid, neighbors.distance, 0.0)
+    gap = np.where(valid, neighbors.gap, 0.0)
+    o = neighbors.orientation
+    feats = np.stack(
+        [
+            np.log10(d + 1) / 6,
+            np.log10(gap + 1) / 6,
+            neighbors.upstream,
+            o == 0,
+            o == 1,
+            o == 2,
+            neighbors.overlap,
+            neighbors.nested,
+        ],
+        axis=-1,
+    ).astype(np.float32)
+    feats[~valid] = 0
+    return feats
+
+
+def density_features(neighbors: GenomicNeighbors) -> np.ndarray:
+    """Gene-level neighbourhood features ``(n_genes, 4)``: log10 nearest distance, counts of
+    reference genes within 20 kb and 60 kb, fraction of divergent partners within 20 kb."""
+    d = neighbors.distance
+    near20 = (d < 20_000).sum(axis=1)
+    near60 = (d < 60_000).sum(axis=1)
+    div20 = ((d < 20_000) & (neighbors.orientation == 1)).sum(axis=1)
+    nearest = np.where(np.isfinite(d[:, 0]), np.log10(d[:, 0] + 1), np.nan)
+    return np.column_stack([nearest, near20, near60, div20 / np.maximum(near20, 1)])
+
+
+class HybridImputer:
+    """Hybrid estimator of log1p(TPM) tissue profiles from promoters and genomic neighbours.
+
+    Stage 1 is a torch network (:class:`~geneimpute.models.HybridNet`): a CNN over the one-hot
+    promoter and a transformer encoder over the gene's neighbour reference genes (their
+    tissue-correlation smoothed profiles, intergene distances, orientation), each read out to
+    a tissue profile. Stage 2 is an XGBoost regressor on (gene, tissue) rows: the branch
+    read-outs, the distance-based profile, tissue-correlation context, tissue descriptors (top
+    eigenvectors of the tissue correlation matrix) and the hand-made gene features. Stage-2
+    training rows use out-of-fold stage-1 outputs (``n_folds`` networks) so XGBoost sees the
+    network as it behaves on unseen genes; a final network fitted on all reference genes
+    serves new genes.
+
+    Parameters
+    ----------
+    config
+        :class:`HybridConfig`; keyword arguments override its fields.
+    """
+
+    def __init__(self, config: HybridConfig | None = None, **kwargs) -> None:
+        cfg = asdict(config or HybridConfig())
+        unknown = set(kwargs) - set(cfg)
+        if unknown:
+            msg = f"unknown HybridImputer option(s) {sorted(unknown)}"
+            raise TypeError(msg)
+        cfg.update(kwargs)
+        self.config = HybridConfig(**cfg)
+        self.tissues_: list[str] = []
+        self.feature_names_: list[str] = []
+        self.timings_: dict[str, float] = {}
+        self.history_: list[dict] = []
+        self.net_: HybridNet | None = None
+        self.xgb_ = None
+
+    # ------------------------------------------------------------------ preparation
+    def _prepare(self, Y: np.ndarray, inputs: GeneInputs) -> dict[str, np.ndarray]:
+        """Arrays derived from the reference profiles, shared by fit and predict."""
+        cfg = self.config
+        Yz = (Y - self.mu_) / self.sd_
+        Yz = np.where(np.isfinite(Yz), Yz, 0.0)
+        tok = [Yz]
+        if cfg.use_tissue_correlation:
+            tok.append(Yz @ self.W_.T)
+        prof = np.concatenate(tok, axis=1).astype(np.float32)
+        dist = distance_features(inputs.neighbors)
+        if not cfg.use_distance:
+            dist[:] = 0
+        idw = idw_profiles(Y, inputs.neighbors, cfg.k_idw, cfg.use_distance)
+        genef = inputs.gene_features.astype(np.float64)
+        if cfg.use_distance and cfg.use_neighbor_features:
+            genef = np.column_stack([genef, density_features(inputs.neighbors)])
+        return {"profile_tokens": prof, "dist": dist, "idw": idw, "genef": genef}
+
+    def _net_inputs(self, prep: dict, inputs: GeneInputs) -> dict[str, torch.Tensor]:
+        g = prep["genef"]
+        gz = (g - self.gmu_) / self.gsd_
+        miss = ~np.isfinite(gz)
+        gz = np.where(miss, 0.0, gz)
+        g_all = np.column_stack([gz, miss[:, self.gmiss_cols_]]).astype(np.float32)
+        return {
+            "promoter": torch.from_numpy(inputs.promoter),
+            "profile": torch.from_numpy(prep["profile_tokens"]),
+            "dist": torch.from_numpy(prep["dist"]),
+            "index": torch.from_numpy(inputs.neighbors.index[:, : self.config.k_neighbors]),
+            "genef": torch.from_numpy(g_all),
+        }
+
+    def _batch(self, t: dict[str, torch.Tensor], rows: np.ndarray, device: str):
+        r = torch.from_numpy(rows)
+        idx = t["index"][r]
+        pad = idx < 0
+        tokens = t["profile"][idx.clamp(min=0)]
+        tokens = torch.cat([tokens, t["dist"][r][:, : idx.shape[1]]], dim=2)
+        tokens[pad] = 0
+        # a gene with no neighbour at all keeps one (zero) token so attention is defined
+        empty = pad.all(dim=1)
+        pad[empty, 0] = False
+        return (
+            t["promoter"][r].to(device),
+            tokens.to(device),
+            pad.to(device),
+            t["genef"][r].to(device),
+        )
+
+    # ------------------------------------------------------------------ stage 1
+    def _new_net(self, n_genef: int, token_dim: int) -> HybridNet:
+        cfg = self.config
+        return HybridNet(
+            len(self.tissues_), n_genef, token_dim,
+            use_cnn=cfg.use_cnn, use_transformer=cfg.use_transformer, dim=cfg.embedding_dim,
+        )
+
+    def _fit_net(
+        self, t: dict, Y: np.ndarray, rows: np.ndarray, device: str, seed: int, desc: str
+    ) -> HybridNet:
+        cfg = self.config
+        rng = np.random.default_rng(seed)
+        _seed_all(seed)
+        rows = rng.permutation(rows)
+        n_val = max(1, len(rows) // 10)
+        val, tr = rows[:n_val], rows[n_val:]
+        token_dim = t["profile"].shape[1] + t["dist"].shape[2]
+        net = self._new_net(t["genef"].shape[1], token_dim).to(device)
+        with torch.no_grad():
+            net.head[-1].bias.copy_(torch.from_numpy(self.mu_.astype(np.float32)))
+            for h in (net.cnn_head, net.transformer_head):
+                if h is not None:
+                    h.bias.copy_(torch.from_numpy(self.mu_.astype(np.float32)))
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        Yt = torch.from_numpy(np.nan_to_num(Y).astype(np.float32))
+        best, best_state, bad = np.inf, None, 0
+        bar = tqdm(range(cfg.max_epochs), desc=desc, disable=not settings.progress, leave=False)
+        for epoch in bar:
+            net.train()
+            perm = rng.permutation(tr)
+            total = 0.0
+            for s in range(0, len(perm), cfg.batch_size):
+                b = perm[s : s + cfg.batch_size]
+                if len(b) < 2:
+                    continue
+                out = net(*self._batch(t, b, device))
+                y = Yt[torch.from_numpy(b)].to(device)
+                loss = ((out["joint"] - y) ** 2).mean()
+                for key in ("cnn", "transformer"):
+                    if key in out:
+                        loss = loss + 0.5 * ((out[key] - y) ** 2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(b)
+            val_loss = float(((self._predict_net(net, t, val, device)["joint"] - Y[val]) ** 2).mean())
+            self.history_.append({"net": desc, "epoch": epoch, "train_loss": total / len(tr),
+                                  "val_mse": val_loss})
+            bar.set_postfix(val_mse=f"{val_loss:.3f}")
+            if val_loss < best - 1e-4:
+                best, bad = val_loss, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= cfg.patience:
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        logger.info("%s: best validation MSE %.4f after %d epochs", desc, best, epoch + 1)
+        return net
+
+    @torch.no_grad()
+    def _predict_net(
+        self, net: HybridNet, t: dict, rows: np.ndarray, device: str, batch_size: int = 1024
+    ) -> dict[str, np.ndarray]:
+        net.eval()
+        outs: dict[str, list] = {}
+        for s in range(0, len(rows), batch_size):
+            o = net(*self._batch(t, rows[s : s + batch_size], device))
+            for k, v in o.items():
+                outs.setdefault(k, []).append(v.float().cpu().numpy())
+        T = len(self.tissues_)
+        res = {k: np.concatenate(v) for k, v in outs.items()}
+        if not len(rows):
+            res = {"joint": np.zeros((0, T))}
+        return res
+
+    # ------------------------------------------------------------------ stage 2
+    def _design(self, nn_out: dict[str, np.ndarray], prep: dict, rows: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        T = len(self.tissues_)
+        n = len(rows)
+        cols: list[np.ndarray] = [np.tile(np.arange(T, dtype=np.float64), n)]
+        names = ["tissue_code"]
+        if cfg.use_tissue_correlation:
+            for c in range(self.tissue_components_.shape[1]):
+                cols.append(np.tile(self.tissue_components_[:, c], n))
+                names.append(f"tissue_pc{c + 1}")
+        blocks = {k: v for k, v in nn_out.items() if k in ("joint", "cnn", "transformer")}
+        if cfg.use_neighbor_features:
+            blocks["idw"] = prep["idw"][rows]
+        for key, P in blocks.items():
+            mean = np.nanmean(P, axis=1, keepdims=True) if P.size else P[:, :1]
+            cols += [P.ravel(), np.repeat(mean[:, 0], T), (P - mean).ravel()]
+            names += [f"{key}", f"{key}_mean", f"{key}_specificity"]
+            if cfg.use_tissue_correlation:
+                cols.append((np.nan_to_num(P) @ self.W_.T).ravel())
+                names.append(f"{key}_related_tissues")
+        g = prep["genef"][rows]
+        for j in range(g.shape[1]):
+            cols.append(np.repeat(g[:, j], T))
+        names += self.genef_names_
+        self.design_names_ = names
+        return np.column_stack(cols).astype(np.float32)
+
+    def _xgb_params(self, device: str) -> dict:
+        cfg = self.config
+        return {
+            "n_estimators": cfg.xgb_n_estimators,
+            "learning_rate": cfg.xgb_learning_rate,
+            "max_depth": cfg.xgb_max_depth,
+            "subsample": cfg.xgb_subsample,
+            "colsample_bytree": 0.8,
+            "min_child_weight": 5,
+            "tree_method": "hist",
+            "device": "cuda" if device == "cuda" else "cpu",
+            "n_jobs": settings.n_jobs,
+            "random_state": cfg.random_state,
+        }
+
+    # ------------------------------------------------------------------ public API
+    def fit(
+        self,
+        Y: np.ndarray,
+        inputs: GeneInputs,
+        tissues: list[str],
+        tissue_correlation: np.ndarray,
+        *,
+        accelerator: Accelerator = "auto",
+    ) -> HybridImputer:
+        """Fit on the genes whose log1p profile in ``Y`` is fully observed.
+
+        Parameters
+        ----------
+        Y
+            ``(n_genes, n_tissues)`` log1p(TPM); rows with NaN are not used for training (but
+            may still be neighbours' targets at prediction time).
+        inputs
+            :class:`GeneInputs` for the same rows; ``inputs.neighbors`` must only point at fully
+            observed rows.
+        tissues
+            Tissue names, length ``n_tissues``.
+        tissue_correlation
+            ``(n_tissues, n_tissues)`` Pearson correlation of log1p expression.
+        accelerator
+            ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        """
+        import xgboost as xgb
+
+        cfg = self.config
+        device = resolve_device(accelerator)
+        ref = np.isfinite(Y).all(axis=1)
+        rows = np.flatnonzero(ref)
+        if len(rows) < max(20, 2 * cfg.n_folds):
+            msg = f"need at least 20 fully observed reference genes to train, got {len(rows)}"
+            raise ValueError(msg)
+        nb_idx = inputs.neighbors.index
+        if (nb_idx >= 0).any() and not ref[nb_idx[nb_idx >= 0]].all():
+            msg = "inputs.neighbors points at genes without a fully observed profile"
+            raise ValueError(msg)
+        self.tissues_ = list(tissues)
+        self.mu_ = Y[rows].mean(axis=0)
+        self.sd_ = Y[rows].std(axis=0) + 1e-6
+        C = np.asarray(tissue_correlation, dtype=np.float64)
+        self.tissue_correlation_ = C
+        self.W_ = tissue_weights(C)
+        evals, evecs = np.linalg.eigh(C)
+        self.tissue_components_ = evecs[:, ::-1][:, : cfg.n_tissue_components]
+        self.feature_names_ = list(inputs.feature_names)
+        extra = ["log10_nearest_reference_bp", "n_reference_within_20kb",
+                 "n_reference_within_60kb", "divergent_fraction_20kb"]
+        use_extra = cfg.use_distance and cfg.use_neighbor_features
+        self.genef_names_ = self.feature_names_ + (extra if use_extra else [])
+        t0 = time.perf_counter()
+        prep = self._prepare(Y, inputs)
+        g = prep["genef"][rows]
+        self.gmu_ = np.nanmean(g, axis=0) if len(g) else np.zeros(g.shape[1])
+        self.gmu_ = np.nan_to_num(self.gmu_)
+        self.gsd_ = np.nan_to_num(np.nanstd(g, axis=0)) + 1e-6
+        self.gmiss_cols_ = np.flatnonzero(~np.isfinite(prep["genef"]).all(axis=0))
+        t = self._net_inputs(prep, inputs)
+        self.timings_["prepare"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(cfg.random_state)
+        folds = np.array_split(rng.permutation(rows), cfg.n_folds)
+        T = len(self.tissues_)
+        oof: dict[str, np.ndarray] = {}
+        for f, held in enumerate(folds):
+            train_rows = np.setdiff1d(rows, held)
+            net = self._fit_net(t, Y, train_rows, device, cfg.random_state + 1 + f,
+                                f"network fold {f + 1}/{cfg.n_folds}")
+            out = self._predict_net(net, t, np.sort(held), device)
+            for k, v in out.items():
+                if k == "promoter_embedding":
+                    continue
+                oof.setdefault(k, np.zeros((len(Y), T)))[np.sort(held)] = v
+        self.timings_["network_out_of_fold"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self.net_ = self._fit_net(t, Y, rows, device, cfg.random_state, "network (all genes)")
+        self.timings_["network_final"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        X = self._design({k: v[rows] for k, v in oof.items()}, prep, rows)
+        y = Y[rows].ravel()
+        self.xgb_ = xgb.XGBRegressor(**self._xgb_params(device))
+        self.xgb_.fit(X, y)
+        self.timings_["xgboost"] = time.perf_counter() - t0
+        self.device_ = device
+        return self
+
+    def _check_fitted(self) -> None:
+        if self.net_ is None or self.xgb_ is None:
+            msg = "this HybridImputer is not fitted yet; call fit() or geneimpute.tl.train()"
+            raise RuntimeError(msg)
+
+    def predict(
+        self,
+        Y: np.ndarray,
+        inputs: GeneInputs,
+        rows: np.ndarray,
+        *,
+        accelerator: Accelerator = "auto",
+        return_embedding: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
+        """Predict log1p(TPM) profiles ``(len(rows), n_tissues)`` for ``rows`` of ``Y``.
+
+        ``Y`` supplies the reference profiles that ``inputs.neighbors`` points at. With
+        ``return_embedding``, also return the promoter CNN embeddings of every gene
+        ``(n_genes, embedding_dim)`` (None without a CNN).
+        """
+        self._check_fitted()
+        device = resolve_device(accelerator)
+        self.net_.to(device)
+        if Y.shape[1] != len(self.tissues_):
+            msg = f"Y has {Y.shape[1]} tissues, the model was trained on {len(self.tissues_)}"
+            raise ValueError(msg)
+        rows = np.asarray(rows, dtype=np.int64)
+        prep = self._prepare(Y, inputs)
+        t = self._net_inputs(prep, inputs)
+        out = self._predict_net(self.net_, t, rows, device)
+        out.pop("promoter_embedding", None)
+        X = self._design(out, prep, rows)
+        self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")
+        pred = self.xgb_.predict(X).reshape(len(rows), len(self.tissues_)) if len(rows) else (
+            np.zeros((0, len(self.tissues_))))
+        pred = np.asarray(pred, dtype=np.float64)
+        if not return_embedding:
+            return pred
+        emb = None
+        if self.config.use_cnn:
+            emb = self._predict_net(self.net_, t, np.arange(len(Y)), device)["promoter_embedding"]
+        return pred, emb
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
+        """Write the model to a directory: ``config.json``, ``network.pt``, ``xgboost.ubj``.
+
+        Raises
+        ------
+        FileExistsError
+            If ``path`` exists and ``overwrite`` is False.
+        """
+        self._check_fitted()
+        p = Path(path)
+        if p.exists() and not overwrite:
+            msg = f"{p} exists; pass overwrite=True to replace it"
+            raise FileExistsError(msg)
+        p.mkdir(parents=True, exist_ok=True)
+        state = {
+            "geneimpute_version": __version__,
+            "config": asdict(self.config),
+            "tissues": self.tissues_,
+            "feature_names": self.feature_names_,
+            "genef_names": self.genef_names_,
+            "mu": self.mu_.tolist(),
+            "sd": self.sd_.tolist(),
+            "gmu": self.gmu_.tolist(),
+            "gsd": self.gsd_.tolist(),
+            "gmiss_cols": self.gmiss_cols_.tolist(),
+            "tissue_correlation": self.tissue_correlation_.tolist(),
+            "token_dim": int(self.net_.transformer.embed.in_features) if self.net_.transformer
+            else 0,
+            "n_net_genef": int(self.net_.head[0].in_features
+                               - self.config.embedding_dim
+                               * (int(self.config.use_cnn) + int(self.config.use_transformer))),
+        }
+        (p / "config.json").write_text(json.dumps(state, indent=2))
+        torch.save(self.net_.cpu().state_dict(), p / "network.pt")
+        self.xgb_.save_model(p / "xgboost.ubj")
+
+    @classmethod
+    def load(cls, path: str | Path, *, map_location: str = "cpu") -> HybridImputer:
+        """Load a model written by :meth:`save`.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` lacks ``config.json``, ``network.pt`` or ``xgboost.ubj``.
+        ValueError
+            If the model was written by an incompatible geneimpute version.
+        """
+        import xgboost as xgb
+
+        p = Path(path)
+        for name in ("config.json", "network.pt", "xgboost.ubj"):
+            if not (p / name).exists():
+                msg = f"{p} is not a saved HybridImputer: {name} is missing"
+                raise FileNotFoundError(msg)
+        state = json.loads((p / "config.json").read_text())
+        major = str(state.get("geneimpute_version", "0")).split(".")[:2]
+        if major != __version__.split(".")[:2]:
+            msg = (
+                f"model was saved by geneimpute {state.get('geneimpute_version')}, "
+                f"this is {__version__}"
+            )
+            raise ValueError(msg)
+        model = cls(HybridConfig(**state["config"]))
+        model.tissues_ = state["tissues"]
+        model.feature_names_ = state["feature_names"]
+        model.genef_names_ = state["genef_names"]
+        for key in ("mu", "sd", "gmu", "gsd", "tissue_correlation"):
+            setattr(model, f"{key}_", np.asarray(state[key], dtype=np.float64))
+        model.gmiss_cols_ = np.asarray(state["gmiss_cols"], dtype=np.int64)
+        model.W_ = tissue_weights(model.tissue_correlation_)
+        evecs = np.linalg.eigh(model.tissue_correlation_)[1]
+        model.tissue_components_ = evecs[:, ::-1][:, : model.config.n_tissue_components]
+        token_dim = state["token_dim"] or 1
+        model.net_ = model._new_net(state["n_net_genef"], token_dim)
+        sd = torch.load(p / "network.pt", map_location=map_location, weights_only=True)
+        model.net_.load_state_dict(sd)
+        model.xgb_ = xgb.XGBRegressor()
+        model.xgb_.load_model(p / "xgboost.ubj")
+        return model

@@ -1,0 +1,127 @@
+"""Torch modules of the hybrid: promoter CNN, neighbour transformer, joint network."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class PromoterCNN(nn.Module):
+    """Convolutional encoder of one-hot promoter sequence (Xpresso-style).
+
+    Input ``(batch, length, 5)``: ``A, C, G, T`` and an "observed" channel (0 where the
+    promoter window has no sequence), so missing or short (60 bp) promoters share the input.
+    Output ``(batch, dim)``.
+    """
+
+    def __init__(self, dim: int = 32, channels: int = 64, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv1d(5, channels, kernel_size=11, padding=5),
+            nn.BatchNorm1d(channels),
+            nn.ReLU(),
+            nn.MaxPool1d(3),
+            nn.Conv1d(channels, channels, kernel_size=7, padding=3),
+            nn.BatchNorm1d(channels),
+            nn.ReLU(),
+            nn.MaxPool1d(3),
+            nn.Conv1d(channels, channels, kernel_size=5, padding=2),
+            nn.ReLU(),
+        )
+        self.proj = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels + 1, dim), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed promoters ``(batch, length, 5)`` -> ``(batch, dim)``."""
+        observed = x[:, :, 4].mean(dim=1, keepdim=True)
+        h = self.conv(x.transpose(1, 2))
+        pooled = torch.cat([h.mean(dim=2), h.amax(dim=2), observed], dim=1)
+        return self.proj(pooled)
+
+
+class NeighborTransformer(nn.Module):
+    """Transformer encoder over a gene's neighbour reference-gene tokens.
+
+    Each token is one neighbour: its (tissue-correlation smoothed) log1p profile and its
+    intergene distance / orientation features. No positional encoding: the set is ordered only
+    by the distance features it carries. A learned ``[CLS]`` token reads the set out.
+    Input ``(batch, k, token_dim)`` and a padding mask ``(batch, k)`` (True = no neighbour).
+    Output ``(batch, dim)``.
+    """
+
+    def __init__(
+        self,
+        token_dim: int,
+        dim: int = 32,
+        d_model: int = 64,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.embed = nn.Linear(token_dim, d_model)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d_model))
+        layer = nn.TransformerEncoderLayer(
+            d_model, n_heads, dim_feedforward=2 * d_model, dropout=dropout, batch_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.proj = nn.Sequential(nn.Linear(d_model, dim), nn.ReLU())
+
+    def forward(self, tokens: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        """Embed neighbour sets ``(batch, k, token_dim)`` -> ``(batch, dim)``."""
+        b = tokens.shape[0]
+        h = torch.cat([self.cls.expand(b, -1, -1), self.embed(tokens)], dim=1)
+        mask = torch.cat([torch.zeros(b, 1, dtype=torch.bool, device=pad.device), pad], dim=1)
+        h = self.encoder(h, src_key_padding_mask=mask)
+        return self.proj(h[:, 0])
+
+
+class HybridNet(nn.Module):
+    """Joint network: CNN and transformer embeddings + gene features -> tissue profile.
+
+    Besides the joint head, each branch has a linear read-out to the tissue profile (deep
+    supervision); these branch read-outs are what the XGBoost stage receives.
+    """
+
+    def __init__(
+        self,
+        n_tissues: int,
+        n_gene_features: int,
+        token_dim: int,
+        *,
+        use_cnn: bool = True,
+        use_transformer: bool = True,
+        dim: int = 32,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.use_cnn, self.use_transformer = use_cnn, use_transformer
+        self.cnn = PromoterCNN(dim, dropout=dropout) if use_cnn else None
+        self.transformer = NeighborTransformer(token_dim, dim) if use_transformer else None
+        n_in = n_gene_features + dim * (int(use_cnn) + int(use_transformer))
+        self.head = nn.Sequential(
+            nn.Linear(n_in, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, n_tissues)
+        )
+        self.cnn_head = nn.Linear(dim, n_tissues) if use_cnn else None
+        self.transformer_head = nn.Linear(dim, n_tissues) if use_transformer else None
+
+    def embed(
+        self, promoter: torch.Tensor, tokens: torch.Tensor, pad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Promoter and neighbour embeddings, ``(batch, dim)`` each (None if disabled)."""
+        e_p = self.cnn(promoter) if self.cnn is not None else None
+        e_n = self.transformer(tokens, pad) if self.transformer is not None else None
+        return e_p, e_n
+
+    def forward(
+        self, promoter: torch.Tensor, tokens: torch.Tensor, pad: torch.Tensor, genef: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Return ``{"joint", "cnn", "transformer", "promoter_embedding"}`` outputs."""
+        e_p, e_n = self.embed(promoter, tokens, pad)
+        parts = [genef] + [e for e in (e_p, e_n) if e is not None]
+        out = {"joint": self.head(torch.cat(parts, dim=1))}
+        if e_p is not None:
+            out["cnn"] = self.cnn_head(e_p)
+            out["promoter_embedding"] = e_p
+        if e_n is not None:
+            out["transformer"] = self.transformer_head(e_n)
+        return out

@@ -1,0 +1,19 @@
+"""Preprocessing: readers, gene annotation, promoters, tissue correlations, neighbour features."""
+
+from ._annotate import annotate_genes
+from ._correlation import tissue_correlation
+from ._neighbors import neighbor_features
+from ._promoters import extract_promoters, one_hot_encode
+from ._readers import read_annotation, read_fasta, read_gct, read_wide_tsv
+
+__all__ = [
+    "annotate_genes",
+    "extract_promoters",
+    "neighbor_features",
+    "one_hot_encode",
+    "read_annotation",
+    "read_fasta",
+    "read_gct",
+    "read_wide_tsv",
+    "tissue_correlation",
+]

@@ -1,0 +1,116 @@
+"""AnnData <-> array plumbing shared by the ``tl`` functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from anndata import AnnData
+
+from .._utils import (
+    check_coordinates,
+    check_unique_var_names,
+    gene_mask,
+    get_expression,
+    to_log1p,
+)
+
+
+@dataclass
+class ExpressionTask:
+    """Validated expression and gene sets of an imputation call.
+
+    ``Y`` is genes x tissues log1p(TPM) (NaN = missing); ``reference`` marks fully observed
+    genes usable as training targets and neighbours; ``target`` the genes to impute.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    reference: np.ndarray
+    target: np.ndarray
+
+
+def check_tissues(adata: AnnData) -> None:
+    """Raise if tissue names (``obs_names``) are duplicated."""
+    dup = adata.obs_names[adata.obs_names.duplicated()]
+    if len(dup):
+        msg = f"adata.obs_names (tissues) has duplicates, e.g. {list(dup[:3])}"
+        raise ValueError(msg)
+
+
+def prepare_task(
+    adata: AnnData,
+    genes: str | Sequence[bool] | np.ndarray | None,
+    *,
+    layer: str | None,
+    is_log1p: bool,
+    reference: str | Sequence[bool] | np.ndarray | None = None,
+    require_targets: bool = True,
+) -> ExpressionTask:
+    """Validate ``adata`` and resolve target / reference genes (no writes)."""
+    check_unique_var_names(adata)
+    check_tissues(adata)
+    check_coordinates(adata.var)
+    X = get_expression(adata, layer)
+    Y = to_log1p(X, not is_log1p).T
+    finite = np.isfinite(Y)
+    all_nan = ~finite.any(axis=1)
+    target = gene_mask(adata, genes, all_nan, "genes")
+    complete = finite.all(axis=1)
+    ref = gene_mask(adata, reference, complete & ~target, "reference")
+    if (ref & target).any():
+        msg = f"{int((ref & target).sum())} genes are both reference and target genes"
+        raise ValueError(msg)
+    bad_ref = ref & ~complete
+    if bad_ref.any():
+        names = list(adata.var_names[bad_ref][:5])
+        msg = (
+            f"{int(bad_ref.sum())} reference genes have NaN expression (e.g. {names}); "
+            "reference genes need a complete profile: impute them too (genes=...) or exclude them"
+        )
+        raise ValueError(msg)
+    if require_targets and not target.any():
+        msg = (
+            "no genes to impute: no gene has an all-NaN profile; pass genes= (a boolean var "
+            "column or mask) to choose them"
+        )
+        raise ValueError(msg)
+    if ref.sum() < 20:
+        msg = f"only {int(ref.sum())} reference genes with a complete profile; need at least 20"
+        raise ValueError(msg)
+    Yref = np.where(ref[:, None], Y, np.nan)
+    return ExpressionTask(X=X, Y=Yref, reference=ref, target=target)
+
+
+def write_imputed(
+    adata: AnnData,
+    task: ExpressionTask,
+    pred_log1p: np.ndarray,
+    *,
+    is_log1p: bool,
+    key_added: str,
+    overwrite: bool,
+    layer: str | None,
+) -> int:
+    """Write ``layers[key_added]`` and ``layers[f"{key_added}_mask"]``; return #values filled.
+
+    Observed values are copied unchanged (bit-identical); for target genes, missing entries
+    (or every entry with ``overwrite``) receive the prediction, in the input's units.
+    """
+    src = adata.X if layer is None else adata.layers[layer]
+    src = src.toarray() if hasattr(src, "toarray") else np.asarray(src)
+    dtype = src.dtype if np.issubdtype(src.dtype, np.floating) else np.float32
+    out = np.array(src, dtype=dtype, copy=True)
+    rows = np.flatnonzero(task.target)
+    values = pred_log1p.T if is_log1p else np.expm1(np.clip(pred_log1p, 0, None)).T
+    fill = np.zeros(out.shape, dtype=bool)
+    block = out[:, rows]
+    sel = np.ones(block.shape, bool) if overwrite else ~np.isfinite(block)
+    sel &= np.isfinite(values)
+    block[sel] = values[sel].astype(dtype)
+    out[:, rows] = block
+    fill[:, rows] = sel
+    adata.layers[key_added] = out
+    adata.layers[f"{key_added}_mask"] = fill
+    return int(fill.sum())

@@ -1,0 +1,90 @@
+"""Compare imputed profiles with held-out truth."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._utils import gene_mask, get_expression, to_log1p
+from ._metrics import per_tissue_pearson, regression_metrics
+
+
+def evaluate(
+    adata: AnnData,
+    truth: AnnData | np.ndarray,
+    genes: str | Sequence[bool] | np.ndarray | None = None,
+    *,
+    key: str = "imputed",
+    truth_layer: str | None = None,
+    is_log1p: bool = False,
+    per_tissue: bool = False,
+) -> pd.Series | pd.DataFrame:
+    """Accuracy of imputed profiles on held-out genes, on log1p(TPM).
+
+    Parameters
+    ----------
+    adata
+        AnnData with ``layers[key]`` from :func:`impute_expression` or :func:`impute_neighbors`.
+    truth
+        The true values, same shape and tissue/gene order: an AnnData (``X`` or
+        ``truth_layer``) or an array ``(n_tissues, n_genes)``, TPM (or log1p with ``is_log1p``).
+    genes
+        Genes to score; default: genes with any imputed value (``layers[f"{key}_mask"]``).
+    key
+        Layer holding the imputation.
+    truth_layer
+        Layer of ``truth`` to use instead of ``X``.
+    is_log1p
+        Set if both are log1p(TPM).
+    per_tissue
+        Return the Pearson r of each tissue instead of the summary.
+
+    Returns
+    -------
+    Series with ``pearson_tissue`` (Pearson r across genes within each tissue, averaged over
+    tissues), ``pearson_gene_centered`` (Pearson r across tissues per gene on tissue-centred
+    values, averaged over genes), ``r2`` and ``mse`` (over all values), and ``n_genes``; or,
+    with ``per_tissue``, a Series of Pearson r indexed by tissue.
+
+    Raises
+    ------
+    KeyError
+        If ``layers[key]`` is missing.
+    ValueError
+        If shapes differ, or scored genes have NaN in the truth or the imputation.
+    """
+    if key not in adata.layers:
+        msg = f"adata.layers has no {key!r}; run impute_expression or impute_neighbors first"
+        raise KeyError(msg)
+    if isinstance(truth, AnnData):
+        if list(truth.var_names) != list(adata.var_names) or list(truth.obs_names) != list(
+            adata.obs_names
+        ):
+            msg = "truth must have the same tissues and genes, in the same order, as adata"
+            raise ValueError(msg)
+        T = get_expression(truth, truth_layer)
+    else:
+        T = np.asarray(truth, dtype=np.float64)
+    if T.shape != adata.shape:
+        msg = f"truth has shape {T.shape}, adata {adata.shape}"
+        raise ValueError(msg)
+    mask_key = f"{key}_mask"
+    default = (
+        np.asarray(adata.layers[mask_key]).any(axis=0)
+        if mask_key in adata.layers
+        else np.ones(adata.n_vars, bool)
+    )
+    sel = gene_mask(adata, genes, default, "genes")
+    P = to_log1p(get_expression(adata, key), not is_log1p)[:, sel].T
+    Tt = to_log1p(T, not is_log1p)[:, sel].T
+    if not (np.isfinite(P).all() and np.isfinite(Tt).all()):
+        msg = "the scored genes have NaN in the truth or in the imputation"
+        raise ValueError(msg)
+    if per_tissue:
+        return pd.Series(per_tissue_pearson(P, Tt), index=adata.obs_names, name="pearson_r")
+    out = pd.Series(regression_metrics(P, Tt))
+    out["n_genes"] = int(sel.sum())
+    return out

@@ -1,0 +1,96 @@
+"""Translate AnnData into the array inputs of :class:`~geneimpute.models.HybridImputer`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._genomic import find_genomic_neighbors
+from .._logging import logger
+from ..models import GeneInputs
+from ..pp._promoters import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, promoter_matrix
+
+#: Optional ``var`` columns with canonical-transcript structure (bp / counts), as bundled.
+STRUCTURE_COLUMNS = ("utr5_length", "exon_length", "utr3_length", "n_exons")
+
+
+def promoter_composition(seqs: pd.Series) -> pd.DataFrame:
+    """GC fraction, CpG observed/expected and sequence length (bp) of each promoter."""
+    s = seqs.fillna("").astype(str).str.upper()
+    n = s.str.len().astype(float)
+    acgt = n - s.str.count("N")
+    c, g, cg = s.str.count("C"), s.str.count("G"), s.str.count("CG")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gc = ((c + g) / acgt).where(acgt > 0)
+        cpg = (cg * acgt / (c * g)).where((c > 0) & (g > 0))
+    return pd.DataFrame(
+        {"promoter_gc": gc, "promoter_cpg_oe": cpg, "promoter_length_bp": n}, index=seqs.index
+    )
+
+
+def gene_feature_table(var: pd.DataFrame, promoter_key: str = "promoter_seq") -> pd.DataFrame:
+    """Hand-made per-gene features from ``var`` (NaN where unknown).
+
+    Promoter GC / CpG o/e / length, log10 gene-body length, and, where ``var`` has them, the
+    canonical transcript's log 5' UTR, exon and 3' UTR lengths and exon count.
+    """
+    seqs = var[promoter_key] if promoter_key in var.columns else pd.Series("", index=var.index)
+    feats = promoter_composition(seqs)
+    feats["log10_gene_length_bp"] = np.log10(
+        (var["end"].astype(float) - var["start"].astype(float)).clip(lower=1)
+    )
+    for col in STRUCTURE_COLUMNS:
+        if col in var.columns:
+            feats[f"log1p_{col}"] = np.log1p(pd.to_numeric(var[col], errors="coerce"))
+    return feats
+
+
+def build_inputs(
+    var: pd.DataFrame,
+    reference: np.ndarray,
+    *,
+    k: int,
+    feature_names: list[str] | None = None,
+    promoter_key: str = "promoter_seq",
+    use_structure: bool = True,
+) -> GeneInputs:
+    """Assemble :class:`~geneimpute.models.GeneInputs` from gene annotation in ``var``.
+
+    ``feature_names`` (from a trained model) fixes the hand-made feature columns; columns the
+    model knows but ``var`` lacks are filled with NaN and reported as a warning.
+    """
+    table = gene_feature_table(var, promoter_key)
+    if not use_structure:
+        table = table[[c for c in table.columns if not c.startswith("log1p_")]]
+    if feature_names is not None:
+        absent = [c for c in feature_names if c not in table.columns]
+        if absent:
+            logger.warning("gene features %s are not available and are treated as missing", absent)
+        table = table.reindex(columns=feature_names)
+    if promoter_key in var.columns:
+        tss_col = f"{promoter_key}_tss_index"
+        seqs = var[promoter_key].fillna("").astype(str)
+        if tss_col in var.columns:
+            tss_index = var[tss_col].to_numpy(dtype=np.int64)
+        else:
+            tss_index = np.full(len(var), DEFAULT_UPSTREAM)
+            lens = seqs.str.len()
+            bad = (lens > 0) & (lens != DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1)
+            if bad.any():
+                msg = (
+                    f"var[{tss_col!r}] is missing, so promoters must be "
+                    f"{DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1} bp (-{DEFAULT_UPSTREAM}.."
+                    f"+{DEFAULT_DOWNSTREAM}); {int(bad.sum())} are not, e.g. {list(var.index[bad][:3])}"
+                )
+                raise ValueError(msg)
+        promoter = promoter_matrix(seqs.tolist(), tss_index)
+    else:
+        logger.warning("var has no %r column: the promoter CNN sees no sequence", promoter_key)
+        promoter = np.zeros((len(var), DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1, 5), np.float32)
+    neighbors = find_genomic_neighbors(var, reference, k=k)
+    return GeneInputs(
+        promoter=promoter,
+        gene_features=table.to_numpy(dtype=np.float64),
+        neighbors=neighbors,
+        feature_names=list(table.columns),
+    )

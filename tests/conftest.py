@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import geneimpute as ge
+
+DATA = Path(__file__).parent / "data"
+#: small settings so a model trains in seconds on 2 CPU cores
+FAST = {"max_epochs": 2, "n_folds": 2, "xgb_n_estimators": 30, "accelerator": "cpu"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet():
+    ge.settings.progress = False
+
+
+@pytest.fixture(scope="session")
+def gtex():
+    return ge.datasets.gtex_tissues()
+
+
+@pytest.fixture
+def small(gtex):
+    """Real GTEx v8 subset: genes on chr21 and chr22, 37 tissues."""
+    keep = gtex.var["chrom"].isin(["chr21", "chr22"]).to_numpy()
+    return gtex[:, keep].copy()
+
+
+@pytest.fixture
+def small_missing(small):
+    """``small`` with 30 seeded genes' profiles set to NaN; returns (adata, truth, held)."""
+    rng = np.random.default_rng(0)
+    held = np.zeros(small.n_vars, bool)
+    held[rng.choice(small.n_vars, 30, replace=False)] = True
+    adata = small.copy()
+    adata.X[:, held] = np.nan
+    return adata, small, held
+
+
+@pytest.fixture(scope="session")
+def chr22_fasta(tmp_path_factory):
+    """GRCh37 chr22:20-21 Mb, decompressed (pyfaidx needs plain or bgzip FASTA)."""
+    out = tmp_path_factory.mktemp("fa") / "grch37_chr22_20-21Mb.fa"
+    with gzip.open(DATA / "grch37_chr22_20-21Mb.fa.gz", "rb") as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return out
