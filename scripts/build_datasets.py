@@ -55,15 +55,25 @@ def load_promoters(shared: Path) -> pd.DataFrame:
     p300["num"] = p300["epd_promoter_ids"].map(_promoter_number)
     p300 = p300.sort_values(["ensembl_gene_ids", "num"]).drop_duplicates("ensembl_gene_ids")
     p300 = p300.rename(
-        columns={"ensembl_gene_ids": "gene_id", "epd_promoter_ids": "promoter_id", "seq_m249_p50": "seq"}
+        columns={
+            "ensembl_gene_ids": "gene_id",
+            "epd_promoter_ids": "promoter_id",
+            "seq_m249_p50": "seq",
+        }
     )[["gene_id", "promoter_id", "seq"]]
     p300["promoter_source"] = "EPDnew_300bp"
 
     seq60 = pd.read_csv(
-        shared / "hupta_epd_promoter_sequence.tsv.gz", sep="\t", header=None, names=["promoter_id", "seq"]
+        shared / "hupta_epd_promoter_sequence.tsv.gz",
+        sep="\t",
+        header=None,
+        names=["promoter_id", "seq"],
     )
     ids60 = pd.read_csv(
-        shared / "hupta_epd_promoter_ensmbl.tsv.gz", sep="\t", header=None, names=["promoter_id", "gene_id"]
+        shared / "hupta_epd_promoter_ensmbl.tsv.gz",
+        sep="\t",
+        header=None,
+        names=["promoter_id", "gene_id"],
     )
     p60 = seq60.merge(ids60, on="promoter_id", how="inner")
     p60["num"] = p60["promoter_id"].map(_promoter_number)
@@ -113,18 +123,24 @@ def build_gtex_tissues(shared: Path) -> ad.AnnData:
     names = expr.pop("gene_name")
     print(f"HPA 21.1 GTEx table: {expr.shape[0]} genes x {expr.shape[1]} tissues")
 
-    bed = pd.read_csv(
-        shared / "xpresso_hg38_promoters_cage_corrected.bed.gz",
-        sep="\t",
-        header=None,
-        names=["chrom", "win_start", "win_end", "gene_id", "score", "strand"],
-    ).drop_duplicates("gene_id").set_index("gene_id")
+    bed = (
+        pd.read_csv(
+            shared / "xpresso_hg38_promoters_cage_corrected.bed.gz",
+            sep="\t",
+            header=None,
+            names=["chrom", "win_start", "win_end", "gene_id", "score", "strand"],
+        )
+        .drop_duplicates("gene_id")
+        .set_index("gene_id")
+    )
     bed["tss"] = np.where(bed["strand"] == "+", bed["win_start"] + 10_000, bed["win_end"] - 10_000)
     bed["chrom"] = "chr" + bed["chrom"].astype(str)
 
     keep = expr.index.intersection(bed.index)
-    print(f"  {len(keep)} genes have an Xpresso hg38 CAGE-corrected TSS; "
-          f"{expr.shape[0] - len(keep)} without one are not bundled")
+    print(
+        f"  {len(keep)} genes have an Xpresso hg38 CAGE-corrected TSS; "
+        f"{expr.shape[0] - len(keep)} without one are not bundled"
+    )
     expr = expr.loc[keep]
 
     bodies = pd.read_csv(shared / "mtclass_gtex_v8_genes.tsv.gz", sep="\t")
@@ -142,8 +158,10 @@ def build_gtex_tissues(shared: Path) -> ad.AnnData:
     # the same chromosome get a 1 bp body at the TSS (reported).
     start = np.where(same_chrom, body["start"] - 1, var["tss"])
     end = np.where(same_chrom, body["end"], var["tss"] + 1)
-    print(f"  gene bodies from GTEx v8 (GENCODE v26): {int(same_chrom.sum())}; "
-          f"{int((~same_chrom).sum())} genes fall back to a 1 bp body at the TSS")
+    print(
+        f"  gene bodies from GTEx v8 (GENCODE v26): {int(same_chrom.sum())}; "
+        f"{int((~same_chrom).sum())} genes fall back to a 1 bp body at the TSS"
+    )
     var["start"] = np.minimum(start, var["tss"]).astype(np.int64)
     var["end"] = np.maximum(end, var["tss"] + 1).astype(np.int64)
     var["gene_type"] = "protein_coding"

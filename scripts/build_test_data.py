@@ -23,10 +23,12 @@ def main() -> None:
     # Xpresso hg19 TSS +/-10 kb windows on chr22 (BED6, chr prefix)
     bed = pd.read_csv(
         SHARED / "xpresso_hg19_promoters_cage_corrected_withChr_andOthers.bed.gz",
-        sep="\t", header=None,
+        sep="\t",
+        header=None,
     )
-    bed[bed[0] == "chr22"].to_csv(OUT / "xpresso_hg19_chr22.bed", sep="\t", header=False,
-                                  index=False)
+    bed[bed[0] == "chr22"].to_csv(
+        OUT / "xpresso_hg19_chr22.bed", sep="\t", header=False, index=False
+    )
     # GTEx v8 read counts: first 6 genes x first 60 samples, GCT 1.2
     with gzip.open(SHARED / "gtex_v8_gene_reads_acmg59.gct.gz", "rt") as fh:
         lines = [next(fh) for _ in range(9)]
@@ -38,8 +40,9 @@ def main() -> None:
     samples = rows[0][2:]
     st = pd.read_csv(SHARED / "gtex_v7_sample_table_gtexviz.tsv.gz", sep="\t")
     st = st[st["sampleId"].isin(samples) & (st["dataType"] == "RNASEQ")]
-    attrs = pd.DataFrame({"SAMPID": st["sampleId"], "SMTSD": st["tissueSiteDetail"],
-                          "SMRIN": st["rin"]})
+    attrs = pd.DataFrame(
+        {"SAMPID": st["sampleId"], "SMTSD": st["tissueSiteDetail"], "SMRIN": st["rin"]}
+    )
     attrs.to_csv(OUT / "gtex_sample_attributes_60samples.tsv", sep="\t", index=False)
     print(f"wrote fixtures to {OUT}: {sorted(p.name for p in OUT.iterdir())}")
 

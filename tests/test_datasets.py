@@ -5,8 +5,17 @@ from geneimpute.pp._promoters import one_hot_encode
 
 def test_gtex_tissues_shape_and_columns(gtex):
     assert gtex.shape == (37, 18241)
-    for col in ("gene_name", "chrom", "start", "end", "strand", "tss", "promoter_seq",
-                "promoter_seq_tss_index", "promoter_source"):
+    for col in (
+        "gene_name",
+        "chrom",
+        "start",
+        "end",
+        "strand",
+        "tss",
+        "promoter_seq",
+        "promoter_seq_tss_index",
+        "promoter_source",
+    ):
         assert col in gtex.var.columns
     assert not gtex.var_names.duplicated().any()
     assert gtex.var_names.str.startswith("ENSG").all()
@@ -30,6 +39,9 @@ def test_gtex_tissues_coordinates_and_promoters(gtex):
     lens = var["promoter_seq"].str.len()
     assert set(lens[var["promoter_source"] == "EPDnew_300bp"]) == {300}
     # one EPDnew 60 bp promoter in the source is 59 bp (cut at +9)
-    assert lens[var["promoter_source"] == "EPDnew_60bp"].value_counts().to_dict() == {60: 7480, 59: 1}
+    assert lens[var["promoter_source"] == "EPDnew_60bp"].value_counts().to_dict() == {
+        60: 7480,
+        59: 1,
+    }
     assert (var.loc[var["promoter_source"] == "none", "promoter_seq_tss_index"] == -1).all()
     one_hot_encode(var["promoter_seq"].iloc[:500].tolist(), 300)  # only ACGTN

@@ -87,8 +87,10 @@ def test_extract_promoters_matches_epd(small, chr22_fasta):
     assert set(ad.var["strand"]) == {"+", "-"}
     # the EPD 60-mer (-49..+10) found within +-30 bp of the CAGE TSS for most genes
     has = epd.str.len() > 0
-    core = [e[e_i - 49 : e_i + 11] if len(e) == 300 else e for e, e_i in
-            zip(epd[has], ad.var.loc[has, "promoter_seq_tss_index"], strict=True)]
+    core = [
+        e[e_i - 49 : e_i + 11] if len(e) == 300 else e
+        for e, e_i in zip(epd[has], ad.var.loc[has, "promoter_seq_tss_index"], strict=True)
+    ]
     found = [c in g for c, g in zip(core, got[has], strict=True)]
     assert np.mean(found) >= 0.75, (np.mean(found), list(ad.var_names[has][~np.array(found)]))
 
@@ -140,7 +142,9 @@ def test_neighbor_features_brute_force(small):
     assert set(table["orientation"]) == {"same_strand", "divergent", "convergent"}
     # divergent: opposite strands with the neighbour upstream of the gene
     div = table[table["orientation"] == "divergent"]
-    assert (var.loc[div["gene"], "strand"].to_numpy() != var.loc[div["neighbor"], "strand"].to_numpy()).all()
+    assert (
+        var.loc[div["gene"], "strand"].to_numpy() != var.loc[div["neighbor"], "strand"].to_numpy()
+    ).all()
     assert div["upstream"].all()
     ge.pp.neighbor_features(small, k=5)
     D = small.varp["genomic_neighbors_distances"]

@@ -55,7 +55,7 @@ class GenomicNeighbors:
 def find_genomic_neighbors(
     var: pd.DataFrame, reference: np.ndarray, k: int = 20
 ) -> GenomicNeighbors:
-    """k nearest reference genes of every gene in ``var`` by TSS distance (vectorised).
+    """K nearest reference genes of every gene in ``var`` by TSS distance (vectorised).
 
     Works per chromosome on sorted reference TSS with :func:`numpy.searchsorted`; a gene is
     never its own neighbour. ``var`` needs ``chrom``, ``start``, ``end``, ``strand`` (and

@@ -110,7 +110,10 @@ def gene_mask(
         return col.to_numpy(dtype=bool)
     arr = np.asarray(mask)
     if arr.dtype != bool or arr.shape != (adata.n_vars,):
-        msg = f"{name} must be a boolean array of shape ({adata.n_vars},), got {arr.dtype} {arr.shape}"
+        msg = (
+            f"{name} must be a boolean array of shape ({adata.n_vars},), "
+            f"got {arr.dtype} {arr.shape}"
+        )
         raise ValueError(msg)
     return arr
 

@@ -25,8 +25,11 @@ def _setup_logging(verbose: bool) -> None:
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)  # noqa: E731
-                               for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+
+    def line(r: list[str]) -> str:
+        cells = enumerate(zip(r, widths, strict=True))
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in cells)
+
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
@@ -46,8 +49,11 @@ def run_demo(args: argparse.Namespace) -> dict:
     adata = truth.copy()
     adata.X[:, held] = np.nan
     adata.var["held_out"] = held
-    print(f"geneimpute demo: {truth.n_obs} GTEx v8 tissues x {truth.n_vars} genes; "
-          f"holding out {n_hold} genes ({args.holdout:.0%}, seed {args.seed})", flush=True)
+    print(
+        f"geneimpute demo: {truth.n_obs} GTEx v8 tissues x {truth.n_vars} genes; "
+        f"holding out {n_hold} genes ({args.holdout:.0%}, seed {args.seed})",
+        flush=True,
+    )
 
     kwargs = {}
     if args.quick:
@@ -56,8 +62,9 @@ def run_demo(args: argparse.Namespace) -> dict:
     ge.tl.impute_expression(adata, random_state=args.seed, accelerator=args.accelerator, **kwargs)
     total_hybrid = time.perf_counter() - t0
     timings = adata.uns["imputed"]["timings"]
-    steps["features (promoters, neighbours, tissue correlation)"] = timings.get("features", 0) + \
-        timings.get("prepare", 0)
+    steps["features (promoters, neighbours, tissue correlation)"] = timings.get(
+        "features", 0
+    ) + timings.get("prepare", 0)
     steps["train CNN + transformer (out-of-fold)"] = timings.get("network_out_of_fold", 0)
     steps["train CNN + transformer (all genes)"] = timings.get("network_final", 0)
     steps["train XGBoost"] = timings.get("xgboost", 0)
@@ -84,18 +91,32 @@ def run_demo(args: argparse.Namespace) -> dict:
     rows = []
     for m in METRICS:
         h, d = res["hybrid"][m], res["distance"][m]
-        ratio = f"{h / d:.2f}x" if m != "mse" and d > 0 else f"{d / h:.2f}x lower"
+        if m == "mse":
+            ratio = f"{d / h:.2f}x lower"
+        elif m == "r2" or d <= 0:
+            ratio = f"{h - d:+.3f}"
+        else:
+            ratio = f"{h / d:.2f}x"
         rows.append([m, f"{h:.3f}", f"{d:.3f}", ratio])
     print()
     print(f"Held-out genes: {n_hold}. Metrics on log1p(TPM).")
-    print(_table(rows, ["metric", "hybrid", f"distance (k={args.k_distance})", "hybrid vs distance"]))
+    print(
+        _table(rows, ["metric", "hybrid", f"distance (k={args.k_distance})", "hybrid vs distance"])
+    )
     print()
     print(_table([[k, f"{v:.1f}"] for k, v in steps.items()], ["step", "seconds"]))
-    print(f"\nwrote {out} (layers 'imputed', 'imputed_mask', 'imputed_distance'; "
-          "varm 'promoter_embedding'; uns 'tissue_correlation')")
+    print(
+        f"\nwrote {out} (layers 'imputed', 'imputed_mask', 'imputed_distance'; "
+        "varm 'promoter_embedding'; uns 'tissue_correlation')"
+    )
     metrics = {k: {m: float(v[m]) for m in METRICS} for k, v in res.items()}
-    metrics["params"] = {"seed": args.seed, "holdout": args.holdout, "n_held_out": n_hold,
-                         "k_distance": args.k_distance, "quick": bool(args.quick)}
+    metrics["params"] = {
+        "seed": args.seed,
+        "holdout": args.holdout,
+        "n_held_out": n_hold,
+        "k_distance": args.k_distance,
+        "quick": bool(args.quick),
+    }
     metrics["seconds"] = {k: round(v, 2) for k, v in steps.items()}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -113,16 +134,24 @@ def run_impute(args: argparse.Namespace) -> None:
     adata = ad.read_h5ad(args.input)
     genes = args.genes if args.genes else None
     ge.tl.impute_expression(
-        adata, args.model, genes, layer=args.layer, is_log1p=args.is_log1p,
-        random_state=args.seed, accelerator=args.accelerator,
+        adata,
+        args.model,
+        genes,
+        layer=args.layer,
+        is_log1p=args.is_log1p,
+        random_state=args.seed,
+        accelerator=args.accelerator,
     )
     params = adata.uns["imputed"]["params"]
     adata.write_h5ad(args.output, compression="gzip")
-    print(f"imputed {params['n_values_imputed']} values of {params['n_genes_imputed']} genes "
-          f"from {params['n_reference_genes']} reference genes; wrote {args.output}")
+    print(
+        f"imputed {params['n_values_imputed']} values of {params['n_genes_imputed']} genes "
+        f"from {params['n_reference_genes']} reference genes; wrote {args.output}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of the ``geneimpute`` command."""
     p = argparse.ArgumentParser(
         prog="geneimpute",
         description="Impute genotype-tissue specific gene expression (hybrid CNN + transformer "

@@ -30,6 +30,36 @@ class HybridConfig:
     """Hyperparameters and component switches of :class:`HybridImputer`.
 
     The ``use_*`` switches exist for ablations: each removes one component of the hybrid.
+
+    Attributes
+    ----------
+    k_neighbors
+        Neighbour reference genes per gene given to the transformer.
+    k_idw
+        Neighbours averaged by the distance-based profile fed to XGBoost.
+    use_cnn, use_transformer
+        Include the promoter CNN / the neighbour transformer.
+    use_tissue_correlation
+        Smooth neighbour tokens over correlated tissues and give XGBoost tissue-correlation
+        context and tissue eigenvector coordinates.
+    use_distance
+        Give distances (bp) and orientation to the transformer, weight the distance-based
+        profile by inverse distance, and add neighbourhood-density features.
+    use_neighbor_features
+        Give XGBoost the distance-based profile (False for sequence-only models).
+    n_folds
+        Out-of-fold networks for the XGBoost training rows (>= 2).
+    max_epochs, patience, batch_size, learning_rate, weight_decay
+        Network training (AdamW, early stopping on 10% of the training genes).
+    embedding_dim
+        Size of the promoter and neighbour embeddings.
+    xgb_*
+        XGBoost (``hist``) settings; rows are (gene, tissue) pairs, so ``min_child_weight`` is
+        large to keep a leaf from fitting a handful of genes.
+    n_tissue_components
+        Eigenvectors of the tissue correlation matrix used as tissue descriptors.
+    random_state
+        Seed of numpy, torch and xgboost.
     """
 
     k_neighbors: int = 20
@@ -40,15 +70,17 @@ class HybridConfig:
     use_distance: bool = True
     use_neighbor_features: bool = True
     n_folds: int = 3
-    max_epochs: int = 25
-    patience: int = 3
+    max_epochs: int = 10
+    patience: int = 2
     batch_size: int = 256
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     embedding_dim: int = 32
     xgb_n_estimators: int = 400
-    xgb_learning_rate: float = 0.08
-    xgb_max_depth: int = 7
+    xgb_learning_rate: float = 0.05
+    xgb_max_depth: int = 4
+    xgb_min_child_weight: float = 300.0
+    xgb_reg_lambda: float = 10.0
     xgb_subsample: float = 0.8
     n_tissue_components: int = 6
     random_state: int = 0
@@ -86,7 +118,6 @@ class GeneInputs:
 
 
 def _seed_all(seed: int) -> None:
-    np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
@@ -144,8 +175,11 @@ def distance_features(neighbors: GenomicNeighbors) -> np.ndarray:
 
 
 def density_features(neighbors: GenomicNeighbors) -> np.ndarray:
-    """Gene-level neighbourhood features ``(n_genes, 4)``: log10 nearest distance, counts of
-    reference genes within 20 kb and 60 kb, fraction of divergent partners within 20 kb."""
+    """Gene-level neighbourhood features ``(n_genes, 4)``.
+
+    Log10 distance to the nearest reference gene, counts of reference genes within 20 kb and
+    60 kb, and the fraction of those within 20 kb that are divergent partners.
+    """
     d = neighbors.distance
     near20 = (d < 20_000).sum(axis=1)
     near60 = (d < 60_000).sum(axis=1)
@@ -175,6 +209,9 @@ class HybridImputer:
 
     def __init__(self, config: HybridConfig | None = None, **kwargs) -> None:
         cfg = asdict(config or HybridConfig())
+        if kwargs.get("n_folds", cfg["n_folds"]) < 2:
+            msg = f"n_folds must be >= 2, got {kwargs['n_folds']}"
+            raise ValueError(msg)
         unknown = set(kwargs) - set(cfg)
         if unknown:
             msg = f"unknown HybridImputer option(s) {sorted(unknown)}"
@@ -242,8 +279,12 @@ class HybridImputer:
     def _new_net(self, n_genef: int, token_dim: int) -> HybridNet:
         cfg = self.config
         return HybridNet(
-            len(self.tissues_), n_genef, token_dim,
-            use_cnn=cfg.use_cnn, use_transformer=cfg.use_transformer, dim=cfg.embedding_dim,
+            len(self.tissues_),
+            n_genef,
+            token_dim,
+            use_cnn=cfg.use_cnn,
+            use_transformer=cfg.use_transformer,
+            dim=cfg.embedding_dim,
         )
 
     def _fit_net(
@@ -262,7 +303,9 @@ class HybridImputer:
             for h in (net.cnn_head, net.transformer_head):
                 if h is not None:
                     h.bias.copy_(torch.from_numpy(self.mu_.astype(np.float32)))
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        opt = torch.optim.AdamW(
+            net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+        )
         Yt = torch.from_numpy(np.nan_to_num(Y).astype(np.float32))
         best, best_state, bad = np.inf, None, 0
         bar = tqdm(range(cfg.max_epochs), desc=desc, disable=not settings.progress, leave=False)
@@ -284,9 +327,12 @@ class HybridImputer:
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(b)
-            val_loss = float(((self._predict_net(net, t, val, device)["joint"] - Y[val]) ** 2).mean())
-            self.history_.append({"net": desc, "epoch": epoch, "train_loss": total / len(tr),
-                                  "val_mse": val_loss})
+            val_loss = float(
+                ((self._predict_net(net, t, val, device)["joint"] - Y[val]) ** 2).mean()
+            )
+            self.history_.append(
+                {"net": desc, "epoch": epoch, "train_loss": total / len(tr), "val_mse": val_loss}
+            )
             bar.set_postfix(val_mse=f"{val_loss:.3f}")
             if val_loss < best - 1e-4:
                 best, bad = val_loss, 0
@@ -352,7 +398,8 @@ class HybridImputer:
             "max_depth": cfg.xgb_max_depth,
             "subsample": cfg.xgb_subsample,
             "colsample_bytree": 0.8,
-            "min_child_weight": 5,
+            "min_child_weight": cfg.xgb_min_child_weight,
+            "reg_lambda": cfg.xgb_reg_lambda,
             "tree_method": "hist",
             "device": "cuda" if device == "cuda" else "cpu",
             "n_jobs": settings.n_jobs,
@@ -408,8 +455,12 @@ class HybridImputer:
         evals, evecs = np.linalg.eigh(C)
         self.tissue_components_ = evecs[:, ::-1][:, : cfg.n_tissue_components]
         self.feature_names_ = list(inputs.feature_names)
-        extra = ["log10_nearest_reference_bp", "n_reference_within_20kb",
-                 "n_reference_within_60kb", "divergent_fraction_20kb"]
+        extra = [
+            "log10_nearest_reference_bp",
+            "n_reference_within_20kb",
+            "n_reference_within_60kb",
+            "divergent_fraction_20kb",
+        ]
         use_extra = cfg.use_distance and cfg.use_neighbor_features
         self.genef_names_ = self.feature_names_ + (extra if use_extra else [])
         t0 = time.perf_counter()
@@ -429,8 +480,14 @@ class HybridImputer:
         oof: dict[str, np.ndarray] = {}
         for f, held in enumerate(folds):
             train_rows = np.setdiff1d(rows, held)
-            net = self._fit_net(t, Y, train_rows, device, cfg.random_state + 1 + f,
-                                f"network fold {f + 1}/{cfg.n_folds}")
+            net = self._fit_net(
+                t,
+                Y,
+                train_rows,
+                device,
+                cfg.random_state + 1 + f,
+                f"network fold {f + 1}/{cfg.n_folds}",
+            )
             out = self._predict_net(net, t, np.sort(held), device)
             for k, v in out.items():
                 if k == "promoter_embedding":
@@ -442,7 +499,8 @@ class HybridImputer:
         self.timings_["network_final"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        X = self._design({k: v[rows] for k, v in oof.items()}, prep, rows)
+        self.oof_ = {k: v[rows] for k, v in oof.items()}
+        X = self._design(self.oof_, prep, rows)
         y = Y[rows].ravel()
         self.xgb_ = xgb.XGBRegressor(**self._xgb_params(device))
         self.xgb_.fit(X, y)
@@ -483,8 +541,11 @@ class HybridImputer:
         out.pop("promoter_embedding", None)
         X = self._design(out, prep, rows)
         self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")
-        pred = self.xgb_.predict(X).reshape(len(rows), len(self.tissues_)) if len(rows) else (
-            np.zeros((0, len(self.tissues_))))
+        pred = (
+            self.xgb_.predict(X).reshape(len(rows), len(self.tissues_))
+            if len(rows)
+            else (np.zeros((0, len(self.tissues_))))
+        )
         pred = np.asarray(pred, dtype=np.float64)
         if not return_embedding:
             return pred
@@ -520,11 +581,14 @@ class HybridImputer:
             "gsd": self.gsd_.tolist(),
             "gmiss_cols": self.gmiss_cols_.tolist(),
             "tissue_correlation": self.tissue_correlation_.tolist(),
-            "token_dim": int(self.net_.transformer.embed.in_features) if self.net_.transformer
+            "token_dim": int(self.net_.transformer.embed.in_features)
+            if self.net_.transformer
             else 0,
-            "n_net_genef": int(self.net_.head[0].in_features
-                               - self.config.embedding_dim
-                               * (int(self.config.use_cnn) + int(self.config.use_transformer))),
+            "n_net_genef": int(
+                self.net_.head[0].in_features
+                - self.config.embedding_dim
+                * (int(self.config.use_cnn) + int(self.config.use_transformer))
+            ),
         }
         (p / "config.json").write_text(json.dumps(state, indent=2))
         torch.save(self.net_.cpu().state_dict(), p / "network.pt")

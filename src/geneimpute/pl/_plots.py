@@ -74,8 +74,11 @@ def imputed_vs_observed(
     lim = [0, max(x.max(initial=1), y.max(initial=1))]
     ax.plot(lim, lim, color="grey", lw=0.8, ls="--")
     r = np.corrcoef(x, y)[0, 1] if sel.sum() > 2 else np.nan
-    ax.set(xlabel="observed log1p(TPM)", ylabel="imputed log1p(TPM)",
-           title=f"{tissue} (n={int(sel.sum())}, r={r:.2f})")
+    ax.set(
+        xlabel="observed log1p(TPM)",
+        ylabel="imputed log1p(TPM)",
+        title=f"{tissue} (n={int(sel.sum())}, r={r:.2f})",
+    )
     return _finish(ax, show, save)
 
 

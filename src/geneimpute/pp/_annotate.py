@@ -70,12 +70,14 @@ def annotate_genes(
     if not found.all():
         logger.warning(
             "annotate_genes: %d of %d genes are not in the annotation and have NaN coordinates",
-            int((~found).sum()), adata.n_vars,
+            int((~found).sum()),
+            adata.n_vars,
         )
     plus = joined["strand"].to_numpy() == "+"
     if tss_from_bed_window is not None:
-        tss = np.where(plus, joined["start"] + tss_from_bed_window,
-                       joined["end"] - tss_from_bed_window)
+        tss = np.where(
+            plus, joined["start"] + tss_from_bed_window, joined["end"] - tss_from_bed_window
+        )
     else:
         tss = np.where(plus, joined["start"], joined["end"] - 1)
     adata = adata.copy() if copy else adata

@@ -59,7 +59,10 @@ def read_gct(
     p = _exists(path)
     df = pd.read_csv(p, sep="\t", skiprows=2)
     if list(df.columns[:2]) != ["Name", "Description"]:
-        msg = f"{p.name} is not GCT 1.2: expected columns Name, Description, got {list(df.columns[:2])}"
+        msg = (
+            f"{p.name} is not GCT 1.2: expected columns Name, Description, "
+            f"got {list(df.columns[:2])}"
+        )
         raise ValueError(msg)
     genes = strip_version(df["Name"]) if strip_versions else pd.Index(df["Name"].astype(str))
     if genes.duplicated().any():
@@ -88,7 +91,9 @@ def read_gct(
             adata.obs[col] = joined[col].to_numpy()
         n_missing = int(joined["SMTSD"].isna().sum())
         if n_missing:
-            logger.warning("read_gct: %d of %d samples have no tissue label", n_missing, len(samples))
+            logger.warning(
+                "read_gct: %d of %d samples have no tissue label", n_missing, len(samples)
+            )
     return adata
 
 
@@ -188,8 +193,11 @@ def read_annotation(path: str | Path, *, feature: str = "gene") -> pd.DataFrame:
             },
             index=strip_version(df[id_col].astype(str).str.removeprefix("gene:")),
         )
-        for src, dst in (("gene_name", "gene_name"), ("gene_type", "gene_type"),
-                         ("gene_biotype", "gene_type")):
+        for src, dst in (
+            ("gene_name", "gene_name"),
+            ("gene_type", "gene_type"),
+            ("gene_biotype", "gene_type"),
+        ):
             if src in df.columns and dst not in out.columns:
                 out[dst] = df[src].astype(str).to_numpy()
     elif name.endswith(".bed"):

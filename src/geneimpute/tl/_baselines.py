@@ -72,7 +72,12 @@ def impute_neighbors(
     seconds = time.perf_counter() - t0
     adata = adata.copy() if copy else adata
     n_filled = write_imputed(
-        adata, task, pred, is_log1p=is_log1p, key_added=key_added, overwrite=overwrite,
+        adata,
+        task,
+        pred,
+        is_log1p=is_log1p,
+        key_added=key_added,
+        overwrite=overwrite,
         layer=layer,
     )
     adata.uns[key_added] = {

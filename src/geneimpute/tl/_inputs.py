@@ -80,7 +80,8 @@ def build_inputs(
                 msg = (
                     f"var[{tss_col!r}] is missing, so promoters must be "
                     f"{DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1} bp (-{DEFAULT_UPSTREAM}.."
-                    f"+{DEFAULT_DOWNSTREAM}); {int(bad.sum())} are not, e.g. {list(var.index[bad][:3])}"
+                    f"+{DEFAULT_DOWNSTREAM}); {int(bad.sum())} are not, "
+                    f"e.g. {list(var.index[bad][:3])}"
                 )
                 raise ValueError(msg)
         promoter = promoter_matrix(seqs.tolist(), tss_index)

@@ -15,7 +15,10 @@ def _rowwise_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def per_tissue_pearson(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Pearson r across genes within each tissue, ``(n_tissues,)``; inputs ``(n_genes, n_tissues)``."""
+    """Pearson r across genes within each tissue.
+
+    Inputs are ``(n_genes, n_tissues)``; returns ``(n_tissues,)``.
+    """
     return _rowwise_pearson(pred.T, true.T)
 
 

@@ -40,9 +40,11 @@ def _model_options(features: Sequence[str], kwargs: dict) -> dict:
 def _tissue_corr(adata: AnnData, task: ExpressionTask, key: str) -> np.ndarray:
     """Use ``adata.uns[key]`` if it matches the tissues, else compute over reference genes."""
     C = adata.uns.get(key)
-    if isinstance(C, pd.DataFrame) and list(C.index) == list(adata.obs_names) and list(
-        C.columns
-    ) == list(adata.obs_names):
+    if (
+        isinstance(C, pd.DataFrame)
+        and list(C.index) == list(adata.obs_names)
+        and list(C.columns) == list(adata.obs_names)
+    ):
         return C.to_numpy(dtype=np.float64)
     return correlation_matrix(task.Y[task.reference])
 
@@ -61,13 +63,15 @@ def _fit(
     model = HybridImputer(random_state=random_state, **opts)
     t0 = time.perf_counter()
     inputs = build_inputs(
-        adata.var, task.reference, k=model.config.k_neighbors,
+        adata.var,
+        task.reference,
+        k=model.config.k_neighbors,
         use_structure="structure" in features,
     )
     C = _tissue_corr(adata, task, tissue_correlation_key)
     model.fit(task.Y, inputs, list(adata.obs_names), C, accelerator=accelerator)
-    model.timings_["features"] = time.perf_counter() - t0 - sum(
-        v for k, v in model.timings_.items() if k != "features"
+    model.timings_["features"] = (
+        time.perf_counter() - t0 - sum(v for k, v in model.timings_.items() if k != "features")
     )
     model.features_ = list(features)
     return model
@@ -144,8 +148,13 @@ def train(
         adata, None, layer=layer, is_log1p=is_log1p, reference=reference, require_targets=False
     )
     return _fit(
-        adata, task, features=features, tissue_correlation_key=tissue_correlation_key,
-        random_state=random_state, accelerator=accelerator, model_kwargs=model_kwargs,
+        adata,
+        task,
+        features=features,
+        tissue_correlation_key=tissue_correlation_key,
+        random_state=random_state,
+        accelerator=accelerator,
+        model_kwargs=model_kwargs,
     )
 
 
@@ -245,10 +254,13 @@ def impute_expression(
     if model is None:
         t0 = time.perf_counter()
         model = _fit(
-            adata, task,
+            adata,
+            task,
             features=train_kwargs.pop("features", FEATURES),
-            tissue_correlation_key=tissue_correlation_key, random_state=random_state,
-            accelerator=accelerator, model_kwargs=train_kwargs,
+            tissue_correlation_key=tissue_correlation_key,
+            random_state=random_state,
+            accelerator=accelerator,
+            model_kwargs=train_kwargs,
         )
         timings["train"] = time.perf_counter() - t0
     elif train_kwargs:
@@ -256,7 +268,9 @@ def impute_expression(
         raise TypeError(msg)
     t0 = time.perf_counter()
     inputs = build_inputs(
-        adata.var, task.reference, k=model.config.k_neighbors,
+        adata.var,
+        task.reference,
+        k=model.config.k_neighbors,
         feature_names=model.feature_names_,
     )
     rows = np.flatnonzero(task.target)
@@ -265,7 +279,12 @@ def impute_expression(
 
     adata = adata.copy() if copy else adata
     n_filled = write_imputed(
-        adata, task, pred, is_log1p=is_log1p, key_added=key_added, overwrite=overwrite,
+        adata,
+        task,
+        pred,
+        is_log1p=is_log1p,
+        key_added=key_added,
+        overwrite=overwrite,
         layer=layer,
     )
     if emb is not None:
