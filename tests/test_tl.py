@@ -156,6 +156,20 @@ def test_error_nan_in_reference_genes(small_missing):
     _unchanged(adata, before)
 
 
+def test_error_unknown_sequence_letters(small_missing):
+    adata = small_missing[0]
+    seqs = adata.var["promoter_seq"].astype(str).copy()
+    i = int(np.flatnonzero(seqs.str.len() == 300)[0])
+    seqs.iloc[i] = "R" + seqs.iloc[i][1:]
+    adata.var["promoter_seq"] = seqs
+    before = adata.copy()
+    with pytest.raises(
+        ValueError, match=rf"1 promoter sequences .* gene {adata.var_names[i]}: \['R'\]"
+    ):
+        ge.tl.impute_expression(adata, **FAST)
+    _unchanged(adata, before)
+
+
 def test_error_nothing_to_impute(small):
     with pytest.raises(ValueError, match="no genes to impute"):
         ge.tl.impute_expression(small, **FAST)

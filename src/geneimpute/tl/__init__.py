@@ -1,8 +1,16 @@
 """Tools: train the hybrid model, impute profiles, baselines, evaluation."""
 
+from ._attribution import attribute_promoters
 from ._baselines import impute_neighbors
 from ._evaluate import evaluate
 from ._metrics import regression_metrics
 from ._train import impute_expression, train
 
-__all__ = ["evaluate", "impute_expression", "impute_neighbors", "regression_metrics", "train"]
+__all__ = [
+    "attribute_promoters",
+    "evaluate",
+    "impute_expression",
+    "impute_neighbors",
+    "regression_metrics",
+    "train",
+]

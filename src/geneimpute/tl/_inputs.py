@@ -67,9 +67,35 @@ def build_inputs(
         if absent:
             logger.warning("gene features %s are not available and are treated as missing", absent)
         table = table.reindex(columns=feature_names)
+    promoter = build_promoters(var, promoter_key)
+    neighbors = find_genomic_neighbors(var, reference, k=k)
+    return GeneInputs(
+        promoter=promoter,
+        gene_features=table.to_numpy(dtype=np.float64),
+        neighbors=neighbors,
+        feature_names=list(table.columns),
+    )
+
+
+def build_promoters(var: pd.DataFrame, promoter_key: str = "promoter_seq") -> np.ndarray:
+    """Validate and one-hot encode ``var[promoter_key]`` into ``(n_genes, 300, 5)``.
+
+    Uses ``var[f"{promoter_key}_tss_index"]`` to align sequences on the TSS (see
+    :func:`~geneimpute.pp._promoters.promoter_matrix`).
+    """
     if promoter_key in var.columns:
         tss_col = f"{promoter_key}_tss_index"
         seqs = var[promoter_key].fillna("").astype(str)
+        bad_letters = seqs.str.contains(r"[^ACGTNacgtn]", regex=True)
+        if bad_letters.any():
+            first = var.index[bad_letters.to_numpy()][0]
+            letter = sorted(set(seqs[first].upper()) - set("ACGTN"))
+            msg = (
+                f"{int(bad_letters.sum())} promoter sequences in var[{promoter_key!r}] contain "
+                f"letters other than A, C, G, T, N (e.g. gene {first}: {letter}); replace "
+                "IUPAC ambiguity codes with N"
+            )
+            raise ValueError(msg)
         if tss_col in var.columns:
             tss_index = var[tss_col].to_numpy(dtype=np.int64)
         else:
@@ -84,14 +110,6 @@ def build_inputs(
                     f"e.g. {list(var.index[bad][:3])}"
                 )
                 raise ValueError(msg)
-        promoter = promoter_matrix(seqs.tolist(), tss_index)
-    else:
-        logger.warning("var has no %r column: the promoter CNN sees no sequence", promoter_key)
-        promoter = np.zeros((len(var), DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1, 5), np.float32)
-    neighbors = find_genomic_neighbors(var, reference, k=k)
-    return GeneInputs(
-        promoter=promoter,
-        gene_features=table.to_numpy(dtype=np.float64),
-        neighbors=neighbors,
-        feature_names=list(table.columns),
-    )
+        return promoter_matrix(seqs.tolist(), tss_index)
+    logger.warning("var has no %r column: the promoter CNN sees no sequence", promoter_key)
+    return np.zeros((len(var), DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1, 5), np.float32)
