@@ -205,6 +205,59 @@ def build_gtex_tissues(shared: Path) -> ad.AnnData:
     return adata
 
 
+def build_gtex_donors(shared: Path) -> ad.AnnData:
+    """GTEx v8 read counts of the 59 ACMG genes, labelled samples only, normalised."""
+    import geneimpute as ge
+
+    adata = ge.pp.read_gct(shared / "gtex_v8_gene_reads_acmg59.gct.gz", strip_versions=True)
+    print(f"GTEx v8 ACMG59 GCT: {adata.n_obs} samples x {adata.n_vars} genes (read counts)")
+    v7 = pd.read_csv(shared / "gtex_v7_sample_table_gtexviz.tsv.gz", sep="\t")
+    v7 = v7[v7["dataType"] == "RNASEQ"].rename(
+        columns={"sampleId": "SAMPID", "tissueSiteDetail": "SMTSD"}
+    )
+    toil = pd.read_csv(
+        shared / "toil_TcgaTargetGTEX_phenotype.tsv.gz", sep="\t", encoding="latin-1"
+    )
+    toil = toil[toil["_study"] == "GTEX"].rename(
+        columns={"sample": "SAMPID", "detailed_category": "SMTSD"}
+    )
+    ge.pp.label_samples(adata, [v7, toil])
+    n_before = adata.n_obs
+    labelled = adata.obs["tissue"].notna().to_numpy()
+    cell_line = adata.obs["tissue"].astype(str).str.startswith("Cells - Leukemia").to_numpy()
+    adata = adata[labelled & ~cell_line].copy()
+    print(f"  labelled: {int(labelled.sum())} of {n_before} samples "
+          f"(v7 gtex-viz: {int((adata.obs['tissue_source'] == 0).sum())}, "
+          f"Toil: {int((adata.obs['tissue_source'] == 1).sum())}); "
+          f"{int(cell_line.sum())} leukemia cell-line samples dropped; "
+          f"{n_before - int(labelled.sum())} unlabelled v8-only samples not bundled")
+    meta = v7.drop_duplicates("SAMPID").set_index("SAMPID")
+    adata.obs["sex"] = meta["sex"].reindex(adata.obs_names).to_numpy()
+    adata.obs["age_bracket"] = meta["ageBracket"].reindex(adata.obs_names).to_numpy()
+    ge.pp.normalize_panel_counts(adata)
+    adata.layers["counts"] = adata.layers["counts"].astype(np.int32)
+    pairs = adata.obs.groupby(["donor", "tissue"], observed=True).size()
+    print(f"  {adata.obs['donor'].nunique()} donors, {adata.obs['tissue'].nunique()} tissues, "
+          f"{len(pairs)} donor x tissue pairs "
+          f"({len(pairs) / (adata.obs['donor'].nunique() * adata.obs['tissue'].nunique()):.1%} "
+          f"of cells observed); duplicated pairs: {int((pairs > 1).sum())}")
+    adata.obs = adata.obs.drop(columns=["tissue_source"]).assign(
+        label_source=np.where(adata.obs["tissue_source"] == 0, "gtex-viz v7", "Toil")
+    )
+    adata.uns.pop("tissue_labels", None)
+    adata.uns["dataset"] = {
+        "name": "gtex_donors",
+        "units": "X: log1p of median-of-ratios normalised read counts over the 59-gene panel; "
+        "layers['counts']: raw RNA-SeQC read counts",
+        "sources": [
+            "GTEx v8 gene read counts (RNA-SeQC 1.1.9), 59 ACMG genes (course subset)",
+            "GTEx v7 sample table (broadinstitute/gtex-viz)",
+            "UCSC Xena / Toil TcgaTargetGTEX phenotype",
+        ],
+    }
+    return adata
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
@@ -214,6 +267,10 @@ def main() -> None:
     path = OUT / "gtex_tissues.h5ad"
     adata.write_h5ad(path, compression="gzip", compression_opts=9)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {adata}")
+    donors = build_gtex_donors(args.shared)
+    path = OUT / "gtex_donors.h5ad"
+    donors.write_h5ad(path, compression="gzip", compression_opts=9)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {donors}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Bundled real datasets."""
 
-from ._gtex import gtex_tissues
+from ._gtex import gtex_donors, gtex_tissues
 
-__all__ = ["gtex_tissues"]
+__all__ = ["gtex_donors", "gtex_tissues"]

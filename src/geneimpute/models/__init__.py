@@ -1,9 +1,15 @@
 """Models on arrays (no AnnData): torch networks, the hybrid estimator."""
 
+from ._donor import KNNDonor, TEEBoT, DonorHybrid, DonorTransformer, TissueMean
 from ._hybrid import GeneInputs, HybridConfig, HybridImputer, idw_profiles
 from ._networks import HybridNet, NeighborTransformer, PromoterCNN
 
 __all__ = [
+    "DonorHybrid",
+    "DonorTransformer",
+    "KNNDonor",
+    "TEEBoT",
+    "TissueMean",
     "GeneInputs",
     "HybridConfig",
     "HybridImputer",

@@ -2,6 +2,14 @@
 
 from ._annotate import annotate_genes
 from ._correlation import tissue_correlation
+from ._donors import (
+    from_donor_layers,
+    from_mudata,
+    label_samples,
+    normalize_panel_counts,
+    to_donor_layers,
+    to_mudata,
+)
 from ._neighbors import neighbor_features
 from ._promoters import extract_promoters, one_hot_encode
 from ._readers import read_annotation, read_fasta, read_gct, read_wide_tsv
@@ -9,6 +17,12 @@ from ._readers import read_annotation, read_fasta, read_gct, read_wide_tsv
 __all__ = [
     "annotate_genes",
     "extract_promoters",
+    "from_donor_layers",
+    "from_mudata",
+    "label_samples",
+    "normalize_panel_counts",
+    "to_donor_layers",
+    "to_mudata",
     "neighbor_features",
     "one_hot_encode",
     "read_annotation",

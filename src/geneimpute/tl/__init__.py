@@ -2,6 +2,7 @@
 
 from ._attribution import attribute_promoters
 from ._baselines import impute_neighbors
+from ._donors import impute_donors
 from ._evaluate import evaluate
 from ._metrics import regression_metrics
 from ._train import impute_expression, train
@@ -9,6 +10,7 @@ from ._train import impute_expression, train
 __all__ = [
     "attribute_promoters",
     "evaluate",
+    "impute_donors",
     "impute_expression",
     "impute_neighbors",
     "regression_metrics",

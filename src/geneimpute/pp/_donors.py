@@ -1,0 +1,319 @@
+"""Sample-level GTEx data: tissue labels, panel normalisation, donor x tissue layouts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._logging import logger
+from .._utils import get_expression
+
+
+def label_samples(
+    adata: AnnData,
+    labels: pd.DataFrame | Sequence[pd.DataFrame],
+    *,
+    sample_col: str = "SAMPID",
+    tissue_col: str = "SMTSD",
+    key_added: str = "tissue",
+    copy: bool = False,
+) -> AnnData | None:
+    """Join tissue labels onto samples (``obs_names``) from one or more sample tables.
+
+    Tables are tried in order; a sample takes the label of the first table that has it.
+    Labels are matched case-insensitively to the first table's spelling (GTEx SMTSD names such
+    as ``Muscle - Skeletal``; the Toil/Xena table writes some in another case).
+
+    Parameters
+    ----------
+    adata
+        Samples x genes, ``obs_names`` = GTEx sample IDs.
+    labels
+        DataFrame(s) with ``sample_col`` and ``tissue_col`` (e.g. GTEx ``SampleAttributesDS``,
+        the gtex-viz sample table renamed, the Toil phenotype table renamed).
+    sample_col, tissue_col
+        Column names in every table.
+    key_added
+        ``obs`` column for the tissue; ``obs[f"{key_added}_source"]`` records the table index.
+    copy
+        Return a modified copy instead of writing in place.
+
+    Returns
+    -------
+    Writes ``obs[key_added]`` (NaN where no table labels the sample; the count is logged and
+    stored in ``uns[f"{key_added}_labels"]["n_unlabelled"]``) and ``obs[f"{key_added}_source"]``.
+
+    Raises
+    ------
+    KeyError
+        If a table lacks ``sample_col`` or ``tissue_col``.
+    ValueError
+        If a table labels the same sample with two different tissues.
+    """
+    tables = [labels] if isinstance(labels, pd.DataFrame) else list(labels)
+    canon: dict[str, str] = {}
+    tissue = pd.Series(np.nan, index=adata.obs_names, dtype=object)
+    source = pd.Series(-1, index=adata.obs_names, dtype=np.int64)
+    for i, tab in enumerate(tables):
+        for col in (sample_col, tissue_col):
+            if col not in tab.columns:
+                msg = f"label table {i} lacks column {col!r}"
+                raise KeyError(msg)
+        tab = tab[[sample_col, tissue_col]].dropna().drop_duplicates()
+        dup = tab[sample_col][tab[sample_col].duplicated()]
+        if len(dup):
+            msg = f"label table {i} gives {len(dup)} samples two tissues, e.g. {list(dup[:3])}"
+            raise ValueError(msg)
+        names = tab[tissue_col].astype(str)
+        for n in names.unique():
+            canon.setdefault(n.lower(), n)
+        lab = pd.Series(names.str.lower().map(canon).to_numpy(), index=tab[sample_col].to_numpy())
+        todo = tissue.isna() & tissue.index.isin(lab.index)
+        tissue[todo] = lab.reindex(tissue.index[todo]).to_numpy()
+        source[todo] = i
+    n_missing = int(tissue.isna().sum())
+    if n_missing:
+        logger.warning(
+            "label_samples: %d of %d samples have no tissue label", n_missing, len(tissue)
+        )
+    adata = adata.copy() if copy else adata
+    adata.obs[key_added] = tissue.to_numpy()
+    adata.obs[f"{key_added}_source"] = source.to_numpy()
+    adata.uns[f"{key_added}_labels"] = {"n_unlabelled": n_missing, "n_tables": len(tables)}
+    return adata if copy else None
+
+
+def normalize_panel_counts(
+    adata: AnnData,
+    *,
+    layer: str | None = None,
+    counts_key: str = "counts",
+    copy: bool = False,
+) -> AnnData | None:
+    """Median-of-ratios normalisation of raw read counts, then log1p (for a small gene panel).
+
+    A panel of a few dozen genes has no meaningful library size (TPM/CPM over the panel would
+    let one highly expressed gene rescale all others), so each sample's size factor is the
+    median over genes of ``count / geometric mean of that gene across samples`` (Anders &
+    Huber, Genome Biology 2010; DESeq2), using genes with non-zero counts in every sample.
+
+    Parameters
+    ----------
+    adata
+        Samples x genes raw counts in ``X`` (or ``layer``).
+    layer
+        Layer with the counts instead of ``X``.
+    counts_key
+        Layer to keep the raw counts in.
+    copy
+        Return a modified copy instead of writing in place.
+
+    Returns
+    -------
+    Writes ``layers[counts_key]`` (raw counts), ``X`` = log1p(count / size factor) float32,
+    ``obs['size_factor']`` and ``uns['normalization']``.
+
+    Raises
+    ------
+    ValueError
+        If counts are negative or NaN, or no gene is non-zero in every sample.
+    """
+    C = get_expression(adata, layer)
+    if not np.isfinite(C).all() or (C < 0).any():
+        msg = "counts must be finite and non-negative"
+        raise ValueError(msg)
+    usable = (C > 0).all(axis=0)
+    if not usable.any():
+        msg = "no gene has non-zero counts in every sample; cannot compute size factors"
+        raise ValueError(msg)
+    logC = np.log(C[:, usable])
+    sf = np.exp(np.median(logC - logC.mean(axis=0), axis=1))
+    adata = adata.copy() if copy else adata
+    adata.layers[counts_key] = np.asarray(C, dtype=np.float32)
+    adata.X = np.log1p(C / sf[:, None]).astype(np.float32)
+    adata.obs["size_factor"] = sf
+    adata.uns["normalization"] = {
+        "method": "median_of_ratios_log1p",
+        "n_genes_for_size_factors": int(usable.sum()),
+    }
+    return adata if copy else None
+
+
+def to_donor_layers(
+    adata: AnnData,
+    *,
+    donor_key: str = "donor",
+    tissue_key: str = "tissue",
+    tissues: Sequence[str] | None = None,
+    layer: str | None = None,
+) -> AnnData:
+    """Reshape samples x genes (long) into donors x genes with one layer per tissue.
+
+    Parameters
+    ----------
+    adata
+        Samples x genes with ``obs[donor_key]`` and ``obs[tissue_key]``.
+    donor_key, tissue_key
+        ``obs`` columns.
+    tissues
+        Allowed tissue names (default: those present). A label outside it is an error.
+    layer
+        Expression layer instead of ``X``.
+
+    Returns
+    -------
+    A new AnnData ``(n_donors, n_genes)`` with ``X`` = None, ``layers[tissue]`` float32 with NaN
+    where the donor has no sample of that tissue, ``obs['n_tissues']``, and
+    ``uns['donor_layout']``: ``tissues`` (list), ``sample_ids`` (DataFrame donors x tissues,
+    ``""`` where missing), ``donor_key``, ``tissue_key``, ``n_unlabelled_samples``. Samples with
+    no donor or tissue label are left out and counted (also logged).
+
+    Raises
+    ------
+    KeyError
+        If ``donor_key`` or ``tissue_key`` is not in ``obs``.
+    ValueError
+        On duplicated sample IDs, two samples of one donor x tissue, unknown tissue labels, a
+        tissue name containing ``/``, or no labelled sample.
+    """
+    for k in (donor_key, tissue_key):
+        if k not in adata.obs.columns:
+            msg = f"adata.obs has no {k!r} column"
+            raise KeyError(msg)
+    if adata.obs_names.duplicated().any():
+        dup = adata.obs_names[adata.obs_names.duplicated()]
+        msg = f"{len(dup)} duplicated sample IDs, e.g. {list(dup[:3])}"
+        raise ValueError(msg)
+    obs = adata.obs[[donor_key, tissue_key]]
+    ok = obs[donor_key].notna().to_numpy() & obs[tissue_key].notna().to_numpy()
+    n_unlabelled = int((~ok).sum())
+    if n_unlabelled:
+        logger.warning(
+            "to_donor_layers: %d samples without donor or tissue are left out", n_unlabelled
+        )
+    if not ok.any():
+        msg = "no sample has both a donor and a tissue label"
+        raise ValueError(msg)
+    obs = obs[ok].astype(str)
+    present = sorted(obs[tissue_key].unique())
+    if tissues is not None:
+        unknown = sorted(set(present) - set(tissues))
+        if unknown:
+            msg = (
+                f"unknown tissue labels {unknown[:5]} (not in tissues=); fix or drop those samples"
+            )
+            raise ValueError(msg)
+        tissue_list = [t for t in tissues if t in present]
+    else:
+        tissue_list = present
+    slash = [t for t in tissue_list if "/" in t]
+    if slash:
+        msg = f"tissue names {slash} contain '/', which .h5ad keys cannot hold"
+        raise ValueError(msg)
+    pair = obs[donor_key] + "\t" + obs[tissue_key]
+    dup = pair[pair.duplicated(keep=False)]
+    if len(dup):
+        ex = obs.loc[dup.index[:2]]
+        msg = (
+            f"{dup.nunique()} donor x tissue pairs have several samples, e.g. "
+            f"{list(ex.index)} ({ex.iloc[0, 0]}, {ex.iloc[0, 1]}); keep one sample per pair"
+        )
+        raise ValueError(msg)
+    X = get_expression(adata, layer)[ok]
+    donors = pd.Index(sorted(obs[donor_key].unique()), name="donor")
+    d_idx = donors.get_indexer(obs[donor_key])
+    out = AnnData(obs=pd.DataFrame(index=donors), var=adata.var.copy())
+    sample_ids = pd.DataFrame("", index=donors.astype(str), columns=tissue_list, dtype=object)
+    for t in tissue_list:
+        rows = np.flatnonzero(obs[tissue_key].to_numpy() == t)
+        L = np.full((len(donors), adata.n_vars), np.nan, dtype=np.float32)
+        L[d_idx[rows]] = X[rows]
+        out.layers[t] = L
+        sample_ids.iloc[d_idx[rows], tissue_list.index(t)] = obs.index[rows].to_numpy()
+    out.obs["n_tissues"] = (sample_ids != "").sum(axis=1).to_numpy()
+    out.uns["donor_layout"] = {
+        "tissues": tissue_list,
+        "sample_ids": sample_ids,
+        "donor_key": donor_key,
+        "tissue_key": tissue_key,
+        "n_unlabelled_samples": n_unlabelled,
+    }
+    return out
+
+
+def _layout(dadata: AnnData) -> dict:
+    if "donor_layout" not in dadata.uns:
+        msg = "not a donor-layer AnnData: uns['donor_layout'] is missing (use to_donor_layers)"
+        raise KeyError(msg)
+    return dadata.uns["donor_layout"]
+
+
+def from_donor_layers(dadata: AnnData) -> AnnData:
+    """Inverse of :func:`to_donor_layers`: one row per observed donor x tissue sample.
+
+    Returns
+    -------
+    Samples x genes AnnData (``obs_names`` = the original sample IDs where known, else
+    ``"{donor}:{tissue}"``) with ``obs['donor']`` and ``obs['tissue']`` (the original key names).
+    """
+    lay = _layout(dadata)
+    ids = pd.DataFrame(lay["sample_ids"])
+    rows, names, donors, tissues = [], [], [], []
+    for t in lay["tissues"]:
+        L = np.asarray(dadata.layers[t])
+        seen = np.flatnonzero(np.isfinite(L).any(axis=1))
+        rows.append(L[seen])
+        for d in seen:
+            sid = ids.iloc[d][t] if t in ids.columns else ""
+            names.append(sid or f"{dadata.obs_names[d]}:{t}")
+            donors.append(dadata.obs_names[d])
+            tissues.append(t)
+    X = np.concatenate(rows) if rows else np.zeros((0, dadata.n_vars), np.float32)
+    obs = pd.DataFrame({lay["donor_key"]: donors, lay["tissue_key"]: tissues}, index=names)
+    return AnnData(X=X, obs=obs, var=dadata.var.copy())
+
+
+def to_mudata(dadata: AnnData):
+    """Donor layers -> :class:`mudata.MuData`, one modality per tissue (``axis=-1``).
+
+    Every modality has all donors as ``obs`` and the genes as ``var`` (NaN rows for donors
+    without that tissue); ``mdata.uns['donor_layout']`` keeps the sample IDs.
+    """
+    import mudata as md
+
+    lay = _layout(dadata)
+    mods = {
+        t: AnnData(X=np.asarray(dadata.layers[t]), obs=dadata.obs[[]].copy(), var=dadata.var.copy())
+        for t in lay["tissues"]
+    }
+    mdata = md.MuData(mods, axis=-1)
+    mdata.uns["donor_layout"] = dict(lay)
+    return mdata
+
+
+def from_mudata(mdata) -> AnnData:
+    """:class:`mudata.MuData` (one modality per tissue) -> donor layers AnnData."""
+    lay = dict(mdata.uns.get("donor_layout", {}))
+    tissues = list(mdata.mod)
+    first = mdata.mod[tissues[0]]
+    out = AnnData(obs=pd.DataFrame(index=first.obs_names.copy()), var=first.var.copy())
+    for t in tissues:
+        m = mdata.mod[t]
+        if list(m.obs_names) != list(out.obs_names) or list(m.var_names) != list(out.var_names):
+            msg = f"modality {t!r} has different donors or genes from {tissues[0]!r}"
+            raise ValueError(msg)
+        out.layers[t] = np.asarray(m.X, dtype=np.float32)
+    ids = lay.get("sample_ids")
+    if ids is None:
+        ids = pd.DataFrame("", index=out.obs_names, columns=tissues)
+    lay.update({"tissues": tissues, "sample_ids": pd.DataFrame(ids)})
+    lay.setdefault("donor_key", "donor")
+    lay.setdefault("tissue_key", "tissue")
+    lay.setdefault("n_unlabelled_samples", 0)
+    seen = np.stack([np.isfinite(out.layers[t]).any(axis=1) for t in tissues], axis=1)
+    out.obs["n_tissues"] = seen.sum(axis=1)
+    out.uns["donor_layout"] = lay
+    return out
