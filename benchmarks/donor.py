@@ -10,8 +10,9 @@ is masked and predicted from the donor's other tissues. Reported, on log1p(norma
 - pearson_sample: Pearson r across the 59 genes between predicted and true profile of one
   (donor, target tissue), averaged per target tissue, then over target tissues with at least
   25 test donors; mean and std over seeds.
-- pearson_tissue: per target tissue and gene, Pearson r across test donors, averaged over genes,
-  then over target tissues with >= 25 test donors; mean and std over seeds.
+- pearson_tissue: per target tissue and gene, Pearson r across test donors (0 for a prediction
+  that is constant across donors), averaged over genes, then over target tissues with >= 25
+  test donors; mean and std over seeds.
 
 Writes benchmarks/results/donor.json and prints a Markdown table.
 """
@@ -50,8 +51,9 @@ def score(V, pairs, pred, tissues):
         if sel.sum() < MIN_TEST_DONORS:
             continue
         per_sample[tissues[t]] = float(np.nanmean(r_sample[sel]))
-        r_gene = _rowwise_pearson(pred[sel].T, true[sel].T)
-        per_tissue[tissues[t]] = float(np.nanmean(r_gene))
+        # a prediction that is constant across donors (the tissue mean) scores r = 0
+        r_gene = np.nan_to_num(_rowwise_pearson(pred[sel].T, true[sel].T), nan=0.0)
+        per_tissue[tissues[t]] = float(np.mean(r_gene))
     return per_sample, per_tissue
 
 

@@ -14,6 +14,21 @@ DATA = Path(__file__).parent / "data"
 FAST = {"max_epochs": 2, "n_folds": 2, "xgb_n_estimators": 30, "accelerator": "cpu"}
 
 
+def hold_out(n_held: int, seed: int = 0):
+    """Real GTEx v8 genes on chr21/22 with ``n_held`` seeded genes' profiles set to NaN.
+
+    Returns ``(adata, truth, held)``.
+    """
+    gtex = ge.datasets.gtex_tissues()
+    truth = gtex[:, gtex.var["chrom"].isin(["chr21", "chr22"]).to_numpy()].copy()
+    rng = np.random.default_rng(seed)
+    held = np.zeros(truth.n_vars, bool)
+    held[rng.choice(truth.n_vars, n_held, replace=False)] = True
+    adata = truth.copy()
+    adata.X[:, held] = np.nan
+    return adata, truth, held
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _quiet():
     ge.settings.progress = False
@@ -32,14 +47,9 @@ def small(gtex):
 
 
 @pytest.fixture
-def small_missing(small):
+def small_missing():
     """``small`` with 30 seeded genes' profiles set to NaN; returns (adata, truth, held)."""
-    rng = np.random.default_rng(0)
-    held = np.zeros(small.n_vars, bool)
-    held[rng.choice(small.n_vars, 30, replace=False)] = True
-    adata = small.copy()
-    adata.X[:, held] = np.nan
-    return adata, small, held
+    return hold_out(30)
 
 
 @pytest.fixture(scope="session")

@@ -10,18 +10,12 @@ import pytest  # noqa: E402
 
 import geneimpute as ge  # noqa: E402
 
-from .conftest import FAST  # noqa: E402
+from .conftest import FAST, hold_out  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def result():
-    gtex = ge.datasets.gtex_tissues()
-    truth = gtex[:, gtex.var["chrom"].isin(["chr21", "chr22"]).to_numpy()].copy()
-    rng = np.random.default_rng(0)
-    held = np.zeros(truth.n_vars, bool)
-    held[rng.choice(truth.n_vars, 40, replace=False)] = True
-    adata = truth.copy()
-    adata.X[:, held] = np.nan
+    adata, truth, held = hold_out(40)
     model = ge.tl.train(adata, **FAST)
     ge.tl.impute_expression(adata, model)
     ge.tl.impute_neighbors(adata)

@@ -6,19 +6,13 @@ import pytest
 import geneimpute as ge
 from geneimpute.models import HybridImputer
 
-from .conftest import FAST
+from .conftest import FAST, hold_out
 
 
 @pytest.fixture(scope="module")
 def imputed(tmp_path_factory):
     """Train + impute once on the chr21/22 subset with 30 held-out genes."""
-    gtex = ge.datasets.gtex_tissues()
-    small = gtex[:, gtex.var["chrom"].isin(["chr21", "chr22"]).to_numpy()].copy()
-    rng = np.random.default_rng(0)
-    held = np.zeros(small.n_vars, bool)
-    held[rng.choice(small.n_vars, 30, replace=False)] = True
-    adata = small.copy()
-    adata.X[:, held] = np.nan
+    adata, small, held = hold_out(30)
     before = adata.copy()
     ge.tl.impute_expression(adata, **FAST)
     return adata, before, small, held
@@ -191,3 +185,15 @@ def test_partial_genes_overwrite(small_missing):
     ge.tl.impute_expression(adata, genes=target, overwrite=True, **FAST)
     mask = adata.layers["imputed_mask"]
     assert mask[:, target].all() and not mask[:, ~target].any()
+
+
+def test_xgboost_only_model_saves_and_loads(small_missing, tmp_path):
+    """Without CNN and transformer, stage 1 is skipped: XGBoost on hand-made features alone."""
+    adata, _, held = small_missing
+    model = ge.tl.train(adata, use_cnn=False, use_transformer=False, **FAST)
+    assert model.net_ is None and not model.uses_network
+    model.save(tmp_path / "xgb_only")
+    assert not (tmp_path / "xgb_only" / "network.pt").exists()
+    out = ge.tl.impute_expression(adata, str(tmp_path / "xgb_only"), copy=True)
+    assert out.layers["imputed_mask"][:, held].all()
+    assert "promoter_embedding" not in out.varm

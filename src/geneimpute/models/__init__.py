@@ -1,6 +1,6 @@
 """Models on arrays (no AnnData): torch networks, the hybrid estimator."""
 
-from ._donor import KNNDonor, TEEBoT, DonorHybrid, DonorTransformer, TissueMean
+from ._donor import DonorHybrid, DonorTransformer, KNNDonor, TEEBoT, TissueMean
 from ._hybrid import GeneInputs, HybridConfig, HybridImputer, idw_profiles
 from ._networks import HybridNet, NeighborTransformer, PromoterCNN
 

@@ -71,9 +71,12 @@ class KNNDonor:
 
 
 class TEEBoT:
-    """Baseline after TEEBoT (Basu et al. 2021): truncated SVD of a source tissue's profile,
-    then linear regression to the target tissue; predictions from all of a donor's observed
-    source tissues are averaged, weighted by the number of training donors with both."""
+    """Baseline after TEEBoT (Basu et al. 2021): truncated SVD + linear regression.
+
+    A source tissue's standardised profile is reduced by truncated SVD and regressed onto the
+    target tissue's; predictions from all of a donor's observed source tissues are averaged,
+    weighted by the number of training donors that have both.
+    """
 
     def __init__(self, n_components: int = 10, min_pairs: int = 15) -> None:
         self.n_components, self.min_pairs = n_components, min_pairs
@@ -160,7 +163,7 @@ class DonorHybrid:
     def __init__(
         self,
         *,
-        max_epochs: int = 40,
+        max_epochs: int = 20,
         patience: int = 4,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
@@ -217,7 +220,7 @@ class DonorHybrid:
             )
         return np.concatenate(out) if out else np.zeros((0, Z.shape[2]))
 
-    def _design(self, Z, seen, pairs, zhat) -> np.ndarray:
+    def _design(self, V, Z, seen, pairs, zhat) -> np.ndarray:
         G = Z.shape[2]
         n = len(pairs)
         W = self.W_
@@ -231,8 +234,10 @@ class DonorHybrid:
         corr_t = np.where(obs, self.C_[t], -np.inf)
         best = corr_t.argmax(axis=1)
         best_val = np.where(obs.any(axis=1)[:, None], Z[d, best], 0.0)
+        lin = (self.linear_.predict(V, pairs) - self.mu_[t]) / self.sd_[t]
         cols = [
             zhat.ravel(),
+            lin.ravel(),
             ctx.ravel(),
             best_val.ravel(),
             np.repeat(self.C_[t, best], G),
@@ -276,6 +281,8 @@ class DonorHybrid:
         donors = rng.permutation(donors)
         n_stack = max(1, len(donors) // 4)
         stack_donors, nn_donors = donors[:n_stack], donors[n_stack:]
+        # linear source -> target maps (TEEBoT-style), fitted on the stage-1 donors only
+        self.linear_ = TEEBoT().fit(V, nn_donors)
         n_val = max(1, len(nn_donors) // 10)
         val_pairs = self._pairs(V, nn_donors[:n_val])
         tr_pairs = self._pairs(V, nn_donors[n_val:])
@@ -322,7 +329,7 @@ class DonorHybrid:
         logger.info("donor transformer: validation MSE (standardised) %.4f", best)
         st_pairs = self._pairs(V, stack_donors)
         zhat = self._predict_z(Z, seen, st_pairs, device)
-        X = self._design(Z, seen, st_pairs, zhat)
+        X = self._design(V, Z, seen, st_pairs, zhat)
         y = Z[st_pairs[:, 0], st_pairs[:, 1]].ravel()
         self.xgb_ = xgb.XGBRegressor(
             n_estimators=self.xgb_n_estimators,
@@ -348,6 +355,6 @@ class DonorHybrid:
         Z = np.where(np.isfinite(V), (V - self.mu_) / self.sd_, 0.0)
         seen = np.isfinite(V).all(axis=2)
         zhat = self._predict_z(Z, seen, pairs, self.device_)
-        zx = self.xgb_.predict(self._design(Z, seen, pairs, zhat)).reshape(len(pairs), -1)
+        zx = self.xgb_.predict(self._design(V, Z, seen, pairs, zhat)).reshape(len(pairs), -1)
         t = pairs[:, 1]
         return self.mu_[t] + self.sd_[t] * zx

@@ -478,7 +478,7 @@ class HybridImputer:
         folds = np.array_split(rng.permutation(rows), cfg.n_folds)
         T = len(self.tissues_)
         oof: dict[str, np.ndarray] = {}
-        for f, held in enumerate(folds):
+        for f, held in enumerate(folds if self.uses_network else []):
             train_rows = np.setdiff1d(rows, held)
             net = self._fit_net(
                 t,
@@ -495,7 +495,11 @@ class HybridImputer:
                 oof.setdefault(k, np.zeros((len(Y), T)))[np.sort(held)] = v
         self.timings_["network_out_of_fold"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        self.net_ = self._fit_net(t, Y, rows, device, cfg.random_state, "network (all genes)")
+        self.net_ = (
+            self._fit_net(t, Y, rows, device, cfg.random_state, "network (all genes)")
+            if self.uses_network
+            else None
+        )
         self.timings_["network_final"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -508,8 +512,13 @@ class HybridImputer:
         self.device_ = device
         return self
 
+    @property
+    def uses_network(self) -> bool:
+        """Whether stage 1 exists (False: XGBoost on hand-made features alone)."""
+        return self.config.use_cnn or self.config.use_transformer
+
     def _check_fitted(self) -> None:
-        if self.net_ is None or self.xgb_ is None:
+        if self.xgb_ is None or (self.uses_network and self.net_ is None):
             msg = "this HybridImputer is not fitted yet; call fit() or geneimpute.tl.train()"
             raise RuntimeError(msg)
 
@@ -530,14 +539,15 @@ class HybridImputer:
         """
         self._check_fitted()
         device = resolve_device(accelerator)
-        self.net_.to(device)
+        if self.net_ is not None:
+            self.net_.to(device)
         if Y.shape[1] != len(self.tissues_):
             msg = f"Y has {Y.shape[1]} tissues, the model was trained on {len(self.tissues_)}"
             raise ValueError(msg)
         rows = np.asarray(rows, dtype=np.int64)
         prep = self._prepare(Y, inputs)
         t = self._net_inputs(prep, inputs)
-        out = self._predict_net(self.net_, t, rows, device)
+        out = self._predict_net(self.net_, t, rows, device) if self.net_ is not None else {}
         out.pop("promoter_embedding", None)
         X = self._design(out, prep, rows)
         self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")
@@ -582,16 +592,19 @@ class HybridImputer:
             "gmiss_cols": self.gmiss_cols_.tolist(),
             "tissue_correlation": self.tissue_correlation_.tolist(),
             "token_dim": int(self.net_.transformer.embed.in_features)
-            if self.net_.transformer
+            if self.net_ is not None and self.net_.transformer
             else 0,
             "n_net_genef": int(
                 self.net_.head[0].in_features
                 - self.config.embedding_dim
                 * (int(self.config.use_cnn) + int(self.config.use_transformer))
-            ),
+            )
+            if self.net_ is not None
+            else 0,
         }
         (p / "config.json").write_text(json.dumps(state, indent=2))
-        torch.save(self.net_.cpu().state_dict(), p / "network.pt")
+        if self.net_ is not None:
+            torch.save(self.net_.cpu().state_dict(), p / "network.pt")
         self.xgb_.save_model(p / "xgboost.ubj")
 
     @classmethod
@@ -608,7 +621,7 @@ class HybridImputer:
         import xgboost as xgb
 
         p = Path(path)
-        for name in ("config.json", "network.pt", "xgboost.ubj"):
+        for name in ("config.json", "xgboost.ubj"):
             if not (p / name).exists():
                 msg = f"{p} is not a saved HybridImputer: {name} is missing"
                 raise FileNotFoundError(msg)
@@ -630,10 +643,14 @@ class HybridImputer:
         model.W_ = tissue_weights(model.tissue_correlation_)
         evecs = np.linalg.eigh(model.tissue_correlation_)[1]
         model.tissue_components_ = evecs[:, ::-1][:, : model.config.n_tissue_components]
-        token_dim = state["token_dim"] or 1
-        model.net_ = model._new_net(state["n_net_genef"], token_dim)
-        sd = torch.load(p / "network.pt", map_location=map_location, weights_only=True)
-        model.net_.load_state_dict(sd)
+        if model.uses_network:
+            if not (p / "network.pt").exists():
+                msg = f"{p} is not a saved HybridImputer: network.pt is missing"
+                raise FileNotFoundError(msg)
+            token_dim = state["token_dim"] or 1
+            model.net_ = model._new_net(state["n_net_genef"], token_dim)
+            sd = torch.load(p / "network.pt", map_location=map_location, weights_only=True)
+            model.net_.load_state_dict(sd)
         model.xgb_ = xgb.XGBRegressor()
         model.xgb_.load_model(p / "xgboost.ubj")
         return model

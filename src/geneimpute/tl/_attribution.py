@@ -140,7 +140,7 @@ def attribute_promoters(
 
     check_unique_var_names(adata)
     model._check_fitted()
-    if model.net_.cnn is None:
+    if model.net_ is None or model.net_.cnn is None:
         msg = "the model has no promoter CNN (trained without 'promoter' features)"
         raise ValueError(msg)
     t_idx = None

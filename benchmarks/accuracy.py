@@ -1,0 +1,250 @@
+"""Accuracy scoreboard: the hybrid, its ablations and peer methods on held-out genes.
+
+Usage: python benchmarks/accuracy.py [--quick] [--seeds 0 1 2 3 4] [--datasets gtex roadmap]
+
+Datasets: the bundled GTEx v8 tissue table (37 tissues, TPM) and Roadmap Epigenomics
+57epigenomes RPKM (read from ../shared/data; genes joined to the bundled coordinates and
+promoters by Ensembl ID). Values are log1p(TPM / RPKM).
+
+Protocol: hold out a seeded random 10% of genes; the rest are reference genes (neighbour
+features only use reference genes). Metrics on held-out genes: per-tissue Pearson r across
+genes, per-gene Pearson r across tissues on tissue-centred values, R^2, MSE; the same on the
+lowest-expressed third of held-out genes (suffix ``_low``); and fit + predict seconds.
+Sequence-only rows are also scored on a chromosome-held-out split (chr1, chr8, chr15 held out:
+no paralog or neighbour leakage), as rows ``*_chrom_holdout``.
+
+Writes benchmarks/results/accuracy.json ({dataset: {row: {metric: {"mean", "std"}}}}) and
+benchmarks/results/accuracy.md, and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+import geneimpute as ge
+from geneimpute.models import HybridImputer, PromoterCNN, idw_profiles
+from geneimpute.pp._correlation import correlation_matrix
+from geneimpute.tl._inputs import build_inputs
+from geneimpute.tl._metrics import regression_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+HOLDOUT_CHROMS = ("chr1", "chr8", "chr15")
+ABLATIONS = {
+    "hybrid": {},
+    "hybrid_no_cnn": {"use_cnn": False},
+    "hybrid_no_transformer": {"use_transformer": False},
+    "hybrid_no_tissue_corr": {"use_tissue_correlation": False},
+    "hybrid_no_distance": {"use_distance": False},
+    "xgboost_features": {"use_cnn": False, "use_transformer": False},
+}
+
+
+def load(name: str):
+    gtex = ge.datasets.gtex_tissues()
+    if name == "gtex":
+        return gtex
+    rp = ge.pp.read_wide_tsv(SHARED / "roadmap_57epigenomes.RPKM.pc.gz", index_col_false=True)
+    keep = rp.var_names.intersection(gtex.var_names)
+    print(
+        f"roadmap: {rp.n_vars} genes x {rp.n_obs} epigenomes; {len(keep)} have bundled "
+        "coordinates (the rest are left out)"
+    )
+    rp = rp[:, keep].copy()
+    rp.var = gtex.var.loc[keep].copy()
+    return rp
+
+
+def metrics_with_low(P: np.ndarray, T: np.ndarray) -> dict[str, float]:
+    out = regression_metrics(P, T)
+    low = T.mean(axis=1) <= np.quantile(T.mean(axis=1), 1 / 3)
+    out |= {f"{k}_low": v for k, v in regression_metrics(P[low], T[low]).items()}
+    return out
+
+
+def kmer_features(seqs: pd.Series, k: int = 4) -> np.ndarray:
+    """Xpresso's baseline input: normalised k-mer counts of the promoter (+ a missing flag)."""
+    kmers = {"".join(p): i for i, p in enumerate(itertools.product("ACGT", repeat=k))}
+    F = np.zeros((len(seqs), len(kmers) + 1))
+    for i, s in enumerate(seqs.fillna("").astype(str)):
+        if not s:
+            F[i, -1] = 1
+            continue
+        for j in range(len(s) - k + 1):
+            c = kmers.get(s[j : j + k])
+            if c is not None:
+                F[i, c] += 1
+        F[i, :-1] /= max(len(s) - k + 1, 1)
+    return F
+
+
+def fit_kmer_ridge(adata, Y, train, test, seed):
+    from sklearn.linear_model import RidgeCV
+
+    F = kmer_features(adata.var["promoter_seq"])
+    m = RidgeCV(alphas=np.logspace(-2, 3, 8)).fit(F[train], Y[train])
+    return m.predict(F[test])
+
+
+def fit_xpresso_cnn(adata, Y, train, test, seed, epochs):
+    """Promoter-only CNN (Xpresso-style) predicting the whole profile, no other features."""
+    from geneimpute.tl._inputs import build_promoters
+
+    torch.manual_seed(seed)
+    X = torch.from_numpy(build_promoters(adata.var))
+    Yt = torch.from_numpy(Y.astype(np.float32))
+    cnn = PromoterCNN(32)
+    head = torch.nn.Linear(32, Y.shape[1])
+    with torch.no_grad():
+        head.bias.copy_(Yt[train].mean(0))
+    net = torch.nn.Sequential(cnn, head)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        net.train()
+        for b in np.array_split(rng.permutation(train), max(1, len(train) // 256)):
+            loss = ((net(X[b]) - Yt[b]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+    with torch.no_grad():
+        return net(X[test]).numpy().astype(np.float64)
+
+
+def run_seed(adata, name, seed, quick):
+    Yall = np.log1p(np.asarray(adata.X, dtype=np.float64)).T
+    n = adata.n_vars
+    rng = np.random.default_rng(seed)
+    test = np.zeros(n, bool)
+    test[rng.choice(n, n // 10, replace=False)] = True
+    ref = ~test
+    T = Yall[test]
+    Yobs = np.where(ref[:, None], Yall, np.nan)
+    res: dict[str, dict[str, float]] = {}
+
+    def record(row, P, t0):
+        res[row] = metrics_with_low(P, T) | {"seconds": time.perf_counter() - t0}
+        print(
+            f"  {name} seed {seed} {row:24s} r_tissue {res[row]['pearson_tissue']:.3f} "
+            f"r_gene_c {res[row]['pearson_gene_centered']:.3f} R2 {res[row]['r2']:.3f} "
+            f"({res[row]['seconds']:.0f} s)",
+            flush=True,
+        )
+
+    t0 = time.perf_counter()
+    record("mean_profile", np.tile(Yall[ref].mean(axis=0), (test.sum(), 1)), t0)
+    inputs = build_inputs(adata.var, ref, k=20)
+    for k in (1, 5, 20):
+        t0 = time.perf_counter()
+        P = idw_profiles(Yobs, inputs.neighbors, k)[test]
+        P = np.where(np.isfinite(P), P, Yall[ref].mean(axis=0))
+        record(f"distance_k{k}", P, t0)
+    epochs = 3 if quick else 10
+    train_idx, test_idx = np.flatnonzero(ref), np.flatnonzero(test)
+    t0 = time.perf_counter()
+    record("kmer_ridge", fit_kmer_ridge(adata, Yall, train_idx, test_idx, seed), t0)
+    t0 = time.perf_counter()
+    record("xpresso_cnn", fit_xpresso_cnn(adata, Yall, train_idx, test_idx, seed, epochs), t0)
+    C = correlation_matrix(Yall[ref])
+    opts = {"max_epochs": 3, "n_folds": 2, "xgb_n_estimators": 200} if quick else {}
+    for row, abl in ABLATIONS.items():
+        t0 = time.perf_counter()
+        m = HybridImputer(random_state=seed, **opts, **abl)
+        m.fit(Yobs, inputs, list(adata.obs_names), C, accelerator="auto")
+        record(row, m.predict(Yobs, inputs, test_idx), t0)
+    # chromosome hold-out for the sequence-only models
+    hold = adata.var["chrom"].isin(HOLDOUT_CHROMS).to_numpy()
+    tr, te = np.flatnonzero(~hold), np.flatnonzero(hold)
+    Th = Yall[hold]
+    for row, fn in (("kmer_ridge", fit_kmer_ridge), ("xpresso_cnn", fit_xpresso_cnn)):
+        t0 = time.perf_counter()
+        args = (adata, Yall, tr, te, seed) + ((epochs,) if row == "xpresso_cnn" else ())
+        P = fn(*args)
+        res[f"{row}_chrom_holdout"] = metrics_with_low(P, Th) | {
+            "seconds": time.perf_counter() - t0
+        }
+    return res
+
+
+def summarise(per_seed: list[dict]) -> dict:
+    rows = per_seed[0].keys()
+    return {
+        row: {
+            m: {
+                "mean": float(np.mean([s[row][m] for s in per_seed])),
+                "std": float(np.std([s[row][m] for s in per_seed])),
+            }
+            for m in per_seed[0][row]
+        }
+        for row in rows
+    }
+
+
+def table(name: str, summ: dict) -> str:
+    cols = [
+        "pearson_tissue",
+        "pearson_gene_centered",
+        "r2",
+        "mse",
+        "pearson_tissue_low",
+        "r2_low",
+        "seconds",
+    ]
+    lines = [
+        f"### {name}",
+        "",
+        "| row | " + " | ".join(cols) + " |",
+        "|---" * (len(cols) + 1) + "|",
+    ]
+    for row, m in summ.items():
+        cells = [
+            f"{m[c]['mean']:.3f} ± {m[c]['std']:.3f}" if c != "seconds" else f"{m[c]['mean']:.0f}"
+            for c in cols
+        ]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="one seed, short training, GTEx only")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--datasets", nargs="+", default=["gtex", "roadmap"])
+    p.add_argument("--output", type=Path, default=RESULTS / "accuracy.json")
+    args = p.parse_args()
+    ge.settings.progress = False
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    datasets = ["gtex"] if args.quick else args.datasets
+    out, md = {}, []
+    for name in datasets:
+        adata = load(name)
+        print(f"{name}: {adata.n_obs} tissues x {adata.n_vars} genes; seeds {seeds}")
+        out[name] = summarise([run_seed(adata, name, s, args.quick) for s in seeds])
+        md.append(table(name, out[name]))
+        best = max(out[name][f"distance_k{k}"]["pearson_tissue"]["mean"] for k in (1, 5, 20))
+        hyb = out[name]["hybrid"]["pearson_tissue"]["mean"]
+        md.append(f"\nhybrid per-tissue r / best distance-based: {hyb / best:.2f}x\n")
+    text = "\n\n".join(md)
+    print("\n" + text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(out, indent=2))
+    args.output.with_suffix(".md").write_text(
+        f"Produced by `python benchmarks/accuracy.py{' --quick' if args.quick else ''}`.\n\n"
+        + text
+        + "\n"
+    )
+    print(f"wrote {args.output} and {args.output.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
