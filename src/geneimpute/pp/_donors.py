@@ -277,10 +277,23 @@ def from_donor_layers(dadata: AnnData) -> AnnData:
 
 
 def to_mudata(dadata: AnnData):
-    """Donor layers -> :class:`mudata.MuData`, one modality per tissue (``axis=-1``).
+    """Convert donor layers to a :class:`mudata.MuData` with one modality per tissue.
 
-    Every modality has all donors as ``obs`` and the genes as ``var`` (NaN rows for donors
-    without that tissue); ``mdata.uns['donor_layout']`` keeps the sample IDs.
+    Parameters
+    ----------
+    dadata
+        Donors x genes AnnData from :func:`to_donor_layers`.
+
+    Returns
+    -------
+    MuData with ``axis=-1`` (shared ``obs`` = donors, shared ``var`` = genes): modality ``t``
+    holds ``dadata.layers[t]`` ``(n_donors, n_genes)`` with NaN rows for donors without that
+    tissue; ``mdata.uns['donor_layout']`` keeps the tissues and sample IDs.
+
+    Raises
+    ------
+    KeyError
+        If ``dadata`` has no ``uns['donor_layout']``.
     """
     import mudata as md
 
@@ -295,7 +308,22 @@ def to_mudata(dadata: AnnData):
 
 
 def from_mudata(mdata) -> AnnData:
-    """:class:`mudata.MuData` (one modality per tissue) -> donor layers AnnData."""
+    """Convert a :class:`mudata.MuData` with one modality per tissue back to donor layers.
+
+    Parameters
+    ----------
+    mdata
+        MuData from :func:`to_mudata` (or any MuData whose modalities share donors and genes).
+
+    Returns
+    -------
+    Donors x genes AnnData with ``layers[tissue]`` per modality and ``uns['donor_layout']``.
+
+    Raises
+    ------
+    ValueError
+        If the modalities do not share the same donors and genes in the same order.
+    """
     lay = dict(mdata.uns.get("donor_layout", {}))
     tissues = list(mdata.mod)
     first = mdata.mod[tissues[0]]
