@@ -13,15 +13,19 @@ from matplotlib.axes import Axes
 from .._utils import get_expression
 
 
-def _finish(ax: Axes, show: bool, save: str | Path | None) -> Axes | None:
-    fig = ax.figure
+def _finish(obj, show: bool, save: str | Path | None):
+    """Lay out, optionally save and show the figure of ``obj`` (Axes or Figure).
+
+    Returns ``obj``, or None when shown (scanpy's convention).
+    """
+    fig = obj.figure if isinstance(obj, Axes) else obj
     fig.tight_layout()
     if save is not None:
         fig.savefig(save, dpi=150, bbox_inches="tight")
     if show:
         plt.show()
         return None
-    return ax
+    return obj
 
 
 def imputed_vs_observed(
@@ -143,11 +147,7 @@ def tissue_correlation(
     ax.set_xticks(range(len(C)), C.columns, rotation=90, fontsize=7)
     ax.set_yticks(range(len(C)), C.index, fontsize=7)
     fig.colorbar(im, ax=ax, label="Pearson r of log1p(TPM)", shrink=0.7)
-    _finish(ax, False, save)
-    if show:
-        plt.show()
-        return None
-    return fig
+    return _finish(fig, show, save)
 
 
 def gene_profile(
@@ -368,10 +368,4 @@ def promoter_attribution(
         zx.axvline(0, color="k", lw=0.8, ls="--")
         zx.set(xlabel="position relative to TSS (bp)", ylabel="attribution", xlim=(lo - 1, hi))
         zx.margins(y=0.25)
-    fig.tight_layout()
-    if save is not None:
-        fig.savefig(save, dpi=150, bbox_inches="tight")
-    if show:
-        plt.show()
-        return None
-    return fig
+    return _finish(fig, show, save)
