@@ -226,6 +226,13 @@ class HybridImputer:
         self.xgb_ = None
 
     # ------------------------------------------------------------------ preparation
+    def _set_tissue_correlation(self, C: np.ndarray) -> None:
+        """Store the tissue correlation and what derives from it (weights, eigenvectors)."""
+        self.tissue_correlation_ = np.asarray(C, dtype=np.float64)
+        self.W_ = tissue_weights(self.tissue_correlation_)
+        evecs = np.linalg.eigh(self.tissue_correlation_)[1]
+        self.tissue_components_ = evecs[:, ::-1][:, : self.config.n_tissue_components]
+
     def _prepare(self, Y: np.ndarray, inputs: GeneInputs) -> dict[str, np.ndarray]:
         """Arrays derived from the reference profiles, shared by fit and predict."""
         cfg = self.config
@@ -449,11 +456,7 @@ class HybridImputer:
         self.tissues_ = list(tissues)
         self.mu_ = Y[rows].mean(axis=0)
         self.sd_ = Y[rows].std(axis=0) + 1e-6
-        C = np.asarray(tissue_correlation, dtype=np.float64)
-        self.tissue_correlation_ = C
-        self.W_ = tissue_weights(C)
-        evals, evecs = np.linalg.eigh(C)
-        self.tissue_components_ = evecs[:, ::-1][:, : cfg.n_tissue_components]
+        self._set_tissue_correlation(tissue_correlation)
         self.feature_names_ = list(inputs.feature_names)
         extra = [
             "log10_nearest_reference_bp",
@@ -637,12 +640,10 @@ class HybridImputer:
         model.tissues_ = state["tissues"]
         model.feature_names_ = state["feature_names"]
         model.genef_names_ = state["genef_names"]
-        for key in ("mu", "sd", "gmu", "gsd", "tissue_correlation"):
+        model._set_tissue_correlation(state["tissue_correlation"])
+        for key in ("mu", "sd", "gmu", "gsd"):
             setattr(model, f"{key}_", np.asarray(state[key], dtype=np.float64))
         model.gmiss_cols_ = np.asarray(state["gmiss_cols"], dtype=np.int64)
-        model.W_ = tissue_weights(model.tissue_correlation_)
-        evecs = np.linalg.eigh(model.tissue_correlation_)[1]
-        model.tissue_components_ = evecs[:, ::-1][:, : model.config.n_tissue_components]
         if model.uses_network:
             if not (p / "network.pt").exists():
                 msg = f"{p} is not a saved HybridImputer: network.pt is missing"

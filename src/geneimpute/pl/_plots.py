@@ -28,6 +28,14 @@ def _finish(obj, show: bool, save: str | Path | None):
     return obj
 
 
+def _imputed_layer(adata: AnnData, key: str) -> np.ndarray:
+    """log1p of ``layers[key]`` (KeyError naming the layer if absent)."""
+    if key not in adata.layers:
+        msg = f"adata.layers has no {key!r}"
+        raise KeyError(msg)
+    return np.log1p(get_expression(adata, key))
+
+
 def imputed_vs_observed(
     adata: AnnData,
     truth: AnnData,
@@ -65,13 +73,11 @@ def imputed_vs_observed(
     if tissue not in adata.obs_names:
         msg = f"tissue {tissue!r} not in adata.obs_names"
         raise KeyError(msg)
-    if key not in adata.layers:
-        msg = f"adata.layers has no {key!r}"
-        raise KeyError(msg)
+    imputed = _imputed_layer(adata, key)
     i = adata.obs_names.get_loc(tissue)
     sel = np.asarray(adata.layers[f"{key}_mask"])[i]
     x = np.log1p(get_expression(truth, None)[i, sel])
-    y = np.log1p(get_expression(adata, key)[i, sel])
+    y = imputed[i, sel]
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
     ax.scatter(x, y, s=4, alpha=0.4, color="tab:blue", rasterized=True)
@@ -181,10 +187,7 @@ def gene_profile(
         If ``gene`` or ``layers[key]`` is missing.
     """
     j = _gene_index(adata, gene)
-    if key not in adata.layers:
-        msg = f"adata.layers has no {key!r}"
-        raise KeyError(msg)
-    imp = np.log1p(get_expression(adata, key)[:, j])
+    imp = _imputed_layer(adata, key)[:, j]
     mask = np.asarray(adata.layers.get(f"{key}_mask", np.zeros(adata.shape, bool)))[:, j]
     order = np.argsort(-imp)
     if ax is None:

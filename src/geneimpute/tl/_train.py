@@ -13,7 +13,7 @@ from anndata import AnnData
 from .._logging import logger
 from .._settings import Accelerator
 from .._utils import tissue_frame
-from ..models import HybridImputer
+from ..models import GeneInputs, HybridImputer
 from ..pp._correlation import correlation_matrix
 from ._common import ExpressionTask, prepare_task, write_imputed
 from ._inputs import build_inputs
@@ -58,7 +58,8 @@ def _fit(
     random_state: int,
     accelerator: Accelerator,
     model_kwargs: dict,
-) -> HybridImputer:
+) -> tuple[HybridImputer, GeneInputs]:
+    """Build the inputs from ``adata`` and fit; return the model and the inputs it saw."""
     opts = _model_options(features, model_kwargs)
     model = HybridImputer(random_state=random_state, **opts)
     t0 = time.perf_counter()
@@ -69,12 +70,11 @@ def _fit(
         use_structure="structure" in features,
     )
     C = _tissue_corr(adata, task, tissue_correlation_key)
+    features_seconds = time.perf_counter() - t0
     model.fit(task.Y, inputs, list(adata.obs_names), C, accelerator=accelerator)
-    model.timings_["features"] = (
-        time.perf_counter() - t0 - sum(v for k, v in model.timings_.items() if k != "features")
-    )
+    model.timings_["features"] = features_seconds
     model.features_ = list(features)
-    return model
+    return model, inputs
 
 
 def train(
@@ -147,7 +147,7 @@ def train(
     task = prepare_task(
         adata, None, layer=layer, is_log1p=is_log1p, reference=reference, require_targets=False
     )
-    return _fit(
+    model, _ = _fit(
         adata,
         task,
         features=features,
@@ -156,6 +156,7 @@ def train(
         accelerator=accelerator,
         model_kwargs=model_kwargs,
     )
+    return model
 
 
 def impute_expression(
@@ -251,9 +252,10 @@ def impute_expression(
         )
         raise ValueError(msg)
     timings: dict[str, float] = {}
+    inputs = None
     if model is None:
         t0 = time.perf_counter()
-        model = _fit(
+        model, inputs = _fit(
             adata,
             task,
             features=train_kwargs.pop("features", FEATURES),
@@ -267,12 +269,13 @@ def impute_expression(
         msg = f"training options {sorted(train_kwargs)} given, but model is already trained"
         raise TypeError(msg)
     t0 = time.perf_counter()
-    inputs = build_inputs(
-        adata.var,
-        task.reference,
-        k=model.config.k_neighbors,
-        feature_names=model.feature_names_,
-    )
+    if inputs is None:  # a trained model: build its inputs from this adata
+        inputs = build_inputs(
+            adata.var,
+            task.reference,
+            k=model.config.k_neighbors,
+            feature_names=model.feature_names_,
+        )
     rows = np.flatnonzero(task.target)
     pred, emb = model.predict(task.Y, inputs, rows, accelerator=accelerator, return_embedding=True)
     timings["impute"] = time.perf_counter() - t0
