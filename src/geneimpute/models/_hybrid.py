@@ -69,14 +69,14 @@ class HybridConfig:
     use_tissue_correlation: bool = True
     use_distance: bool = True
     use_neighbor_features: bool = True
-    n_folds: int = 3
-    max_epochs: int = 10
+    n_folds: int = 2
+    max_epochs: int = 3
     patience: int = 2
     batch_size: int = 256
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     embedding_dim: int = 32
-    xgb_n_estimators: int = 400
+    xgb_n_estimators: int = 200
     xgb_learning_rate: float = 0.05
     xgb_max_depth: int = 4
     xgb_min_child_weight: float = 300.0
