@@ -105,7 +105,10 @@ def fit_kmer_ridge(adata, Y, train, test, seed):
 
 
 def fit_xpresso_cnn(adata, Y, train, test, seed, epochs):
-    """Promoter-only CNN (Xpresso-style) predicting the whole profile, no other features."""
+    """Promoter-only CNN (Xpresso-style) predicting the whole profile, no other features.
+
+    Trained for up to ``epochs`` epochs with early stopping on held-aside training genes.
+    """
     from geneimpute.tl._inputs import build_promoters
 
     torch.manual_seed(seed)
@@ -118,13 +121,27 @@ def fit_xpresso_cnn(adata, Y, train, test, seed, epochs):
     net = torch.nn.Sequential(cnn, head)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     rng = np.random.default_rng(seed)
-    for _ in range(epochs):
+    train = rng.permutation(train)
+    val, train = train[: len(train) // 10], train[len(train) // 10 :]
+    best, state, bad = np.inf, None, 0
+    for _ in range(epochs):  # early stopping on 10% of the training genes (patience 2)
         net.train()
         for b in np.array_split(rng.permutation(train), max(1, len(train) // 256)):
             loss = ((net(X[b]) - Yt[b]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
+        net.eval()
+        with torch.no_grad():
+            v = float(((net(X[val]) - Yt[val]) ** 2).mean())
+        if v < best - 1e-4:
+            best, bad = v, 0
+            state = {k: t.detach().clone() for k, t in net.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= 2:
+                break
+    net.load_state_dict(state)
     net.eval()
     with torch.no_grad():
         return net(X[test]).numpy().astype(np.float64)

@@ -1,7 +1,7 @@
 """Models on arrays (no AnnData): torch networks, the hybrid estimator."""
 
 from ._donor import DonorHybrid, DonorTransformer, KNNDonor, TEEBoT, TissueMean
-from ._hybrid import GeneInputs, HybridConfig, HybridImputer, idw_profiles
+from ._hybrid import GeneInputs, HybridConfig, HybridImputer, idw_profiles, idw_weights
 from ._networks import HybridNet, NeighborTransformer, PromoterCNN
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "NeighborTransformer",
     "PromoterCNN",
     "idw_profiles",
+    "idw_weights",
 ]

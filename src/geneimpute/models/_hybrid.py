@@ -8,7 +8,6 @@ Communications Biology (2026).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from .. import __version__
 from .._genomic import GenomicNeighbors
 from .._logging import logger
 from .._settings import Accelerator, resolve_device, settings
+from .._timing import timed
 from ._networks import HybridNet
 
 N_DISTANCE_FEATURES = 8
@@ -130,6 +130,19 @@ def tissue_weights(C: np.ndarray) -> np.ndarray:
     return W / s
 
 
+def idw_weights(
+    neighbors: GenomicNeighbors, k: int, use_distance: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour indices and unnormalised weights ``1 / (distance_bp + 1000)``, ``(n, k)`` each.
+
+    Missing neighbours have index -1 and weight 0; weights are uniform without ``use_distance``.
+    """
+    idx = neighbors.index[:, :k]
+    valid = idx >= 0
+    w = 1.0 / (neighbors.distance[:, :k] + 1000.0) if use_distance else np.ones(idx.shape)
+    return idx, np.where(valid, w, 0.0)
+
+
 def idw_profiles(
     Y: np.ndarray, neighbors: GenomicNeighbors, k: int, use_distance: bool = True
 ) -> np.ndarray:
@@ -138,10 +151,8 @@ def idw_profiles(
     Weights are ``1 / (distance_bp + 1000)`` (uniform when ``use_distance`` is False). Genes
     with no neighbour get NaN. Returns ``(n_genes, n_tissues)``.
     """
-    idx = neighbors.index[:, :k]
+    idx, w = idw_weights(neighbors, k, use_distance)
     valid = idx >= 0
-    w = 1.0 / (neighbors.distance[:, :k] + 1000.0) if use_distance else np.ones(idx.shape)
-    w = np.where(valid, w, 0.0)
     vals = Y[np.where(valid, idx, 0)]
     vals = np.where(valid[:, :, None], vals, 0.0)
     denom = w.sum(axis=1)
@@ -466,52 +477,49 @@ class HybridImputer:
         ]
         use_extra = cfg.use_distance and cfg.use_neighbor_features
         self.genef_names_ = self.feature_names_ + (extra if use_extra else [])
-        t0 = time.perf_counter()
-        prep = self._prepare(Y, inputs)
-        g = prep["genef"][rows]
-        self.gmu_ = np.nanmean(g, axis=0) if len(g) else np.zeros(g.shape[1])
-        self.gmu_ = np.nan_to_num(self.gmu_)
-        self.gsd_ = np.nan_to_num(np.nanstd(g, axis=0)) + 1e-6
-        self.gmiss_cols_ = np.flatnonzero(~np.isfinite(prep["genef"]).all(axis=0))
-        t = self._net_inputs(prep, inputs)
-        self.timings_["prepare"] = time.perf_counter() - t0
+        self.timings_ = {}
+        with timed("prepare", self.timings_):
+            prep = self._prepare(Y, inputs)
+            g = prep["genef"][rows]
+            self.gmu_ = np.nanmean(g, axis=0) if len(g) else np.zeros(g.shape[1])
+            self.gmu_ = np.nan_to_num(self.gmu_)
+            self.gsd_ = np.nan_to_num(np.nanstd(g, axis=0)) + 1e-6
+            self.gmiss_cols_ = np.flatnonzero(~np.isfinite(prep["genef"]).all(axis=0))
+            t = self._net_inputs(prep, inputs)
 
-        t0 = time.perf_counter()
-        rng = np.random.default_rng(cfg.random_state)
-        folds = np.array_split(rng.permutation(rows), cfg.n_folds)
-        T = len(self.tissues_)
-        oof: dict[str, np.ndarray] = {}
-        for f, held in enumerate(folds if self.uses_network else []):
-            train_rows = np.setdiff1d(rows, held)
-            net = self._fit_net(
-                t,
-                Y,
-                train_rows,
-                device,
-                cfg.random_state + 1 + f,
-                f"network fold {f + 1}/{cfg.n_folds}",
+        with timed("network_out_of_fold", self.timings_):
+            rng = np.random.default_rng(cfg.random_state)
+            folds = np.array_split(rng.permutation(rows), cfg.n_folds)
+            T = len(self.tissues_)
+            oof: dict[str, np.ndarray] = {}
+            for f, held in enumerate(folds if self.uses_network else []):
+                train_rows = np.setdiff1d(rows, held)
+                net = self._fit_net(
+                    t,
+                    Y,
+                    train_rows,
+                    device,
+                    cfg.random_state + 1 + f,
+                    f"network fold {f + 1}/{cfg.n_folds}",
+                )
+                out = self._predict_net(net, t, np.sort(held), device)
+                for k, v in out.items():
+                    if k == "promoter_embedding":
+                        continue
+                    oof.setdefault(k, np.zeros((len(Y), T)))[np.sort(held)] = v
+        with timed("network_final", self.timings_):
+            self.net_ = (
+                self._fit_net(t, Y, rows, device, cfg.random_state, "network (all genes)")
+                if self.uses_network
+                else None
             )
-            out = self._predict_net(net, t, np.sort(held), device)
-            for k, v in out.items():
-                if k == "promoter_embedding":
-                    continue
-                oof.setdefault(k, np.zeros((len(Y), T)))[np.sort(held)] = v
-        self.timings_["network_out_of_fold"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        self.net_ = (
-            self._fit_net(t, Y, rows, device, cfg.random_state, "network (all genes)")
-            if self.uses_network
-            else None
-        )
-        self.timings_["network_final"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        self.oof_ = {k: v[rows] for k, v in oof.items()}
-        X = self._design(self.oof_, prep, rows)
-        y = Y[rows].ravel()
-        self.xgb_ = xgb.XGBRegressor(**self._xgb_params(device))
-        self.xgb_.fit(X, y)
-        self.timings_["xgboost"] = time.perf_counter() - t0
+        with timed("xgboost", self.timings_):
+            self.oof_ = {k: v[rows] for k, v in oof.items()}
+            X = self._design(self.oof_, prep, rows)
+            y = Y[rows].ravel()
+            self.xgb_ = xgb.XGBRegressor(**self._xgb_params(device))
+            self.xgb_.fit(X, y)
         self.device_ = device
         return self
 
@@ -548,23 +556,27 @@ class HybridImputer:
             msg = f"Y has {Y.shape[1]} tissues, the model was trained on {len(self.tissues_)}"
             raise ValueError(msg)
         rows = np.asarray(rows, dtype=np.int64)
-        prep = self._prepare(Y, inputs)
-        t = self._net_inputs(prep, inputs)
-        out = self._predict_net(self.net_, t, rows, device) if self.net_ is not None else {}
-        out.pop("promoter_embedding", None)
-        X = self._design(out, prep, rows)
-        self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")
-        pred = (
-            self.xgb_.predict(X).reshape(len(rows), len(self.tissues_))
-            if len(rows)
-            else (np.zeros((0, len(self.tissues_))))
-        )
-        pred = np.asarray(pred, dtype=np.float64)
+        with timed("network_inference"):
+            prep = self._prepare(Y, inputs)
+            t = self._net_inputs(prep, inputs)
+            out = self._predict_net(self.net_, t, rows, device) if self.net_ is not None else {}
+            out.pop("promoter_embedding", None)
+        with timed("xgboost_predict"):
+            X = self._design(out, prep, rows)
+            self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")
+            pred = (
+                self.xgb_.predict(X).reshape(len(rows), len(self.tissues_))
+                if len(rows)
+                else (np.zeros((0, len(self.tissues_))))
+            )
+            pred = np.asarray(pred, dtype=np.float64)
         if not return_embedding:
             return pred
         emb = None
         if self.config.use_cnn:
-            emb = self._predict_net(self.net_, t, np.arange(len(Y)), device)["promoter_embedding"]
+            with timed("network_inference"):
+                emb = self._predict_net(self.net_, t, np.arange(len(Y)), device)
+            emb = emb["promoter_embedding"]
         return pred, emb
 
     # ------------------------------------------------------------------ persistence

@@ -244,10 +244,11 @@ def promoter_matrix(
     seqs = [str(s) if isinstance(s, str) else "" for s in sequences]
     tss_index = np.asarray(tss_index, dtype=np.int64)
     out = np.zeros((len(seqs), L, 5), dtype=np.float32)
-    for length in np.unique([len(s) for s in seqs]):
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    for length in np.unique(lengths):
         if length == 0:
             continue
-        rows = np.flatnonzero([len(s) == length for s in seqs])
+        rows = np.flatnonzero(lengths == length)
         oh = one_hot_encode([seqs[i] for i in rows], int(length))
         for t in np.unique(tss_index[rows]):
             sub = rows[tss_index[rows] == t]

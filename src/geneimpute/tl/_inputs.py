@@ -7,6 +7,7 @@ import pandas as pd
 
 from .._genomic import find_genomic_neighbors
 from .._logging import logger
+from .._timing import timed
 from ..models import GeneInputs
 from ..pp._promoters import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, promoter_matrix
 
@@ -59,7 +60,8 @@ def build_inputs(
     ``feature_names`` (from a trained model) fixes the hand-made feature columns; columns the
     model knows but ``var`` lacks are filled with NaN and reported as a warning.
     """
-    table = gene_feature_table(var, promoter_key)
+    with timed("gene_features"):
+        table = gene_feature_table(var, promoter_key)
     if not use_structure:
         table = table[[c for c in table.columns if not c.startswith("log1p_")]]
     if feature_names is not None:
@@ -67,8 +69,10 @@ def build_inputs(
         if absent:
             logger.warning("gene features %s are not available and are treated as missing", absent)
         table = table.reindex(columns=feature_names)
-    promoter = build_promoters(var, promoter_key)
-    neighbors = find_genomic_neighbors(var, reference, k=k)
+    with timed("promoter_onehot"):
+        promoter = build_promoters(var, promoter_key)
+    with timed("neighbor_features"):
+        neighbors = find_genomic_neighbors(var, reference, k=k)
     return GeneInputs(
         promoter=promoter,
         gene_features=table.to_numpy(dtype=np.float64),

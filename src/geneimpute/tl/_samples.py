@@ -1,0 +1,280 @@
+"""Sample-level imputation: fill genes in every sample of a samples x genes AnnData."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from anndata import AnnData
+from scipy import sparse
+
+from .._genomic import find_genomic_neighbors
+from .._logging import logger
+from .._settings import Accelerator
+from .._timing import timed
+from .._utils import check_coordinates, check_unique_var_names, gene_mask
+from ..models import HybridImputer, idw_weights
+from ..pp._aggregate import sample_tissues, tissue_medians
+from ._train import impute_expression
+
+
+def _rows(X, rows: np.ndarray, cols: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """Dense float32 block ``X[rows][:, cols]`` of a dense or sparse matrix."""
+    block = X[rows]
+    block = block.toarray() if sparse.issparse(block) else np.asarray(block)
+    return np.asarray(block[:, cols], dtype=np.float32)
+
+
+def _all_nan_columns(X, chunk_size: int) -> np.ndarray:
+    """Genes (columns) with no finite value in any sample, computed in row chunks."""
+    seen = np.zeros(X.shape[1], dtype=bool)
+    for s in range(0, X.shape[0], chunk_size):
+        seen |= np.isfinite(_rows(X, np.arange(s, min(s + chunk_size, X.shape[0])))).any(axis=0)
+    return ~seen
+
+
+def _neighbor_operator(
+    var, reference: np.ndarray, target: np.ndarray, k: int
+) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """Columns used and a sparse ``(n_columns, n_target)`` inverse-distance averaging matrix."""
+    nb = find_genomic_neighbors(var, reference, k=k)
+    idx, w = idw_weights(nb, k)
+    idx, w = idx[target], w[target]
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    valid = idx >= 0
+    cols, inv = np.unique(idx[valid], return_inverse=True)
+    tgt = np.repeat(np.arange(len(idx)), valid.sum(axis=1))
+    W = sparse.csr_matrix((w[valid], (inv, tgt)), shape=(len(cols), len(idx)))
+    return cols, W
+
+
+def _fit_residual_gain(
+    X, codes, M: np.ndarray, reference: np.ndarray, var, k: int, log1p: bool, rng
+) -> tuple[float, float]:
+    """Least-squares gain of a gene's sample residual on its neighbours' (reference genes only).
+
+    Returns ``(beta, r2)``: ``residual_gene ~ beta * idw_mean(residual_neighbours)`` over up to
+    2,000 reference genes and 2,000 samples; ``beta`` is clipped to [0, 1].
+    """
+    ref_idx = np.flatnonzero(reference)
+    genes = np.sort(rng.choice(ref_idx, size=min(2000, len(ref_idx)), replace=False))
+    probe = np.zeros(len(reference), dtype=bool)
+    probe[genes] = True
+    cols, W = _neighbor_operator(var, reference, probe, k)
+    samples = np.sort(rng.choice(X.shape[0], size=min(2000, X.shape[0]), replace=False))
+    R_nb = _residual(X, samples, cols, codes, M, log1p)
+    R_g = _residual(X, samples, genes, codes, M, log1p)
+    Q = np.asarray(R_nb @ W)
+    num, den = float((R_g * Q).sum()), float((Q * Q).sum())
+    beta = float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
+    ss = float((R_g**2).sum())
+    r2 = 1.0 - float(((R_g - beta * Q) ** 2).sum()) / ss if ss > 0 else 0.0
+    return beta, r2
+
+
+def _residual(X, rows, cols, codes, M, log1p: bool) -> np.ndarray:
+    """log1p sample values minus the tissue-level log1p median, NaN -> 0, ``(rows, cols)``."""
+    V = _rows(X, rows, cols)
+    if log1p:
+        np.log1p(V, out=V)
+    V -= M[codes[rows]][:, cols]
+    return np.nan_to_num(V, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def impute_samples(
+    adata: AnnData,
+    model: HybridImputer | str | Path | None = None,
+    genes: str | Sequence[bool] | np.ndarray | None = None,
+    *,
+    tissue_key: str = "tissue",
+    layer: str | None = None,
+    is_log1p: bool = False,
+    k_neighbors: int = 10,
+    chunk_size: int = 2048,
+    overwrite: bool = False,
+    key_added: str = "imputed",
+    tissue_correlation_key: str = "tissue_correlation",
+    random_state: int = 0,
+    accelerator: Accelerator = "auto",
+    copy: bool = False,
+    **train_kwargs,
+) -> AnnData | None:
+    """Impute genes in every sample of a samples x genes matrix (e.g. GTEx v8 sample level).
+
+    Two steps:
+
+    1. **Tissue level.** The per-tissue median of every gene (:func:`~geneimpute.pp.tissue_medians`)
+       gives a tissues x genes table; the hybrid (:func:`impute_expression`) predicts the target
+       genes' tissue profiles from their promoters and genomic neighbour reference genes.
+    2. **Sample level.** A sample's value is its tissue's predicted value plus ``beta`` times the
+       inverse-distance-weighted mean deviation of the gene's ``k_neighbors`` nearest reference
+       genes from their tissue medians in that sample (log1p scale). ``beta`` is fitted by least
+       squares on reference genes (clipped to [0, 1]; 0 when neighbours share no sample-level
+       signal), so the sample step can only add what the data support.
+
+    Samples are processed in chunks of ``chunk_size`` and only the neighbour columns are read,
+    so memory stays near the size of the output layer (dense or sparse input).
+
+    Parameters
+    ----------
+    adata
+        Samples x genes, ``X`` (or ``layer``) in TPM (or log1p TPM with ``is_log1p``), shape
+        ``(n_samples, n_genes)``, NaN where not measured; ``obs[tissue_key]`` = tissue;
+        ``var`` with gene coordinates (``chrom``, ``start``, ``end``, ``strand``; promoters in
+        ``var['promoter_seq']`` optional).
+    model
+        A :class:`~geneimpute.models.HybridImputer` (or a saved model directory) trained on a
+        tissues x genes table whose tissues include every sample tissue; None trains one on
+        the tissue medians of the reference genes first.
+    genes
+        Boolean mask or ``var`` column of genes to impute; default: genes with no finite value
+        in any sample.
+    tissue_key
+        ``obs`` column with each sample's tissue.
+    layer
+        Expression layer instead of ``X``.
+    is_log1p
+        Set if values are log1p(TPM); the output is then log1p(TPM) too.
+    k_neighbors
+        Neighbour reference genes whose sample deviations are transferred.
+    chunk_size
+        Samples processed at a time.
+    overwrite
+        Replace every value of the target genes, not only NaN.
+    key_added
+        Layer name for the result.
+    tissue_correlation_key
+        ``uns`` key for the tissue x tissue correlation.
+    random_state
+        Seed for training and for the genes/samples used to fit ``beta``.
+    accelerator
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    copy
+        Return a modified copy instead of writing in place.
+    **train_kwargs
+        Passed to :func:`train` when ``model`` is None.
+
+    Returns
+    -------
+    Writes (or returns a copy with):
+
+    - ``layers[key_added]``: float32 ``(n_samples, n_genes)``, observed values unchanged, target
+      genes filled, in the input's units.
+    - ``layers[f"{key_added}_mask"]``: bool, True where a value was imputed.
+    - ``uns[tissue_correlation_key]``: tissue x tissue Pearson r.
+    - ``uns[key_added]``: ``params`` (genes, ``beta``, its ``residual_r2``, tissue-level model)
+      and ``timings`` (seconds per step).
+
+    Raises
+    ------
+    KeyError
+        If ``tissue_key``, ``layer`` or coordinate columns are missing.
+    ValueError
+        On samples without a tissue, duplicated gene IDs, genes without coordinates, no genes
+        to impute, or sample tissues the ``model`` was not trained on. ``adata`` is unchanged
+        when an error is raised.
+    """
+    check_unique_var_names(adata)
+    check_coordinates(adata.var)
+    tissues = sample_tissues(adata, tissue_key)
+    X = adata.X if layer is None else adata.layers.get(layer)
+    if X is None:
+        msg = f"layer {layer!r} not in adata.layers" if layer else "adata.X is None"
+        raise KeyError(msg) if layer else ValueError(msg)
+    timings: dict[str, float] = {}
+    with timed("sample_target_genes", timings):
+        default = _all_nan_columns(X, chunk_size) if genes is None else None
+        target = gene_mask(adata, genes, default, "genes")
+    if not target.any():
+        msg = "no genes to impute: no gene is NaN in every sample; pass genes= to choose them"
+        raise ValueError(msg)
+    with timed("tissue_medians", timings):
+        tdata = tissue_medians(adata, tissue_key, layer=layer)
+    if isinstance(model, str | Path):
+        model = HybridImputer.load(model)
+    if model is not None:
+        unknown = sorted(set(tdata.obs_names) - set(model.tissues_))
+        if unknown:
+            msg = f"sample tissues {unknown[:5]} are not among the model's tissues"
+            raise ValueError(msg)
+        tdata = tdata[[t for t in model.tissues_ if t in set(tdata.obs_names)]].copy()
+        if tdata.n_obs != len(model.tissues_):
+            missing = sorted(set(model.tissues_) - set(tdata.obs_names))
+            msg = f"the model's tissues {missing[:5]} have no samples; cannot build its input"
+            raise ValueError(msg)
+    finite = np.isfinite(np.asarray(tdata.X))
+    reference = finite.all(axis=0) & ~target
+    t0 = time.perf_counter()
+    impute_expression(
+        tdata,
+        model,
+        genes=target,
+        reference=reference,
+        is_log1p=is_log1p,
+        overwrite=True,
+        tissue_correlation_key=tissue_correlation_key,
+        random_state=random_state,
+        accelerator=accelerator,
+        **train_kwargs,
+    )
+    timings["tissue_level_hybrid"] = time.perf_counter() - t0
+    tissue_timings = dict(tdata.uns["imputed"]["timings"])
+
+    # tissue-level log1p medians / predictions, rows in sample-code order
+    order = tdata.obs_names.get_indexer(tissues.categories)
+    med = np.asarray(tdata.X, dtype=np.float32)[order]
+    pred = np.asarray(tdata.layers["imputed"], dtype=np.float32)[order]
+    if not is_log1p:
+        med, pred = np.log1p(med), np.log1p(np.clip(pred, 0, None))
+    codes = np.asarray(tissues.codes)
+    rng = np.random.default_rng(random_state)
+    with timed("sample_residual_fit", timings):
+        beta, r2 = _fit_residual_gain(
+            X, codes, med, reference, adata.var, k_neighbors, not is_log1p, rng
+        )
+    logger.info("impute_samples: neighbour residual gain beta=%.3f (R^2 %.3f)", beta, r2)
+
+    tidx = np.flatnonzero(target)
+    with timed("sample_impute", timings):
+        cols, W = _neighbor_operator(adata.var, reference, target, k_neighbors)
+        src = X
+        out = np.empty(adata.shape, dtype=np.float32)
+        fill = np.zeros(adata.shape, dtype=bool)
+        for s in range(0, adata.n_obs, chunk_size):
+            rows = np.arange(s, min(s + chunk_size, adata.n_obs))
+            out[rows] = _rows(src, rows)
+            P = pred[codes[rows]][:, tidx]
+            if beta > 0 and len(cols):
+                P += beta * np.asarray(_residual(src, rows, cols, codes, med, not is_log1p) @ W)
+            values = P if is_log1p else np.expm1(np.clip(P, 0, None))
+            block = out[rows][:, tidx]
+            sel = np.ones(block.shape, bool) if overwrite else ~np.isfinite(block)
+            block[sel] = values[sel]
+            out[np.ix_(rows, tidx)] = block
+            fill[np.ix_(rows, tidx)] = sel
+
+    adata = adata.copy() if copy else adata
+    adata.layers[key_added] = out
+    adata.layers[f"{key_added}_mask"] = fill
+    adata.uns[tissue_correlation_key] = tdata.uns[tissue_correlation_key]
+    adata.uns[key_added] = {
+        "params": {
+            "method": "hybrid_samples",
+            "tissue_key": tissue_key,
+            "n_genes_imputed": int(target.sum()),
+            "n_values_imputed": int(fill.sum()),
+            "n_reference_genes": int(reference.sum()),
+            "k_neighbors": int(k_neighbors),
+            "beta": beta,
+            "residual_r2": r2,
+            "is_log1p": bool(is_log1p),
+            "overwrite": bool(overwrite),
+            "random_state": int(random_state),
+            "tissue_level": tdata.uns["imputed"]["params"],
+        },
+        "timings": {**{f"tissue_level_{k}": v for k, v in tissue_timings.items()}, **timings},
+    }
+    logger.info("impute_samples: filled %d values of %d genes", int(fill.sum()), len(tidx))
+    return adata if copy else None
