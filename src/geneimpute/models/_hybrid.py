@@ -8,6 +8,7 @@ Communications Biology (2026).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -395,7 +396,9 @@ class HybridImputer:
         if cfg.use_neighbor_features:
             blocks["idw"] = prep["idw"][rows]
         for key, P in blocks.items():
-            mean = np.nanmean(P, axis=1, keepdims=True) if P.size else P[:, :1]
+            with warnings.catch_warnings():  # genes with no neighbour: NaN, kept as missing
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(P, axis=1, keepdims=True) if P.size else P[:, :1]
             cols += [P.ravel(), np.repeat(mean[:, 0], T), (P - mean).ravel()]
             names += [f"{key}", f"{key}_mean", f"{key}_specificity"]
             if cfg.use_tissue_correlation:

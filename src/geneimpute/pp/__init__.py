@@ -1,5 +1,6 @@
 """Preprocessing: readers, gene annotation, promoters, tissue correlations, neighbour features."""
 
+from ._aggregate import tissue_medians
 from ._annotate import annotate_genes
 from ._correlation import tissue_correlation
 from ._donors import (
@@ -30,4 +31,5 @@ __all__ = [
     "read_gct",
     "read_wide_tsv",
     "tissue_correlation",
+    "tissue_medians",
 ]

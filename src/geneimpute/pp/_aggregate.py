@@ -13,7 +13,7 @@ from .._logging import logger
 
 
 def sample_tissues(sdata: AnnData, tissue_key: str) -> pd.Categorical:
-    """The tissue label of every sample; raise if the column is missing or has gaps."""
+    """Return the tissue label of every sample; raise if the column is missing or has gaps."""
     if tissue_key not in sdata.obs.columns:
         msg = (
             f"adata.obs has no tissue column {tissue_key!r} (columns: {list(sdata.obs.columns)}); "
@@ -80,8 +80,9 @@ def tissue_medians(
         msg = f"no tissue has at least min_samples={min_samples} samples"
         raise ValueError(msg)
     if dropped:
-        logger.warning("tissue_medians: %d tissues have < %d samples: %s", len(dropped),
-                       min_samples, dropped)
+        logger.warning(
+            "tissue_medians: %d tissues have < %d samples: %s", len(dropped), min_samples, dropped
+        )
     codes = np.asarray(tissues.codes)
     out = np.empty((len(keep), adata.n_vars), dtype=np.float32)
     for i, t in enumerate(keep):

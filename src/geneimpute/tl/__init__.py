@@ -5,6 +5,7 @@ from ._baselines import impute_neighbors
 from ._donors import impute_donors
 from ._evaluate import evaluate
 from ._metrics import regression_metrics
+from ._samples import impute_samples
 from ._train import impute_expression, train
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "impute_donors",
     "impute_expression",
     "impute_neighbors",
+    "impute_samples",
     "regression_metrics",
     "train",
 ]

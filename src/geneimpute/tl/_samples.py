@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
@@ -164,8 +165,9 @@ def impute_samples(
       genes filled, in the input's units.
     - ``layers[f"{key_added}_mask"]``: bool, True where a value was imputed.
     - ``uns[tissue_correlation_key]``: tissue x tissue Pearson r.
-    - ``uns[key_added]``: ``params`` (genes, ``beta``, its ``residual_r2``, tissue-level model)
-      and ``timings`` (seconds per step).
+    - ``uns[key_added]``: ``params`` (genes, ``beta``, its ``residual_r2``, tissue-level model),
+      ``tissue_profiles`` (tissues x target genes DataFrame of the tissue-level log1p(TPM)
+      prediction) and ``timings`` (seconds per step).
 
     Raises
     ------
@@ -259,6 +261,9 @@ def impute_samples(
     adata.layers[key_added] = out
     adata.layers[f"{key_added}_mask"] = fill
     adata.uns[tissue_correlation_key] = tdata.uns[tissue_correlation_key]
+    profiles = pd.DataFrame(
+        pred[:, tidx], index=list(tissues.categories), columns=list(adata.var_names[tidx])
+    )
     adata.uns[key_added] = {
         "params": {
             "method": "hybrid_samples",
@@ -274,6 +279,7 @@ def impute_samples(
             "random_state": int(random_state),
             "tissue_level": tdata.uns["imputed"]["params"],
         },
+        "tissue_profiles": profiles,
         "timings": {**{f"tissue_level_{k}": v for k, v in tissue_timings.items()}, **timings},
     }
     logger.info("impute_samples: filled %d values of %d genes", int(fill.sum()), len(tidx))

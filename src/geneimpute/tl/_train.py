@@ -12,6 +12,7 @@ from anndata import AnnData
 
 from .._logging import logger
 from .._settings import Accelerator
+from .._timing import timed
 from .._utils import tissue_frame
 from ..models import GeneInputs, HybridImputer
 from ..pp._correlation import correlation_matrix
@@ -69,7 +70,8 @@ def _fit(
         k=model.config.k_neighbors,
         use_structure="structure" in features,
     )
-    C = _tissue_corr(adata, task, tissue_correlation_key)
+    with timed("tissue_correlation"):
+        C = _tissue_corr(adata, task, tissue_correlation_key)
     features_seconds = time.perf_counter() - t0
     model.fit(task.Y, inputs, list(adata.obs_names), C, accelerator=accelerator)
     model.timings_["features"] = features_seconds
@@ -281,15 +283,16 @@ def impute_expression(
     timings["impute"] = time.perf_counter() - t0
 
     adata = adata.copy() if copy else adata
-    n_filled = write_imputed(
-        adata,
-        task,
-        pred,
-        is_log1p=is_log1p,
-        key_added=key_added,
-        overwrite=overwrite,
-        layer=layer,
-    )
+    with timed("write_layers", timings):
+        n_filled = write_imputed(
+            adata,
+            task,
+            pred,
+            is_log1p=is_log1p,
+            key_added=key_added,
+            overwrite=overwrite,
+            layer=layer,
+        )
     if emb is not None:
         adata.varm[embedding_key] = emb.astype(np.float32)
     adata.uns[tissue_correlation_key] = tissue_frame(model.tissue_correlation_, adata.obs_names)

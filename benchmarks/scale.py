@@ -1,0 +1,324 @@
+"""Scale benchmark: time and peak memory of every stage at full GTEx v8 size.
+
+Usage: python benchmarks/scale.py [--genes 18733 37467 56200] [--tissues 54]
+                                  [--samples 17382] [--accelerator auto|cpu]
+
+Runs, each in a fresh subprocess so memory figures do not mix:
+
+- gene level: tissues x genes median-TPM tables with 1x, 2x and 3x the bundled gene count
+  (3x = 56,200, the GTEx v8 gene count) and 54 tissues; 10% of genes held out (NaN);
+  ``ge.tl.impute_expression`` trains the hybrid (package defaults) and imputes them.
+- sample level: 17,382 samples x 56,200 genes (GTEx v8 sample level), 10% of genes NaN in every
+  sample; ``ge.tl.impute_samples`` builds tissue medians, trains the hybrid on them and fills the
+  genes in every sample.
+
+The inputs are RESAMPLED from the bundled real data (GTEx v8 via HPA, 37 tissues x 18,241
+genes), not real GTEx at that size: genes beyond the bundled count are copies of real genes
+(with their promoters, strands and gene bodies) placed on shifted coordinates of the same
+chromosome with 10% log-scale noise; tissues beyond 37 are log-scale mixtures of two real
+tissues plus noise; samples are tissue medians plus gene-wise noise and a per-sample factor,
+with tissue sizes drawn from the real GTEx v8 sample counts (``ge.datasets.gtex_donors``).
+
+Peak memory is the largest resident set size (RSS) of the process sampled every 20 ms during a
+stage (process-wide, so it includes data loaded before the stage). Prints a table and writes
+benchmarks/results/scale.json:
+``{"runs": [{"level", "n_obs", "n_vars", "device", "stages": {stage: {"seconds", "peak_mib"}},
+"total_seconds", "peak_mib"}], "exponents": {stage: value}, ...}``, where ``exponents`` is the
+least-squares slope of log(seconds) on log(number of genes) over the gene-level runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SHIFT_BP = 300_000_000  # copies of genes live this far along their chromosome (> chr1 length)
+MIB = 2**20
+
+
+# ----------------------------------------------------------------------------- inputs
+def resample_table(n_genes: int, n_tissues: int, seed: int = 0) -> ad.AnnData:
+    """Tissues x genes TPM table of the requested size, resampled from the bundled real data."""
+    import geneimpute as ge
+
+    base = ge.datasets.gtex_tissues()
+    rng = np.random.default_rng(seed)
+    n0 = base.n_vars
+    copies = -(-n_genes // n0)
+    idx = np.concatenate([np.arange(n0)] * (copies - 1) + [rng.permutation(n0)])[:n_genes]
+    copy = np.repeat(np.arange(copies), n0)[:n_genes]
+    var = base.var.iloc[idx].copy()
+    for col in ("start", "end", "tss"):
+        if col in var.columns:
+            var[col] = var[col].to_numpy(np.int64) + copy * SHIFT_BP
+    var.index = pd.Index(
+        [g if c == 0 else f"{g}_copy{c}" for g, c in zip(var.index, copy, strict=True)]
+    )
+    Y = np.log1p(np.asarray(base.X, dtype=np.float64))[:, idx]
+    Y[:, copy > 0] += rng.normal(0, 0.1, size=(Y.shape[0], int((copy > 0).sum())))
+    names = list(base.obs_names)
+    n_real = len(names)
+    extra = []
+    for j in range(n_tissues - n_real):
+        a, b = rng.choice(n_real, 2, replace=False)
+        extra.append(0.7 * Y[a] + 0.3 * Y[b] + rng.normal(0, 0.2, Y.shape[1]))
+        names.append(f"{names[a]} / {names[b]} (resampled {j + 1})")
+    Y = np.vstack([Y, *extra])[:n_tissues] if extra else Y[:n_tissues]
+    X = np.expm1(np.clip(Y, 0, None)).astype(np.float32)
+    return ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(names[:n_tissues])), var=var)
+
+
+def held_out(n_genes: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1)
+    mask = np.zeros(n_genes, bool)
+    mask[rng.choice(n_genes, n_genes // 10, replace=False)] = True
+    return mask
+
+
+def make_gene_input(path: Path, n_genes: int, n_tissues: int) -> None:
+    t = resample_table(n_genes, n_tissues)
+    t.X[:, held_out(n_genes)] = np.nan
+    t.write_h5ad(path)
+
+
+def make_sample_input(path: Path, n_samples: int, n_genes: int, n_tissues: int) -> None:
+    """Samples x genes TPM from the resampled tissue table (chunked: never a float64 copy)."""
+    import geneimpute as ge
+
+    t = resample_table(n_genes, n_tissues)
+    rng = np.random.default_rng(2)
+    counts = ge.datasets.gtex_donors().obs["tissue"].value_counts().to_numpy(float)
+    p = np.resize(np.sort(counts)[::-1], n_tissues)
+    tissue = rng.choice(n_tissues, n_samples, p=p / p.sum())
+    Y = np.log1p(np.asarray(t.X, dtype=np.float32))
+    sd = rng.uniform(0.2, 0.6, n_genes).astype(np.float32)
+    load = rng.normal(0, 0.3, n_genes).astype(np.float32)
+    hold = held_out(n_genes)
+    X = np.empty((n_samples, n_genes), dtype=np.float32)
+    for s in range(0, n_samples, 1024):
+        r = slice(s, min(s + 1024, n_samples))
+        n = r.stop - r.start
+        factor = rng.normal(0, 1, (n, 1)).astype(np.float32)
+        block = Y[tissue[r]] + factor * load + rng.standard_normal((n, n_genes), np.float32) * sd
+        X[r] = np.expm1(np.clip(block, 0, None))
+    X[:, hold] = np.nan
+    obs = pd.DataFrame(
+        {"tissue": pd.Categorical(np.asarray(t.obs_names)[tissue])},
+        index=pd.Index([f"SAMPLE-{i:05d}" for i in range(n_samples)]),
+    )
+    ad.AnnData(X=X, obs=obs, var=t.var).write_h5ad(path)
+
+
+# ----------------------------------------------------------------------------- measuring
+class RSSSampler:
+    """Sample the process RSS every ``interval`` s in a thread: ``(perf_counter, bytes)``."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._proc = psutil.Process()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), self._proc.memory_info().rss))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RSSSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, t0: float, t1: float) -> float:
+        inside = [m for t, m in self.samples if t0 <= t <= t1]
+        if not inside:  # a stage shorter than the interval: nearest sample
+            inside = [min(self.samples, key=lambda s: abs(s[0] - t0))[1]]
+        return max(inside) / MIB
+
+
+def run_one(level: str, path: Path, accelerator: str) -> dict:
+    """Run one level on one input file in this process; return its record."""
+    import geneimpute as ge
+    from geneimpute._settings import resolve_device
+    from geneimpute._timing import SPANS
+
+    ge.settings.progress = False
+    spans: list[tuple[str, float, float]] = []
+    with RSSSampler() as rss:
+        t_start = time.perf_counter()
+        t0 = time.perf_counter()
+        adata = ad.read_h5ad(path)
+        spans.append(("read_h5ad", t0, time.perf_counter()))
+        del SPANS[:]
+        if level == "gene":
+            ge.tl.impute_expression(adata, random_state=0, accelerator=accelerator)
+        else:
+            ge.tl.impute_samples(adata, random_state=0, accelerator=accelerator)
+        spans += SPANS
+        out = path.with_name(path.stem + "_out.h5ad")
+        t0 = time.perf_counter()
+        adata.write_h5ad(out)
+        spans.append(("h5ad_write", t0, time.perf_counter()))
+        total = time.perf_counter() - t_start
+    stages: dict[str, dict[str, float]] = {}
+    for name, a, b in spans:
+        st = stages.setdefault(name, {"seconds": 0.0, "peak_mib": 0.0})
+        st["seconds"] += b - a
+        st["peak_mib"] = max(st["peak_mib"], rss.peak(a, b))
+    for st in stages.values():
+        st["seconds"] = round(st["seconds"], 3)
+        st["peak_mib"] = round(st["peak_mib"], 1)
+    params = adata.uns["imputed"]["params"]
+    out.unlink()
+    return {
+        "level": level,
+        "n_obs": int(adata.n_obs),
+        "n_vars": int(adata.n_vars),
+        "n_genes_imputed": int(params["n_genes_imputed"]),
+        "device": resolve_device(accelerator),
+        "stages": stages,
+        "total_seconds": round(total, 2),
+        "peak_mib": round(max(m for _, m in rss.samples) / MIB, 1),
+    }
+
+
+def _subprocess(*args: str) -> str:
+    cmd = [sys.executable, __file__, *args]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), check=False)
+    if res.returncode != 0:
+        sys.stderr.write(res.stdout + res.stderr)
+        msg = f"{' '.join(cmd)} failed with exit code {res.returncode}"
+        raise RuntimeError(msg)
+    return res.stdout
+
+
+def exponents(runs: list[dict]) -> dict[str, float]:
+    gene = [r for r in runs if r["level"] == "gene"]
+    if len(gene) < 2:
+        return {}
+    n = np.log([r["n_vars"] for r in gene])
+    out = {}
+    names = set.intersection(*(set(r["stages"]) for r in gene)) | {"total"}
+    for st in sorted(names):
+        secs = [r["total_seconds"] if st == "total" else r["stages"][st]["seconds"] for r in gene]
+        if min(secs) < 0.5:  # sub-second stages: timer noise, not growth
+            continue
+        out[st] = round(float(np.polyfit(n, np.log(secs), 1)[0]), 3)
+    return out
+
+
+def table(runs: list[dict]) -> str:
+    stages = list(dict.fromkeys(s for r in runs for s in r["stages"]))
+    head = [f"{r['level']} {r['n_obs']:,}x{r['n_vars']:,} ({r['device']})" for r in runs]
+    lines = [
+        "| stage | " + " | ".join(head) + " |",
+        "|---" * (len(runs) + 1) + "|",
+    ]
+    for st in stages:
+        cells = [
+            f"{r['stages'][st]['seconds']:.1f} s / {r['stages'][st]['peak_mib']:,.0f} MiB"
+            if st in r["stages"]
+            else "-"
+            for r in runs
+        ]
+        lines.append(f"| {st} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **total** | "
+        + " | ".join(f"**{r['total_seconds']:.0f} s / {r['peak_mib']:,.0f} MiB**" for r in runs)
+        + " |"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--genes", type=int, nargs="+", default=[18733, 37467, 56200])
+    p.add_argument("--tissues", type=int, default=54)
+    p.add_argument("--samples", type=int, default=17382, help="0 skips the sample level")
+    p.add_argument("--sample-genes", type=int, default=56200)
+    p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--output", type=Path, default=RESULTS / "scale.json")
+    p.add_argument("--_make", nargs=4, help=argparse.SUPPRESS)
+    p.add_argument("--_run", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args._make:  # child: write one input file
+        kind, path, n_obs, n_vars = args._make
+        if kind == "gene":
+            make_gene_input(Path(path), int(n_vars), int(n_obs))
+        else:
+            make_sample_input(Path(path), int(n_obs), int(n_vars), args.tissues)
+        return
+    if args._run:  # child: measure one run
+        print(json.dumps(run_one(args._run[0], Path(args._run[1]), args.accelerator)))
+        return
+
+    print(
+        "Inputs are resampled from the bundled real GTEx v8 table (37 tissues x 18,241 genes): "
+        "extra genes are noisy copies on shifted coordinates, extra tissues are mixtures of two "
+        "real tissues, samples are tissue medians plus noise (see the module docstring).",
+        flush=True,
+    )
+    runs = []
+    jobs = [("gene", args.tissues, n) for n in args.genes]
+    if args.samples:
+        jobs.append(("sample", args.samples, args.sample_genes))
+    with tempfile.TemporaryDirectory() as tmp:
+        for level, n_obs, n_vars in jobs:
+            path = Path(tmp) / f"{level}_{n_obs}x{n_vars}.h5ad"
+            t0 = time.perf_counter()
+            _subprocess("--_make", level, str(path), str(n_obs), str(n_vars))
+            print(f"built {level} input {n_obs:,} x {n_vars:,} in {time.perf_counter() - t0:.0f} s")
+            rec = json.loads(_subprocess("--_run", level, str(path)).strip().splitlines()[-1])
+            runs.append(rec)
+            print(
+                f"  {level} {n_obs:,} x {n_vars:,} on {rec['device']}: "
+                f"{rec['total_seconds']:.0f} s, peak {rec['peak_mib']:,.0f} MiB",
+                flush=True,
+            )
+            path.unlink()
+            gc.collect()
+    result = {
+        "runs": runs,
+        "exponents": exponents(runs),
+        "inputs": "resampled from the bundled real GTEx v8 table; see benchmarks/scale.py",
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        },
+    }
+    text = table(runs)
+    text += "\n\nGrowth exponent of time in the number of genes (gene level): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in result["exponents"].items()
+    )
+    print("\n" + text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
+    args.output.with_suffix(".md").write_text(
+        "Produced by `python benchmarks/scale.py` (inputs resampled from real GTEx v8 data).\n\n"
+        + text
+        + "\n"
+    )
+    print(f"wrote {args.output} and {args.output.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
