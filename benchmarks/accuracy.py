@@ -273,9 +273,8 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(out, indent=2))
     args.output.with_suffix(".md").write_text(
-        f"Produced by `python benchmarks/accuracy.py{' --quick' if args.quick else ''}`.\n\n"
-        + text
-        + "\n"
+        f"Produced by `python benchmarks/accuracy.py{' --quick' if args.quick else ''}` "
+        f"({len(seeds)} seed{'s' * (len(seeds) > 1)}, package defaults).\n\n" + text + "\n"
     )
     print(f"wrote {args.output} and {args.output.with_suffix('.md')}")
 
