@@ -405,11 +405,14 @@ class HybridImputer:
                 cols.append((np.nan_to_num(P) @ self.W_.T).ravel())
                 names.append(f"{key}_related_tissues")
         g = prep["genef"][rows]
-        for j in range(g.shape[1]):
-            cols.append(np.repeat(g[:, j], T))
         names += self.genef_names_
         self.design_names_ = names
-        return np.column_stack(cols).astype(np.float32)
+        X = np.empty((n * T, len(cols) + g.shape[1]), dtype=np.float32)
+        for j, c in enumerate(cols):
+            X[:, j] = c
+        for j in range(g.shape[1]):
+            X[:, len(cols) + j] = np.repeat(g[:, j], T)
+        return X
 
     def _xgb_params(self, device: str) -> dict:
         cfg = self.config
@@ -559,11 +562,19 @@ class HybridImputer:
             msg = f"Y has {Y.shape[1]} tissues, the model was trained on {len(self.tissues_)}"
             raise ValueError(msg)
         rows = np.asarray(rows, dtype=np.int64)
+        emb = None
         with timed("network_inference"):
             prep = self._prepare(Y, inputs)
             t = self._net_inputs(prep, inputs)
-            out = self._predict_net(self.net_, t, rows, device) if self.net_ is not None else {}
-            out.pop("promoter_embedding", None)
+            if self.net_ is None:
+                out = {}
+            elif return_embedding and self.config.use_cnn:  # one pass serves both
+                out = self._predict_net(self.net_, t, np.arange(len(Y)), device)
+                emb = out.pop("promoter_embedding")
+                out = {k: v[rows] for k, v in out.items()}
+            else:
+                out = self._predict_net(self.net_, t, rows, device)
+                out.pop("promoter_embedding", None)
         with timed("xgboost_predict"):
             X = self._design(out, prep, rows)
             self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")
@@ -573,14 +584,7 @@ class HybridImputer:
                 else (np.zeros((0, len(self.tissues_))))
             )
             pred = np.asarray(pred, dtype=np.float64)
-        if not return_embedding:
-            return pred
-        emb = None
-        if self.config.use_cnn:
-            with timed("network_inference"):
-                emb = self._predict_net(self.net_, t, np.arange(len(Y)), device)
-            emb = emb["promoter_embedding"]
-        return pred, emb
+        return (pred, emb) if return_embedding else pred
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, *, overwrite: bool = False) -> None:
