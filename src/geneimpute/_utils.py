@@ -63,8 +63,8 @@ def tss_of(var: pd.DataFrame) -> np.ndarray:
     return np.where(plus, var["start"].to_numpy(np.int64), var["end"].to_numpy(np.int64) - 1)
 
 
-def get_expression(adata: AnnData, layer: str | None) -> np.ndarray:
-    """Dense float64 copy of ``X`` or a layer, shape ``(n_obs, n_vars)``."""
+def expression_source(adata: AnnData, layer: str | None):
+    """``X`` or ``layers[layer]`` as stored (dense or sparse, no copy), with clear errors."""
     if layer is None:
         X = adata.X
     else:
@@ -75,6 +75,19 @@ def get_expression(adata: AnnData, layer: str | None) -> np.ndarray:
     if X is None:
         msg = "adata.X is None; pass layer= naming the expression layer"
         raise ValueError(msg)
+    return X
+
+
+def dense_rows(X, rows: np.ndarray) -> np.ndarray:
+    """Dense float32 copy of rows ``rows`` of a dense or sparse matrix, ``(len(rows), n_vars)``."""
+    block = X[rows]
+    block = block.toarray() if sparse.issparse(block) else np.asarray(block)
+    return np.array(block, dtype=np.float32)
+
+
+def get_expression(adata: AnnData, layer: str | None) -> np.ndarray:
+    """Dense float64 copy of ``X`` or a layer, shape ``(n_obs, n_vars)``."""
+    X = expression_source(adata, layer)
     X = X.toarray() if sparse.issparse(X) else np.asarray(X)
     return np.array(X, dtype=np.float64)
 

@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from scipy import sparse
 
 from .._logging import logger
+from .._utils import dense_rows, expression_source
 
 
 def sample_tissues(sdata: AnnData, tissue_key: str) -> pd.Categorical:
@@ -66,13 +66,11 @@ def tissue_medians(
     KeyError
         If ``tissue_key`` or ``layer`` is missing.
     ValueError
-        If a sample has no tissue label, or no tissue has ``min_samples`` samples.
+        If a sample has no tissue label, ``X`` is None, or no tissue has ``min_samples``
+        samples.
     """
     tissues = sample_tissues(adata, tissue_key)
-    X = adata.X if layer is None else adata.layers.get(layer)
-    if X is None:
-        msg = f"layer {layer!r} not in adata.layers" if layer else "adata.X is None"
-        raise KeyError(msg) if layer else ValueError(msg)
+    X = expression_source(adata, layer)
     counts = pd.Series(tissues).value_counts().reindex(tissues.categories)
     keep = [t for t in tissues.categories if counts[t] >= min_samples]
     dropped = [t for t in tissues.categories if counts[t] < min_samples]
@@ -87,11 +85,9 @@ def tissue_medians(
     out = np.empty((len(keep), adata.n_vars), dtype=np.float32)
     for i, t in enumerate(keep):
         rows = np.flatnonzero(codes == tissues.categories.get_loc(t))
-        block = X[rows]
-        block = block.toarray() if sparse.issparse(block) else np.asarray(block)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN genes -> NaN
-            out[i] = np.nanmedian(block.astype(np.float32, copy=False), axis=0)
+            out[i] = np.nanmedian(dense_rows(X, rows), axis=0)
     tdata = AnnData(
         X=out,
         obs=pd.DataFrame({"n_samples": counts[keep].to_numpy()}, index=pd.Index(keep)),

@@ -11,36 +11,35 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from .._genomic import find_genomic_neighbors
+from .._genomic import GenomicNeighbors, find_genomic_neighbors
 from .._logging import logger
 from .._settings import Accelerator
 from .._timing import timed
-from .._utils import check_coordinates, check_unique_var_names, gene_mask
+from .._utils import (
+    check_coordinates,
+    check_unique_var_names,
+    dense_rows,
+    expression_source,
+    gene_mask,
+)
 from ..models import HybridImputer, idw_weights
 from ..pp._aggregate import sample_tissues, tissue_medians
 from ._train import impute_expression
-
-
-def _rows(X, rows: np.ndarray, cols: np.ndarray | slice = slice(None)) -> np.ndarray:
-    """Dense float32 block ``X[rows][:, cols]`` of a dense or sparse matrix."""
-    block = X[rows]
-    block = block.toarray() if sparse.issparse(block) else np.asarray(block)
-    return np.asarray(block[:, cols], dtype=np.float32)
 
 
 def _all_nan_columns(X, chunk_size: int) -> np.ndarray:
     """Genes (columns) with no finite value in any sample, computed in row chunks."""
     seen = np.zeros(X.shape[1], dtype=bool)
     for s in range(0, X.shape[0], chunk_size):
-        seen |= np.isfinite(_rows(X, np.arange(s, min(s + chunk_size, X.shape[0])))).any(axis=0)
+        rows = np.arange(s, min(s + chunk_size, X.shape[0]))
+        seen |= np.isfinite(dense_rows(X, rows)).any(axis=0)
     return ~seen
 
 
 def _neighbor_operator(
-    var, reference: np.ndarray, target: np.ndarray, k: int
+    nb: GenomicNeighbors, target: np.ndarray, k: int
 ) -> tuple[np.ndarray, sparse.csr_matrix]:
     """Columns used and a sparse ``(n_columns, n_target)`` inverse-distance averaging matrix."""
-    nb = find_genomic_neighbors(var, reference, k=k)
     idx, w = idw_weights(nb, k)
     idx, w = idx[target], w[target]
     w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
@@ -51,8 +50,21 @@ def _neighbor_operator(
     return cols, W
 
 
+def _residual(V: np.ndarray, codes: np.ndarray, cols, M: np.ndarray, log1p: bool) -> np.ndarray:
+    """Log1p sample deviation from the tissue median, ``(len(V), len(cols))``, NaN -> 0.
+
+    ``V`` is a dense block of rows (all genes), ``codes`` their tissue codes, ``M`` the tissue x
+    gene log1p medians.
+    """
+    R = V[:, cols]
+    if log1p:
+        np.log1p(R, out=R)
+    R -= M[np.ix_(codes, cols)]
+    return np.nan_to_num(R, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def _fit_residual_gain(
-    X, codes, M: np.ndarray, reference: np.ndarray, var, k: int, log1p: bool, rng
+    X, codes, M: np.ndarray, reference: np.ndarray, nb: GenomicNeighbors, k: int, log1p: bool, rng
 ) -> tuple[float, float]:
     """Least-squares gain of a gene's sample residual on its neighbours' (reference genes only).
 
@@ -63,25 +75,16 @@ def _fit_residual_gain(
     genes = np.sort(rng.choice(ref_idx, size=min(2000, len(ref_idx)), replace=False))
     probe = np.zeros(len(reference), dtype=bool)
     probe[genes] = True
-    cols, W = _neighbor_operator(var, reference, probe, k)
+    cols, W = _neighbor_operator(nb, probe, k)
     samples = np.sort(rng.choice(X.shape[0], size=min(2000, X.shape[0]), replace=False))
-    R_nb = _residual(X, samples, cols, codes, M, log1p)
-    R_g = _residual(X, samples, genes, codes, M, log1p)
-    Q = np.asarray(R_nb @ W)
+    V = dense_rows(X, samples)
+    R_g = _residual(V, codes[samples], genes, M, log1p)
+    Q = np.asarray(_residual(V, codes[samples], cols, M, log1p) @ W)
     num, den = float((R_g * Q).sum()), float((Q * Q).sum())
     beta = float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
     ss = float((R_g**2).sum())
     r2 = 1.0 - float(((R_g - beta * Q) ** 2).sum()) / ss if ss > 0 else 0.0
     return beta, r2
-
-
-def _residual(X, rows, cols, codes, M, log1p: bool) -> np.ndarray:
-    """log1p sample values minus the tissue-level log1p median, NaN -> 0, ``(rows, cols)``."""
-    V = _rows(X, rows, cols)
-    if log1p:
-        np.log1p(V, out=V)
-    V -= M[codes[rows]][:, cols]
-    return np.nan_to_num(V, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def impute_samples(
@@ -181,10 +184,7 @@ def impute_samples(
     check_unique_var_names(adata)
     check_coordinates(adata.var)
     tissues = sample_tissues(adata, tissue_key)
-    X = adata.X if layer is None else adata.layers.get(layer)
-    if X is None:
-        msg = f"layer {layer!r} not in adata.layers" if layer else "adata.X is None"
-        raise KeyError(msg) if layer else ValueError(msg)
+    X = expression_source(adata, layer)
     timings: dict[str, float] = {}
     with timed("sample_target_genes", timings):
         default = _all_nan_columns(X, chunk_size) if genes is None else None
@@ -201,11 +201,11 @@ def impute_samples(
         if unknown:
             msg = f"sample tissues {unknown[:5]} are not among the model's tissues"
             raise ValueError(msg)
-        tdata = tdata[[t for t in model.tissues_ if t in set(tdata.obs_names)]].copy()
-        if tdata.n_obs != len(model.tissues_):
-            missing = sorted(set(model.tissues_) - set(tdata.obs_names))
+        missing = sorted(set(model.tissues_) - set(tdata.obs_names))
+        if missing:
             msg = f"the model's tissues {missing[:5]} have no samples; cannot build its input"
             raise ValueError(msg)
+        tdata = tdata[list(model.tissues_)].copy()
     finite = np.isfinite(np.asarray(tdata.X))
     reference = finite.all(axis=0) & ~target
     t0 = time.perf_counter()
@@ -232,26 +232,25 @@ def impute_samples(
         med, pred = np.log1p(med), np.log1p(np.clip(pred, 0, None))
     codes = np.asarray(tissues.codes)
     rng = np.random.default_rng(random_state)
+    nb = find_genomic_neighbors(adata.var, reference, k=k_neighbors)
     with timed("sample_residual_fit", timings):
-        beta, r2 = _fit_residual_gain(
-            X, codes, med, reference, adata.var, k_neighbors, not is_log1p, rng
-        )
+        beta, r2 = _fit_residual_gain(X, codes, med, reference, nb, k_neighbors, not is_log1p, rng)
     logger.info("impute_samples: neighbour residual gain beta=%.3f (R^2 %.3f)", beta, r2)
 
     tidx = np.flatnonzero(target)
     with timed("sample_impute", timings):
-        cols, W = _neighbor_operator(adata.var, reference, target, k_neighbors)
-        src = X
+        cols, W = _neighbor_operator(nb, target, k_neighbors)
         out = np.empty(adata.shape, dtype=np.float32)
         fill = np.zeros(adata.shape, dtype=bool)
         for s in range(0, adata.n_obs, chunk_size):
             rows = np.arange(s, min(s + chunk_size, adata.n_obs))
-            out[rows] = _rows(src, rows)
+            V = dense_rows(X, rows)  # each chunk is read once
+            out[rows] = V
             P = pred[codes[rows]][:, tidx]
             if beta > 0 and len(cols):
-                P += beta * np.asarray(_residual(src, rows, cols, codes, med, not is_log1p) @ W)
+                P += beta * np.asarray(_residual(V, codes[rows], cols, med, not is_log1p) @ W)
             values = P if is_log1p else np.expm1(np.clip(P, 0, None))
-            block = out[rows][:, tidx]
+            block = V[:, tidx]
             sel = np.ones(block.shape, bool) if overwrite else ~np.isfinite(block)
             block[sel] = values[sel]
             out[np.ix_(rows, tidx)] = block
