@@ -1,6 +1,6 @@
 """Scale benchmark: time and peak memory of every stage at full GTEx v8 size.
 
-Usage: python benchmarks/scale.py [--genes 18733 37467 56200] [--tissues 54]
+Usage: python benchmarks/scale.py [--genes 18733 37467 56200] [--tissues 54] [--repeats 2]
                                   [--samples 17382] [--accelerator auto|cpu]
 
 Runs, each in a fresh subprocess so memory figures do not mix:
@@ -19,9 +19,18 @@ chromosome with 10% log-scale noise; tissues beyond 37 are log-scale mixtures of
 tissues plus noise; samples are tissue medians plus gene-wise noise and a per-sample factor,
 with tissue sizes drawn from the real GTEx v8 sample counts (``ge.datasets.gtex_donors``).
 
+Each gene-level run is repeated ``--repeats`` times, each time in a fresh process; a stage's
+time is the fastest repeat (load from anything else on the machine only adds time, and with
+three sizes a single noisy run moves an exponent by 0.1), and every repeat's times are kept in
+the JSON. Stages: reading the h5ad, gene features, promoter one-hot encoding, neighbour
+features, tissue correlation, the stage-1 network (the promoter CNN and the neighbour
+transformer are one network trained jointly, so they are timed together: out-of-fold fits,
+final fit, inference), the XGBoost design matrix and fit, XGBoost prediction, writing the
+layers and writing the h5ad.
+
 Peak memory is the largest resident set size (RSS) of the process sampled every 20 ms during a
-stage (process-wide, so it includes data loaded before the stage). Prints a table and writes
-benchmarks/results/scale.json:
+stage (process-wide, so it includes data loaded before the stage; the largest over repeats).
+Prints a table and writes benchmarks/results/scale.json:
 ``{"runs": [{"level", "n_obs", "n_vars", "device", "stages": {stage: {"seconds", "peak_mib"}},
 "total_seconds", "peak_mib"}], "exponents": {stage: value}, ...}``, where ``exponents`` is the
 least-squares slope of log(seconds) on log(number of genes) over the gene-level runs.
@@ -211,6 +220,29 @@ def _subprocess(*args: str) -> str:
     return res.stdout
 
 
+def combine(recs: list[dict]) -> dict:
+    """One record from repeats of the same run: fastest time and largest peak of each stage.
+
+    The minimum over repeats is the usual estimate of a run's cost (other load on the machine
+    only ever adds time); every repeat's seconds are kept under ``"repeat_seconds"``.
+    """
+    out = dict(recs[0])
+    out["repeats"] = len(recs)
+    out["stages"] = {}
+    for st in recs[0]["stages"]:
+        out["stages"][st] = {
+            "seconds": min(r["stages"][st]["seconds"] for r in recs),
+            "peak_mib": max(r["stages"][st]["peak_mib"] for r in recs),
+        }
+    out["total_seconds"] = min(r["total_seconds"] for r in recs)
+    out["peak_mib"] = max(r["peak_mib"] for r in recs)
+    out["repeat_seconds"] = [
+        {"total": r["total_seconds"], **{st: v["seconds"] for st, v in r["stages"].items()}}
+        for r in recs
+    ]
+    return out
+
+
 def exponents(runs: list[dict]) -> dict[str, float]:
     gene = [r for r in runs if r["level"] == "gene"]
     if len(gene) < 2:
@@ -253,6 +285,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--genes", type=int, nargs="+", default=[18733, 37467, 56200])
     p.add_argument("--tissues", type=int, default=54)
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="fresh-process repeats of each gene-level run; the fastest is reported",
+    )
     p.add_argument("--samples", type=int, default=17382, help="0 skips the sample level")
     p.add_argument("--sample-genes", type=int, default=56200)
     p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda"])
@@ -278,22 +316,26 @@ def main() -> None:
         flush=True,
     )
     runs = []
-    jobs = [("gene", args.tissues, n) for n in args.genes]
+    jobs = [("gene", args.tissues, n, args.repeats) for n in args.genes]
     if args.samples:
-        jobs.append(("sample", args.samples, args.sample_genes))
+        jobs.append(("sample", args.samples, args.sample_genes, 1))
     with tempfile.TemporaryDirectory() as tmp:
-        for level, n_obs, n_vars in jobs:
+        for level, n_obs, n_vars, repeats in jobs:
             path = Path(tmp) / f"{level}_{n_obs}x{n_vars}.h5ad"
             t0 = time.perf_counter()
             _subprocess("--_make", level, str(path), str(n_obs), str(n_vars))
             print(f"built {level} input {n_obs:,} x {n_vars:,} in {time.perf_counter() - t0:.0f} s")
-            rec = json.loads(_subprocess("--_run", level, str(path)).strip().splitlines()[-1])
-            runs.append(rec)
-            print(
-                f"  {level} {n_obs:,} x {n_vars:,} on {rec['device']}: "
-                f"{rec['total_seconds']:.0f} s, peak {rec['peak_mib']:,.0f} MiB",
-                flush=True,
-            )
+            recs = []
+            for r in range(repeats):
+                rec = json.loads(_subprocess("--_run", level, str(path)).strip().splitlines()[-1])
+                recs.append(rec)
+                print(
+                    f"  {level} {n_obs:,} x {n_vars:,} on {rec['device']} "
+                    f"(repeat {r + 1}/{repeats}): {rec['total_seconds']:.0f} s, "
+                    f"peak {rec['peak_mib']:,.0f} MiB",
+                    flush=True,
+                )
+            runs.append(combine(recs))
             path.unlink()
             gc.collect()
     result = {

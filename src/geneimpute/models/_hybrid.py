@@ -383,15 +383,19 @@ class HybridImputer:
 
     # ------------------------------------------------------------------ stage 2
     def _design(self, nn_out: dict[str, np.ndarray], prep: dict, rows: np.ndarray) -> np.ndarray:
+        """Stage-2 design ``(len(rows) * n_tissues, n_features)`` float32, gene-major rows.
+
+        Every column is written in place through a ``(gene, tissue, feature)`` view, so no
+        ``n_rows``-long temporary is made per column.
+        """
         cfg = self.config
         T = len(self.tissues_)
         n = len(rows)
-        cols: list[np.ndarray] = [np.tile(np.arange(T, dtype=np.float64), n)]
-        names = ["tissue_code"]
+        # (name, per-tissue (T,), per-gene (n,) or per-gene-and-tissue (n, T) values)
+        cols: list[tuple[str, np.ndarray]] = [("tissue_code", np.arange(T, dtype=np.float64))]
         if cfg.use_tissue_correlation:
             for c in range(self.tissue_components_.shape[1]):
-                cols.append(np.tile(self.tissue_components_[:, c], n))
-                names.append(f"tissue_pc{c + 1}")
+                cols.append((f"tissue_pc{c + 1}", self.tissue_components_[:, c]))
         blocks = {k: v for k, v in nn_out.items() if k in ("joint", "cnn", "transformer")}
         if cfg.use_neighbor_features:
             blocks["idw"] = prep["idw"][rows]
@@ -399,19 +403,17 @@ class HybridImputer:
             with warnings.catch_warnings():  # genes with no neighbour: NaN, kept as missing
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean = np.nanmean(P, axis=1, keepdims=True) if P.size else P[:, :1]
-            cols += [P.ravel(), np.repeat(mean[:, 0], T), (P - mean).ravel()]
-            names += [f"{key}", f"{key}_mean", f"{key}_specificity"]
+            cols += [(key, P), (f"{key}_mean", mean), (f"{key}_specificity", P - mean)]
             if cfg.use_tissue_correlation:
-                cols.append((np.nan_to_num(P) @ self.W_.T).ravel())
-                names.append(f"{key}_related_tissues")
+                cols.append((f"{key}_related_tissues", np.nan_to_num(P) @ self.W_.T))
         g = prep["genef"][rows]
-        names += self.genef_names_
-        self.design_names_ = names
-        X = np.empty((n * T, len(cols) + g.shape[1]), dtype=np.float32)
-        for j, c in enumerate(cols):
-            X[:, j] = c
-        for j in range(g.shape[1]):
-            X[:, len(cols) + j] = np.repeat(g[:, j], T)
+        gene_cols = zip(range(g.shape[1]), self.genef_names_, strict=True)
+        cols += [(name, g[:, [j]]) for j, name in gene_cols]
+        self.design_names_ = [name for name, _ in cols]
+        X = np.empty((n * T, len(cols)), dtype=np.float32)
+        X3 = X.reshape(n, T, len(cols))
+        for j, (_, v) in enumerate(cols):
+            X3[:, :, j] = v  # broadcasts (T,), (n, 1) and (n, T)
         return X
 
     def _xgb_params(self, device: str) -> dict:
@@ -520,10 +522,11 @@ class HybridImputer:
                 else None
             )
 
-        with timed("xgboost", self.timings_):
+        with timed("xgboost_design", self.timings_):
             self.oof_ = {k: v[rows] for k, v in oof.items()}
             X = self._design(self.oof_, prep, rows)
             y = Y[rows].ravel()
+        with timed("xgboost_fit", self.timings_):
             self.xgb_ = xgb.XGBRegressor(**self._xgb_params(device))
             self.xgb_.fit(X, y)
         self.device_ = device
