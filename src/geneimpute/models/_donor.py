@@ -257,7 +257,7 @@ class DonorHybrid:
         donors: np.ndarray,
         *,
         gene_features: np.ndarray | None = None,
-        accelerator: Accelerator = "auto",
+        accelerator: Accelerator | None = None,
     ) -> DonorHybrid:
         """Fit on ``donors`` of ``V`` ``(D, T, G)`` (NaN = tissue not sampled).
 

@@ -440,7 +440,7 @@ class HybridImputer:
         tissues: list[str],
         tissue_correlation: np.ndarray,
         *,
-        accelerator: Accelerator = "auto",
+        accelerator: Accelerator | None = None,
     ) -> HybridImputer:
         """Fit on the genes whose log1p profile in ``Y`` is fully observed.
 
@@ -457,7 +457,8 @@ class HybridImputer:
         tissue_correlation
             ``(n_tissues, n_tissues)`` Pearson correlation of log1p expression.
         accelerator
-            ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+            ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
+            follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
         """
         import xgboost as xgb
 
@@ -548,7 +549,7 @@ class HybridImputer:
         inputs: GeneInputs,
         rows: np.ndarray,
         *,
-        accelerator: Accelerator = "auto",
+        accelerator: Accelerator | None = None,
         return_embedding: bool = False,
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
         """Predict log1p(TPM) profiles ``(len(rows), n_tissues)`` for ``rows`` of ``Y``.

@@ -39,7 +39,7 @@ def impute_donors(
     method: Literal["hybrid", "mean", "knn", "teebot"] = "hybrid",
     key_suffix: str = "_imputed",
     random_state: int = 0,
-    accelerator: Accelerator = "auto",
+    accelerator: Accelerator | None = None,
     copy: bool = False,
     **model_kwargs,
 ) -> AnnData | None:
@@ -63,7 +63,8 @@ def impute_donors(
     random_state
         Seed (hybrid).
     accelerator
-        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
+        follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
     copy
         Return a modified copy instead of writing in place.
     **model_kwargs

@@ -101,7 +101,7 @@ def impute_samples(
     key_added: str = "imputed",
     tissue_correlation_key: str = "tissue_correlation",
     random_state: int = 0,
-    accelerator: Accelerator = "auto",
+    accelerator: Accelerator | None = None,
     copy: bool = False,
     **train_kwargs,
 ) -> AnnData | None:
@@ -154,7 +154,8 @@ def impute_samples(
     random_state
         Seed for training and for the genes/samples used to fit ``beta``.
     accelerator
-        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
+        follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
     copy
         Return a modified copy instead of writing in place.
     **train_kwargs

@@ -11,7 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._logging import logger
-from .._settings import Accelerator
+from .._settings import Accelerator, resolve_device
 from .._timing import timed
 from .._utils import tissue_frame
 from ..models import GeneInputs, HybridImputer
@@ -88,7 +88,7 @@ def train(
     features: Sequence[str] = FEATURES,
     tissue_correlation_key: str = "tissue_correlation",
     random_state: int = 0,
-    accelerator: Accelerator = "auto",
+    accelerator: Accelerator | None = None,
     **model_kwargs,
 ) -> HybridImputer:
     """Train the hybrid imputer on the reference genes of a tissues x genes AnnData.
@@ -122,7 +122,8 @@ def train(
     random_state
         Seed for numpy, torch and xgboost.
     accelerator
-        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
+        follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
     **model_kwargs
         Overrides of :class:`~geneimpute.models.HybridConfig` (e.g. ``max_epochs``,
         ``n_folds``, ``k_neighbors``, ``use_tissue_correlation``).
@@ -174,7 +175,7 @@ def impute_expression(
     embedding_key: str = "promoter_embedding",
     tissue_correlation_key: str = "tissue_correlation",
     random_state: int = 0,
-    accelerator: Accelerator = "auto",
+    accelerator: Accelerator | None = None,
     copy: bool = False,
     **train_kwargs,
 ) -> AnnData | None:
@@ -211,7 +212,8 @@ def impute_expression(
     random_state
         Seed when training (``model=None``).
     accelerator
-        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
+        follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
     copy
         Return a modified copy instead of writing in place.
     **train_kwargs
@@ -226,8 +228,8 @@ def impute_expression(
     - ``adata.layers[f"{key_added}_mask"]``: bool, True where a value was imputed.
     - ``adata.varm[embedding_key]``: ``(n_genes, embedding_dim)`` promoter CNN embeddings.
     - ``adata.uns[tissue_correlation_key]``: tissue x tissue Pearson r (DataFrame).
-    - ``adata.uns[key_added]``: ``params`` (genes imputed, reference genes, model config) and
-      ``timings`` (seconds per step).
+    - ``adata.uns[key_added]``: ``params`` (genes imputed, reference genes, device, model
+      config) and ``timings`` (seconds per step).
 
     Raises
     ------
@@ -306,6 +308,7 @@ def impute_expression(
             "is_log1p": bool(is_log1p),
             "overwrite": bool(overwrite),
             "random_state": int(random_state),
+            "device": resolve_device(accelerator),
             "features": list(getattr(model, "features_", FEATURES)),
             "model_config": {k: v for k, v in vars(model.config).items()},
         },
