@@ -24,6 +24,8 @@ from .._timing import timed
 from ._networks import HybridNet
 
 N_DISTANCE_FEATURES = 8
+#: bytes of the stage-2 design matrix written per block (fits in a core's L2 cache)
+DESIGN_BLOCK_BYTES = 1 << 20
 
 
 @dataclass
@@ -385,8 +387,8 @@ class HybridImputer:
     def _design(self, nn_out: dict[str, np.ndarray], prep: dict, rows: np.ndarray) -> np.ndarray:
         """Stage-2 design ``(len(rows) * n_tissues, n_features)`` float32, gene-major rows.
 
-        Every column is written in place through a ``(gene, tissue, feature)`` view, so no
-        ``n_rows``-long temporary is made per column.
+        Every column is written in place through a ``(gene, tissue, feature)`` view, block by
+        block of genes, so no ``n_rows``-long temporary is made and memory is written once.
         """
         cfg = self.config
         T = len(self.tissues_)
@@ -412,8 +414,12 @@ class HybridImputer:
         self.design_names_ = [name for name, _ in cols]
         X = np.empty((n * T, len(cols)), dtype=np.float32)
         X3 = X.reshape(n, T, len(cols))
-        for j, (_, v) in enumerate(cols):
-            X3[:, :, j] = v  # broadcasts (T,), (n, 1) and (n, T)
+        # blocks of genes small enough to stay in cache while all their columns are written
+        step = max(1, DESIGN_BLOCK_BYTES // (4 * T * len(cols)))
+        for s in range(0, n, step):
+            block = X3[s : s + step]
+            for j, (_, v) in enumerate(cols):
+                block[:, :, j] = v if v.ndim == 1 else v[s : s + step]  # (T,), (n, 1), (n, T)
         return X
 
     def _xgb_params(self, device: str) -> dict:
