@@ -387,39 +387,51 @@ class HybridImputer:
     def _design(self, nn_out: dict[str, np.ndarray], prep: dict, rows: np.ndarray) -> np.ndarray:
         """Stage-2 design ``(len(rows) * n_tissues, n_features)`` float32, gene-major rows.
 
-        Every column is written in place through a ``(gene, tissue, feature)`` view, block by
-        block of genes, so no ``n_rows``-long temporary is made and memory is written once.
+        Built block by block of genes, small enough that a block's derived columns (mean,
+        specificity, related-tissue context) and its rows of the design stay in cache, so
+        memory is written once and no ``n_rows``-long temporary is made.
         """
         cfg = self.config
         T = len(self.tissues_)
         n = len(rows)
-        # (name, per-tissue (T,), per-gene (n,) or per-gene-and-tissue (n, T) values)
-        cols: list[tuple[str, np.ndarray]] = [("tissue_code", np.arange(T, dtype=np.float64))]
-        if cfg.use_tissue_correlation:
-            for c in range(self.tissue_components_.shape[1]):
-                cols.append((f"tissue_pc{c + 1}", self.tissue_components_[:, c]))
+        corr = cfg.use_tissue_correlation
+        pcs = self.tissue_components_ if corr else np.zeros((T, 0))
         blocks = {k: v for k, v in nn_out.items() if k in ("joint", "cnn", "transformer")}
         if cfg.use_neighbor_features:
-            blocks["idw"] = prep["idw"][rows]
-        for key, P in blocks.items():
-            with warnings.catch_warnings():  # genes with no neighbour: NaN, kept as missing
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = np.nanmean(P, axis=1, keepdims=True) if P.size else P[:, :1]
-            cols += [(key, P), (f"{key}_mean", mean), (f"{key}_specificity", P - mean)]
-            if cfg.use_tissue_correlation:
-                cols.append((f"{key}_related_tissues", np.nan_to_num(P) @ self.W_.T))
-        g = prep["genef"][rows]
-        gene_cols = zip(range(g.shape[1]), self.genef_names_, strict=True)
-        cols += [(name, g[:, [j]]) for j, name in gene_cols]
-        self.design_names_ = [name for name, _ in cols]
-        X = np.empty((n * T, len(cols)), dtype=np.float32)
-        X3 = X.reshape(n, T, len(cols))
-        # blocks of genes small enough to stay in cache while all their columns are written
-        step = max(1, DESIGN_BLOCK_BYTES // (4 * T * len(cols)))
-        for s in range(0, n, step):
-            block = X3[s : s + step]
-            for j, (_, v) in enumerate(cols):
-                block[:, :, j] = v if v.ndim == 1 else v[s : s + step]  # (T,), (n, 1), (n, T)
+            blocks["idw"] = prep["idw"]  # all genes: indexed by rows below
+        g = prep["genef"]
+        if g.shape[1] != len(self.genef_names_):
+            msg = f"{g.shape[1]} gene features, expected {len(self.genef_names_)}"
+            raise ValueError(msg)
+        names = ["tissue_code"] + [f"tissue_pc{c + 1}" for c in range(pcs.shape[1])]
+        for key in blocks:
+            names += [key, f"{key}_mean", f"{key}_specificity"]
+            names += [f"{key}_related_tissues"] if corr else []
+        names += self.genef_names_
+        self.design_names_ = names
+        F = len(names)
+        X = np.empty((n * T, F), dtype=np.float32)
+        X3 = X.reshape(n, T, F)
+        step = max(1, DESIGN_BLOCK_BYTES // (4 * T * F))
+        with warnings.catch_warnings():  # genes with no neighbour: NaN, kept as missing
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for s in range(0, n, step):
+                sl = slice(s, s + step)
+                out = X3[sl]  # (b, T, F) view
+                out[:, :, 0] = np.arange(T)
+                out[:, :, 1 : 1 + pcs.shape[1]] = pcs
+                j = 1 + pcs.shape[1]
+                for key, P in blocks.items():
+                    Pb = P[rows[sl]] if key == "idw" else P[sl]
+                    mean = np.nanmean(Pb, axis=1, keepdims=True) if Pb.size else Pb[:, :1]
+                    out[:, :, j] = Pb
+                    out[:, :, j + 1] = mean
+                    out[:, :, j + 2] = Pb - mean
+                    j += 3
+                    if corr:
+                        out[:, :, j] = np.nan_to_num(Pb) @ self.W_.T
+                        j += 1
+                out[:, :, j:] = g[rows[sl]][:, None, :]
         return X
 
     def _xgb_params(self, device: str) -> dict:
