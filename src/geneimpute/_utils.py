@@ -79,10 +79,14 @@ def expression_source(adata: AnnData, layer: str | None):
 
 
 def dense_rows(X, rows: np.ndarray) -> np.ndarray:
-    """Dense float32 copy of rows ``rows`` of a dense or sparse matrix, ``(len(rows), n_vars)``."""
+    """Dense float32 copy of rows ``rows`` of a dense or sparse matrix, ``(len(rows), n_vars)``.
+
+    ``X[rows]`` with an index array already copies, so the block is only converted, not copied
+    again.
+    """
     block = X[rows]
-    block = block.toarray() if sparse.issparse(block) else np.asarray(block)
-    return np.array(block, dtype=np.float32)
+    block = block.toarray() if sparse.issparse(block) else block
+    return np.asarray(block, dtype=np.float32)
 
 
 def get_expression(adata: AnnData, layer: str | None) -> np.ndarray:
