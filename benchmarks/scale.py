@@ -311,34 +311,42 @@ def _slope(genes: list[int], secs: list[float]) -> float:
     return round(float(np.polyfit(np.log(genes), np.log(secs), 1)[0]), 3)
 
 
-def exponents(runs: list[dict]) -> tuple[dict[str, float], dict[str, str], dict[str, float]]:
-    """Growth exponent of each stage's time in the number of genes.
+def exponents(runs: list[dict]) -> dict[str, dict]:
+    """Growth exponent of each stage's time in the number of genes, with what it was fitted on.
 
     Least-squares slope of log(seconds) on log(genes) over the gene-level runs. A stage that
     :func:`retime_isolated` re-times is fitted on its isolated best-of-5 times (its own cost,
     free of the first-touch page faults and timer noise that dominate a sub-second or
     one-second stage inside the pipeline); the long stages (networks, XGBoost fit, total) on
-    the pipeline times (fastest of the fresh-process repeats). Returns the exponents, what each
-    was fitted on, and, for comparison, the pipeline-time exponent of every stage that takes
-    at least ``MIN_PIPELINE_SECONDS`` at every size.
+    the pipeline times (fastest of the fresh-process repeats). For comparison, every stage that
+    takes at least ``MIN_PIPELINE_SECONDS`` at every size also gets its pipeline-time exponent.
+
+    Returns ``{stage: {"exponent", "fitted_on", "seconds", "in_pipeline"}}`` (``in_pipeline``
+    None for short stages).
     """
     gene = [r for r in runs if r["level"] == "gene"]
     if len(gene) < 2:
-        return {}, {}, {}
+        return {}
     genes = [r["n_vars"] for r in gene]
-    out, source, pipeline = {}, {}, {}
+    fits = {}
     names = set.intersection(*(set(r["stages"]) for r in gene)) | {"total"}
     for st in sorted(names):
         secs = [r["total_seconds"] if st == "total" else r["stages"][st]["seconds"] for r in gene]
-        if min(secs) >= MIN_PIPELINE_SECONDS:
-            pipeline[st] = _slope(genes, secs)
+        in_pipeline = _slope(genes, secs) if min(secs) >= MIN_PIPELINE_SECONDS else None
         if all(st in r.get("isolated_seconds", {}) for r in gene):
-            out[st] = _slope(genes, [r["isolated_seconds"][st] for r in gene])
-            source[st] = f"isolated best of {ISOLATED_CALLS}"
-        elif st in pipeline:
-            out[st] = pipeline[st]
-            source[st] = "pipeline"
-    return out, source, pipeline
+            secs = [r["isolated_seconds"][st] for r in gene]
+            fitted_on = f"isolated best of {ISOLATED_CALLS}"
+        elif in_pipeline is not None:
+            fitted_on = "pipeline"
+        else:
+            continue
+        fits[st] = {
+            "exponent": _slope(genes, secs),
+            "fitted_on": fitted_on,
+            "seconds": secs,
+            "in_pipeline": in_pipeline,
+        }
+    return fits
 
 
 def table(runs: list[dict]) -> str:
@@ -364,29 +372,20 @@ def table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def exponent_table(
-    exps: dict[str, float], sources: dict[str, str], pipeline: dict[str, float], runs: list[dict]
-) -> str:
-    gene = [r for r in runs if r["level"] == "gene"]
-    head = [f"{r['n_vars']:,} genes" for r in gene]
+def exponent_table(fits: dict[str, dict], runs: list[dict]) -> str:
+    head = [f"{r['n_vars']:,} genes" for r in runs if r["level"] == "gene"]
     lines = [
         "Growth exponent of time in the number of genes (gene level), with the seconds it was "
         "fitted on, and the exponent of the in-pipeline times where a stage takes at least "
         f"{MIN_PIPELINE_SECONDS} s at every size:",
         "",
         "| stage | exponent | fitted on | " + " | ".join(head) + " | in-pipeline exponent |",
-        "|---" * (4 + len(gene)) + "|",
+        "|---" * (4 + len(head)) + "|",
     ]
-    for st, v in exps.items():
-        if st == "total":
-            secs = [r["total_seconds"] for r in gene]
-        elif sources[st] == "pipeline":
-            secs = [r["stages"][st]["seconds"] for r in gene]
-        else:
-            secs = [r["isolated_seconds"][st] for r in gene]
-        cells = " | ".join(f"{x:.3g} s" for x in secs)
-        pipe = f"{pipeline[st]:.2f}" if st in pipeline else "-"
-        lines.append(f"| {st} | {v:.2f} | {sources[st]} | {cells} | {pipe} |")
+    for st, f in fits.items():
+        cells = " | ".join(f"{x:.3g} s" for x in f["seconds"])
+        pipe = "-" if f["in_pipeline"] is None else f"{f['in_pipeline']:.2f}"
+        lines.append(f"| {st} | {f['exponent']:.2f} | {f['fitted_on']} | {cells} | {pipe} |")
     return "\n".join(lines)
 
 
@@ -460,19 +459,21 @@ def main() -> None:
 
 def write_results(runs: list[dict], output: Path) -> None:
     """Fit the exponents, print the tables and write ``output`` (.json) and its .md."""
-    exps, sources, pipeline = exponents(runs)
+    fits = exponents(runs)
     result = {
         "runs": runs,
-        "exponents": exps,
-        "exponent_sources": sources,
-        "exponents_in_pipeline": pipeline,
+        "exponents": {st: f["exponent"] for st, f in fits.items()},
+        "exponent_sources": {st: f["fitted_on"] for st, f in fits.items()},
+        "exponents_in_pipeline": {
+            st: f["in_pipeline"] for st, f in fits.items() if f["in_pipeline"] is not None
+        },
         "inputs": "resampled from the bundled real GTEx v8 table; see benchmarks/scale.py",
         "machine": {
             "cpu_count": os.cpu_count(),
             "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         },
     }
-    text = table(runs) + "\n\n" + exponent_table(exps, sources, pipeline, runs)
+    text = table(runs) + "\n\n" + exponent_table(fits, runs)
     print("\n" + text)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
