@@ -9,7 +9,18 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
+from ._core.neighbors import tss_of  # noqa: F401  (re-exported for pp)
+from ._logging import warn_data
+
 COORD_COLUMNS = ("chrom", "start", "end", "strand")
+#: A TSS further than this outside its gene body is an error (different builds?).
+MAX_TSS_OUTSIDE_BP = 100_000
+#: TPM above this is impossible (TPM sums to 1e6 per sample); a margin for RPKM-like units.
+MAX_TPM = 1e7
+#: log1p(TPM) above this is impossible (log1p(1e6) = 13.8).
+MAX_LOG1P = 20.0
+#: Values declared TPM whose maximum is below this look like log1p(TPM).
+LOOKS_LOG1P_MAX = 20.0
 
 
 def normalize_chrom(names: pd.Series | Sequence[str]) -> pd.Series:
@@ -31,7 +42,12 @@ def check_unique_var_names(adata: AnnData) -> None:
 
 
 def check_coordinates(var: pd.DataFrame, *, require_tss: bool = False) -> None:
-    """Raise a clear error if gene coordinates are missing or malformed."""
+    """Raise a clear error if gene coordinates are missing or malformed.
+
+    Checks the ``chrom``, ``start``, ``end``, ``strand`` columns (no NaN, no empty chromosome
+    name, ``+``/``-`` strands, ``0 <= start <= end``) and, when present, ``tss`` (not negative,
+    at most 100 kb outside the gene body; a TSS outside the body but closer is warned about).
+    """
     missing = [c for c in COORD_COLUMNS if c not in var.columns]
     if missing:
         msg = (
@@ -49,18 +65,113 @@ def check_coordinates(var: pd.DataFrame, *, require_tss: bool = False) -> None:
             f"e.g. {names}; annotate them or subset them out"
         )
         raise ValueError(msg)
+    chrom = var["chrom"].astype(str).str.strip()
+    empty = (chrom == "").to_numpy()
+    if empty.any():
+        msg = (
+            f"{int(empty.sum())} genes have an empty chromosome name in var['chrom'], "
+            f"e.g. {list(var.index[empty][:5])}"
+        )
+        raise ValueError(msg)
     strands = set(pd.unique(var["strand"].astype(str)))
     if not strands <= {"+", "-"}:
         msg = f"adata.var['strand'] must be '+' or '-', found {sorted(strands - {'+', '-'})}"
         raise ValueError(msg)
+    start = pd.to_numeric(var["start"], errors="coerce").to_numpy(dtype=float)
+    end = pd.to_numeric(var["end"], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(start).any() or np.isnan(end).any():
+        msg = "var['start'] and var['end'] must be numeric (bp)"
+        raise ValueError(msg)
+    wrong = (end < start) | (start < 0)
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        msg = (
+            f"{int(wrong.sum())} genes have end < start or a negative start (0-based half-open "
+            f"bp expected), e.g. {var.index[i]}: start {start[i]:.0f}, end {end[i]:.0f}"
+        )
+        raise ValueError(msg)
+    if "tss" in var.columns:
+        tss = pd.to_numeric(var["tss"], errors="coerce").to_numpy(dtype=float)
+        known = np.isfinite(tss)
+        neg = known & (tss < 0)
+        if neg.any():
+            msg = (
+                f"{int(neg.sum())} genes have a negative TSS in var['tss'], "
+                f"e.g. {list(var.index[neg][:5])}"
+            )
+            raise ValueError(msg)
+        outside = np.where(known, np.maximum(start - tss, tss - (end - 1)), 0).clip(0)
+        far = outside > MAX_TSS_OUTSIDE_BP
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            msg = (
+                f"{int(far.sum())} genes have a TSS more than {MAX_TSS_OUTSIDE_BP:,} bp outside "
+                f"their gene body, e.g. {var.index[i]}: TSS {tss[i]:.0f}, body "
+                f"{start[i]:.0f}-{end[i]:.0f}; check that var['tss'] and start/end use the "
+                "same genome build"
+            )
+            raise ValueError(msg)
+        near = outside > 0
+        if near.any():
+            warn_data(
+                f"{int(near.sum())} genes have a TSS outside their gene body (at most "
+                f"{int(outside.max()):,} bp away), e.g. {list(var.index[near][:3])}",
+                stacklevel=4,
+            )
 
 
-def tss_of(var: pd.DataFrame) -> np.ndarray:
-    """TSS per gene in bp (0-based): ``var['tss']`` if present, else start/end by strand."""
-    if "tss" in var.columns and not var["tss"].isna().any():
-        return var["tss"].to_numpy(dtype=np.int64)
-    plus = var["strand"].astype(str).to_numpy() == "+"
-    return np.where(plus, var["start"].to_numpy(np.int64), var["end"].to_numpy(np.int64) - 1)
+def check_expression(
+    X: np.ndarray, *, is_log1p: bool, what: str = "expression", names: tuple | None = None
+) -> None:
+    """Validate expression values (dense, ``(n_obs, n_vars)``) against their declared units.
+
+    Raises on +/-inf, negative values, TPM above 1e7 (TPM sums to 1e6 per sample), log1p
+    values above 20; warns when values declared as TPM look like log1p(TPM) (max < 20).
+    ``names`` = (obs_names, var_names) to name the first bad entry.
+    """
+
+    def where(mask: np.ndarray) -> str:
+        i, j = (int(v[0]) for v in np.nonzero(mask))
+        if names is None:
+            return f"row {i}, column {j}"
+        return f"{names[0][i]} / {names[1][j]}"
+
+    inf = np.isinf(X)
+    if inf.any():
+        msg = (
+            f"{what} has {int(inf.sum())} infinite values (e.g. {where(inf)}); use NaN for missing"
+        )
+        raise ValueError(msg)
+    finite = X[np.isfinite(X)]
+    if not finite.size:
+        return
+    unit = "log1p(TPM)" if is_log1p else "TPM"
+    if finite.min() < 0:
+        msg = (
+            f"{what} has negative values (min {finite.min():.3g}, e.g. {where(X < 0)}), so it is "
+            f"not {unit}; geneimpute expects non-negative TPM or log1p(TPM)"
+        )
+        raise ValueError(msg)
+    top = float(finite.max())
+    if not is_log1p and top > MAX_TPM:
+        msg = (
+            f"{what} has values up to {top:.3g}, impossible for TPM (at most 1e6 per sample; "
+            f"e.g. {where(X > MAX_TPM)})"
+        )
+        raise ValueError(msg)
+    if is_log1p and top > MAX_LOG1P:
+        msg = (
+            f"{what} is declared log1p(TPM) (is_log1p=True) but has values up to {top:.3g}; "
+            "log1p of TPM is at most ~14: pass is_log1p=False if these are TPM"
+        )
+        raise ValueError(msg)
+    if not is_log1p and top < LOOKS_LOG1P_MAX and finite.size >= 100:
+        warn_data(
+            f"{what} is declared TPM (is_log1p=False) but its largest value is {top:.3g}: it "
+            "looks like log1p(TPM) and would be log-transformed twice; pass is_log1p=True if "
+            "it is",
+            stacklevel=4,
+        )
 
 
 def expression_source(adata: AnnData, layer: str | None):
@@ -139,3 +250,22 @@ def tissue_frame(C: np.ndarray, tissues: Sequence[str]) -> pd.DataFrame:
     """Tissue x tissue DataFrame with unnamed axes (so it round-trips through ``.h5ad``)."""
     names = [str(t) for t in tissues]
     return pd.DataFrame(np.asarray(C, dtype=np.float64), index=names, columns=names)
+
+
+def sample_tissues(sdata: AnnData, tissue_key: str) -> pd.Categorical:
+    """Return the tissue label of every sample; raise if the column is missing or has gaps."""
+    if tissue_key not in sdata.obs.columns:
+        msg = (
+            f"adata.obs has no tissue column {tissue_key!r} (columns: {list(sdata.obs.columns)}); "
+            "add one, e.g. with geneimpute.pp.label_samples"
+        )
+        raise KeyError(msg)
+    labels = sdata.obs[tissue_key]
+    if labels.isna().any():
+        names = list(sdata.obs_names[labels.isna().to_numpy()][:3])
+        msg = (
+            f"{int(labels.isna().sum())} samples have no tissue in obs[{tissue_key!r}] "
+            f"(e.g. {names}); subset them out first"
+        )
+        raise ValueError(msg)
+    return pd.Categorical(labels.astype(str))

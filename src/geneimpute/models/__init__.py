@@ -1,21 +1,50 @@
-"""Models on arrays (no AnnData): torch networks, the hybrid estimator."""
+"""Models on arrays (no AnnData): the hybrid estimator, its torch networks, donor models.
 
-from ._donor import DonorHybrid, DonorTransformer, KNNDonor, TEEBoT, TissueMean
-from ._hybrid import GeneInputs, HybridConfig, HybridImputer, idw_profiles, idw_weights
-from ._networks import HybridNet, NeighborTransformer, PromoterCNN
+torch is imported only when a network is built, fitted or loaded: the classes that are torch
+modules (and the donor models) are loaded on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .._core.neighbors import idw_profiles, idw_weights
+from ._config import FEATURES, HybridConfig, ModelSetup
+from ._estimator import HybridImputer
+from ._features import GeneInputs
+from ._persistence import DamagedModelError
+
+_LAZY = {
+    "HybridNet": "._networks",
+    "NeighborTransformer": "._networks",
+    "PromoterCNN": "._networks",
+    "DonorHybrid": "._donor",
+    "DonorTransformer": "._donor",
+    "KNNDonor": "._donor",
+    "TEEBoT": "._donor",
+    "TissueMean": "._donor",
+}
 
 __all__ = [
-    "DonorHybrid",
-    "DonorTransformer",
-    "KNNDonor",
-    "TEEBoT",
-    "TissueMean",
+    "FEATURES",
+    "DamagedModelError",
     "GeneInputs",
     "HybridConfig",
     "HybridImputer",
-    "HybridNet",
-    "NeighborTransformer",
-    "PromoterCNN",
+    "ModelSetup",
     "idw_profiles",
     "idw_weights",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -12,10 +12,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._core.correlation import correlation_matrix, tissue_weights
 from .._logging import logger
 from .._settings import Accelerator, resolve_device, settings
-from ..pp._correlation import correlation_matrix
-from ._hybrid import tissue_weights
 
 
 def _standardise(V: np.ndarray, donors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

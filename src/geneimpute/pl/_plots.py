@@ -258,8 +258,8 @@ def distance_similarity(
     ax, show, save
         As :func:`imputed_vs_observed`.
     """
-    from .._genomic import find_genomic_neighbors
-    from ..tl._metrics import _rowwise_pearson
+    from .._core.metrics import rowwise_pearson as _rowwise_pearson
+    from .._core.neighbors import find_genomic_neighbors
 
     Y = np.log1p(get_expression(adata, layer)).T
     ok = np.isfinite(Y).all(axis=1)
@@ -336,9 +336,9 @@ def promoter_attribution(
     KeyError
         If ``gene`` or ``varm[key]`` is missing.
     """
-    from ..pp._promoters import DEFAULT_UPSTREAM
-    from ..tl._attribution import _window_sequences
-    from ..tl._inputs import build_promoters
+    from .._core.sequence import DEFAULT_UPSTREAM
+    from .._core.sequence import window_sequences as _window_sequences
+    from ..tl._inputs import promoter_onehot
 
     if key not in adata.varm:
         msg = f"adata.varm has no {key!r}; run ge.tl.attribute_promoters first"
@@ -346,7 +346,7 @@ def promoter_attribution(
     j = _gene_index(adata, gene)
     attr = np.asarray(adata.varm[key])[j]
     pos = np.arange(len(attr)) - DEFAULT_UPSTREAM
-    seq = _window_sequences(build_promoters(adata.var.iloc[[j]]))[0]
+    seq = _window_sequences(promoter_onehot(adata.var.iloc[[j]], "promoter_seq"))[0]
     n = 2 if zoom else 1
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
     ax = axes[0, 0]

@@ -9,26 +9,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._logging import logger
-from .._utils import dense_rows, expression_source
-
-
-def sample_tissues(sdata: AnnData, tissue_key: str) -> pd.Categorical:
-    """Return the tissue label of every sample; raise if the column is missing or has gaps."""
-    if tissue_key not in sdata.obs.columns:
-        msg = (
-            f"adata.obs has no tissue column {tissue_key!r} (columns: {list(sdata.obs.columns)}); "
-            "add one, e.g. with geneimpute.pp.label_samples"
-        )
-        raise KeyError(msg)
-    labels = sdata.obs[tissue_key]
-    if labels.isna().any():
-        names = list(sdata.obs_names[labels.isna().to_numpy()][:3])
-        msg = (
-            f"{int(labels.isna().sum())} samples have no tissue in obs[{tissue_key!r}] "
-            f"(e.g. {names}); subset them out first"
-        )
-        raise ValueError(msg)
-    return pd.Categorical(labels.astype(str))
+from .._utils import dense_rows, expression_source, sample_tissues
 
 
 def tissue_medians(

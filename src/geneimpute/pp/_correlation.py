@@ -8,17 +8,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._utils import gene_mask, get_expression, tissue_frame, to_log1p
-
-
-def correlation_matrix(Y: np.ndarray) -> np.ndarray:
-    """Pearson correlation between the columns (tissues) of ``Y`` ``(n_genes, n_tissues)``."""
-    Z = Y - Y.mean(axis=0)
-    sd = np.sqrt((Z**2).sum(axis=0))
-    sd[sd == 0] = np.inf
-    C = (Z.T @ Z) / np.outer(sd, sd)
-    np.fill_diagonal(C, 1.0)
-    return C
+from .._core.correlation import correlation_matrix
+from .._utils import check_expression, gene_mask, get_expression, tissue_frame, to_log1p
 
 
 def tissue_correlation(
@@ -29,12 +20,14 @@ def tissue_correlation(
     is_log1p: bool = False,
     key_added: str = "tissue_correlation",
     inplace: bool = True,
-    copy: bool = False,
-) -> AnnData | pd.DataFrame | None:
+) -> pd.DataFrame | None:
     """Pearson correlation between tissues of log1p(TPM) over reference genes.
 
     Related tissues (brain regions, the two skins, GI tract) have correlated profiles; the
-    hybrid model uses this matrix to share signal between them (Brown, Dong & Truong 2026).
+    hybrid model uses this matrix to share signal between them (Brown, Dong & Truong,
+    Communications Biology 2026, doi:10.1038/s42003-026-10251-7).
+    :func:`~geneimpute.tl.train` and :func:`~geneimpute.tl.impute_expression` read it through
+    ``tissue_correlation_key``, :func:`~geneimpute.pl.tissue_correlation` through ``key``.
 
     Parameters
     ----------
@@ -51,20 +44,22 @@ def tissue_correlation(
         ``uns`` key.
     inplace
         If False, return the matrix and leave ``adata`` untouched.
-    copy
-        Return a modified copy instead of writing in place.
 
     Returns
     -------
-    Writes ``adata.uns[key_added]``: tissue x tissue :class:`pandas.DataFrame` (float64,
-    diagonal 1), and ``adata.uns[f"{key_added}_params"]``.
+    ``None``, or the tissue x tissue :class:`pandas.DataFrame` with ``inplace=False``.
+    Writes ``adata.uns[key_added]``: ``{"correlation": DataFrame (float64, diagonal 1),
+    "params": {"n_genes", "is_log1p", "layer"}}``.
 
     Raises
     ------
     ValueError
-        If the selected genes contain NaN, or fewer than 3 genes are selected.
+        If the selected genes contain NaN, values are infinite or negative, or fewer than 3
+        genes are selected.
     """
-    Y = to_log1p(get_expression(adata, layer), not is_log1p).T
+    X = get_expression(adata, layer)
+    check_expression(X, is_log1p=is_log1p, names=(adata.obs_names, adata.var_names))
+    Y = to_log1p(X, not is_log1p).T
     complete = np.isfinite(Y).all(axis=1)
     mask = gene_mask(adata, genes, complete, "genes")
     if mask.sum() < 3:
@@ -77,7 +72,8 @@ def tissue_correlation(
     C = tissue_frame(correlation_matrix(Y[mask]), adata.obs_names)
     if not inplace:
         return C
-    adata = adata.copy() if copy else adata
-    adata.uns[key_added] = C
-    adata.uns[f"{key_added}_params"] = {"n_genes": int(mask.sum()), "is_log1p": bool(is_log1p)}
-    return adata if copy else None
+    adata.uns[key_added] = {
+        "correlation": C,
+        "params": {"n_genes": int(mask.sum()), "is_log1p": bool(is_log1p), "layer": layer or "X"},
+    }
+    return None

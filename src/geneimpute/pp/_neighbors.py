@@ -7,10 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from scipy import sparse
 
-from .._genomic import ORIENTATIONS, find_genomic_neighbors
-from .._utils import check_coordinates, check_unique_var_names, gene_mask
+from .._core.neighbors import ORIENTATION_NAMES, find_genomic_neighbors, neighbors_to_sparse
+from .._utils import check_coordinates, check_unique_var_names, gene_mask, get_expression
 
 
 def neighbor_features(
@@ -18,90 +17,109 @@ def neighbor_features(
     reference: str | Sequence[bool] | np.ndarray | None = None,
     *,
     k: int = 20,
+    layer: str | None = None,
     key_added: str = "genomic_neighbors",
     inplace: bool = True,
-    copy: bool = False,
-) -> AnnData | pd.DataFrame | None:
+) -> pd.DataFrame | None:
     """Find each gene's ``k`` nearest reference genes and their distance and orientation.
 
-    Following Brown, Dong & Truong (PLoS One 19:e0307360, 2024), genes within ~20-60 kb tend to
-    share tissue expression; this records, for every gene, the ``k`` nearest *reference* genes
-    on the same chromosome by TSS-to-TSS distance, with their relative orientation
-    (same strand, divergent = head-to-head, convergent = tail-to-tail) and whether the gene
-    bodies overlap or are nested.
+    Following Brown, Dong & Truong (PLoS One 19:e0307360, 2024,
+    doi:10.1371/journal.pone.0307360), genes within ~20-60 kb tend to share tissue expression;
+    this records, for every gene, the ``k`` nearest *reference* genes on the same chromosome
+    by TSS-to-TSS distance (ties broken by gene order), with their relative orientation (same
+    strand, divergent = head-to-head, convergent = tail-to-tail) and whether the gene bodies
+    overlap or are nested. :func:`~geneimpute.tl.train`, :func:`~geneimpute.tl.impute_expression`,
+    :func:`~geneimpute.tl.impute_neighbors`, :func:`~geneimpute.tl.impute_samples` and
+    :func:`~geneimpute.pl.distance_similarity` read the result through ``neighbors_key``
+    instead of searching again.
 
     Parameters
     ----------
     adata
         Genes in ``var`` with ``chrom``, ``start``, ``end`` (0-based half-open, bp), ``strand``
-        and optionally ``tss``.
+        and optionally ``tss``; expression in ``X`` (or ``layer``) to choose the default
+        reference genes.
     reference
-        Boolean mask or ``var`` column of genes allowed as neighbours (default: all genes).
+        Boolean mask or ``var`` column of genes allowed as neighbours; default: every gene
+        whose expression (``X`` or ``layer``) has no NaN -- the reference genes the ``tl``
+        functions use by default -- or every gene when ``X`` is None.
     k
-        Number of neighbours per gene.
+        Number of neighbours per gene (>= 1).
+    layer
+        Expression layer used for the default ``reference``.
     key_added
-        Prefix of the keys written.
+        ``uns`` key and prefix of the ``varp`` keys written.
     inplace
         If False, return a long :class:`pandas.DataFrame` (``gene``, ``neighbor``, ``rank``,
         ``distance_bp``, ``upstream``, ``orientation``, ``overlap``, ``nested``, ``gap_bp``)
         and leave ``adata`` untouched.
-    copy
-        Return a modified copy instead of writing in place.
 
     Returns
     -------
-    Writes, shape ``(n_vars, n_vars)`` sparse CSR, row = gene, column = neighbour:
+    ``None`` (or the DataFrame when ``inplace=False``). Writes, each ``(n_vars, n_vars)``
+    sparse CSR with row = gene, column = neighbour:
 
-    - ``adata.varp[f"{key_added}_distances"]``: TSS distance in bp (explicit zeros kept).
-    - ``adata.varp[f"{key_added}_orientation"]``: 1 same strand, 2 divergent, 3 convergent.
+    - ``adata.varp[f"{key_added}_distances"]``: TSS-to-TSS distance in bp (stored zeros are
+      neighbours that share the TSS).
+    - ``adata.varp[f"{key_added}_orientation"]``: 1 same strand, 2 divergent, 3 convergent
+      (:data:`geneimpute._core.neighbors.ORIENTATION_CODES`).
     - ``adata.varp[f"{key_added}_overlap"]``: 1 overlapping bodies, 2 nested, 0 neither.
-    - ``adata.uns[key_added]["params"]``: ``k``, ``n_reference``.
+    - ``adata.uns[key_added]``: ``distances_key``, ``orientation_key``, ``overlap_key`` and
+      ``params`` (``k``, ``n_reference``, ``reference``).
 
     Raises
     ------
     KeyError
-        If coordinate columns are missing.
+        If coordinate columns (or ``layer``) are missing.
     ValueError
-        If coordinates contain NaN, strands are not ``+``/``-`` or gene IDs are duplicated.
+        If coordinates are malformed, gene IDs are duplicated or ``k < 1``.
 
     Examples
     --------
     >>> import geneimpute as ge
     >>> adata = ge.datasets.gtex_tissues()
-    >>> table = ge.pp.neighbor_features(adata, k=5, inplace=False)
+    >>> ge.pp.neighbor_features(adata, k=20)
+    >>> adata.uns["genomic_neighbors"]["params"]["k"]
+    20
     """
     check_unique_var_names(adata)
     check_coordinates(adata.var)
-    ref = gene_mask(adata, reference, np.ones(adata.n_vars, bool), "reference")
-    nb = find_genomic_neighbors(adata.var, ref, k=k)
-    valid = nb.valid
-    rows = np.repeat(np.arange(adata.n_vars), k).reshape(-1, k)[valid]
-    cols = nb.index[valid]
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        msg = f"k must be an integer >= 1, got {k!r}"
+        raise ValueError(msg)
+    if reference is None and (adata.X is not None or layer is not None):
+        default = np.isfinite(get_expression(adata, layer)).all(axis=0)
+        rule = "complete_profiles"
+    else:
+        default = np.ones(adata.n_vars, bool)
+        rule = "all_genes" if reference is None else "user_mask"
+    ref = gene_mask(adata, reference, default, "reference")
+    nb = find_genomic_neighbors(adata.var, ref, k=int(k))
     if not inplace:
+        valid = nb.valid
+        rows = np.repeat(np.arange(adata.n_vars), k).reshape(-1, k)[valid]
         names = adata.var_names.to_numpy()
         return pd.DataFrame(
             {
                 "gene": names[rows],
-                "neighbor": names[cols],
+                "neighbor": names[nb.index[valid]],
                 "rank": np.tile(np.arange(1, k + 1), (adata.n_vars, 1))[valid],
                 "distance_bp": nb.distance[valid].astype(np.int64),
                 "upstream": nb.upstream[valid],
-                "orientation": np.asarray(ORIENTATIONS)[nb.orientation[valid]],
+                "orientation": ORIENTATION_NAMES[nb.orientation[valid]],
                 "overlap": nb.overlap[valid],
                 "nested": nb.nested[valid],
                 "gap_bp": nb.gap[valid].astype(np.int64),
             }
         )
-    adata = adata.copy() if copy else adata
-    shape = (adata.n_vars, adata.n_vars)
-
-    def _csr(values: np.ndarray) -> sparse.csr_matrix:
-        return sparse.csr_matrix((values, (rows, cols)), shape=shape)
-
-    adata.varp[f"{key_added}_distances"] = _csr(nb.distance[valid])
-    adata.varp[f"{key_added}_orientation"] = _csr(nb.orientation[valid].astype(np.int8) + 1)
-    adata.varp[f"{key_added}_overlap"] = _csr(
-        np.where(nb.nested[valid], 2, nb.overlap[valid].astype(np.int8)).astype(np.int8)
-    )
-    adata.uns[key_added] = {"params": {"k": int(k), "n_reference": int(ref.sum())}}
-    return adata if copy else None
+    graphs = neighbors_to_sparse(nb)
+    keys = {name: f"{key_added}_{name}" for name in graphs}
+    for name, m in graphs.items():
+        adata.varp[keys[name]] = m
+    adata.uns[key_added] = {
+        "distances_key": keys["distances"],
+        "orientation_key": keys["orientation"],
+        "overlap_key": keys["overlap"],
+        "params": {"k": int(k), "n_reference": int(ref.sum()), "reference": rule},
+    }
+    return None

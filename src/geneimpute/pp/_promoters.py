@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -11,78 +10,19 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, one_hot_encode, promoter_matrix
 from .._logging import logger
 from .._utils import check_coordinates, check_unique_var_names, tss_of
 
-#: Default promoter window around the TSS (+1 at index ``DEFAULT_UPSTREAM``), as in EPDnew.
-DEFAULT_UPSTREAM = 249
-DEFAULT_DOWNSTREAM = 50
+__all__ = [
+    "DEFAULT_DOWNSTREAM",
+    "DEFAULT_UPSTREAM",
+    "extract_promoters",
+    "one_hot_encode",
+    "promoter_matrix",
+]
 
 _REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
-_LUT = np.full(256, -2, dtype=np.int8)
-for _i, _c in enumerate("ACGT"):
-    _LUT[ord(_c)] = _i
-    _LUT[ord(_c.lower())] = _i
-_LUT[ord("N")] = -1
-_LUT[ord("n")] = -1
-
-
-def one_hot_encode(
-    sequences: Sequence[str], length: int | None = None, *, dtype: type = np.float32
-) -> np.ndarray:
-    """One-hot encode DNA sequences.
-
-    Parameters
-    ----------
-    sequences
-        DNA strings over ``ACGTN`` (case-insensitive). ``N`` encodes as all zeros.
-    length
-        Output length in bp; shorter sequences are right-padded with zeros, longer ones raise.
-        Default: the longest sequence.
-    dtype
-        Output dtype.
-
-    Returns
-    -------
-    Array of shape ``(n_sequences, length, 4)``, channels ``A, C, G, T``.
-
-    Raises
-    ------
-    ValueError
-        If a sequence has a letter other than ``ACGTN`` (the sequence index and letter are
-        named) or is longer than ``length``.
-
-    Examples
-    --------
-    >>> one_hot_encode(["ACGTN"]).shape
-    (1, 5, 4)
-    """
-    seqs = list(sequences)
-    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    L = int(lengths.max()) if length is None and len(seqs) else int(length or 0)
-    if len(seqs) and lengths.max() > L:
-        i = int(np.argmax(lengths))
-        msg = f"sequence {i} is {lengths[i]} bp, longer than length={L}"
-        raise ValueError(msg)
-    out = np.zeros((len(seqs), L, 4), dtype=dtype)
-    if not seqs:
-        return out
-    buf = np.frombuffer("".join(seqs).encode("ascii", errors="replace"), dtype=np.uint8)
-    codes = _LUT[buf]
-    if (codes == -2).any():
-        pos = int(np.flatnonzero(codes == -2)[0])
-        seq_i = int(np.searchsorted(np.cumsum(lengths), pos, side="right"))
-        letter = chr(buf[pos])
-        msg = (
-            f"sequence {seq_i} contains {letter!r}, which is not one of A, C, G, T, N "
-            "(IUPAC ambiguity codes are not supported; replace them with N)"
-        )
-        raise ValueError(msg)
-    row = np.repeat(np.arange(len(seqs)), lengths)
-    col = np.arange(len(buf)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    ok = codes >= 0
-    out[row[ok], col[ok], codes[ok]] = 1
-    return out
 
 
 def _fasta_index(fasta) -> dict[str, tuple[str, int, int]]:
@@ -221,40 +161,3 @@ def extract_promoters(
     adata.var[key_added] = pd.Series(seqs.astype(str), index=adata.var_names)
     adata.var[f"{key_added}_tss_index"] = np.where(covered, upstream, -1)
     return adata if copy else None
-
-
-def promoter_matrix(
-    sequences: Sequence[str],
-    tss_index: Sequence[int] | np.ndarray,
-    *,
-    upstream: int = DEFAULT_UPSTREAM,
-    downstream: int = DEFAULT_DOWNSTREAM,
-) -> np.ndarray:
-    """One-hot promoters aligned on the TSS in a common window, with an "observed" channel.
-
-    Each sequence (TSS at ``tss_index``) is placed so its TSS lands at index ``upstream`` of an
-    ``upstream + downstream + 1`` bp window; bases outside the sequence are zeros with
-    ``observed = 0``, so 300 bp and 60 bp EPDnew promoters (and genes with none) share one input.
-
-    Returns
-    -------
-    float32 array of shape ``(n, upstream + downstream + 1, 5)``: ``A, C, G, T, observed``.
-    """
-    L = upstream + downstream + 1
-    seqs = [str(s) if isinstance(s, str) else "" for s in sequences]
-    tss_index = np.asarray(tss_index, dtype=np.int64)
-    out = np.zeros((len(seqs), L, 5), dtype=np.float32)
-    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    for length in np.unique(lengths):
-        if length == 0:
-            continue
-        rows = np.flatnonzero(lengths == length)
-        oh = one_hot_encode([seqs[i] for i in rows], int(length))
-        for t in np.unique(tss_index[rows]):
-            sub = rows[tss_index[rows] == t]
-            src = oh[np.isin(rows, sub)]
-            shift = upstream - int(t)
-            a, b = max(0, shift), min(L, shift + int(length))
-            out[sub, a:b, :4] = src[:, a - shift : b - shift]
-            out[sub, a:b, 4] = 1
-    return out

@@ -1,10 +1,10 @@
 """Tools: train the hybrid model, impute profiles, baselines, evaluation."""
 
+from .._core.metrics import regression_metrics
 from ._attribution import attribute_promoters
 from ._baselines import impute_neighbors
 from ._donors import impute_donors
 from ._evaluate import evaluate
-from ._metrics import regression_metrics
 from ._samples import impute_samples
 from ._train import impute_expression, train
 

@@ -7,31 +7,47 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 from anndata import AnnData
-from torch import nn
 
+from .._core.sequence import DEFAULT_UPSTREAM, window_sequences
 from .._utils import check_unique_var_names, gene_mask
 from ..models import HybridImputer
-from ..pp._promoters import DEFAULT_UPSTREAM
-from ._inputs import build_promoters
+from ._inputs import promoter_onehot
 
 
-class _PromoterReadout(nn.Module):
+def _readout(net, tissue: int | None):
     """CNN branch of a :class:`~geneimpute.models.HybridNet` read out to one scalar per gene."""
+    from torch import nn
 
-    def __init__(self, net: nn.Module, tissue: int | None) -> None:
-        super().__init__()
-        self.cnn, self.head, self.tissue = net.cnn, net.cnn_head, tissue
+    class _PromoterReadout(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cnn, self.head = net.cnn, net.cnn_head
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.cnn(x))
-        return out.mean(dim=1) if self.tissue is None else out[:, self.tissue]
+        def forward(self, x):
+            out = self.head(self.cnn(x))
+            return out.mean(dim=1) if tissue is None else out[:, tissue]
+
+    return _PromoterReadout()
+
+
+def _require(module: str, extra: str = "interpret"):
+    """Import an optional dependency or raise an ImportError naming the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        msg = (
+            f"this function needs {module.split('.')[0]!r}; install it with "
+            f"pip install 'geneimpute[{extra}]'"
+        )
+        raise ImportError(msg) from None
 
 
 def _jaspar_motifs(release: str) -> list[tuple[str, str, np.ndarray]]:
     """JASPAR CORE vertebrate motifs as ``(matrix_id, name, log-odds (4, length))``."""
-    from pyjaspar import jaspardb
+    jaspardb = _require("pyjaspar").jaspardb
 
     motifs = jaspardb(release=release).fetch_motifs(collection="CORE", tax_group=["vertebrates"])
     out = []
@@ -79,6 +95,7 @@ def attribute_promoters(
     top_k: int = 15,
     jaspar_release: str | None = "JASPAR2024",
     min_motif_score: float = 0.95,
+    promoter_key: str | None = None,
     key_added: str = "promoter_attribution",
     batch_size: int = 256,
     copy: bool = False,
@@ -112,6 +129,8 @@ def attribute_promoters(
         JASPAR release to match against (None: no matching).
     min_motif_score
         Minimum relative PSSM score (0-1) for a JASPAR match to be reported.
+    promoter_key
+        ``var`` column with promoters; None: the model's.
     key_added
         Keys written.
     batch_size
@@ -136,10 +155,11 @@ def attribute_promoters(
     >>> ge.tl.attribute_promoters(adata, model, top_k=10)  # doctest: +SKIP
     >>> adata.uns["promoter_attribution"]["top_kmers"]  # doctest: +SKIP
     """
-    from captum.attr import IntegratedGradients
+    IntegratedGradients = _require("captum.attr").IntegratedGradients
+    import torch
 
     check_unique_var_names(adata)
-    model._check_fitted()
+    model.check_fitted()
     if model.net_ is None or model.net_.cnn is None:
         msg = "the model has no promoter CNN (trained without 'promoter' features)"
         raise ValueError(msg)
@@ -149,15 +169,19 @@ def attribute_promoters(
             msg = f"tissue {tissue!r} is not one of the model's tissues"
             raise ValueError(msg)
         t_idx = model.tissues_.index(tissue)
-    X = build_promoters(adata.var)
+    key = promoter_key or model.setup_.promoter_key or "promoter_seq"
+    if key not in adata.var.columns:
+        msg = f"adata.var has no promoter column {key!r}; pass promoter_key="
+        raise KeyError(msg)
+    X = promoter_onehot(adata.var, key)
     has_seq = X[:, :, 4].sum(axis=1) > 0
     sel = gene_mask(adata, genes, has_seq, "genes") & has_seq
     if not sel.any():
-        msg = "no selected gene has a promoter sequence in var['promoter_seq']"
+        msg = f"no selected gene has a promoter sequence in var[{key!r}]"
         raise ValueError(msg)
     rows = np.flatnonzero(sel)
     net = model.net_.cpu().eval()
-    ig = IntegratedGradients(_PromoterReadout(net, t_idx))
+    ig = IntegratedGradients(_readout(net, t_idx))
     attr = np.full(X.shape[:2], np.nan, dtype=np.float32)
     for s in range(0, len(rows), batch_size):
         r = rows[s : s + batch_size]
@@ -170,7 +194,7 @@ def attribute_promoters(
         attr[r] = per_base
 
     # top windows per gene -> k-mer counts
-    seq_of = _window_sequences(X)
+    seq_of = window_sequences(X)
     counts: Counter[str] = Counter()
     scores: dict[str, list[float]] = {}
     for i in rows:
@@ -210,11 +234,3 @@ def attribute_promoters(
         "top_kmers": top,
     }
     return adata if copy else None
-
-
-def _window_sequences(X: np.ndarray) -> list[str]:
-    """Decode one-hot promoter windows back to strings (``N`` where unobserved)."""
-    letters = np.array(list("ACGTN"))
-    code = np.where(X[:, :, 4] > 0, X[:, :, :4].argmax(axis=2), 4)
-    code = np.where((X[:, :, :4].sum(axis=2) == 0) & (code != 4), 4, code)
-    return ["".join(letters[c]) for c in code]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from anndata import AnnData
 
-from .._genomic import find_genomic_neighbors
-from .._logging import logger
-from ..models import idw_profiles
+from .._core.neighbors import idw_profiles
+from .._logging import warn_data
 from ._common import prepare_task, write_imputed
+from ._inputs import InputSources, resolve_neighbors
 
 
 def impute_neighbors(
@@ -19,18 +20,20 @@ def impute_neighbors(
     genes: str | Sequence[bool] | np.ndarray | None = None,
     *,
     k: int = 10,
-    weighting: str = "inverse_distance",
+    weighting: Literal["inverse_distance", "uniform"] = "inverse_distance",
     layer: str | None = None,
     is_log1p: bool = False,
     overwrite: bool = False,
+    neighbors_key: str | None = "genomic_neighbors",
     key_added: str = "imputed_distance",
     copy: bool = False,
 ) -> AnnData | None:
     """Distance-based imputation: weighted mean of the ``k`` nearest reference genes' profiles.
 
     The reference method the hybrid is compared with (Brown, Dong & Truong, PLoS One
-    19:e0307360, 2024): a target gene's log1p(TPM) profile is the mean of its ``k`` nearest
-    reference genes on the same chromosome (by TSS), weighted by ``1 / (distance_bp + 1000)``.
+    19:e0307360, 2024, doi:10.1371/journal.pone.0307360): a target gene's log1p(TPM) profile
+    is the mean of its ``k`` nearest reference genes on the same chromosome (by TSS), weighted
+    by ``1 / (distance_bp + 1000)``.
 
     Parameters
     ----------
@@ -39,36 +42,49 @@ def impute_neighbors(
     genes
         Genes to impute (boolean mask or ``var`` column); default: all-NaN profiles.
     k
-        Number of nearest reference genes.
+        Number of nearest reference genes (>= 1).
     weighting
         ``"inverse_distance"`` or ``"uniform"``.
     layer, is_log1p, overwrite, copy
         As :func:`~geneimpute.tl.impute_expression`.
+    neighbors_key
+        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output, read when present
+        (it must hold at least ``k`` neighbours); None or an absent key searches neighbours.
     key_added
-        Layer name for the result.
+        Layer name for the result (and ``uns`` key of its parameters).
 
     Returns
     -------
-    Writes ``adata.layers[key_added]``, ``adata.layers[f"{key_added}_mask"]`` and
+    ``None``, or the modified copy with ``copy=True``. Writes ``adata.layers[key_added]`` (the
+    input's units), ``adata.layers[f"{key_added}_mask"]`` (bool) and
     ``adata.uns[key_added]["params"]``. Genes on a chromosome with no reference gene stay NaN
-    (their number is logged and recorded as ``n_genes_without_neighbors``).
+    (a warning gives their number, recorded as ``n_genes_without_neighbors``).
 
     Raises
     ------
     ValueError
-        As :func:`~geneimpute.tl.impute_expression`, or for an unknown ``weighting``.
+        As :func:`~geneimpute.tl.impute_expression`, for an unknown ``weighting`` or ``k < 1``.
     """
     if weighting not in ("inverse_distance", "uniform"):
         msg = f"weighting must be 'inverse_distance' or 'uniform', got {weighting!r}"
         raise ValueError(msg)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        msg = f"k must be an integer >= 1, got {k!r}"
+        raise ValueError(msg)
     task = prepare_task(adata, genes, layer=layer, is_log1p=is_log1p)
     t0 = time.perf_counter()
-    nb = find_genomic_neighbors(adata.var, task.reference, k=k)
+    sources = InputSources()
+    nb = resolve_neighbors(adata, task.reference, int(k), neighbors_key, sources)
     rows = np.flatnonzero(task.target)
-    pred = idw_profiles(task.Y, nb, k, weighting == "inverse_distance")[rows]
-    n_none = int(np.isnan(pred).all(axis=1).sum())
+    pred = idw_profiles(task.Y, nb, int(k), weighting == "inverse_distance")[rows]
+    none = np.isnan(pred).all(axis=1)
+    n_none = int(none.sum())
     if n_none:
-        logger.warning("impute_neighbors: %d genes have no reference neighbour; left NaN", n_none)
+        warn_data(
+            f"impute_neighbors: {n_none} genes have no reference neighbour and are left NaN, "
+            f"e.g. {list(adata.var_names[rows[none]][:3])}",
+            stacklevel=3,
+        )
     seconds = time.perf_counter() - t0
     adata = adata.copy() if copy else adata
     n_filled = write_imputed(
@@ -85,10 +101,13 @@ def impute_neighbors(
             "method": "distance",
             "k": int(k),
             "weighting": weighting,
+            "is_log1p": bool(is_log1p),
+            "units": "log1p_TPM" if is_log1p else "TPM",
             "n_genes_imputed": int(len(rows)),
             "n_values_imputed": n_filled,
             "n_genes_without_neighbors": n_none,
             "n_reference_genes": int(task.reference.sum()),
+            "inputs": {"neighbors": sources.neighbors},
         },
         "timings": {"impute": seconds},
     }

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from anndata import AnnData
+from scipy import sparse
 
 from .._utils import (
     check_coordinates,
+    check_expression,
     check_unique_var_names,
+    expression_source,
     gene_mask,
     get_expression,
     to_log1p,
@@ -29,6 +32,7 @@ class ExpressionTask:
     Y: np.ndarray
     reference: np.ndarray
     target: np.ndarray
+    reference_rule: str = "complete_profiles"
 
 
 def check_tissues(adata: AnnData) -> None:
@@ -52,7 +56,14 @@ def prepare_task(
     check_unique_var_names(adata)
     check_tissues(adata)
     check_coordinates(adata.var)
+    is_sparse = sparse.issparse(expression_source(adata, layer))
     X = get_expression(adata, layer)
+    check_expression(
+        X,
+        is_log1p=is_log1p,
+        what="adata.X" if layer is None else f"adata.layers[{layer!r}]",
+        names=(adata.obs_names, adata.var_names),
+    )
     Y = to_log1p(X, not is_log1p).T
     finite = np.isfinite(Y)
     all_nan = ~finite.any(axis=1)
@@ -75,12 +86,18 @@ def prepare_task(
             "no genes to impute: no gene has an all-NaN profile; pass genes= (a boolean var "
             "column or mask) to choose them"
         )
+        if is_sparse:
+            msg += (
+                ". The expression is a sparse matrix: its implicit zeros are measured zeros, "
+                "not missing values; store missing values as NaN in a dense matrix"
+            )
         raise ValueError(msg)
     if ref.sum() < 20:
         msg = f"only {int(ref.sum())} reference genes with a complete profile; need at least 20"
         raise ValueError(msg)
     Yref = np.where(ref[:, None], Y, np.nan)
-    return ExpressionTask(X=X, Y=Yref, reference=ref, target=target)
+    rule = "complete_profiles" if reference is None else "user_mask"
+    return ExpressionTask(X=X, Y=Yref, reference=ref, target=target, reference_rule=rule)
 
 
 def write_imputed(

@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._core.sequence import promoter_composition
 from .._settings import Accelerator
-from ..models import DonorHybrid, KNNDonor, TEEBoT, TissueMean
-from ..pp._donors import _layout
-from ._inputs import promoter_composition
+from ..pp._donors import _layout  # TODO helper
 
-METHODS = {"hybrid": DonorHybrid, "mean": TissueMean, "knn": KNNDonor, "teebot": TEEBoT}
+METHODS = {"hybrid": "DonorHybrid", "mean": "TissueMean", "knn": "KNNDonor", "teebot": "TEEBoT"}
 
 
 def donor_array(dadata: AnnData) -> tuple[np.ndarray, list[str]]:
@@ -95,15 +94,17 @@ def impute_donors(
         msg = f"only {len(multi)} donors have two or more sampled tissues; need at least 10"
         raise ValueError(msg)
     donors_with_data = np.flatnonzero(seen.any(axis=1))
+    from .. import models
+
     if method == "hybrid":
-        model = DonorHybrid(random_state=random_state, **model_kwargs).fit(
+        model = models.DonorHybrid(random_state=random_state, **model_kwargs).fit(
             V,
             donors_with_data,
             gene_features=gene_features_for(dadata.var_names),
             accelerator=accelerator,
         )
     else:
-        model = METHODS[method](**model_kwargs).fit(V, donors_with_data)
+        model = getattr(models, METHODS[method])(**model_kwargs).fit(V, donors_with_data)
     pairs = np.argwhere(~seen & seen.any(axis=1)[:, None])
     pred = model.predict(V, pairs) if len(pairs) else np.zeros((0, V.shape[2]))
     adata = dadata.copy() if copy else dadata

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._core.metrics import per_tissue_pearson, regression_metrics
 from .._utils import gene_mask, get_expression, to_log1p
-from ._metrics import per_tissue_pearson, regression_metrics
 
 
 def evaluate(

@@ -1,119 +1,250 @@
-"""Translate AnnData into the array inputs of :class:`~geneimpute.models.HybridImputer`."""
+"""Read the named inputs that ``pp`` wrote (or compute the absent ones) for the models."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
+from anndata import AnnData
 
-from .._genomic import find_genomic_neighbors
-from .._logging import logger
+from .._core.correlation import check_correlation, correlation_matrix
+from .._core.neighbors import GenomicNeighbors, find_genomic_neighbors, neighbors_from_distances
+from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, encode_promoters
+from .._core.sequence import promoter_composition as promoter_composition
+from .._logging import warn_data
 from .._timing import timed
 from ..models import GeneInputs
-from ..pp._promoters import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, promoter_matrix
 
 #: Optional ``var`` columns with canonical-transcript structure (bp / counts), as bundled.
 STRUCTURE_COLUMNS = ("utr5_length", "exon_length", "utr3_length", "n_exons")
+#: Promoter-composition feature names (always present, NaN without a promoter).
+PROMOTER_FEATURES = ("promoter_gc", "promoter_cpg_oe", "promoter_length_bp")
 
 
-def promoter_composition(seqs: pd.Series) -> pd.DataFrame:
-    """GC fraction, CpG observed/expected and sequence length (bp) of each promoter."""
-    s = seqs.fillna("").astype(str).str.upper()
-    n = s.str.len().astype(float)
-    acgt = n - s.str.count("N")
-    c, g, cg = s.str.count("C"), s.str.count("G"), s.str.count("CG")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gc = ((c + g) / acgt).where(acgt > 0)
-        cpg = (cg * acgt / (c * g)).where((c > 0) & (g > 0))
-    return pd.DataFrame(
-        {"promoter_gc": gc, "promoter_cpg_oe": cpg, "promoter_length_bp": n}, index=seqs.index
-    )
+@dataclass
+class InputSources:
+    """Where each input of a call came from (recorded in ``uns[key_added]["params"]``)."""
+
+    neighbors: str = ""
+    promoters: str = ""
+    tissue_correlation: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, str]:
+        """For ``params["inputs"]``."""
+        return {
+            "neighbors": self.neighbors,
+            "promoters": self.promoters,
+            "tissue_correlation": self.tissue_correlation,
+        }
 
 
-def gene_feature_table(var: pd.DataFrame, promoter_key: str = "promoter_seq") -> pd.DataFrame:
+def gene_feature_table(
+    var: pd.DataFrame, promoter_key: str | None = "promoter_seq", *, use_structure: bool = True
+) -> pd.DataFrame:
     """Hand-made per-gene features from ``var`` (NaN where unknown).
 
-    Promoter GC / CpG o/e / length, log10 gene-body length, and, where ``var`` has them, the
-    canonical transcript's log 5' UTR, exon and 3' UTR lengths and exon count.
+    Promoter GC / CpG o/e / length (NaN without ``promoter_key``), log10 gene-body length, and,
+    with ``use_structure`` and where ``var`` has them, the canonical transcript's log 5' UTR,
+    exon and 3' UTR lengths and exon count.
     """
-    seqs = var[promoter_key] if promoter_key in var.columns else pd.Series("", index=var.index)
+    has = promoter_key is not None and promoter_key in var.columns
+    seqs = var[promoter_key] if has else pd.Series("", index=var.index)
     feats = promoter_composition(seqs)
     feats["log10_gene_length_bp"] = np.log10(
         (var["end"].astype(float) - var["start"].astype(float)).clip(lower=1)
     )
-    for col in STRUCTURE_COLUMNS:
-        if col in var.columns:
-            feats[f"log1p_{col}"] = np.log1p(pd.to_numeric(var[col], errors="coerce"))
+    if use_structure:
+        for col in STRUCTURE_COLUMNS:
+            if col in var.columns:
+                feats[f"log1p_{col}"] = np.log1p(pd.to_numeric(var[col], errors="coerce"))
     return feats
 
 
+def has_promoters(var: pd.DataFrame, promoter_key: str | None) -> bool:
+    """Whether ``var[promoter_key]`` exists and holds at least one non-empty sequence."""
+    if promoter_key is None or promoter_key not in var.columns:
+        return False
+    return bool((var[promoter_key].fillna("").astype(str).str.len() > 0).any())
+
+
+def promoter_onehot(var: pd.DataFrame, promoter_key: str | None) -> np.ndarray:
+    """``(n_genes, 300, 5)`` one-hot promoters from ``var[promoter_key]`` (zeros without).
+
+    Uses ``var[f"{promoter_key}_tss_index"]`` to align sequences on the TSS (see
+    :func:`~geneimpute._core.sequence.promoter_matrix`).
+    """
+    if promoter_key is None or promoter_key not in var.columns:
+        return np.zeros((len(var), DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1, 5), np.float32)
+    tss_col = f"{promoter_key}_tss_index"
+    tss_index = var[tss_col].to_numpy(dtype=np.int64) if tss_col in var.columns else None
+    return encode_promoters(var[promoter_key], tss_index, what=f"var[{promoter_key!r}]")
+
+
+def stored_neighbors(adata: AnnData, key: str) -> tuple[GenomicNeighbors, dict]:
+    """Read :func:`~geneimpute.pp.neighbor_features` output under ``uns[key]`` / ``varp``.
+
+    Raises
+    ------
+    KeyError
+        If ``uns[key]`` is not neighbour output or its ``varp`` graph is missing.
+    """
+    info = adata.uns[key]
+    if not isinstance(info, dict) or "distances_key" not in info or "params" not in info:
+        msg = (
+            f"adata.uns[{key!r}] is not the output of geneimpute.pp.neighbor_features "
+            "(it lacks 'distances_key' and 'params')"
+        )
+        raise KeyError(msg)
+    dkey = str(info["distances_key"])
+    if dkey not in adata.varp:
+        msg = f"adata.varp[{dkey!r}] (named by uns[{key!r}]) is missing"
+        raise KeyError(msg)
+    k = int(info["params"]["k"])
+    return neighbors_from_distances(adata.var, adata.varp[dkey], k), dict(info["params"])
+
+
+def resolve_neighbors(
+    adata: AnnData,
+    reference: np.ndarray,
+    k: int,
+    neighbors_key: str | None,
+    sources: InputSources,
+) -> GenomicNeighbors:
+    """Neighbours from ``uns[neighbors_key]`` when present, else one new search.
+
+    Raises
+    ------
+    ValueError
+        If the stored neighbours have fewer than ``k`` slots, or point at genes that are not
+        reference genes of this call.
+    """
+    if neighbors_key is not None and neighbors_key in adata.uns:
+        nb, params = stored_neighbors(adata, neighbors_key)
+        if nb.k < k:
+            msg = (
+                f"uns[{neighbors_key!r}] holds {nb.k} neighbours per gene, the model needs "
+                f"{k}; rerun geneimpute.pp.neighbor_features(adata, k={k})"
+            )
+            raise ValueError(msg)
+        pointed = nb.index[nb.valid]
+        wrong = np.unique(pointed[~reference[pointed]])
+        if len(wrong):
+            msg = (
+                f"the neighbours in uns[{neighbors_key!r}] point at {len(wrong)} genes that are "
+                f"not reference genes of this call (e.g. {list(adata.var_names[wrong[:3]])}); "
+                "rerun geneimpute.pp.neighbor_features(adata, reference=...) with this call's "
+                "reference genes, or pass neighbors_key=None to search again"
+            )
+            raise ValueError(msg)
+        sources.neighbors = f"uns[{neighbors_key!r}]"
+        return GenomicNeighbors(
+            *(getattr(nb, f)[:, :k] for f in nb.__dataclass_fields__)  # type: ignore[arg-type]
+        )
+    with timed("neighbor_features"):
+        nb = find_genomic_neighbors(adata.var, reference, k=k)
+    sources.neighbors = "computed"
+    n_none = int((~nb.valid).all(axis=1).sum())
+    if n_none:
+        none = ~nb.valid.any(axis=1)
+        warn_data(
+            f"{n_none} genes have no reference gene on their chromosome (e.g. "
+            f"{list(adata.var_names[none][:3])}); their neighbour inputs are empty",
+            stacklevel=5,
+        )
+    return nb
+
+
+def read_tissue_correlation(adata: AnnData, key: str) -> pd.DataFrame | None:
+    """The tissue x tissue DataFrame under ``uns[key]`` (written by pp or by the user).
+
+    Accepts :func:`~geneimpute.pp.tissue_correlation` output (a dict with ``"correlation"``) or
+    a plain DataFrame; returns None when absent.
+    """
+    if key not in adata.uns:
+        return None
+    C = adata.uns[key]
+    if isinstance(C, dict) and "correlation" in C:
+        C = C["correlation"]
+    if not isinstance(C, pd.DataFrame):
+        msg = f"adata.uns[{key!r}] is not a tissue x tissue DataFrame"
+        raise TypeError(msg)
+    return C
+
+
+def resolve_tissue_correlation(
+    adata: AnnData,
+    tissues: list[str],
+    Y_ref: np.ndarray,
+    key: str | None,
+    sources: InputSources,
+) -> np.ndarray:
+    """``(T, T)`` correlation aligned to ``tissues``: ``uns[key]`` or computed from ``Y_ref``.
+
+    Raises
+    ------
+    ValueError
+        If the stored matrix lacks tissues of ``adata`` or has NaN.
+    """
+    C = read_tissue_correlation(adata, key) if key is not None else None
+    if C is None:
+        with timed("tissue_correlation"):
+            M = correlation_matrix(Y_ref)
+        sources.tissue_correlation = f"computed from {len(Y_ref)} reference genes"
+        return M
+    tissues = [str(t) for t in tissues]
+    missing = [t for t in tissues if t not in C.index or t not in C.columns]
+    if missing:
+        msg = (
+            f"uns[{key!r}] lacks tissues {missing[:5]} ({len(missing)} in all); "
+            f"recompute it with geneimpute.pp.tissue_correlation(adata, key_added={key!r})"
+        )
+        raise ValueError(msg)
+    M = C.loc[tissues, tissues].to_numpy(dtype=np.float64)
+    check_correlation(M, len(tissues), what=f"uns[{key!r}]")
+    sources.tissue_correlation = f"uns[{key!r}]"
+    return M
+
+
 def build_inputs(
-    var: pd.DataFrame,
+    adata: AnnData,
     reference: np.ndarray,
     *,
     k: int,
+    promoter_key: str | None,
+    neighbors_key: str | None,
+    use_structure: bool,
+    sources: InputSources,
     feature_names: list[str] | None = None,
-    promoter_key: str = "promoter_seq",
-    use_structure: bool = True,
 ) -> GeneInputs:
-    """Assemble :class:`~geneimpute.models.GeneInputs` from gene annotation in ``var``.
+    """Assemble :class:`~geneimpute.models.GeneInputs` from ``adata.var`` and stored keys.
 
-    ``feature_names`` (from a trained model) fixes the hand-made feature columns; columns the
-    model knows but ``var`` lacks are filled with NaN and reported as a warning.
+    ``feature_names`` (from a trained model) fixes the hand-made feature columns; a column the
+    model knows but ``var`` lacks raises ``KeyError``.
     """
+    var = adata.var
     with timed("gene_features"):
-        table = gene_feature_table(var, promoter_key)
-    if not use_structure:
-        table = table[[c for c in table.columns if not c.startswith("log1p_")]]
+        table = gene_feature_table(var, promoter_key, use_structure=use_structure)
     if feature_names is not None:
         absent = [c for c in feature_names if c not in table.columns]
         if absent:
-            logger.warning("gene features %s are not available and are treated as missing", absent)
-        table = table.reindex(columns=feature_names)
+            cols = [c.removeprefix("log1p_") for c in absent]
+            msg = (
+                f"the model was trained with gene features {absent}, which need var columns "
+                f"{cols}; adata.var lacks them"
+            )
+            raise KeyError(msg)
+        table = table[list(feature_names)]
     with timed("promoter_onehot"):
-        promoter = build_promoters(var, promoter_key)
-    with timed("neighbor_features"):
-        neighbors = find_genomic_neighbors(var, reference, k=k)
+        promoter = promoter_onehot(var, promoter_key)
+    sources.promoters = (
+        f"var[{promoter_key!r}]" if promoter_key is not None and promoter_key in var else "none"
+    )
+    neighbors = resolve_neighbors(adata, reference, k, neighbors_key, sources)
     return GeneInputs(
         promoter=promoter,
         gene_features=table.to_numpy(dtype=np.float64),
         neighbors=neighbors,
         feature_names=list(table.columns),
     )
-
-
-def build_promoters(var: pd.DataFrame, promoter_key: str = "promoter_seq") -> np.ndarray:
-    """Validate and one-hot encode ``var[promoter_key]`` into ``(n_genes, 300, 5)``.
-
-    Uses ``var[f"{promoter_key}_tss_index"]`` to align sequences on the TSS (see
-    :func:`~geneimpute.pp._promoters.promoter_matrix`).
-    """
-    if promoter_key in var.columns:
-        tss_col = f"{promoter_key}_tss_index"
-        seqs = var[promoter_key].fillna("").astype(str)
-        bad_letters = seqs.str.contains(r"[^ACGTNacgtn]", regex=True)
-        if bad_letters.any():
-            first = var.index[bad_letters.to_numpy()][0]
-            letter = sorted(set(seqs[first].upper()) - set("ACGTN"))
-            msg = (
-                f"{int(bad_letters.sum())} promoter sequences in var[{promoter_key!r}] contain "
-                f"letters other than A, C, G, T, N (e.g. gene {first}: {letter}); replace "
-                "IUPAC ambiguity codes with N"
-            )
-            raise ValueError(msg)
-        if tss_col in var.columns:
-            tss_index = var[tss_col].to_numpy(dtype=np.int64)
-        else:
-            tss_index = np.full(len(var), DEFAULT_UPSTREAM)
-            lens = seqs.str.len()
-            bad = (lens > 0) & (lens != DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1)
-            if bad.any():
-                msg = (
-                    f"var[{tss_col!r}] is missing, so promoters must be "
-                    f"{DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1} bp (-{DEFAULT_UPSTREAM}.."
-                    f"+{DEFAULT_DOWNSTREAM}); {int(bad.sum())} are not, "
-                    f"e.g. {list(var.index[bad][:3])}"
-                )
-                raise ValueError(msg)
-        return promoter_matrix(seqs.tolist(), tss_index)
-    logger.warning("var has no %r column: the promoter CNN sees no sequence", promoter_key)
-    return np.zeros((len(var), DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1, 5), np.float32)

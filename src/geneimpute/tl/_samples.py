@@ -11,20 +11,33 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from .._genomic import GenomicNeighbors, find_genomic_neighbors
+from .._core.neighbors import GenomicNeighbors, idw_weights
 from .._logging import logger
-from .._settings import Accelerator
+from .._settings import Accelerator, resolve_device
 from .._timing import timed
 from .._utils import (
     check_coordinates,
+    check_expression,
     check_unique_var_names,
     dense_rows,
     expression_source,
     gene_mask,
+    sample_tissues,
+    tissue_frame,
 )
-from ..models import HybridImputer, idw_weights
-from ..pp._aggregate import sample_tissues, tissue_medians
-from ._train import impute_expression
+from ..models import FEATURES, HybridImputer
+from ..pp import tissue_medians
+from ._inputs import InputSources, read_tissue_correlation
+from ._train import (
+    DEFAULT_CORRELATION_KEY,
+    DEFAULT_NEIGHBORS_KEY,
+    DEFAULT_PROMOTER_KEY,
+    check_model_setup,
+    fit_hybrid,
+    model_tissue_order,
+    predict_hybrid,
+    units_of,
+)
 
 
 def _all_nan_columns(X, chunk_size: int) -> np.ndarray:
@@ -94,16 +107,17 @@ def impute_samples(
     *,
     tissue_key: str = "tissue",
     layer: str | None = None,
-    is_log1p: bool = False,
+    is_log1p: bool | None = None,
     k_neighbors: int = 10,
     chunk_size: int = 2048,
     overwrite: bool = False,
+    promoter_key: str | None = None,
+    neighbors_key: str | None = DEFAULT_NEIGHBORS_KEY,
+    tissue_correlation_key: str | None = DEFAULT_CORRELATION_KEY,
     key_added: str = "imputed",
-    tissue_correlation_key: str = "tissue_correlation",
     random_state: int = 0,
     accelerator: Accelerator | None = None,
     copy: bool = False,
-    **train_kwargs,
 ) -> AnnData | None:
     """Impute genes in every sample of a samples x genes matrix (e.g. GTEx v8 sample level).
 
@@ -184,6 +198,14 @@ def impute_samples(
     """
     check_unique_var_names(adata)
     check_coordinates(adata.var)
+    if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
+        msg = f"k_neighbors must be an integer >= 1, got {k_neighbors!r}"
+        raise ValueError(msg)
+    if isinstance(model, str | Path):
+        model = HybridImputer.load(model)
+    log1p = (
+        bool(model.setup_.units == "log1p_TPM") if is_log1p is None and model else bool(is_log1p)
+    )
     tissues = sample_tissues(adata, tissue_key)
     X = expression_source(adata, layer)
     timings: dict[str, float] = {}
@@ -195,50 +217,78 @@ def impute_samples(
         raise ValueError(msg)
     with timed("tissue_medians", timings):
         tdata = tissue_medians(adata, tissue_key, layer=layer)
-    if isinstance(model, str | Path):
-        model = HybridImputer.load(model)
+    med_raw = np.asarray(tdata.X, dtype=np.float64)
+    check_expression(
+        med_raw, is_log1p=log1p, what="tissue medians", names=(tdata.obs_names, tdata.var_names)
+    )
+    tissue_names = [str(t) for t in tdata.obs_names]
     if model is not None:
-        unknown = sorted(set(tdata.obs_names) - set(model.tissues_))
-        if unknown:
-            msg = f"sample tissues {unknown[:5]} are not among the model's tissues"
+        check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=log1p)
+        order, extra = model_tissue_order(tissue_names, model)
+        if extra:
+            msg = f"sample tissues {extra[:5]} are not among the model's tissues"
             raise ValueError(msg)
-        missing = sorted(set(model.tissues_) - set(tdata.obs_names))
-        if missing:
-            msg = f"the model's tissues {missing[:5]} have no samples; cannot build its input"
-            raise ValueError(msg)
-        tdata = tdata[list(model.tissues_)].copy()
-    finite = np.isfinite(np.asarray(tdata.X))
-    reference = finite.all(axis=0) & ~target
+    Y_all = (med_raw if log1p else np.log1p(med_raw)).T  # genes x tissues, log1p
+    reference = np.isfinite(Y_all).all(axis=1) & ~target
+    if reference.sum() < 20:
+        msg = f"only {int(reference.sum())} reference genes with a median in every tissue"
+        raise ValueError(msg)
+    Y = np.where(reference[:, None], Y_all, np.nan)
+    sources = InputSources()
     t0 = time.perf_counter()
-    impute_expression(
-        tdata,
+    model_source = "given"
+    inputs = None
+    if model is None:
+        model_source = "trained here"
+        model, inputs, sources = fit_hybrid(
+            adata,
+            Y,
+            reference,
+            tissue_names,
+            features=FEATURES,
+            promoter_key=promoter_key or DEFAULT_PROMOTER_KEY,
+            neighbors_key=neighbors_key,
+            tissue_correlation_key=tissue_correlation_key,
+            is_log1p=log1p,
+            layer=layer,
+            reference_rule="complete_profiles",
+            random_state=random_state,
+            accelerator=accelerator,
+            model_kwargs={},
+        )
+        order = np.arange(len(tissue_names))
+    else:
+        sources.tissue_correlation = "model"
+    tidx = np.flatnonzero(target)
+    pred_m, _, inputs = predict_hybrid(
+        adata,
         model,
-        genes=target,
-        reference=reference,
-        is_log1p=is_log1p,
-        overwrite=True,
-        tissue_correlation_key=tissue_correlation_key,
-        random_state=random_state,
+        Y[:, order],
+        reference,
+        tidx,
+        promoter_key=promoter_key,
+        neighbors_key=neighbors_key,
         accelerator=accelerator,
-        **train_kwargs,
+        sources=sources,
+        inputs=inputs,
     )
     timings["tissue_level_hybrid"] = time.perf_counter() - t0
-    tissue_timings = dict(tdata.uns["imputed"]["timings"])
-
-    # tissue-level log1p medians / predictions, rows in sample-code order
-    order = tdata.obs_names.get_indexer(tissues.categories)
-    med = np.asarray(tdata.X, dtype=np.float32)[order]
-    pred = np.asarray(tdata.layers["imputed"], dtype=np.float32)[order]
-    if not is_log1p:
-        med, pred = np.log1p(med), np.log1p(np.clip(pred, 0, None))
+    # tissue-level log1p medians / predictions (all genes), rows in sample-code order
+    code_order = tdata.obs_names.get_indexer(tissues.categories)
+    med = Y_all.T.astype(np.float32)[code_order]
+    pred_t = np.full((len(tissue_names), adata.n_vars), np.nan, dtype=np.float32)
+    pred_t[np.ix_(order, tidx)] = pred_m.T
+    pred = pred_t[code_order]
     codes = np.asarray(tissues.codes)
     rng = np.random.default_rng(random_state)
-    nb = find_genomic_neighbors(adata.var, reference, k=k_neighbors)
+    nb = inputs.neighbors
+    if nb.k < k_neighbors:
+        msg = f"k_neighbors={k_neighbors} exceeds the {nb.k} neighbours of the model's inputs"
+        raise ValueError(msg)
     with timed("sample_residual_fit", timings):
-        beta, r2 = _fit_residual_gain(X, codes, med, reference, nb, k_neighbors, not is_log1p, rng)
+        beta, r2 = _fit_residual_gain(X, codes, med, reference, nb, k_neighbors, not log1p, rng)
     logger.info("impute_samples: neighbour residual gain beta=%.3f (R^2 %.3f)", beta, r2)
 
-    tidx = np.flatnonzero(target)
     with timed("sample_impute", timings):
         cols, W = _neighbor_operator(nb, target, k_neighbors)
         out = np.empty(adata.shape, dtype=np.float32)
@@ -249,18 +299,26 @@ def impute_samples(
             out[rows] = V
             P = pred[codes[rows]][:, tidx]
             if beta > 0 and len(cols):
-                P += beta * np.asarray(_residual(V, codes[rows], cols, med, not is_log1p) @ W)
-            values = P if is_log1p else np.expm1(np.clip(P, 0, None))
+                P += beta * np.asarray(_residual(V, codes[rows], cols, med, not log1p) @ W)
+            values = P if log1p else np.expm1(np.clip(P, 0, None))
             block = V[:, tidx]
             sel = np.ones(block.shape, bool) if overwrite else ~np.isfinite(block)
+            sel &= np.isfinite(values)
             block[sel] = values[sel]
             out[np.ix_(rows, tidx)] = block
             fill[np.ix_(rows, tidx)] = sel
 
+    write_corr = tissue_correlation_key is not None and (
+        read_tissue_correlation(adata, tissue_correlation_key) is None
+    )
     adata = adata.copy() if copy else adata
     adata.layers[key_added] = out
     adata.layers[f"{key_added}_mask"] = fill
-    adata.uns[tissue_correlation_key] = tdata.uns[tissue_correlation_key]
+    if write_corr:
+        adata.uns[tissue_correlation_key] = {
+            "correlation": tissue_frame(model.tissue_correlation_, model.tissues_),
+            "params": {"source": f"geneimpute.tl.impute_samples ({key_added!r})"},
+        }
     profiles = pd.DataFrame(
         pred[:, tidx], index=list(tissues.categories), columns=list(adata.var_names[tidx])
     )
@@ -274,13 +332,19 @@ def impute_samples(
             "k_neighbors": int(k_neighbors),
             "beta": beta,
             "residual_r2": r2,
-            "is_log1p": bool(is_log1p),
+            "is_log1p": log1p,
+            "units": units_of(log1p),
+            "layer": layer or "X",
             "overwrite": bool(overwrite),
             "random_state": int(random_state),
-            "tissue_level": tdata.uns["imputed"]["params"],
+            "device": resolve_device(accelerator),
+            "features": model.features_,
+            "model": model_source,
+            "inputs": sources.to_dict(),
+            "model_config": dict(vars(model.config)),
         },
         "tissue_profiles": profiles,
-        "timings": {**{f"tissue_level_{k}": v for k, v in tissue_timings.items()}, **timings},
+        "timings": {**{f"tissue_level_{k}": v for k, v in model.timings_.items()}, **timings},
     }
     logger.info("impute_samples: filled %d values of %d genes", int(fill.sum()), len(tidx))
     return adata if copy else None

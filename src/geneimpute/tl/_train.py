@@ -5,78 +5,188 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pandas as pd
 from anndata import AnnData
 
-from .._logging import logger
+from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from .._timing import timed
 from .._utils import tissue_frame
-from ..models import GeneInputs, HybridImputer
-from ..pp._correlation import correlation_matrix
-from ._common import ExpressionTask, prepare_task, write_imputed
-from ._inputs import build_inputs
+from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
+from ..models._config import feature_options
+from ._common import prepare_task, write_imputed
+from ._inputs import (
+    PROMOTER_FEATURES,
+    InputSources,
+    build_inputs,
+    has_promoters,
+    read_tissue_correlation,
+    resolve_tissue_correlation,
+)
 
-FEATURES = ("promoter", "neighbors", "structure")
-
-
-def _model_options(features: Sequence[str], kwargs: dict) -> dict:
-    unknown = set(features) - set(FEATURES)
-    if unknown or not features:
-        msg = f"features must be a non-empty subset of {FEATURES}, got {list(features)}"
-        raise ValueError(msg)
-    opts = {
-        "use_cnn": "promoter" in features,
-        "use_transformer": "neighbors" in features,
-        "use_neighbor_features": "neighbors" in features,
-    }
-    if "neighbors" not in features:
-        opts["use_distance"] = False
-    opts.update(kwargs)
-    return opts
+DEFAULT_PROMOTER_KEY = "promoter_seq"
+DEFAULT_NEIGHBORS_KEY = "genomic_neighbors"
+DEFAULT_CORRELATION_KEY = "tissue_correlation"
 
 
-def _tissue_corr(adata: AnnData, task: ExpressionTask, key: str) -> np.ndarray:
-    """Use ``adata.uns[key]`` if it matches the tissues, else compute over reference genes."""
-    C = adata.uns.get(key)
-    if (
-        isinstance(C, pd.DataFrame)
-        and list(C.index) == list(adata.obs_names)
-        and list(C.columns) == list(adata.obs_names)
-    ):
-        return C.to_numpy(dtype=np.float64)
-    return correlation_matrix(task.Y[task.reference])
+def units_of(is_log1p: bool) -> str:
+    """``"log1p_TPM"`` or ``"TPM"``."""
+    return "log1p_TPM" if is_log1p else "TPM"
 
 
-def _fit(
+def fit_hybrid(
     adata: AnnData,
-    task: ExpressionTask,
+    Y: np.ndarray,
+    reference: np.ndarray,
+    tissues: list[str],
     *,
     features: Sequence[str],
-    tissue_correlation_key: str,
+    promoter_key: str | None,
+    neighbors_key: str | None,
+    tissue_correlation_key: str | None,
+    is_log1p: bool,
+    layer: str | None,
+    reference_rule: str,
     random_state: int,
-    accelerator: Accelerator,
-    model_kwargs: dict,
-) -> tuple[HybridImputer, GeneInputs]:
-    """Build the inputs from ``adata`` and fit; return the model and the inputs it saw."""
-    opts = _model_options(features, model_kwargs)
-    model = HybridImputer(random_state=random_state, **opts)
+    accelerator: Accelerator | None,
+    model_kwargs: dict[str, Any],
+) -> tuple[HybridImputer, GeneInputs, InputSources]:
+    """Build the inputs (reading stored keys of ``adata``) and fit a hybrid.
+
+    ``Y`` is genes x ``tissues`` log1p(TPM) with NaN outside ``reference``; ``adata`` supplies
+    ``var`` and the ``uns``/``varp`` keys. Everything is validated before the slow part.
+    """
+    features = list(features)
+    feature_options(features)  # validates the names
+    if "promoter" in features and not has_promoters(adata.var, promoter_key):
+        rest = [f for f in features if f != "promoter"]
+        if not rest:
+            msg = (
+                f"features={features} needs promoter sequences, but var[{promoter_key!r}] is "
+                "absent or empty; add them with geneimpute.pp.extract_promoters"
+            )
+            raise ValueError(msg)
+        what = "is absent" if promoter_key not in adata.var else "holds only empty sequences"
+        warn_data(
+            f"var[{promoter_key!r}] {what}: training without the promoter CNN "
+            f"(features={rest}); add promoters with geneimpute.pp.extract_promoters",
+            stacklevel=4,
+        )
+        features = rest
+    opts = {**feature_options(features), **model_kwargs}
+    model = HybridImputer(random_state=random_state, **opts)  # validates the options
+    sources = InputSources()
+    use_promoter = "promoter" in features
     t0 = time.perf_counter()
     inputs = build_inputs(
-        adata.var,
-        task.reference,
+        adata,
+        reference,
         k=model.config.k_neighbors,
+        promoter_key=promoter_key if use_promoter else None,
+        neighbors_key=neighbors_key,
         use_structure="structure" in features,
+        sources=sources,
     )
-    with timed("tissue_correlation"):
-        C = _tissue_corr(adata, task, tissue_correlation_key)
+    if not use_promoter:  # promoter composition belongs to the "promoter" features
+        keep = [i for i, n in enumerate(inputs.feature_names) if n not in PROMOTER_FEATURES]
+        inputs = GeneInputs(
+            promoter=inputs.promoter,
+            gene_features=inputs.gene_features[:, keep],
+            neighbors=inputs.neighbors,
+            feature_names=[inputs.feature_names[i] for i in keep],
+        )
+    C = resolve_tissue_correlation(adata, tissues, Y[reference], tissue_correlation_key, sources)
     features_seconds = time.perf_counter() - t0
-    model.fit(task.Y, inputs, list(adata.obs_names), C, accelerator=accelerator)
+    setup = ModelSetup(
+        features=features,
+        units=units_of(is_log1p),
+        layer=layer,
+        promoter_key=promoter_key if use_promoter else None,
+        neighbors_key=neighbors_key if sources.neighbors.startswith("uns") else None,
+        tissue_correlation_key=(
+            tissue_correlation_key if sources.tissue_correlation.startswith("uns") else None
+        ),
+        reference=reference_rule,
+    )
+    model.fit(Y, inputs, tissues, C, setup=setup, accelerator=accelerator)
     model.timings_["features"] = features_seconds
-    model.features_ = list(features)
-    return model, inputs
+    return model, inputs, sources
+
+
+def model_tissue_order(tissues: Sequence[str], model: HybridImputer) -> tuple[np.ndarray, list]:
+    """Positions in ``tissues`` of the model's tissues, and the data's tissues it lacks.
+
+    Raises
+    ------
+    ValueError
+        If a tissue of the model is not in ``tissues``, naming them.
+    """
+    names = [str(t) for t in tissues]
+    pos = {t: i for i, t in enumerate(names)}
+    missing = [t for t in model.tissues_ if t not in pos]
+    if missing:
+        msg = (
+            f"adata lacks {len(missing)} of the model's {len(model.tissues_)} tissues: "
+            f"{missing[:5]}{' ...' if len(missing) > 5 else ''}; the model needs every tissue "
+            "it was trained on (by obs_name, any order)"
+        )
+        raise ValueError(msg)
+    extra = [t for t in names if t not in set(model.tissues_)]
+    return np.array([pos[t] for t in model.tissues_], dtype=np.int64), extra
+
+
+def check_model_setup(
+    adata: AnnData, model: HybridImputer, *, promoter_key: str | None, is_log1p: bool
+) -> None:
+    """Raise if ``adata`` lacks an input the model was trained with; warn on unit changes."""
+    setup = model.setup_
+    if "promoter" in setup.features:
+        key = promoter_key or setup.promoter_key
+        if key is None or key not in adata.var.columns:
+            msg = (
+                f"the model was trained with promoter sequences in var[{setup.promoter_key!r}]; "
+                f"adata.var has no {key!r} column (add it with geneimpute.pp.extract_promoters, "
+                "or pass promoter_key= naming your column)"
+            )
+            raise KeyError(msg)
+    if units_of(is_log1p) != setup.units:
+        logger.info(
+            "the model was trained on %s; this data is %s (converted to log1p internally)",
+            setup.units,
+            units_of(is_log1p),
+        )
+
+
+def predict_hybrid(
+    adata: AnnData,
+    model: HybridImputer,
+    Y: np.ndarray,
+    reference: np.ndarray,
+    rows: np.ndarray,
+    *,
+    promoter_key: str | None,
+    neighbors_key: str | None,
+    accelerator: Accelerator | None,
+    sources: InputSources,
+    inputs: GeneInputs | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, GeneInputs]:
+    """Predict log1p profiles of ``rows`` (``Y`` genes x model tissues, NaN off reference)."""
+    if inputs is None:
+        use_promoter = "promoter" in model.features_
+        inputs = build_inputs(
+            adata,
+            reference,
+            k=model.config.k_neighbors,
+            promoter_key=(promoter_key or model.setup_.promoter_key) if use_promoter else None,
+            neighbors_key=neighbors_key,
+            use_structure=True,
+            sources=sources,
+            feature_names=model.feature_names_,
+        )
+    pred, emb = model.predict(Y, inputs, rows, accelerator=accelerator, return_embedding=True)
+    return pred, emb, inputs
 
 
 def train(
@@ -86,18 +196,27 @@ def train(
     layer: str | None = None,
     is_log1p: bool = False,
     features: Sequence[str] = FEATURES,
-    tissue_correlation_key: str = "tissue_correlation",
+    promoter_key: str = DEFAULT_PROMOTER_KEY,
+    neighbors_key: str | None = DEFAULT_NEIGHBORS_KEY,
+    tissue_correlation_key: str | None = DEFAULT_CORRELATION_KEY,
     random_state: int = 0,
     accelerator: Accelerator | None = None,
-    **model_kwargs,
+    **model_kwargs: Any,
 ) -> HybridImputer:
     """Train the hybrid imputer on the reference genes of a tissues x genes AnnData.
 
-    The model (Brown, Dong & Truong, Communications Biology 2026) combines a CNN over the
-    one-hot promoter (``var['promoter_seq']``), a transformer encoder over each gene's ``k``
-    nearest reference genes (their log1p profiles, TSS-to-TSS distances in bp, orientation),
-    tissue correlations, hand-made gene features and an XGBoost regressor on top; see
-    :class:`~geneimpute.models.HybridImputer`.
+    The model (Brown, Dong & Truong, Communications Biology 2026,
+    doi:10.1038/s42003-026-10251-7) combines a CNN over the one-hot promoter
+    (``var[promoter_key]``), a transformer encoder over each gene's ``k`` nearest reference
+    genes (their log1p profiles, TSS-to-TSS distances in bp, orientation), tissue
+    correlations, hand-made gene features and an XGBoost regressor on top; see
+    :class:`~geneimpute.models.HybridImputer`. Inputs that ``pp`` wrote are read, not
+    recomputed: neighbours from ``uns[neighbors_key]``
+    (:func:`~geneimpute.pp.neighbor_features`) and the tissue correlation from
+    ``uns[tissue_correlation_key]`` (:func:`~geneimpute.pp.tissue_correlation`); each is
+    computed only when its key is absent. The returned model stores this setup (tissues,
+    features, units, layer, keys; :class:`~geneimpute.models.ModelSetup`) and checks it when
+    applied.
 
     Parameters
     ----------
@@ -115,10 +234,17 @@ def train(
         Which inputs to use: ``"promoter"`` (CNN + promoter composition), ``"neighbors"``
         (transformer + distance-based profile), ``"structure"`` (transcript structure columns
         of ``var``). ``features=["promoter"]`` (optionally with ``"structure"``) gives a
-        sequence-only, Xpresso-style model for genes without neighbours.
+        sequence-only, Xpresso-style model for genes without neighbours. Without promoter
+        sequences in ``var[promoter_key]``, ``"promoter"`` is dropped with a warning.
+    promoter_key
+        ``var`` column with promoter sequences (:func:`~geneimpute.pp.extract_promoters`'s
+        ``key_added``); ``var[f"{promoter_key}_tss_index"]`` gives the TSS position.
+    neighbors_key
+        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output to read; None (or an
+        absent key) searches neighbours among the reference genes.
     tissue_correlation_key
-        ``uns`` key of a precomputed :func:`~geneimpute.pp.tissue_correlation` (used if its
-        tissues match); otherwise it is computed from the reference genes.
+        ``uns`` key of :func:`~geneimpute.pp.tissue_correlation` output (or a user DataFrame)
+        to read; None (or an absent key) computes it from the reference genes.
     random_state
         Seed for numpy, torch and xgboost.
     accelerator
@@ -135,10 +261,13 @@ def train(
     Raises
     ------
     KeyError
-        If coordinate columns or ``layer`` are missing.
+        If coordinate columns, ``layer`` or a stored key's ``varp`` graph are missing.
     ValueError
         On duplicated gene IDs or tissues, NaN in reference genes, genes without
-        coordinates, negative TPM, fewer than 20 reference genes, or unknown ``features``.
+        coordinates, infinite or negative values, TPM above 1e7, fewer than 20 reference
+        genes, unknown ``features``, stored neighbours pointing at non-reference genes.
+    TypeError
+        On unknown ``model_kwargs``.
 
     Examples
     --------
@@ -150,11 +279,18 @@ def train(
     task = prepare_task(
         adata, None, layer=layer, is_log1p=is_log1p, reference=reference, require_targets=False
     )
-    model, _ = _fit(
+    model, _, _ = fit_hybrid(
         adata,
-        task,
+        task.Y,
+        task.reference,
+        [str(t) for t in adata.obs_names],
         features=features,
+        promoter_key=promoter_key,
+        neighbors_key=neighbors_key,
         tissue_correlation_key=tissue_correlation_key,
+        is_log1p=is_log1p,
+        layer=layer,
+        reference_rule=task.reference_rule,
         random_state=random_state,
         accelerator=accelerator,
         model_kwargs=model_kwargs,
@@ -169,17 +305,26 @@ def impute_expression(
     *,
     reference: str | Sequence[bool] | np.ndarray | None = None,
     layer: str | None = None,
-    is_log1p: bool = False,
+    is_log1p: bool | None = None,
     overwrite: bool = False,
+    promoter_key: str | None = None,
+    neighbors_key: str | None = DEFAULT_NEIGHBORS_KEY,
+    tissue_correlation_key: str | None = DEFAULT_CORRELATION_KEY,
     key_added: str = "imputed",
     embedding_key: str = "promoter_embedding",
-    tissue_correlation_key: str = "tissue_correlation",
+    save_model: str | Path | None = None,
     random_state: int = 0,
     accelerator: Accelerator | None = None,
     copy: bool = False,
-    **train_kwargs,
 ) -> AnnData | None:
     """Impute missing tissue profiles with the hybrid model.
+
+    With a fitted ``model``, ``adata`` is checked against the model's setup first: its tissues
+    are aligned to the model's by name (any order; extra tissues are left as they are, with a
+    warning), and a missing tissue, promoter column or gene-feature column is an error. With
+    ``model=None`` a hybrid is trained with the package defaults on the reference genes (see
+    :func:`train`; use :func:`train` for other options and to keep the model, or pass
+    ``save_model``).
 
     Parameters
     ----------
@@ -188,8 +333,7 @@ def impute_expression(
         ``layer``) = TPM, shape ``(n_tissues, n_genes)``, NaN where not measured.
     model
         A fitted :class:`~geneimpute.models.HybridImputer`, a directory written by
-        :meth:`~geneimpute.models.HybridImputer.save`, or None to train on the reference genes
-        (all genes with complete profiles that are not imputed) first.
+        :meth:`~geneimpute.models.HybridImputer.save`, or None to train one first.
     genes
         Boolean mask or ``var`` column of genes to impute; default: genes whose profile is
         all NaN. Partly observed target genes keep their observed values unless ``overwrite``.
@@ -200,15 +344,25 @@ def impute_expression(
     layer
         Expression layer instead of ``X``.
     is_log1p
-        Set if the values are log1p(TPM); the output is then log1p(TPM) too.
+        Whether the values are log1p(TPM) (the output is then log1p(TPM) too); None: the
+        model's training units, or TPM when training here.
     overwrite
         Replace every value of the target genes (e.g. unreliable low-read genes), not only NaN.
+    promoter_key
+        ``var`` column with promoters; None: the model's (``"promoter_seq"`` when training).
+    neighbors_key
+        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output; read when present
+        (no new neighbour search), else neighbours are searched. None always searches.
+    tissue_correlation_key
+        ``uns`` key of a tissue correlation to train with (read when present, computed from
+        the reference genes when absent, and then written there; an existing entry is never
+        overwritten). A fitted model uses the correlation it was trained with.
     key_added
-        Layer name for the result.
+        Layer name for the result (and ``uns`` key of its parameters).
     embedding_key
         ``varm`` key for the promoter CNN embeddings.
-    tissue_correlation_key
-        ``uns`` key for the tissue correlation matrix.
+    save_model
+        Directory to save the model trained when ``model`` is None (must not exist).
     random_state
         Seed when training (``model=None``).
     accelerator
@@ -216,88 +370,130 @@ def impute_expression(
         follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
     copy
         Return a modified copy instead of writing in place.
-    **train_kwargs
-        Passed to :func:`train` when ``model`` is None.
 
     Returns
     -------
-    Writes (or returns a copy with):
+    ``None``, or the modified copy with ``copy=True``. Writes:
 
     - ``adata.layers[key_added]``: ``(n_tissues, n_genes)``, observed values unchanged, missing
-      values of target genes filled, in the input's units (TPM, or log1p TPM with ``is_log1p``).
+      values of target genes filled, in the input's units (TPM, or log1p TPM).
     - ``adata.layers[f"{key_added}_mask"]``: bool, True where a value was imputed.
-    - ``adata.varm[embedding_key]``: ``(n_genes, embedding_dim)`` promoter CNN embeddings.
-    - ``adata.uns[tissue_correlation_key]``: tissue x tissue Pearson r (DataFrame).
-    - ``adata.uns[key_added]``: ``params`` (genes imputed, reference genes, device, model
-      config) and ``timings`` (seconds per step).
+    - ``adata.varm[embedding_key]``: ``(n_genes, embedding_dim)`` promoter CNN embeddings
+      (models with a CNN).
+    - ``adata.uns[tissue_correlation_key]``: the tissue correlation used, only if the key was
+      absent.
+    - ``adata.uns[key_added]``: ``params`` (genes imputed, reference genes, units, device,
+      features, where each input came from, model setup and config) and ``timings``.
 
     Raises
     ------
-    KeyError, ValueError
-        As :func:`train`; also if ``model``'s tissues differ from ``adata.obs_names``, or no
-        gene needs imputing. ``adata`` is unchanged when an error is raised.
+    KeyError, ValueError, TypeError
+        As :func:`train`; also if ``adata`` lacks tissues, the promoter column or gene-feature
+        columns the model was trained with, if no gene needs imputing, or if a saved model
+        directory is damaged. ``adata`` is unchanged when an error is raised.
 
     Examples
     --------
     >>> import geneimpute as ge
     >>> adata = ge.datasets.gtex_tissues()
     >>> adata.X[:, :100] = float("nan")  # pretend 100 genes were not measured
-    >>> ge.tl.impute_expression(adata, max_epochs=2)  # doctest: +SKIP
+    >>> model = ge.tl.train(adata)  # doctest: +SKIP
+    >>> ge.tl.impute_expression(adata, model)  # doctest: +SKIP
     >>> adata.layers["imputed"], adata.layers["imputed_mask"]  # doctest: +SKIP
     """
-    task = prepare_task(adata, genes, layer=layer, is_log1p=is_log1p, reference=reference)
+    model_source = "given"
     if isinstance(model, str | Path):
+        model_source = str(model)
         model = HybridImputer.load(model)
-    if model is not None and list(model.tissues_) != list(adata.obs_names):
-        msg = (
-            f"the model was trained on tissues {model.tissues_[:3]}... ({len(model.tissues_)}), "
-            f"adata has {list(adata.obs_names[:3])}... ({adata.n_obs}); reorder or subset adata "
-            "to the model's tissues"
-        )
+    if model is not None and not isinstance(model, HybridImputer):
+        msg = f"model must be a HybridImputer, a saved model directory or None, got {type(model)}"
+        raise TypeError(msg)
+    if model is not None and save_model is not None:
+        msg = "save_model is for a model trained here (model=None)"
         raise ValueError(msg)
+    if save_model is not None and Path(save_model).exists():
+        msg = f"save_model={str(save_model)!r} exists; choose a new directory"
+        raise FileExistsError(msg)
+    log1p = (
+        bool(model.setup_.units == "log1p_TPM") if is_log1p is None and model else bool(is_log1p)
+    )
+    task = prepare_task(adata, genes, layer=layer, is_log1p=log1p, reference=reference)
+    tissues = [str(t) for t in adata.obs_names]
     timings: dict[str, float] = {}
-    inputs = None
+    inputs: GeneInputs | None = None
+    sources = InputSources()
     if model is None:
+        model_source = "trained here"
         t0 = time.perf_counter()
-        model, inputs = _fit(
+        model, inputs, sources = fit_hybrid(
             adata,
-            task,
-            features=train_kwargs.pop("features", FEATURES),
+            task.Y,
+            task.reference,
+            tissues,
+            features=FEATURES,
+            promoter_key=promoter_key or DEFAULT_PROMOTER_KEY,
+            neighbors_key=neighbors_key,
             tissue_correlation_key=tissue_correlation_key,
+            is_log1p=log1p,
+            layer=layer,
+            reference_rule=task.reference_rule,
             random_state=random_state,
             accelerator=accelerator,
-            model_kwargs=train_kwargs,
+            model_kwargs={},
         )
         timings["train"] = time.perf_counter() - t0
-    elif train_kwargs:
-        msg = f"training options {sorted(train_kwargs)} given, but model is already trained"
-        raise TypeError(msg)
+        if save_model is not None:
+            model.save(save_model)
+            model_source = f"trained here, saved to {save_model}"
+    else:
+        check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=log1p)
+        sources.tissue_correlation = "model"
+    order, extra = model_tissue_order(tissues, model)
     t0 = time.perf_counter()
-    if inputs is None:  # a trained model: build its inputs from this adata
-        inputs = build_inputs(
-            adata.var,
-            task.reference,
-            k=model.config.k_neighbors,
-            feature_names=model.feature_names_,
-        )
     rows = np.flatnonzero(task.target)
-    pred, emb = model.predict(task.Y, inputs, rows, accelerator=accelerator, return_embedding=True)
+    pred_m, emb, _ = predict_hybrid(
+        adata,
+        model,
+        task.Y[:, order],
+        task.reference,
+        rows,
+        promoter_key=promoter_key,
+        neighbors_key=neighbors_key,
+        accelerator=accelerator,
+        sources=sources,
+        inputs=inputs,
+    )
     timings["impute"] = time.perf_counter() - t0
+    if extra:
+        warn_data(
+            f"{len(extra)} tissues of adata are not among the model's tissues and are not "
+            f"imputed: {extra[:5]}",
+            stacklevel=3,
+        )
+    pred = np.full((len(rows), adata.n_obs), np.nan)
+    pred[:, order] = pred_m
 
+    write_corr = tissue_correlation_key is not None and (
+        read_tissue_correlation(adata, tissue_correlation_key) is None
+    )
     adata = adata.copy() if copy else adata
     with timed("write_layers", timings):
         n_filled = write_imputed(
             adata,
             task,
             pred,
-            is_log1p=is_log1p,
+            is_log1p=log1p,
             key_added=key_added,
             overwrite=overwrite,
             layer=layer,
         )
     if emb is not None:
         adata.varm[embedding_key] = emb.astype(np.float32)
-    adata.uns[tissue_correlation_key] = tissue_frame(model.tissue_correlation_, adata.obs_names)
+    if write_corr:
+        adata.uns[tissue_correlation_key] = {
+            "correlation": tissue_frame(model.tissue_correlation_, model.tissues_),
+            "params": {"source": f"geneimpute.tl.impute_expression ({key_added!r})"},
+        }
     adata.uns[key_added] = {
         "params": {
             "method": "hybrid",
@@ -305,12 +501,17 @@ def impute_expression(
             "n_values_imputed": n_filled,
             "n_reference_genes": int(task.reference.sum()),
             "layer": layer or "X",
-            "is_log1p": bool(is_log1p),
+            "is_log1p": log1p,
+            "units": units_of(log1p),
             "overwrite": bool(overwrite),
             "random_state": int(random_state),
             "device": resolve_device(accelerator),
-            "features": list(getattr(model, "features_", FEATURES)),
-            "model_config": {k: v for k, v in vars(model.config).items()},
+            "features": model.features_,
+            "model": model_source,
+            "inputs": sources.to_dict(),
+            "tissues_not_in_model": list(extra),
+            "model_setup": {k: v for k, v in model.setup_.to_dict().items() if v is not None},
+            "model_config": dict(vars(model.config)),
         },
         "timings": {**model.timings_, **timings},
     }

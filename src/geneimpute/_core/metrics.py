@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _rowwise_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+def rowwise_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Pearson r between matching rows of A and B; NaN where a row is constant."""
     A = A - A.mean(axis=1, keepdims=True)
     B = B - B.mean(axis=1, keepdims=True)
@@ -19,7 +19,7 @@ def per_tissue_pearson(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 
     Inputs are ``(n_genes, n_tissues)``; returns ``(n_tissues,)``.
     """
-    return _rowwise_pearson(pred.T, true.T)
+    return rowwise_pearson(pred.T, true.T)
 
 
 def per_gene_centered_pearson(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -28,7 +28,7 @@ def per_gene_centered_pearson(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     Each matrix is centred by its own per-tissue mean over the evaluated genes, so the score
     measures tissue *specificity* rather than overall expression level.
     """
-    return _rowwise_pearson(pred - pred.mean(axis=0), true - true.mean(axis=0))
+    return rowwise_pearson(pred - pred.mean(axis=0), true - true.mean(axis=0))
 
 
 def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:

@@ -1,0 +1,201 @@
+"""Hyperparameters of the hybrid and the setup a fitted model was trained with."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+#: Input groups a hybrid can use (``features=``), see :func:`geneimpute.tl.train`.
+FEATURES = ("promoter", "neighbors", "structure")
+#: Gene-level neighbourhood features appended when distances are used.
+DENSITY_NAMES = (
+    "log10_nearest_reference_bp",
+    "n_reference_within_20kb",
+    "n_reference_within_60kb",
+    "divergent_fraction_20kb",
+)
+
+
+@dataclass
+class HybridConfig:
+    """Hyperparameters and component switches of :class:`HybridImputer`.
+
+    The ``use_*`` switches exist for ablations: each removes one component of the hybrid.
+
+    Attributes
+    ----------
+    k_neighbors
+        Neighbour reference genes per gene given to the transformer (>= 1).
+    k_idw
+        Neighbours averaged by the distance-based profile fed to XGBoost (1..``k_neighbors``).
+    use_cnn, use_transformer
+        Include the promoter CNN / the neighbour transformer.
+    use_tissue_correlation
+        Smooth neighbour tokens over correlated tissues and give XGBoost tissue-correlation
+        context and tissue eigenvector coordinates.
+    use_distance
+        Give distances (bp) and orientation to the transformer, weight the distance-based
+        profile by inverse distance, and add neighbourhood-density features.
+    use_neighbor_features
+        Give XGBoost the distance-based profile (False for sequence-only models).
+    n_folds
+        Out-of-fold networks for the XGBoost training rows (>= 2).
+    max_epochs, patience, batch_size, learning_rate, weight_decay
+        Network training (AdamW, early stopping on 10% of the training genes).
+    embedding_dim
+        Size of the promoter and neighbour embeddings.
+    xgb_*
+        XGBoost (``hist``) settings; rows are (gene, tissue) pairs, so ``min_child_weight`` is
+        large to keep a leaf from fitting a handful of genes.
+    n_tissue_components
+        Eigenvectors of the tissue correlation matrix used as tissue descriptors.
+    random_state
+        Seed of numpy, torch and xgboost.
+
+    Raises
+    ------
+    ValueError
+        On out-of-range values (e.g. ``n_folds < 2``, ``k_idw < 1``), naming the field.
+    """
+
+    k_neighbors: int = 20
+    k_idw: int = 10
+    use_cnn: bool = True
+    use_transformer: bool = True
+    use_tissue_correlation: bool = True
+    use_distance: bool = True
+    use_neighbor_features: bool = True
+    n_folds: int = 2
+    max_epochs: int = 3
+    patience: int = 2
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    embedding_dim: int = 32
+    xgb_n_estimators: int = 200
+    xgb_learning_rate: float = 0.05
+    xgb_max_depth: int = 4
+    xgb_min_child_weight: float = 300.0
+    xgb_reg_lambda: float = 10.0
+    xgb_subsample: float = 0.8
+    n_tissue_components: int = 6
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        minimum = {
+            "k_neighbors": 1,
+            "k_idw": 1,
+            "n_folds": 2,
+            "max_epochs": 1,
+            "patience": 1,
+            "batch_size": 2,
+            "embedding_dim": 1,
+            "xgb_n_estimators": 1,
+            "xgb_max_depth": 1,
+            "n_tissue_components": 0,
+        }
+        for name, lo in minimum.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                msg = f"HybridConfig.{name} must be an integer >= {lo}, got {value!r}"
+                raise ValueError(msg)
+        if self.k_idw > self.k_neighbors:
+            msg = (
+                f"HybridConfig.k_idw ({self.k_idw}) must not exceed k_neighbors "
+                f"({self.k_neighbors})"
+            )
+            raise ValueError(msg)
+        for name in ("learning_rate", "xgb_learning_rate"):
+            if not getattr(self, name) > 0:
+                msg = f"HybridConfig.{name} must be > 0, got {getattr(self, name)!r}"
+                raise ValueError(msg)
+        if not 0 < self.xgb_subsample <= 1:
+            msg = f"HybridConfig.xgb_subsample must be in (0, 1], got {self.xgb_subsample!r}"
+            raise ValueError(msg)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], **overrides: Any) -> HybridConfig:
+        """Build from a dict plus keyword overrides; unknown names raise ``TypeError``."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted((set(values) | set(overrides)) - names)
+        if unknown:
+            msg = f"unknown HybridConfig option(s) {unknown}; known: {sorted(names)}"
+            raise TypeError(msg)
+        return cls(**{**values, **overrides})
+
+
+def feature_options(features: Sequence[str]) -> dict[str, bool]:
+    """``use_*`` switches implied by the input groups ``features`` (subset of :data:`FEATURES`).
+
+    Raises
+    ------
+    ValueError
+        If ``features`` is empty or names an unknown group.
+    """
+    features = list(features)
+    unknown = set(features) - set(FEATURES)
+    if unknown or not features:
+        msg = f"features must be a non-empty subset of {list(FEATURES)}, got {features}"
+        raise ValueError(msg)
+    opts = {
+        "use_cnn": "promoter" in features,
+        "use_transformer": "neighbors" in features,
+        "use_neighbor_features": "neighbors" in features,
+    }
+    if "neighbors" not in features:
+        opts["use_distance"] = False
+    return opts
+
+
+@dataclass
+class ModelSetup:
+    """How a model was set up: what it read from the AnnData it was trained on.
+
+    Stored in ``config.json`` and checked when the model is applied (as scvi-tools keeps the
+    arguments of ``setup_anndata``).
+
+    Attributes
+    ----------
+    tissues
+        Tissue names (``obs_names``) in the order of the model's outputs.
+    features
+        Input groups used (subset of :data:`FEATURES`).
+    units
+        Units of the training values: ``"TPM"`` or ``"log1p_TPM"``.
+    layer
+        Layer the expression was read from (``None`` = ``X``).
+    promoter_key
+        ``var`` column with promoter sequences (``None`` when the CNN was not used).
+    neighbors_key
+        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output it read (``None`` if it
+        searched neighbours itself).
+    tissue_correlation_key
+        ``uns`` key of the tissue correlation it read (``None`` if it computed one).
+    gene_feature_names
+        Hand-made gene-feature columns, in order.
+    reference
+        How reference genes were chosen (``"complete_profiles"`` or ``"user_mask"``).
+    n_reference_genes
+        Number of reference genes it was trained on.
+    """
+
+    tissues: list[str] = field(default_factory=list)
+    features: list[str] = field(default_factory=lambda: list(FEATURES))
+    units: str = "TPM"
+    layer: str | None = None
+    promoter_key: str | None = "promoter_seq"
+    neighbors_key: str | None = None
+    tissue_correlation_key: str | None = None
+    gene_feature_names: list[str] = field(default_factory=list)
+    reference: str = "complete_profiles"
+    n_reference_genes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelSetup:
+        """Inverse of :meth:`to_dict` (``TypeError`` on unknown keys)."""
+        return cls(**values)

@@ -1,0 +1,505 @@
+"""The hybrid imputer on arrays: CNN + neighbour transformer + tissue correlations + XGBoost.
+
+Nothing here touches AnnData; :mod:`geneimpute.tl` translates. Follows Brown, Dong & Truong,
+"Estimating genotype-tissue specific gene expression using hybrid deep learning",
+Communications Biology (2026), doi:10.1038/s42003-026-10251-7. torch and xgboost are imported
+when a model is fitted, applied or loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._core.correlation import check_correlation, tissue_weights
+from .._core.neighbors import idw_profiles
+from .._core.training import fit_early_stopping
+from .._settings import Accelerator, resolve_device, settings
+from .._timing import timed
+from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
+from ._design import build_design, design_names
+from ._features import GeneInputs, density_features, distance_features
+
+if TYPE_CHECKING:
+    import torch
+
+    from ._networks import HybridNet
+
+
+class HybridImputer:
+    """Hybrid estimator of log1p(TPM) tissue profiles from promoters and genomic neighbours.
+
+    Stage 1 is a torch network (:class:`~geneimpute.models.HybridNet`): a CNN over the one-hot
+    promoter and a transformer encoder over the gene's neighbour reference genes (their
+    tissue-correlation smoothed profiles, intergene distances, orientation), each read out to
+    a tissue profile. Stage 2 is an XGBoost regressor on (gene, tissue) rows: the branch
+    read-outs, the distance-based profile, tissue-correlation context, tissue descriptors (top
+    eigenvectors of the tissue correlation matrix) and the hand-made gene features. Stage-2
+    training rows use out-of-fold stage-1 outputs (``n_folds`` networks) so XGBoost sees the
+    network as it behaves on unseen genes; a final network fitted on all reference genes
+    serves new genes.
+
+    Parameters
+    ----------
+    config
+        :class:`HybridConfig`; keyword arguments override its fields.
+
+    Raises
+    ------
+    TypeError
+        On unknown options.
+    ValueError
+        On out-of-range options (see :class:`HybridConfig`).
+
+    Attributes
+    ----------
+    setup_
+        :class:`ModelSetup`: tissues, features, units, keys it was trained with.
+    net_args_
+        Constructor arguments of the stage-1 network (None without one).
+    """
+
+    def __init__(self, config: HybridConfig | None = None, **kwargs: Any) -> None:
+        self.config = HybridConfig.from_dict(asdict(config or HybridConfig()), **kwargs)
+        self.setup_ = ModelSetup()
+        self.genef_names_: list[str] = []
+        self.timings_: dict[str, float] = {}
+        self.history_: list[dict] = []
+        self.net_: HybridNet | None = None
+        self.net_args_: dict[str, Any] | None = None
+        self.xgb_: Any = None
+
+    # ------------------------------------------------------------------ setup views
+    @property
+    def tissues_(self) -> list[str]:
+        """Tissue names in the order of the model's outputs."""
+        return list(self.setup_.tissues)
+
+    @property
+    def feature_names_(self) -> list[str]:
+        """Hand-made gene-feature columns the model reads (before density features)."""
+        return list(self.setup_.gene_feature_names)
+
+    @property
+    def features_(self) -> list[str]:
+        """Input groups used (``"promoter"``, ``"neighbors"``, ``"structure"``)."""
+        return list(self.setup_.features)
+
+    @property
+    def uses_network(self) -> bool:
+        """Whether stage 1 exists (False: XGBoost on hand-made features alone)."""
+        return self.config.use_cnn or self.config.use_transformer
+
+    # ------------------------------------------------------------------ preparation
+    def _set_tissue_correlation(self, C: np.ndarray) -> None:
+        """Store the tissue correlation and what derives from it (weights, eigenvectors)."""
+        C = np.asarray(C, dtype=np.float64)
+        check_correlation(C, len(self.setup_.tissues))
+        self.tissue_correlation_ = C
+        self.W_ = tissue_weights(C)
+        evecs = np.linalg.eigh(C)[1]
+        self.tissue_components_ = evecs[:, ::-1][:, : self.config.n_tissue_components]
+
+    def _prepare(self, Y: np.ndarray, inputs: GeneInputs) -> dict[str, np.ndarray]:
+        """Arrays derived from the reference profiles, shared by fit and predict."""
+        cfg = self.config
+        Yz = (Y - self.mu_) / self.sd_
+        Yz = np.where(np.isfinite(Yz), Yz, 0.0)
+        tok = [Yz]
+        if cfg.use_tissue_correlation:
+            tok.append(Yz @ self.W_.T)
+        prof = np.concatenate(tok, axis=1).astype(np.float32)
+        dist = distance_features(inputs.neighbors)
+        if not cfg.use_distance:
+            dist[:] = 0
+        idw = idw_profiles(Y, inputs.neighbors, cfg.k_idw, cfg.use_distance)
+        genef = inputs.gene_features.astype(np.float64)
+        if cfg.use_distance and cfg.use_neighbor_features:
+            genef = np.column_stack([genef, density_features(inputs.neighbors)])
+        return {"profile_tokens": prof, "dist": dist, "idw": idw, "genef": genef}
+
+    def _net_inputs(self, prep: dict, inputs: GeneInputs) -> dict[str, torch.Tensor]:
+        import torch
+
+        g = prep["genef"]
+        gz = (g - self.gmu_) / self.gsd_
+        miss = ~np.isfinite(gz)
+        gz = np.where(miss, 0.0, gz)
+        g_all = np.column_stack([gz, miss[:, self.gmiss_cols_]]).astype(np.float32)
+        return {
+            "promoter": torch.from_numpy(inputs.promoter),
+            "profile": torch.from_numpy(prep["profile_tokens"]),
+            "dist": torch.from_numpy(prep["dist"]),
+            "index": torch.from_numpy(inputs.neighbors.index[:, : self.config.k_neighbors]),
+            "genef": torch.from_numpy(g_all),
+        }
+
+    @staticmethod
+    def _batch(t: dict, rows: np.ndarray, device: str):
+        import torch
+
+        r = torch.from_numpy(rows)
+        idx = t["index"][r]
+        pad = idx < 0
+        tokens = t["profile"][idx.clamp(min=0)]
+        tokens = torch.cat([tokens, t["dist"][r][:, : idx.shape[1]]], dim=2)
+        tokens[pad] = 0
+        # a gene with no neighbour at all keeps one (zero) token so attention is defined
+        empty = pad.all(dim=1)
+        pad[empty, 0] = False
+        return (
+            t["promoter"][r].to(device),
+            tokens.to(device),
+            pad.to(device),
+            t["genef"][r].to(device),
+        )
+
+    # ------------------------------------------------------------------ stage 1
+    def _new_net(self) -> HybridNet:
+        from ._networks import HybridNet
+
+        if self.net_args_ is None:
+            msg = "network arguments are not set"
+            raise RuntimeError(msg)
+        return HybridNet(**self.net_args_)
+
+    def _fit_net(
+        self, t: dict, Y: np.ndarray, rows: np.ndarray, device: str, seed: int, desc: str
+    ) -> HybridNet:
+        import torch
+
+        cfg = self.config
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        rows = rng.permutation(rows)
+        n_val = max(1, len(rows) // 10)
+        val, tr = rows[:n_val], rows[n_val:]
+        net = self._new_net().to(device)
+        with torch.no_grad():
+            mu = torch.from_numpy(self.mu_.astype(np.float32))
+            net.head[-1].bias.copy_(mu)
+            for h in (net.cnn_head, net.transformer_head):
+                if h is not None:
+                    h.bias.copy_(mu)
+        Yt = torch.from_numpy(np.nan_to_num(Y).astype(np.float32))
+
+        def loss_fn(b: np.ndarray) -> torch.Tensor:
+            out = net(*self._batch(t, b, device))
+            y = Yt[torch.from_numpy(b)].to(device)
+            loss = ((out["joint"] - y) ** 2).mean()
+            for key in ("cnn", "transformer"):
+                if key in out:
+                    loss = loss + 0.5 * ((out[key] - y) ** 2).mean()
+            return loss
+
+        def val_fn() -> float:
+            return float(((self._predict_net(net, t, val, device)["joint"] - Y[val]) ** 2).mean())
+
+        result = fit_early_stopping(
+            net,
+            tr,
+            loss_fn,
+            val_fn,
+            rng=rng,
+            max_epochs=cfg.max_epochs,
+            patience=cfg.patience,
+            batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate,
+            weight_decay=cfg.weight_decay,
+            min_batch=2,
+            desc=desc,
+            progress=settings.progress,
+        )
+        self.history_ += [{"net": desc, **h} for h in result.history]
+        return net
+
+    def _predict_net(
+        self, net: HybridNet, t: dict, rows: np.ndarray, device: str, batch_size: int = 1024
+    ) -> dict[str, np.ndarray]:
+        import torch
+
+        net.eval()
+        outs: dict[str, list] = {}
+        with torch.no_grad():
+            for s in range(0, len(rows), batch_size):
+                o = net(*self._batch(t, rows[s : s + batch_size], device))
+                for k, v in o.items():
+                    outs.setdefault(k, []).append(v.float().cpu().numpy())
+        if not len(rows):
+            return {"joint": np.zeros((0, len(self.setup_.tissues)))}
+        return {k: np.concatenate(v) for k, v in outs.items()}
+
+    # ------------------------------------------------------------------ stage 2
+    def _design(self, nn_out: dict[str, np.ndarray], prep: dict, rows: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        T = len(self.setup_.tissues)
+        blocks = {k: v for k, v in nn_out.items() if k in ("joint", "cnn", "transformer")}
+        if cfg.use_neighbor_features:
+            blocks["idw"] = prep["idw"]  # all genes: indexed by rows in build_design
+        g = prep["genef"]
+        if g.shape[1] != len(self.genef_names_):
+            msg = f"{g.shape[1]} gene features, expected {len(self.genef_names_)}"
+            raise ValueError(msg)
+        corr = cfg.use_tissue_correlation
+        pcs = self.tissue_components_ if corr else np.zeros((T, 0))
+        self.design_names_ = design_names(
+            list(blocks), pcs.shape[1], self.genef_names_, related=corr
+        )
+        return build_design(blocks, rows, g, pcs, self.W_ if corr else None)
+
+    def _xgb_params(self, device: str) -> dict:
+        cfg = self.config
+        return {
+            "n_estimators": cfg.xgb_n_estimators,
+            "learning_rate": cfg.xgb_learning_rate,
+            "max_depth": cfg.xgb_max_depth,
+            "subsample": cfg.xgb_subsample,
+            "colsample_bytree": 0.8,
+            "min_child_weight": cfg.xgb_min_child_weight,
+            "reg_lambda": cfg.xgb_reg_lambda,
+            "tree_method": "hist",
+            "device": "cuda" if device == "cuda" else "cpu",
+            "n_jobs": settings.n_jobs,
+            "random_state": cfg.random_state,
+        }
+
+    # ------------------------------------------------------------------ public API
+    def fit(
+        self,
+        Y: np.ndarray,
+        inputs: GeneInputs,
+        tissues: list[str],
+        tissue_correlation: np.ndarray,
+        *,
+        setup: ModelSetup | None = None,
+        accelerator: Accelerator | None = None,
+    ) -> HybridImputer:
+        """Fit on the genes whose log1p profile in ``Y`` is fully observed.
+
+        Parameters
+        ----------
+        Y
+            ``(n_genes, n_tissues)`` log1p(TPM); rows with NaN are not used for training (but
+            may still be neighbours' targets at prediction time).
+        inputs
+            :class:`GeneInputs` for the same rows; ``inputs.neighbors`` must only point at fully
+            observed rows.
+        tissues
+            Tissue names, length ``n_tissues``.
+        tissue_correlation
+            ``(n_tissues, n_tissues)`` Pearson correlation of log1p expression (finite).
+        setup
+            What the caller read from its data (:class:`ModelSetup`); stored in ``setup_``
+            with ``tissues`` and the gene-feature names filled in.
+        accelerator
+            ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
+            follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
+
+        Raises
+        ------
+        ValueError
+            On shape mismatches, infinite values, too few reference genes, neighbours that
+            point at incomplete rows, or a non-finite tissue correlation.
+        """
+        import xgboost as xgb
+
+        cfg = self.config
+        device = resolve_device(accelerator)
+        Y = np.asarray(Y, dtype=np.float64)
+        if Y.ndim != 2 or Y.shape[1] != len(tissues) or Y.shape[0] != len(inputs.promoter):
+            msg = (
+                f"Y has shape {Y.shape}; expected ({len(inputs.promoter)}, {len(tissues)}) "
+                "(genes x tissues)"
+            )
+            raise ValueError(msg)
+        if np.isinf(Y).any():
+            msg = "Y has infinite values"
+            raise ValueError(msg)
+        ref = np.isfinite(Y).all(axis=1)
+        rows = np.flatnonzero(ref)
+        if len(rows) < max(20, 2 * cfg.n_folds):
+            msg = f"need at least 20 fully observed reference genes to train, got {len(rows)}"
+            raise ValueError(msg)
+        nb_idx = inputs.neighbors.index
+        if (nb_idx >= 0).any() and not ref[nb_idx[nb_idx >= 0]].all():
+            msg = "inputs.neighbors points at genes without a fully observed profile"
+            raise ValueError(msg)
+        base = setup or ModelSetup()
+        self.setup_ = ModelSetup.from_dict(
+            {
+                **base.to_dict(),
+                "tissues": [str(t) for t in tissues],
+                "gene_feature_names": list(inputs.feature_names),
+                "n_reference_genes": int(len(rows)),
+            }
+        )
+        self.mu_ = Y[rows].mean(axis=0)
+        self.sd_ = Y[rows].std(axis=0) + 1e-6
+        self._set_tissue_correlation(tissue_correlation)
+        use_extra = cfg.use_distance and cfg.use_neighbor_features
+        self.genef_names_ = self.feature_names_ + (list(DENSITY_NAMES) if use_extra else [])
+        self.timings_ = {}
+        self.history_ = []
+        with timed("prepare", self.timings_):
+            prep = self._prepare(Y, inputs)
+            g = prep["genef"][rows]
+            self.gmu_ = np.nan_to_num(np.nanmean(g, axis=0)) if len(g) else np.zeros(g.shape[1])
+            self.gsd_ = np.nan_to_num(np.nanstd(g, axis=0)) + 1e-6
+            self.gmiss_cols_ = np.flatnonzero(~np.isfinite(prep["genef"]).all(axis=0))
+            t = self._net_inputs(prep, inputs)
+        T = len(self.setup_.tissues)
+        self.net_args_ = (
+            {
+                "n_tissues": T,
+                "n_gene_features": int(t["genef"].shape[1]),
+                "token_dim": int(t["profile"].shape[1] + t["dist"].shape[2]),
+                "use_cnn": bool(cfg.use_cnn),
+                "use_transformer": bool(cfg.use_transformer),
+                "dim": int(cfg.embedding_dim),
+            }
+            if self.uses_network
+            else None
+        )
+
+        with timed("network_out_of_fold", self.timings_):
+            rng = np.random.default_rng(cfg.random_state)
+            folds = np.array_split(rng.permutation(rows), cfg.n_folds)
+            oof: dict[str, np.ndarray] = {}
+            for f, held in enumerate(folds if self.uses_network else []):
+                train_rows = np.setdiff1d(rows, held)
+                net = self._fit_net(
+                    t,
+                    Y,
+                    train_rows,
+                    device,
+                    cfg.random_state + 1 + f,
+                    f"network fold {f + 1}/{cfg.n_folds}",
+                )
+                out = self._predict_net(net, t, np.sort(held), device)
+                for k, v in out.items():
+                    if k == "promoter_embedding":
+                        continue
+                    oof.setdefault(k, np.zeros((len(Y), T)))[np.sort(held)] = v
+        with timed("network_final", self.timings_):
+            self.net_ = (
+                self._fit_net(t, Y, rows, device, cfg.random_state, "network (all genes)")
+                if self.uses_network
+                else None
+            )
+
+        with timed("xgboost_design", self.timings_):
+            self.oof_ = {k: v[rows] for k, v in oof.items()}
+            X = self._design(self.oof_, prep, rows)
+            y = Y[rows].ravel()
+        with timed("xgboost_fit", self.timings_):
+            self.xgb_ = xgb.XGBRegressor(**self._xgb_params(device))
+            self.xgb_.fit(X, y)
+        self.device_ = device
+        return self
+
+    def check_fitted(self) -> None:
+        """Raise ``RuntimeError`` if the model has not been fitted or loaded."""
+        if self.xgb_ is None or (self.uses_network and self.net_ is None):
+            msg = "this HybridImputer is not fitted yet; call fit() or geneimpute.tl.train()"
+            raise RuntimeError(msg)
+
+    _check_fitted = check_fitted
+
+    def predict(
+        self,
+        Y: np.ndarray,
+        inputs: GeneInputs,
+        rows: np.ndarray,
+        *,
+        accelerator: Accelerator | None = None,
+        return_embedding: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
+        """Predict log1p(TPM) profiles ``(len(rows), n_tissues)`` for ``rows`` of ``Y``.
+
+        ``Y`` ``(n_genes, n_tissues)`` supplies the reference profiles that
+        ``inputs.neighbors`` points at, tissues in the order of ``tissues_``. With
+        ``return_embedding``, also return the promoter CNN embeddings of every gene
+        ``(n_genes, embedding_dim)`` (None without a CNN).
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        ValueError
+            If ``Y`` has another number of tissues, or gene features differ from training.
+        """
+        self.check_fitted()
+        device = resolve_device(accelerator)
+        if self.net_ is not None:
+            self.net_.to(device)
+        T = len(self.setup_.tissues)
+        if Y.ndim != 2 or Y.shape[1] != T:
+            msg = f"Y has {Y.shape[1] if Y.ndim == 2 else '?'} tissues, the model has {T}"
+            raise ValueError(msg)
+        if list(inputs.feature_names) != self.feature_names_:
+            msg = (
+                f"gene features {list(inputs.feature_names)} differ from the model's "
+                f"{self.feature_names_}"
+            )
+            raise ValueError(msg)
+        rows = np.asarray(rows, dtype=np.int64)
+        emb = None
+        with timed("network_inference"):
+            prep = self._prepare(Y, inputs)
+            t = self._net_inputs(prep, inputs)
+            if self.net_ is None:
+                out = {}
+            elif return_embedding and self.config.use_cnn:  # one pass serves both
+                out = self._predict_net(self.net_, t, np.arange(len(Y)), device)
+                emb = out.pop("promoter_embedding")
+                out = {k: v[rows] for k, v in out.items()}
+            else:
+                out = self._predict_net(self.net_, t, rows, device)
+                out.pop("promoter_embedding", None)
+        with timed("xgboost_predict"):
+            X = self._design(out, prep, rows)
+            self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")
+            pred = self.xgb_.predict(X).reshape(len(rows), T) if len(rows) else np.zeros((0, T))
+            pred = np.asarray(pred, dtype=np.float64)
+        return (pred, emb) if return_embedding else pred
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
+        """Write the model to a directory, atomically (see :mod:`geneimpute.models`).
+
+        Files: ``config.json`` (schema version, package version, hyperparameters, network
+        constructor arguments, the :class:`ModelSetup` and the fitted scalers),
+        ``network.pt`` (torch ``state_dict``, when there is a network) and ``xgboost.ubj``.
+
+        Raises
+        ------
+        FileExistsError
+            If ``path`` exists and ``overwrite`` is False.
+        FileNotFoundError
+            If the parent directory of ``path`` does not exist.
+        RuntimeError
+            If the model is not fitted.
+        """
+        from ._persistence import save_hybrid
+
+        self.check_fitted()
+        save_hybrid(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | Path, *, map_location: str = "cpu") -> HybridImputer:
+        """Load a model written by :meth:`save` (torch weights with ``weights_only=True``).
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` is not a saved model directory.
+        ValueError
+            If the directory is damaged or from another geneimpute version, naming what is
+            wrong.
+        """
+        from ._persistence import load_hybrid
+
+        return load_hybrid(cls, path, map_location=map_location)

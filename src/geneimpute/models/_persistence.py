@@ -1,0 +1,149 @@
+"""Model directories: a versioned ``config.json``, torch ``state_dict``, XGBoost UBJ. No pickle.
+
+Schema (``schema_version`` 2)::
+
+    {"format": "geneimpute.HybridImputer", "schema_version": 2, "geneimpute_version": "...",
+     "config": {HybridConfig fields}, "network": {HybridNet constructor arguments} | null,
+     "setup": {ModelSetup fields: tissues, features, units, layer, keys, gene features, ...},
+     "state": {"mu", "sd", "gmu", "gsd", "gmiss_cols", "tissue_correlation", "genef_names"}}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from .._core.io import atomic_directory
+from ._config import HybridConfig, ModelSetup
+
+FORMAT = "geneimpute.HybridImputer"
+SCHEMA_VERSION = 2
+
+
+class DamagedModelError(ValueError):
+    """A model directory that cannot be read: damaged, edited or from another version."""
+
+
+def _damaged(path: Path, why: str) -> DamagedModelError:
+    return DamagedModelError(
+        f"this model directory is damaged or from another version: {path} ({why}); "
+        "re-train and save it with this geneimpute version"
+    )
+
+
+def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> None:
+    """Write ``model`` (a fitted HybridImputer) to the directory ``path`` atomically."""
+    import torch
+
+    state = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "geneimpute_version": __version__,
+        "config": model.config.__dict__.copy(),
+        "network": model.net_args_,
+        "setup": model.setup_.to_dict(),
+        "state": {
+            "mu": model.mu_.tolist(),
+            "sd": model.sd_.tolist(),
+            "gmu": model.gmu_.tolist(),
+            "gsd": model.gsd_.tolist(),
+            "gmiss_cols": model.gmiss_cols_.tolist(),
+            "tissue_correlation": model.tissue_correlation_.tolist(),
+            "genef_names": list(model.genef_names_),
+        },
+    }
+    with atomic_directory(path, overwrite=overwrite) as tmp:
+        (tmp / "config.json").write_text(json.dumps(state, indent=2, allow_nan=False))
+        if model.net_ is not None:
+            torch.save(model.net_.cpu().state_dict(), tmp / "network.pt")
+        model.xgb_.save_model(tmp / "xgboost.ubj")
+
+
+def _vector(state: dict, key: str, n: int, path: Path) -> np.ndarray:
+    v = np.asarray(state[key], dtype=np.float64)
+    if v.shape != (n,) or not np.isfinite(v).all():
+        raise _damaged(path, f"state.{key} must be {n} finite numbers")
+    return v
+
+
+def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> Any:
+    """Read a directory written by :func:`save_hybrid` into a new ``cls`` instance."""
+    import torch
+    import xgboost as xgb
+
+    p = Path(path)
+    if not p.is_dir() or not (p / "config.json").exists():
+        msg = f"{p} is not a saved HybridImputer: config.json is missing"
+        raise FileNotFoundError(msg)
+    try:
+        state = json.loads((p / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise _damaged(p, f"config.json is not valid JSON: {err}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise _damaged(p, f"config.json has no format {FORMAT!r}")
+    version = str(state.get("geneimpute_version", "?"))
+    if state.get("schema_version") != SCHEMA_VERSION:
+        raise _damaged(
+            p,
+            f"schema version {state.get('schema_version')!r} written by geneimpute {version}; "
+            f"this geneimpute ({__version__}) reads schema {SCHEMA_VERSION}",
+        )
+    try:
+        config = HybridConfig.from_dict(state["config"])
+        setup = ModelSetup.from_dict(state["setup"])
+        s = state["state"]
+        model = cls(config)
+        model.setup_ = setup
+        T = len(setup.tissues)
+        if T == 0 or len(set(setup.tissues)) != T:
+            raise _damaged(p, "setup.tissues must be unique, non-empty tissue names")
+        model.mu_ = _vector(s, "mu", T, p)
+        model.sd_ = _vector(s, "sd", T, p)
+        model.genef_names_ = [str(n) for n in s["genef_names"]]
+        F = len(model.genef_names_)
+        model.gmu_ = _vector(s, "gmu", F, p)
+        model.gsd_ = _vector(s, "gsd", F, p)
+        model.gmiss_cols_ = np.asarray(s["gmiss_cols"], dtype=np.int64).reshape(-1)
+        if model.gmiss_cols_.size and (model.gmiss_cols_.min() < 0 or model.gmiss_cols_.max() >= F):
+            raise _damaged(p, "state.gmiss_cols out of range")
+        C = np.asarray(s["tissue_correlation"], dtype=np.float64)
+        try:
+            model._set_tissue_correlation(C)
+        except ValueError as err:
+            raise _damaged(p, str(err)) from None
+        model.net_args_ = state["network"]
+    except DamagedModelError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise _damaged(p, f"{type(err).__name__}: {err}") from None
+    if model.uses_network:
+        if not (p / "network.pt").exists():
+            raise _damaged(p, "network.pt is missing")
+        if not isinstance(model.net_args_, dict):
+            raise _damaged(p, "config.json lacks the network's constructor arguments")
+        try:
+            net = model._new_net()
+            sd = torch.load(p / "network.pt", map_location=map_location, weights_only=True)
+            net.load_state_dict(sd)
+        except Exception as err:  # noqa: BLE001 - any failure here means a bad directory
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise _damaged(p, f"network.pt does not load: {first[:300]}") from None
+        if net.head[-1].out_features != T:
+            raise _damaged(p, "network output size differs from the number of tissues")
+        model.net_ = net
+    if not (p / "xgboost.ubj").exists():
+        raise _damaged(p, "xgboost.ubj is missing")
+    try:
+        model.xgb_ = xgb.XGBRegressor()
+        model.xgb_.load_model(p / "xgboost.ubj")
+    except Exception as err:  # noqa: BLE001
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise _damaged(p, f"xgboost.ubj does not load: {first[:300]}") from None
+    if not math.isfinite(float(model.sd_.min())):
+        raise _damaged(p, "state.sd is not finite")
+    return model
