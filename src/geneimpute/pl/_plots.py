@@ -336,9 +336,9 @@ def promoter_attribution(
     KeyError
         If ``gene`` or ``varm[key]`` is missing.
     """
+    from .._anndata import promoter_onehot
     from .._core.sequence import DEFAULT_UPSTREAM
     from .._core.sequence import window_sequences as _window_sequences
-    from ..tl._inputs import promoter_onehot
 
     if key not in adata.varm:
         msg = f"adata.varm has no {key!r}; run ge.tl.attribute_promoters first"

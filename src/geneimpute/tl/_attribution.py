@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._anndata import promoter_onehot
 from .._core.sequence import DEFAULT_UPSTREAM, window_sequences
 from .._utils import check_unique_var_names, gene_mask
 from ..models import HybridImputer
-from ._inputs import promoter_onehot
 
 
 def _readout(net, tissue: int | None):

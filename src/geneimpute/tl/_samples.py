@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
+from .._anndata import read_tissue_correlation
 from .._core.neighbors import GenomicNeighbors, idw_weights
 from .._logging import logger
 from .._settings import Accelerator, resolve_device
@@ -27,7 +28,7 @@ from .._utils import (
 )
 from ..models import FEATURES, HybridImputer
 from ..pp import tissue_medians
-from ._inputs import InputSources, read_tissue_correlation
+from ._inputs import InputSources
 from ._train import (
     DEFAULT_CORRELATION_KEY,
     DEFAULT_NEIGHBORS_KEY,

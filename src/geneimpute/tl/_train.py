@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from anndata import AnnData
 
+from .._anndata import has_promoters, read_tissue_correlation
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from .._timing import timed
@@ -17,14 +18,7 @@ from .._utils import tissue_frame
 from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
 from ..models._config import feature_options
 from ._common import prepare_task, write_imputed
-from ._inputs import (
-    PROMOTER_FEATURES,
-    InputSources,
-    build_inputs,
-    has_promoters,
-    read_tissue_correlation,
-    resolve_tissue_correlation,
-)
+from ._inputs import PROMOTER_FEATURES, InputSources, build_inputs, resolve_tissue_correlation
 
 DEFAULT_PROMOTER_KEY = "promoter_seq"
 DEFAULT_NEIGHBORS_KEY = "genomic_neighbors"

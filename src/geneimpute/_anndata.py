@@ -1,0 +1,74 @@
+"""Readers of what ``pp`` (or the user) stored in an AnnData, shared by ``tl`` and ``pl``.
+
+Each takes the AnnData (or its ``var``) and a key, and returns arrays or DataFrames; nothing
+here writes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from ._core.neighbors import GenomicNeighbors, neighbors_from_distances
+from ._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, encode_promoters
+
+
+def has_promoters(var: pd.DataFrame, promoter_key: str | None) -> bool:
+    """Whether ``var[promoter_key]`` exists and holds at least one non-empty sequence."""
+    if promoter_key is None or promoter_key not in var.columns:
+        return False
+    return bool((var[promoter_key].fillna("").astype(str).str.len() > 0).any())
+
+
+def promoter_onehot(var: pd.DataFrame, promoter_key: str | None) -> np.ndarray:
+    """``(n_genes, 300, 5)`` one-hot promoters from ``var[promoter_key]`` (zeros without).
+
+    Uses ``var[f"{promoter_key}_tss_index"]`` to align sequences on the TSS (see
+    :func:`~geneimpute._core.sequence.promoter_matrix`).
+    """
+    if promoter_key is None or promoter_key not in var.columns:
+        return np.zeros((len(var), DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1, 5), np.float32)
+    tss_col = f"{promoter_key}_tss_index"
+    tss_index = var[tss_col].to_numpy(dtype=np.int64) if tss_col in var.columns else None
+    return encode_promoters(var[promoter_key], tss_index, what=f"var[{promoter_key!r}]")
+
+
+def stored_neighbors(adata: AnnData, key: str) -> tuple[GenomicNeighbors, dict]:
+    """Read :func:`~geneimpute.pp.neighbor_features` output under ``uns[key]`` / ``varp``.
+
+    Raises
+    ------
+    KeyError
+        If ``uns[key]`` is not neighbour output or its ``varp`` graph is missing.
+    """
+    info = adata.uns[key]
+    if not isinstance(info, dict) or "distances_key" not in info or "params" not in info:
+        msg = (
+            f"adata.uns[{key!r}] is not the output of geneimpute.pp.neighbor_features "
+            "(it lacks 'distances_key' and 'params')"
+        )
+        raise KeyError(msg)
+    dkey = str(info["distances_key"])
+    if dkey not in adata.varp:
+        msg = f"adata.varp[{dkey!r}] (named by uns[{key!r}]) is missing"
+        raise KeyError(msg)
+    k = int(info["params"]["k"])
+    return neighbors_from_distances(adata.var, adata.varp[dkey], k), dict(info["params"])
+
+
+def read_tissue_correlation(adata: AnnData, key: str) -> pd.DataFrame | None:
+    """The tissue x tissue DataFrame under ``uns[key]`` (written by pp or by the user).
+
+    Accepts :func:`~geneimpute.pp.tissue_correlation` output (a dict with ``"correlation"``) or
+    a plain DataFrame; returns None when absent.
+    """
+    if key not in adata.uns:
+        return None
+    C = adata.uns[key]
+    if isinstance(C, dict) and "correlation" in C:
+        C = C["correlation"]
+    if not isinstance(C, pd.DataFrame):
+        msg = f"adata.uns[{key!r}] is not a tissue x tissue DataFrame"
+        raise TypeError(msg)
+    return C
