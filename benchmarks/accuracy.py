@@ -13,8 +13,11 @@ lowest-expressed third of held-out genes (suffix ``_low``); and fit + predict se
 Sequence-only rows are also scored on a chromosome-held-out split (chr1, chr8, chr15 held out:
 no paralog or neighbour leakage), as rows ``*_chrom_holdout``.
 
-Writes benchmarks/results/accuracy.json ({dataset: {row: {metric: {"mean", "std"}}}}) and
-benchmarks/results/accuracy.md, and prints the tables.
+Writes benchmarks/results/accuracy.json
+({"seeds": [...], dataset: {row: {metric: {"mean", "sd", "per_seed"}}}}; ``per_seed`` in the
+order of ``seeds``, so ``benchmarks/paired_differences.py`` can pair rows seed by seed) and
+benchmarks/results/accuracy.md, and prints the tables. The peer CNN and the hybrid train
+through the package's one training loop (``geneimpute._core.training.fit_early_stopping``).
 """
 
 from __future__ import annotations
@@ -31,15 +34,19 @@ import torch
 from sklearn.metrics import r2_score
 
 import geneimpute as ge
-from geneimpute.models import HybridImputer, PromoterCNN, idw_profiles
-from geneimpute.pp._correlation import correlation_matrix
-from geneimpute.tl._inputs import build_inputs
-from geneimpute.tl._metrics import regression_metrics
+from geneimpute._anndata import promoter_onehot
+from geneimpute._core.correlation import correlation_matrix
+from geneimpute._core.metrics import regression_metrics
+from geneimpute._core.neighbors import idw_profiles
+from geneimpute._core.training import fit_early_stopping
+from geneimpute.models import HybridImputer, PromoterCNN
+from geneimpute.tl._inputs import InputSources, build_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 HOLDOUT_CHROMS = ("chr1", "chr8", "chr15")
+PROMOTER_KEY = "promoter_seq"
 ABLATIONS = {
     "hybrid": {},
     "hybrid_no_cnn": {"use_cnn": False},
@@ -99,7 +106,7 @@ def kmer_features(seqs: pd.Series, k: int = 4) -> np.ndarray:
 def fit_kmer_ridge(adata, Y, train, test, seed):
     from sklearn.linear_model import RidgeCV
 
-    F = kmer_features(adata.var["promoter_seq"])
+    F = kmer_features(adata.var[PROMOTER_KEY])
     m = RidgeCV(alphas=np.logspace(-2, 3, 8)).fit(F[train], Y[train])
     return m.predict(F[test])
 
@@ -107,44 +114,61 @@ def fit_kmer_ridge(adata, Y, train, test, seed):
 def fit_xpresso_cnn(adata, Y, train, test, seed, epochs):
     """Promoter-only CNN (Xpresso-style) predicting the whole profile, no other features.
 
-    Trained for up to ``epochs`` epochs with early stopping on held-aside training genes.
+    Trained through the package's one training loop (``fit_early_stopping``: AdamW, batches of
+    256, early stopping with patience 2 on 10% of the training genes held aside), for up to
+    ``epochs`` epochs.
     """
-    from geneimpute.tl._inputs import build_promoters
-
     torch.manual_seed(seed)
-    X = torch.from_numpy(build_promoters(adata.var))
+    X = torch.from_numpy(promoter_onehot(adata.var, PROMOTER_KEY))
     Yt = torch.from_numpy(Y.astype(np.float32))
     cnn = PromoterCNN(32)
     head = torch.nn.Linear(32, Y.shape[1])
     with torch.no_grad():
         head.bias.copy_(Yt[train].mean(0))
     net = torch.nn.Sequential(cnn, head)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     rng = np.random.default_rng(seed)
     train = rng.permutation(train)
     val, train = train[: len(train) // 10], train[len(train) // 10 :]
-    best, state, bad = np.inf, None, 0
-    for _ in range(epochs):  # early stopping on 10% of the training genes (patience 2)
-        net.train()
-        for b in np.array_split(rng.permutation(train), max(1, len(train) // 256)):
-            loss = ((net(X[b]) - Yt[b]) ** 2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+
+    def loss_fn(b: np.ndarray) -> torch.Tensor:
+        return ((net(X[b]) - Yt[b]) ** 2).mean()
+
+    def val_fn() -> float:
         net.eval()
         with torch.no_grad():
-            v = float(((net(X[val]) - Yt[val]) ** 2).mean())
-        if v < best - 1e-4:
-            best, bad = v, 0
-            state = {k: t.detach().clone() for k, t in net.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= 2:
-                break
-    net.load_state_dict(state)
+            return float(((net(X[val]) - Yt[val]) ** 2).mean())
+
+    fit_early_stopping(
+        net,
+        train,
+        loss_fn,
+        val_fn,
+        rng=rng,
+        max_epochs=epochs,
+        patience=2,
+        batch_size=256,
+        learning_rate=2e-3,
+        weight_decay=1e-4,
+        min_batch=2,  # batch norm
+        desc="xpresso_cnn",
+        progress=False,
+    )
     net.eval()
     with torch.no_grad():
         return net(X[test]).numpy().astype(np.float64)
+
+
+def gene_inputs(adata, reference: np.ndarray, k: int = 20):
+    """Promoters, gene features and a fresh neighbour search over ``reference`` genes."""
+    return build_inputs(
+        adata,
+        reference,
+        k=k,
+        promoter_key=PROMOTER_KEY,
+        neighbors_key=None,  # search among this split's reference genes
+        use_structure=True,
+        sources=InputSources(),
+    )
 
 
 def run_seed(adata, name, seed, quick):
@@ -169,7 +193,7 @@ def run_seed(adata, name, seed, quick):
 
     t0 = time.perf_counter()
     record("mean_profile", np.tile(Yall[ref].mean(axis=0), (test.sum(), 1)), t0)
-    inputs = build_inputs(adata.var, ref, k=20)
+    inputs = gene_inputs(adata, ref)
     for k in (1, 5, 20):
         t0 = time.perf_counter()
         P = idw_profiles(Yobs, inputs.neighbors, k)[test]
@@ -200,7 +224,7 @@ def run_seed(adata, name, seed, quick):
         }
     t0 = time.perf_counter()
     Yh = np.where(hold[:, None], np.nan, Yall)
-    inputs_h = build_inputs(adata.var, ~hold, k=20)
+    inputs_h = gene_inputs(adata, ~hold)
     m = HybridImputer(random_state=seed, **ABLATIONS["sequence_only"])
     m.fit(Yh, inputs_h, list(adata.obs_names), correlation_matrix(Yall[~hold]), accelerator="auto")
     res["sequence_only_chrom_holdout"] = metrics_with_low(m.predict(Yh, inputs_h, te), Th) | {
@@ -210,12 +234,14 @@ def run_seed(adata, name, seed, quick):
 
 
 def summarise(per_seed: list[dict]) -> dict:
+    """``{row: {metric: {"mean", "sd", "per_seed"}}}``; ``per_seed`` follows the seed order."""
     rows = per_seed[0].keys()
     return {
         row: {
             m: {
                 "mean": float(np.mean([s[row][m] for s in per_seed])),
-                "std": float(np.std([s[row][m] for s in per_seed])),
+                "sd": float(np.std([s[row][m] for s in per_seed])),
+                "per_seed": [float(s[row][m]) for s in per_seed],
             }
             for m in per_seed[0][row]
         }
@@ -242,7 +268,7 @@ def table(name: str, summ: dict) -> str:
     ]
     for row, m in summ.items():
         cells = [
-            f"{m[c]['mean']:.3f} ± {m[c]['std']:.3f}" if c != "seconds" else f"{m[c]['mean']:.0f}"
+            f"{m[c]['mean']:.3f} ± {m[c]['sd']:.3f}" if c != "seconds" else f"{m[c]['mean']:.0f}"
             for c in cols
         ]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
@@ -259,7 +285,8 @@ def main() -> None:
     ge.settings.progress = False
     seeds = args.seeds[:1] if args.quick else args.seeds
     datasets = ["gtex"] if args.quick else args.datasets
-    out, md = {}, []
+    out: dict = {"seeds": seeds}
+    md = []
     for name in datasets:
         adata = load(name)
         print(f"{name}: {adata.n_obs} tissues x {adata.n_vars} genes; seeds {seeds}")

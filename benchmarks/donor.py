@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 import geneimpute as ge
+from geneimpute._core.metrics import rowwise_pearson
 from geneimpute.models import DonorHybrid, KNNDonor, TEEBoT, TissueMean
-from geneimpute.tl._donors import donor_array, gene_features_for
-from geneimpute.tl._metrics import _rowwise_pearson
+from geneimpute.tl._donors import donor_array, promoter_gene_features
 
 OUT = Path(__file__).parent / "results" / "donor.json"
 MIN_TEST_DONORS = 25
@@ -44,7 +44,7 @@ def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def score(V, pairs, pred, tissues):
     true = V[pairs[:, 0], pairs[:, 1]]
-    r_sample = _rowwise_pearson(pred, true)
+    r_sample = rowwise_pearson(pred, true)
     per_sample, per_tissue = {}, {}
     for t in np.unique(pairs[:, 1]):
         sel = pairs[:, 1] == t
@@ -52,7 +52,7 @@ def score(V, pairs, pred, tissues):
             continue
         per_sample[tissues[t]] = float(np.nanmean(r_sample[sel]))
         # a prediction that is constant across donors (the tissue mean) scores r = 0
-        r_gene = np.nan_to_num(_rowwise_pearson(pred[sel].T, true[sel].T), nan=0.0)
+        r_gene = np.nan_to_num(rowwise_pearson(pred[sel].T, true[sel].T), nan=0.0)
         per_tissue[tissues[t]] = float(np.mean(r_gene))
     return per_sample, per_tissue
 
@@ -65,12 +65,19 @@ def main() -> None:
     args = parser.parse_args()
     seeds = args.seeds[:1] if args.quick else args.seeds
     ge.settings.progress = False
-    donors = ge.pp.to_donor_layers(ge.datasets.gtex_donors())
+    long = ge.datasets.gtex_donors()
+    # gtex_donors has no promoter sequences: join the bundled GTEx promoters (same gene IDs)
+    # explicitly, as a user joins their own; genes without one get NaN features
+    long.var["promoter_seq"] = (
+        ge.datasets.gtex_tissues().var["promoter_seq"].reindex(long.var_names).to_numpy()
+    )
+    donors = ge.pp.to_donor_layers(long)
     V, tissues = donor_array(donors)
-    gfeat = gene_features_for(donors.var_names)
+    gfeat, _, n_no_promoter = promoter_gene_features(donors.var, "promoter_seq")
     print(
         f"GTEx v8: {V.shape[0]} donors x {V.shape[1]} tissues x {V.shape[2]} genes, "
-        f"{np.isfinite(V).all(axis=2).mean():.1%} of donor x tissue cells observed"
+        f"{np.isfinite(V).all(axis=2).mean():.1%} of donor x tissue cells observed, "
+        f"{V.shape[2] - n_no_promoter} genes with a promoter sequence"
     )
     rows = {"mean": TissueMean, "knn": KNNDonor, "teebot": TEEBoT, "hybrid": DonorHybrid}
     res = {k: {"sample": [], "tissue": [], "seconds": [], "per_tissue": []} for k in rows}

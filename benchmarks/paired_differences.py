@@ -1,42 +1,88 @@
-"""Paired differences of the hybrid and every other row, seed by seed, from an accuracy log.
+"""Paired differences of the hybrid and every other row, seed by seed, from accuracy results.
 
-Usage: python benchmarks/paired_differences.py [benchmarks/results/accuracy.log]
+Usage: python benchmarks/paired_differences.py [benchmarks/results/accuracy.json | accuracy.log]
 
 Ablations share their split with the full hybrid, so the paired difference (hybrid - row, per
 seed) is the fair test of whether a component earns its place: it is shown as mean ± standard
-deviation over seeds for per-tissue Pearson r and per-gene centred Pearson r.
+deviation over seeds for per-tissue Pearson r, per-gene centred Pearson r and R^2.
+
+Reads the per-seed values of ``accuracy.json`` (written by ``benchmarks/accuracy.py``:
+``{"seeds": [...], dataset: {row: {metric: {"mean", "sd", "per_seed"}}}}``), or, for results
+written before ``per_seed`` existed, the per-seed lines of ``accuracy.log`` (3 decimals).
+Without an argument: ``accuracy.json`` when it has per-seed values, else ``accuracy.log``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+RESULTS = Path(__file__).resolve().parent / "results"
+METRICS = ("pearson_tissue", "pearson_gene_centered", "r2")
 LINE = re.compile(r"\s+(\w+) seed (\d+) (\w+)\s+r_tissue ([-\d.]+) r_gene_c ([-\d.]+) R2 ([-\d.]+)")
 
+#: (dataset, row) -> {seed: (pearson_tissue, pearson_gene_centered, r2)}
+Rows = dict[tuple[str, str], dict[int, tuple[float, ...]]]
 
-def main() -> None:
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/accuracy.log")
-    rows: dict[tuple[str, str], dict[int, tuple[float, ...]]] = defaultdict(dict)
+
+def has_per_seed(path: Path) -> bool:
+    data = json.loads(path.read_text())
+    return "seeds" in data
+
+
+def from_json(path: Path) -> Rows:
+    data = json.loads(path.read_text())
+    seeds = data.pop("seeds")
+    rows: Rows = {}
+    for ds, table in data.items():
+        for row, metrics in table.items():
+            if not all(m in metrics for m in METRICS):
+                continue
+            values = zip(*(metrics[m]["per_seed"] for m in METRICS), strict=True)
+            rows[(ds, row)] = dict(zip(seeds, values, strict=True))
+    return rows
+
+
+def from_log(path: Path) -> Rows:
+    rows: Rows = defaultdict(dict)
     for line in path.read_text().splitlines():
         m = LINE.match(line)
         if m:
             rows[(m.group(1), m.group(3))][int(m.group(2))] = tuple(map(float, m.groups()[3:]))
+    return rows
+
+
+def paired_tables(rows: Rows) -> str:
+    out = []
     for ds in dict.fromkeys(d for d, _ in rows):
         hyb = rows[(ds, "hybrid")]
-        print(f"\n### {ds}: hybrid - row, paired over seeds {sorted(hyb)}\n")
-        print("| row | per-tissue r | per-gene centred r | R^2 |\n|---|---|---|---|")
+        out.append(f"\n### {ds}: hybrid - row, paired over seeds {sorted(hyb)}\n")
+        out.append("| row | per-tissue r | per-gene centred r | R^2 |\n|---|---|---|---|")
         for (d, row), v in rows.items():
             if d != ds or row == "hybrid":
                 continue
             seeds = sorted(set(v) & set(hyb))
             diff = np.array([[hyb[s][i] - v[s][i] for i in range(3)] for s in seeds])
             cells = [f"{diff[:, i].mean():+.3f} ± {diff[:, i].std():.3f}" for i in range(3)]
-            print(f"| {row} | " + " | ".join(cells) + " |")
+            out.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results", type=Path, nargs="?", help="accuracy.json or accuracy.log")
+    path = p.parse_args().results
+    if path is None:
+        path = RESULTS / "accuracy.json"
+        if not (path.exists() and has_per_seed(path)):
+            path = RESULTS / "accuracy.log"
+    rows = from_json(path) if path.suffix == ".json" else from_log(path)
+    print(paired_tables(rows))
 
 
 if __name__ == "__main__":

@@ -238,17 +238,28 @@ def retime_isolated(path: Path, model, accelerator: str) -> dict[str, float]:
     page faults and timer noise there; called repeatedly on the same inputs its cost is
     measured reliably, so its growth exponent is fitted on these times.
     """
-    from geneimpute._genomic import find_genomic_neighbors
+    from geneimpute._anndata import promoter_onehot
+    from geneimpute._core.correlation import correlation_matrix
+    from geneimpute._core.neighbors import find_genomic_neighbors
     from geneimpute._settings import resolve_device
-    from geneimpute.pp._correlation import correlation_matrix
     from geneimpute.tl._common import prepare_task
-    from geneimpute.tl._inputs import build_inputs, build_promoters, gene_feature_table
+    from geneimpute.tl._inputs import InputSources, build_inputs, gene_feature_table
 
     adata = ad.read_h5ad(path)
     task = prepare_task(adata, None, layer=None, is_log1p=False)
     var, ref = adata.var, task.reference
     k = model.config.k_neighbors
-    inputs = build_inputs(var, ref, k=k, feature_names=model.feature_names_)
+    promoter_key = model.setup_.promoter_key  # None when the model has no promoter CNN
+    inputs = build_inputs(
+        adata,
+        ref,
+        k=k,
+        promoter_key=promoter_key,
+        neighbors_key=None,  # the input file holds no stored neighbours: search, as the run did
+        use_structure=True,
+        sources=InputSources(),
+        feature_names=model.feature_names_,
+    )
     prep = model._prepare(task.Y, inputs)
     rows = np.flatnonzero(ref)
     targets = np.flatnonzero(task.target)
@@ -260,8 +271,8 @@ def retime_isolated(path: Path, model, accelerator: str) -> dict[str, float]:
         h5 = Path(tmp) / "w.h5ad"
         return {
             "read_h5ad": best_of(lambda: ad.read_h5ad(path)),
-            "gene_features": best_of(lambda: gene_feature_table(var)),
-            "promoter_onehot": best_of(lambda: build_promoters(var)),
+            "gene_features": best_of(lambda: gene_feature_table(var, promoter_key)),
+            "promoter_onehot": best_of(lambda: promoter_onehot(var, promoter_key)),
             "neighbor_features": best_of(lambda: find_genomic_neighbors(var, ref, k=k)),
             "tissue_correlation": best_of(lambda: correlation_matrix(task.Y[ref])),
             "prepare": best_of(lambda: model._prepare(task.Y, inputs)),

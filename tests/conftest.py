@@ -54,8 +54,14 @@ def small_missing():
 
 @pytest.fixture(scope="session")
 def chr22_fasta(tmp_path_factory):
-    """GRCh37 chr22:20-21 Mb, decompressed (pyfaidx needs plain or bgzip FASTA)."""
+    """GRCh37 chr22:20-21 Mb, decompressed (pyfaidx needs plain or bgzip FASTA), indexed.
+
+    The ``.fai`` is built here, once, so readers do not warn that they are writing it.
+    """
+    import pyfaidx
+
     out = tmp_path_factory.mktemp("fa") / "grch37_chr22_20-21Mb.fa"
     with gzip.open(DATA / "grch37_chr22_20-21Mb.fa.gz", "rb") as src, open(out, "wb") as dst:
         shutil.copyfileobj(src, dst)
+    pyfaidx.Faidx(str(out)).close()
     return out

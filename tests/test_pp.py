@@ -1,11 +1,21 @@
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
 
 import geneimpute as ge
-from geneimpute.pp._promoters import promoter_matrix
+from geneimpute._core.sequence import promoter_matrix
+from geneimpute._logging import DataWarning
 
 from .conftest import DATA
+
+COORDS = ["chrom", "start", "end", "strand"]
 
 
 def test_one_hot_encode_values():
@@ -21,6 +31,31 @@ def test_one_hot_encode_rejects_unknown_letters():
         ge.pp.one_hot_encode(["ACGT", "ACRT"])
     with pytest.raises(ValueError, match="longer than length=3"):
         ge.pp.one_hot_encode(["ACGT"], 3)
+
+
+def test_one_hot_encode_rejects_non_strings():
+    with pytest.raises(TypeError, match=r"sequence 0 is NoneType \(None\), not a string"):
+        ge.pp.one_hot_encode([None])
+    with pytest.raises(TypeError, match=r"sequence 2 is float \(nan\), not a string"):
+        ge.pp.one_hot_encode(["ACGT", "", np.nan])
+
+
+def test_promoter_matrix_rejects_tss_outside_the_sequence(gtex):
+    var = gtex.var[gtex.var["promoter_seq"].str.len() == 300].iloc[:3]
+    seqs = var["promoter_seq"].tolist()
+    for bad in (10_000, -1, 300):
+        tss = var["promoter_seq_tss_index"].to_numpy().copy()
+        tss[1] = bad
+        with pytest.raises(
+            ValueError,
+            match=rf"1 promoters have a TSS index outside.*sequence 1: TSS index {bad} for 300 bp "
+            r"\(valid: 0\.\.299\)",
+        ):
+            promoter_matrix(seqs, tss)
+    # an empty sequence (no promoter) with TSS index -1, as extract_promoters writes, is fine
+    tss = np.array([249, -1, 249])
+    m = promoter_matrix([seqs[0], "", seqs[2]], tss)
+    assert m[1].sum() == 0 and (m[[0, 2], :, 4] == 1).all()
 
 
 def test_promoter_matrix_aligns_60bp_on_the_tss(gtex):
@@ -58,11 +93,104 @@ def test_read_annotation_bed_and_chr_prefix(small):
     ann2 = ann.assign(chrom=ann["chrom"].str.removeprefix("chr"))
     ad2 = small[:, small.var["chrom"] == "chr22"].copy()
     ad2.var = ad2.var[["gene_name"]]
-    ge.pp.annotate_genes(ad2, ann2.loc[ann20.index], tss_from_bed_window=10_000)
+    with pytest.warns(DataWarning, match=r"30 of 410 genes are not in the annotation"):
+        ge.pp.annotate_genes(ad2, ann2.loc[ann20.index], tss_from_bed_window=10_000)
     hit = ad2.var["chrom"].notna()
     assert hit.mean() > 0.9 and set(ad2.var.loc[hit, "chrom"]) == {"chr22"}
     # hg19 TSS differs from hg38 by the liftover offset but strands agree
     assert (ad2.var.loc[hit, "strand"] == small.var.loc[ad2.var_names[hit], "strand"]).mean() > 0.99
+
+
+def _unannotated(small, n=40):
+    """``small``'s first ``n`` genes without coordinates, and an Ensembl-style annotation
+    (versioned IDs, chromosomes without ``chr``) of all but the first three."""
+    adata = small[:, :n].copy()
+    adata.var = adata.var.drop(columns=[*COORDS, "tss", "gene_type"])
+    ann = small.var.iloc[3:n][[*COORDS, "gene_type"]].copy()
+    ann.index = ann.index + ".7"
+    ann["chrom"] = ann["chrom"].str.removeprefix("chr")
+    return adata, ann
+
+
+def test_annotate_genes_warns_about_missing_genes(small):
+    adata, ann = _unannotated(small)
+    with pytest.warns(
+        DataWarning,
+        match=r"annotate_genes: 3 of 40 genes are not in the annotation and get NaN coordinates, "
+        rf"e\.g\. \['{small.var_names[0]}', '{small.var_names[1]}', '{small.var_names[2]}'\]",
+    ):
+        ge.pp.annotate_genes(adata, ann)
+    var, truth = adata.var, small.var.iloc[:40]
+    assert var[COORDS].iloc[:3].isna().all().all() and var["tss"].iloc[:3].isna().all()
+    pd.testing.assert_frame_equal(
+        var[COORDS].iloc[3:],
+        truth[COORDS].iloc[3:].astype({"chrom": str, "strand": str, "start": float, "end": float}),
+        check_dtype=False,
+    )
+    five = np.where(truth["strand"] == "+", truth["start"], truth["end"] - 1)[3:]
+    np.testing.assert_array_equal(var["tss"].iloc[3:], five)  # 5' end of the gene body
+    np.testing.assert_array_equal(var["gene_type"].iloc[3:], truth["gene_type"].iloc[3:])
+    params = adata.uns["gene_annotation"]["params"]
+    assert params["n_genes_annotated"] == 37 and params["n_genes_missing"] == 3
+    assert params["annotation"] == "DataFrame" and params["tss_from_bed_window"] is None
+
+
+def test_annotate_genes_warning_is_seen_without_any_setup(small):
+    """A user who configured neither logging nor warnings sees the missing genes."""
+    adata, ann = _unannotated(small)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.resetwarnings()  # Python's default filters: a UserWarning is shown
+        ge.pp.annotate_genes(adata, ann)
+    msgs = [w for w in seen if issubclass(w.category, UserWarning)]
+    assert len(msgs) == 1 and "3 of 40 genes are not in the annotation" in str(msgs[0].message)
+    assert msgs[0].filename == __file__  # points at the caller's line, not at geneimpute
+
+
+def test_annotate_genes_warning_is_printed_in_a_fresh_process():
+    """The acceptance case as a user meets it: a fresh interpreter, no logging configured."""
+    script = (
+        "import geneimpute as ge\n"
+        "g = ge.datasets.gtex_tissues()\n"
+        "a = g[:, :40].copy()\n"
+        "a.var = a.var[['gene_name']]\n"
+        "ge.pp.annotate_genes(a, g.var.iloc[3:40][['chrom', 'start', 'end', 'strand']])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "DataWarning" in out.stderr
+    assert "3 of 40 genes are not in the annotation" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "match"),
+    [
+        ("end", 100.0, r"1 genes end < start or a negative start.*start \d+, end 100"),
+        ("start", -5.0, r"1 genes end < start or a negative start"),
+        ("chrom", "", r"1 genes an empty chromosome name"),
+        ("start", np.nan, r"no numeric start/end for 1 genes"),
+        ("strand", ".", r"strand other than '\+'/'-' \(found \['\.'\]\)"),
+    ],
+)
+def test_annotate_genes_rejects_bad_annotation_rows(small, column, value, match):
+    adata, ann = _unannotated(small)
+    ann = ann.astype({"chrom": str, "strand": str, "start": float, "end": float})
+    ann.iloc[5, ann.columns.get_loc(column)] = value
+    before = adata.var.copy()
+    with pytest.raises(ValueError, match=match) as err:
+        ge.pp.annotate_genes(adata, ann)
+    assert adata.var_names[8] in str(err.value)  # the gene is named
+    pd.testing.assert_frame_equal(adata.var, before)
+    assert "gene_annotation" not in adata.uns
+
+
+def test_annotate_genes_empty_gtf_names_the_file(small, tmp_path):
+    adata, _ = _unannotated(small)
+    before = adata.var.copy()
+    (tmp_path / "gencode.gtf").write_text("##description: nothing\n")
+    with pytest.raises(ValueError, match=r"gencode\.gtf has no GTF records"):
+        ge.pp.annotate_genes(adata, tmp_path / "gencode.gtf")
+    pd.testing.assert_frame_equal(adata.var, before)
 
 
 def _chr22_hg19(small):
@@ -106,11 +234,77 @@ def test_extract_promoters_missing_chromosome(small, chr22_fasta):
 
 
 def test_extract_promoters_window_outside_record(small, chr22_fasta):
-    ad = small[:, small.var["chrom"] == "chr22"].copy()  # hg38 coordinates, mostly outside
+    adata = small[:, small.var["chrom"] == "chr22"].copy()  # hg38 coordinates, mostly outside
+    before = adata.var.copy()
     with pytest.raises(ValueError, match="promoter windows are not inside"):
-        ge.pp.extract_promoters(ad, chr22_fasta)
-    ge.pp.extract_promoters(ad, chr22_fasta, on_missing="skip")
-    assert (ad.var["promoter_seq"] == "").sum() > 0
+        ge.pp.extract_promoters(adata, chr22_fasta)
+    pd.testing.assert_frame_equal(adata.var, before)
+    with pytest.warns(
+        DataWarning, match=rf"(\d+) of {adata.n_vars} genes have no promoter window in grch37"
+    ) as rec:
+        ge.pp.extract_promoters(adata, chr22_fasta, on_missing="skip", key_added="seq")
+    empty = (adata.var["seq"] == "").to_numpy()
+    n = int(
+        next(w for w in rec if "no promoter window" in str(w.message)).message.args[0].split()[1]
+    )
+    assert n == empty.sum() and 0 < n < adata.n_vars
+    np.testing.assert_array_equal(adata.var["seq_tss_index"], np.where(empty, -1, 249))
+    assert (adata.var.loc[~empty, "seq"].str.len() == 300).all()
+
+
+def test_extract_promoters_fasta_index(small, chr22_fasta, tmp_path, monkeypatch):
+    """pyfaidx writes <fasta>.fai next to the FASTA: said in a warning, refused if unwritable."""
+    adata = _chr22_hg19(small)
+    fasta = tmp_path / chr22_fasta.name
+    shutil.copy(chr22_fasta, fasta)
+    with pytest.warns(DataWarning, match=r"writing the FASTA index grch37_chr22_20-21Mb\.fa\.fai"):
+        ge.pp.extract_promoters(adata, fasta)
+    assert (tmp_path / f"{fasta.name}.fai").exists()
+    first = adata.var["promoter_seq"].copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # the index is reused: no warning
+        ge.pp.extract_promoters(adata, fasta)
+    pd.testing.assert_series_equal(adata.var["promoter_seq"], first)
+
+    other = tmp_path / "readonly"
+    other.mkdir()
+    shutil.copy(chr22_fasta, other / fasta.name)
+    before = adata.var.copy()
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)  # tests may run as root
+    with pytest.raises(PermissionError, match=r"\.fai next to .* cannot be written.*not writable"):
+        ge.pp.extract_promoters(adata, other / fasta.name)
+    assert not (other / f"{fasta.name}.fai").exists()
+    pd.testing.assert_frame_equal(adata.var, before)
+
+
+def test_tissue_medians_drops_small_tissues_visibly(tmp_path):
+    sdata = ge.pp.read_gct(
+        DATA / "gtex_v8_reads_6genes_60samples.gct.gz",
+        DATA / "gtex_sample_attributes_60samples.tsv",
+    )
+    counts = sdata.obs["tissue"].value_counts()
+    kept = sorted(counts.index[counts >= 3])
+    assert len(kept) == 8 and len(counts) == 32
+    with pytest.warns(
+        DataWarning, match=r"24 of 32 tissues have fewer than min_samples=3 samples and are left"
+    ):
+        t = ge.pp.tissue_medians(sdata, min_samples=3, key_added="medians")
+    assert t.shape == (8, 6) and sorted(t.obs_names) == kept
+    np.testing.assert_array_equal(t.obs["n_samples"], counts[t.obs_names])
+    expect = pd.DataFrame(sdata.X, index=sdata.obs["tissue"].to_numpy()).groupby(level=0).median()
+    np.testing.assert_allclose(t.X, expect.loc[t.obs_names].to_numpy())
+    params = t.uns["medians"]["params"]
+    assert "tissue_medians" not in t.uns and "medians" not in sdata.uns
+    assert params["tissue_key"] == "tissue" and params["layer"] is None
+    assert params["n_samples"] == 60 and params["min_samples"] == 3
+    assert sorted(params["dropped_tissues"]) == sorted(counts.index[counts < 3])
+    t.write_h5ad(tmp_path / "t.h5ad")
+    back = ad.read_h5ad(tmp_path / "t.h5ad").uns["medians"]["params"]
+    assert list(back["dropped_tissues"]) == params["dropped_tissues"]
+    with pytest.raises(
+        ValueError, match=r"no tissue has at least min_samples=5 samples \(largest: 4\)"
+    ):
+        ge.pp.tissue_medians(sdata, min_samples=5)
 
 
 def test_tissue_correlation(small):
@@ -121,7 +315,8 @@ def test_tissue_correlation(small):
     assert C.loc["caudate", "putamen"] > 0.9
     assert C.loc["caudate", "putamen"] > C.loc["caudate", "liver"]
     ge.pp.tissue_correlation(small)
-    pd.testing.assert_frame_equal(small.uns["tissue_correlation"], C)
+    pd.testing.assert_frame_equal(small.uns["tissue_correlation"]["correlation"], C)
+    assert small.uns["tissue_correlation"]["params"]["layer"] == "X"
 
 
 def test_tissue_correlation_rejects_nan_reference(small):

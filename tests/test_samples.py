@@ -31,7 +31,10 @@ def imputed(samples):
     sdata.X = np.asarray(sdata.X, dtype=np.float32)
     sdata.X[:, held] = np.nan
     before = sdata.copy()
-    ge.tl.impute_samples(sdata, is_log1p=True, chunk_size=3000, **FAST)
+    tdata = ge.pp.tissue_medians(sdata, "tissue")
+    model = ge.tl.train(tdata, is_log1p=True, **FAST)
+    assert model.setup_.units == "log1p_TPM" and len(model.tissues_) == 53
+    ge.tl.impute_samples(sdata, model, chunk_size=3000)  # units follow the model
     return sdata, before, held
 
 
@@ -63,7 +66,9 @@ def test_impute_samples_fills_only_held_out_genes(imputed):
     assert p["n_genes_imputed"] == 4 and p["n_values_imputed"] == 4 * 11125
     assert 0.0 <= p["beta"] <= 1.0
     assert "tissue_level_hybrid" in sdata.uns["imputed"]["timings"]
-    assert sdata.uns["tissue_correlation"].shape == (53, 53)
+    assert p["model"] == "given" and p["is_log1p"] and p["units"] == "log1p_TPM"
+    C = sdata.uns["tissue_correlation"]["correlation"]
+    assert isinstance(C, pd.DataFrame) and C.shape == (53, 53)
 
 
 def test_impute_samples_follows_tissue_profiles(imputed):

@@ -60,6 +60,7 @@ def test_tl_defaults_follow_the_global_setting(monkeypatch, reset_accelerator, s
     adata, _, held = small_missing
     ge.settings.accelerator = "cpu"
     opts = {k: v for k, v in FAST.items() if k != "accelerator"}
-    ge.tl.impute_expression(adata, random_state=0, **opts)
+    model = ge.tl.train(adata, random_state=0, **opts)
+    ge.tl.impute_expression(adata, model)
     assert adata.layers["imputed_mask"][:, held].all()
     assert adata.uns["imputed"]["params"]["device"] == "cpu"

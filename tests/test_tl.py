@@ -6,16 +6,37 @@ import pytest
 import geneimpute as ge
 from geneimpute.models import HybridImputer
 
-from .conftest import FAST, hold_out
+from .conftest import FAST
+
+N_HELD = 120
+#: Mean per-tissue Pearson r the hybrid must gain over impute_neighbors(k=10) on the same split.
+#: Observed with FAST on CPU (chr20-22, 1,133 genes, 120 held out): seed 0 hybrid 0.548 vs
+#: distance 0.344 (+0.204), seed 1 0.581 vs 0.381 (+0.200). On chr21/22 with 60 held out the
+#: FAST hybrid does not win reliably (seed 0: 0.301 vs 0.416, seed 1: 0.465 vs 0.395), so the
+#: guard uses the larger subset.
+MARGIN = 0.08
 
 
 @pytest.fixture(scope="module")
-def imputed(tmp_path_factory):
-    """Train + impute once on the chr21/22 subset with 30 held-out genes."""
-    adata, small, held = hold_out(30)
+def trained():
+    """One FAST model on GTEx chr20-22 genes with 120 seeded held-out genes (trained once)."""
+    gtex = ge.datasets.gtex_tissues()
+    truth = gtex[:, gtex.var["chrom"].isin(["chr20", "chr21", "chr22"]).to_numpy()].copy()
+    held = np.zeros(truth.n_vars, bool)
+    held[np.random.default_rng(0).choice(truth.n_vars, N_HELD, replace=False)] = True
+    adata = truth.copy()
+    adata.X[:, held] = np.nan
+    model = ge.tl.train(adata, **FAST)
+    return adata, truth, held, model
+
+
+@pytest.fixture(scope="module")
+def imputed(trained):
+    adata, truth, held, model = trained
+    adata = adata.copy()
     before = adata.copy()
-    ge.tl.impute_expression(adata, **FAST)
-    return adata, before, small, held
+    ge.tl.impute_expression(adata, model)
+    return adata, before, truth, held
 
 
 def test_impute_fills_exactly_the_nan_profiles(imputed):
@@ -29,19 +50,35 @@ def test_impute_fills_exactly_the_nan_profiles(imputed):
     assert np.array_equal(adata.X, before.X, equal_nan=True)
     assert np.isfinite(out).all() and (out >= 0).all()
     assert adata.varm["promoter_embedding"].shape == (adata.n_vars, 32)
-    C = adata.uns["tissue_correlation"]
+    entry = adata.uns["tissue_correlation"]
+    C = entry["correlation"]
     assert isinstance(C, pd.DataFrame) and C.shape == (37, 37)
+    assert list(C.index) == list(adata.obs_names)
+    assert "impute_expression" in entry["params"]["source"]
     params = adata.uns["imputed"]["params"]
-    assert params["n_genes_imputed"] == 30 and params["n_values_imputed"] == 30 * 37
-    assert params["n_reference_genes"] == adata.n_vars - 30
+    assert params["n_genes_imputed"] == N_HELD and params["n_values_imputed"] == N_HELD * 37
+    assert params["n_reference_genes"] == adata.n_vars - N_HELD
+    assert params["model"] == "given" and params["units"] == "TPM"
+
+
+def test_hybrid_beats_distance_baseline(imputed):
+    """Relative guard: the hybrid beats ``impute_neighbors`` (k=10) on the same held-out genes.
+
+    Mean over tissues of the Pearson r across the held-out genes within each tissue, FAST
+    settings; observed gaps in :data:`MARGIN`'s comment.
+    """
+    adata, before, truth, held = imputed
+    base = ge.tl.impute_neighbors(before, k=10, copy=True)
+    r_hybrid = ge.tl.evaluate(adata, truth, held, per_tissue=True)
+    r_dist = ge.tl.evaluate(base, truth, held, key="imputed_distance", per_tissue=True)
+    assert r_hybrid.shape == r_dist.shape == (37,)
+    assert r_hybrid.mean() > r_dist.mean() + MARGIN, (r_hybrid.mean(), r_dist.mean())
 
 
 def test_imputation_is_informative(imputed):
-    """Even a 2-epoch model on 588 genes beats chance clearly (generous regression guard)."""
     adata, _, truth, held = imputed
     res = ge.tl.evaluate(adata, truth, held)
-    assert res["n_genes"] == 30
-    assert res["pearson_tissue"] > 0.3
+    assert res["n_genes"] == N_HELD
     assert 0 < res["mse"] < 5
 
 
@@ -53,13 +90,15 @@ def test_h5ad_round_trip(imputed, tmp_path):
     assert np.array_equal(back.layers["imputed"], adata.layers["imputed"])
     assert np.array_equal(back.layers["imputed_mask"], adata.layers["imputed_mask"])
     np.testing.assert_array_equal(back.varm["promoter_embedding"], adata.varm["promoter_embedding"])
-    pd.testing.assert_frame_equal(back.uns["tissue_correlation"], adata.uns["tissue_correlation"])
-    assert back.uns["imputed"]["params"]["n_genes_imputed"] == 30
+    pd.testing.assert_frame_equal(
+        back.uns["tissue_correlation"]["correlation"],
+        adata.uns["tissue_correlation"]["correlation"],
+    )
+    assert back.uns["imputed"]["params"]["n_genes_imputed"] == N_HELD
 
 
-def test_train_save_load_predicts_identically(small_missing, tmp_path):
-    adata, _, held = small_missing
-    model = ge.tl.train(adata, random_state=1, **FAST)
+def test_train_save_load_predicts_identically(trained, tmp_path):
+    adata, _, held, model = trained
     assert isinstance(model, HybridImputer)
     assert model.tissues_ == list(adata.obs_names)
     model.save(tmp_path / "m")
@@ -68,23 +107,28 @@ def test_train_save_load_predicts_identically(small_missing, tmp_path):
     a1 = ge.tl.impute_expression(adata, model, accelerator="cpu", copy=True)
     a2 = ge.tl.impute_expression(adata, str(tmp_path / "m"), accelerator="cpu", copy=True)
     np.testing.assert_allclose(a1.layers["imputed"], a2.layers["imputed"], rtol=1e-5)
+    assert a2.uns["imputed"]["params"]["model"] == str(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="not a saved HybridImputer"):
         HybridImputer.load(tmp_path)
 
 
-def test_training_is_seeded(small_missing):
-    adata, _, _ = small_missing
-    a = ge.tl.impute_expression(adata, random_state=3, copy=True, **FAST)
-    b = ge.tl.impute_expression(adata, random_state=3, copy=True, **FAST)
-    np.testing.assert_allclose(a.layers["imputed"], b.layers["imputed"], rtol=1e-5)
+def test_training_is_seeded(trained, imputed):
+    """A second model trained with the same seed on the same data imputes the same values."""
+    adata, _, _, _ = trained
+    again = ge.tl.train(adata, **FAST)
+    b = ge.tl.impute_expression(adata, again, copy=True)
+    np.testing.assert_allclose(b.layers["imputed"], imputed[0].layers["imputed"], rtol=1e-5)
 
 
-def test_sequence_only_mode(small_missing):
-    adata, truth, held = small_missing
-    ge.tl.impute_expression(adata, features=["promoter", "structure"], **FAST)
-    cfg = adata.uns["imputed"]["params"]["model_config"]
+def test_sequence_only_mode(trained):
+    adata, truth, held, _ = trained
+    model = ge.tl.train(adata, features=["promoter", "structure"], **FAST)
+    assert model.features_ == ["promoter", "structure"]
+    out = ge.tl.impute_expression(adata, model, copy=True)
+    cfg = out.uns["imputed"]["params"]["model_config"]
     assert cfg["use_cnn"] and not cfg["use_transformer"] and not cfg["use_neighbor_features"]
-    assert adata.layers["imputed_mask"][:, held].all()
+    assert out.layers["imputed_mask"][:, held].all()
+    assert out.uns["imputed"]["params"]["features"] == ["promoter", "structure"]
 
 
 def test_impute_neighbors_matches_manual_idw(small_missing):
@@ -121,37 +165,45 @@ def _unchanged(a, b):
     assert np.array_equal(a.X, b.X, equal_nan=True)
 
 
-def test_error_no_coordinates(small_missing):
-    adata = small_missing[0]
+def test_error_no_coordinates(trained):
+    adata, _, _, model = trained
+    adata = adata.copy()
     adata.var = adata.var.drop(columns=["chrom"])
     before = adata.copy()
     with pytest.raises(KeyError, match=r"lacks gene coordinate column\(s\) \['chrom'\]"):
-        ge.tl.impute_expression(adata, **FAST)
+        ge.tl.impute_expression(adata, model)
+    with pytest.raises(KeyError, match=r"lacks gene coordinate column\(s\) \['chrom'\]"):
+        ge.tl.train(adata, **FAST)
     _unchanged(adata, before)
 
 
-def test_error_duplicated_gene_ids(small_missing):
-    adata = small_missing[0]
+def test_error_duplicated_gene_ids(trained):
+    adata, _, _, model = trained
+    adata = adata.copy()
     names = adata.var_names.to_numpy().copy()
     names[5] = names[4]
     adata.var_names = names
     before = adata.copy()
     with pytest.raises(ValueError, match="1 duplicated gene IDs"):
-        ge.tl.impute_expression(adata, **FAST)
+        ge.tl.impute_expression(adata, model)
     _unchanged(adata, before)
 
 
-def test_error_nan_in_reference_genes(small_missing):
-    adata, _, held = small_missing
+def test_error_nan_in_reference_genes(trained):
+    adata, _, held, model = trained
+    adata = adata.copy()
     adata.X[0, np.flatnonzero(~held)[:2]] = np.nan
     before = adata.copy()
     with pytest.raises(ValueError, match="2 reference genes have NaN expression"):
-        ge.tl.impute_expression(adata, reference=~held, **FAST)
+        ge.tl.impute_expression(adata, model, reference=~held)
+    with pytest.raises(ValueError, match="2 reference genes have NaN expression"):
+        ge.tl.train(adata, reference=~held, **FAST)
     _unchanged(adata, before)
 
 
-def test_error_unknown_sequence_letters(small_missing):
-    adata = small_missing[0]
+def test_error_unknown_sequence_letters(trained):
+    adata, _, _, model = trained
+    adata = adata.copy()
     seqs = adata.var["promoter_seq"].astype(str).copy()
     i = int(np.flatnonzero(seqs.str.len() == 300)[0])
     seqs.iloc[i] = "R" + seqs.iloc[i][1:]
@@ -160,36 +212,41 @@ def test_error_unknown_sequence_letters(small_missing):
     with pytest.raises(
         ValueError, match=rf"1 promoter sequences .* gene {adata.var_names[i]}: \['R'\]"
     ):
-        ge.tl.impute_expression(adata, **FAST)
+        ge.tl.impute_expression(adata, model)
     _unchanged(adata, before)
 
 
-def test_error_nothing_to_impute(small):
+def test_error_nothing_to_impute(small, trained):
+    model = trained[3]
     with pytest.raises(ValueError, match="no genes to impute"):
-        ge.tl.impute_expression(small, **FAST)
+        ge.tl.impute_expression(small, model)
+    assert "imputed" not in small.layers
 
 
-def test_error_model_tissues_differ(small_missing, tmp_path):
-    adata = small_missing[0]
-    model = ge.tl.train(adata, **FAST)
+def test_error_model_tissues_differ(trained):
+    adata, _, _, model = trained
     sub = adata[:10].copy()
-    with pytest.raises(ValueError, match="trained on tissues"):
+    with pytest.raises(ValueError, match=r"adata lacks 27 of the model's 37 tissues"):
         ge.tl.impute_expression(sub, model)
     assert "imputed" not in sub.layers
 
 
-def test_partial_genes_overwrite(small_missing):
-    adata, truth, held = small_missing
+def test_partial_genes_overwrite(trained):
+    adata, truth, held, model = trained
+    adata = adata.copy()
     target = held.copy()
     target[np.flatnonzero(~held)[:5]] = True  # 5 observed genes re-estimated
-    ge.tl.impute_expression(adata, genes=target, overwrite=True, **FAST)
+    ge.tl.impute_expression(adata, model, genes=target, overwrite=True)
     mask = adata.layers["imputed_mask"]
     assert mask[:, target].all() and not mask[:, ~target].any()
+    # without overwrite, observed values of partly observed targets are kept
+    keep = ge.tl.impute_expression(adata, model, genes=target, copy=True)
+    assert not keep.layers["imputed_mask"][:, ~held].any()
 
 
-def test_xgboost_only_model_saves_and_loads(small_missing, tmp_path):
+def test_xgboost_only_model_saves_and_loads(trained, tmp_path):
     """Without CNN and transformer, stage 1 is skipped: XGBoost on hand-made features alone."""
-    adata, _, held = small_missing
+    adata, _, held, _ = trained
     model = ge.tl.train(adata, use_cnn=False, use_transformer=False, **FAST)
     assert model.net_ is None and not model.uses_network
     model.save(tmp_path / "xgb_only")

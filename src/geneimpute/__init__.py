@@ -2,11 +2,15 @@
 
 A hybrid of a promoter CNN, a transformer over genomic neighbour genes, tissue correlations
 and an XGBoost regressor (Brown, Dong & Truong, Communications Biology 2026).
+
+``import geneimpute`` stays light: torch, xgboost, captum and matplotlib.pyplot are imported by
+the functions that need them.
 """
 
 __version__ = "0.1.0"
 
 from . import datasets, models, pl, pp, tl
+from ._logging import DataWarning
 from ._settings import settings
 
-__all__ = ["datasets", "models", "pl", "pp", "tl", "settings", "__version__"]
+__all__ = ["DataWarning", "datasets", "models", "pl", "pp", "tl", "settings", "__version__"]

@@ -58,7 +58,7 @@ def stored_neighbors(adata: AnnData, key: str) -> tuple[GenomicNeighbors, dict]:
 
 
 def read_tissue_correlation(adata: AnnData, key: str) -> pd.DataFrame | None:
-    """The tissue x tissue DataFrame under ``uns[key]`` (written by pp or by the user).
+    """Return the tissue x tissue DataFrame under ``uns[key]`` (written by pp or by the user).
 
     Accepts :func:`~geneimpute.pp.tissue_correlation` output (a dict with ``"correlation"``) or
     a plain DataFrame; returns None when absent.

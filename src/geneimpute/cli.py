@@ -1,26 +1,124 @@
-"""The ``geneimpute`` console command: ``demo`` and ``impute``."""
+"""The ``geneimpute`` console command: ``demo`` and ``impute``.
+
+Every file the command writes goes through :mod:`geneimpute._core.io` (a temporary file in the
+target's directory, then ``os.replace``), so ``geneimpute impute X.h5ad -o X.h5ad`` interrupted
+at any point leaves ``X.h5ad`` as it was, and a separate output is either absent, the previous
+one, or complete. Ctrl-C prints one line and exits with status 130 (SIGTERM: 143); arguments and
+output paths are checked before any work, errors are one line and exit with status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import logging
+import math
+import os
+import signal
 import sys
+import threading
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 METRICS = ("pearson_tissue", "pearson_gene_centered", "r2", "mse")
+#: options of ``demo --quick``: few epochs, folds and trees (a smoke test)
+QUICK = {"max_epochs": 3, "n_folds": 2, "xgb_n_estimators": 150}
+EXIT_ERROR = 2
+EXIT_SIGINT = 128 + signal.SIGINT
+EXIT_SIGTERM = 128 + signal.SIGTERM
+#: errors of geneimpute and of the files it reads/writes, reported as one line (exit 2);
+#: OSError covers FileNotFoundError, FileExistsError, PermissionError and a full disk
+ERRORS = (KeyError, ValueError, OSError, TypeError, ImportError, RuntimeError)
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so ``finally`` blocks remove temporary files."""
+
+
+class _CliError(Exception):
+    """A bad command line found after parsing (paths): one ``geneimpute: error:`` line."""
+
+
+# --- argument types (argparse turns ArgumentTypeError into "argument --x: <message>") ---
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value < 1):
+        msg = f"must be a number strictly between 0 and 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _int_at_least(low: int, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f">= {low}" if high is None else f"between {low} and {high}"
+            msg = f"must be an integer {bound}, got {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+_seed = _int_at_least(0, 2**32 - 1)
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Log to the current ``sys.stderr`` (which tests and notebooks may replace)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+
+def _not_a_data_warning(record: logging.LogRecord) -> bool:
+    # geneimpute._logging.warn_data logs each DataWarning as well; the warning is shown already
+    return record.funcName != "warn_data"
 
 
 def _setup_logging(verbose: bool) -> None:
     log = logging.getLogger("geneimpute")
     if not any(isinstance(h, logging.StreamHandler) for h in log.handlers):
-        h = logging.StreamHandler(sys.stderr)
+        h = _StderrHandler()
         h.setFormatter(logging.Formatter("%(levelname)s geneimpute: %(message)s"))
+        h.addFilter(_not_a_data_warning)
         log.addHandler(h)
     log.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for the command: one line per warning, no source line."""
+    stream = sys.stderr if file is None else file
+    text = " ".join(str(message).split())
+    with contextlib.suppress(OSError, ValueError):
+        print(f"geneimpute: warning: {text}", file=stream, flush=True)
+
+
+def _error_text(err: BaseException) -> str:
+    # str(KeyError("x")) is "'x'"; show the message itself
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        text = err.args[0]
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -33,17 +131,105 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
+# --- checks before any work ---------------------------------------------------------------
+
+
+def _check_output(path: str, option: str) -> Path:
+    """Fail early (before training) if ``path`` cannot be written as a file."""
+    p = Path(path)
+    parent = p.parent
+    if p.is_dir():
+        msg = f"{option} {path}: is a directory, expected a file name"
+        raise _CliError(msg)
+    if not parent.is_dir():
+        why = "does not exist" if not parent.exists() else "is not a directory"
+        msg = f"{option} {path}: directory {str(parent)!r} {why}"
+        raise _CliError(msg)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        msg = f"{option} {path}: directory {str(parent)!r} is not writable"
+        raise _CliError(msg)
+    if p.exists() and not os.access(p, os.W_OK) and not os.access(parent, os.W_OK):
+        msg = f"{option} {path}: file is not writable"
+        raise _CliError(msg)
+    return p
+
+
+def _check_input(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        msg = f"input file {path!r} does not exist"
+        raise _CliError(msg)
+    if not p.is_file():
+        msg = f"input {path!r} is not a file"
+        raise _CliError(msg)
+    if not os.access(p, os.R_OK):
+        msg = f"input file {path!r} is not readable"
+        raise _CliError(msg)
+    return p
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _check_demo(args: argparse.Namespace) -> None:
+    out = _check_output(args.output, "--output")
+    if args.json is not None:
+        js = _check_output(args.json, "--json")
+        if _same_file(out, js):
+            msg = f"--json and --output name the same file: {args.json}"
+            raise _CliError(msg)
+
+
+def _check_impute(args: argparse.Namespace) -> None:
+    _check_input(args.input)
+    _check_output(args.output, "--output")
+    if args.model is not None:
+        model = Path(args.model)
+        if not model.is_dir():
+            msg = f"--model {args.model}: no such model directory"
+            raise _CliError(msg)
+        if args.save_model is not None:
+            msg = "--save-model saves a model trained here; it cannot be used with --model"
+            raise _CliError(msg)
+    if args.save_model is not None:
+        save = Path(args.save_model)
+        if save.exists():
+            msg = f"--save-model {args.save_model}: exists; choose a new directory"
+            raise _CliError(msg)
+        if not save.parent.is_dir():
+            msg = f"--save-model {args.save_model}: directory {str(save.parent)!r} does not exist"
+            raise _CliError(msg)
+        if not os.access(save.parent, os.W_OK | os.X_OK):
+            msg = f"--save-model {args.save_model}: directory {str(save.parent)!r} is not writable"
+            raise _CliError(msg)
+
+
+# --- subcommands --------------------------------------------------------------------------
+
+
 def run_demo(args: argparse.Namespace) -> dict:
     """Hold out genes of the bundled GTEx table, impute them, compare with distance-based."""
+    import json
+
+    import numpy as np
+
     import geneimpute as ge
+    from geneimpute._core.io import atomic_write, write_h5ad_atomic
 
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
     truth = ge.datasets.gtex_tissues()
     steps["load bundled GTEx v8 data"] = time.perf_counter() - t0
 
-    rng = np.random.default_rng(args.seed)
     n_hold = int(round(args.holdout * truth.n_vars))
+    if not 1 <= n_hold <= truth.n_vars - 20:
+        msg = (
+            f"--holdout {args.holdout:g} holds out {n_hold} of {truth.n_vars} genes; "
+            "at least 1 must be held out and 20 kept for training"
+        )
+        raise _CliError(msg)
+    rng = np.random.default_rng(args.seed)
     held = np.zeros(truth.n_vars, dtype=bool)
     held[rng.choice(truth.n_vars, n_hold, replace=False)] = True
     adata = truth.copy()
@@ -55,20 +241,19 @@ def run_demo(args: argparse.Namespace) -> dict:
         flush=True,
     )
 
-    kwargs = {}
-    if args.quick:
-        kwargs.update(max_epochs=3, n_folds=2, xgb_n_estimators=150)
+    opts = QUICK if args.quick else {}
     t0 = time.perf_counter()
-    ge.tl.impute_expression(adata, random_state=args.seed, accelerator=args.accelerator, **kwargs)
+    model = ge.tl.train(adata, random_state=args.seed, accelerator=args.accelerator, **opts)
+    ge.tl.impute_expression(adata, model, accelerator=args.accelerator)
     total_hybrid = time.perf_counter() - t0
-    timings = adata.uns["imputed"]["timings"]
+    timings = model.timings_
     steps["features (promoters, neighbours, tissue correlation)"] = timings.get(
         "features", 0
     ) + timings.get("prepare", 0)
     steps["train CNN + transformer (out-of-fold)"] = timings.get("network_out_of_fold", 0)
     steps["train CNN + transformer (all genes)"] = timings.get("network_final", 0)
     steps["train XGBoost"] = timings.get("xgboost_design", 0) + timings.get("xgboost_fit", 0)
-    steps["impute held-out genes (hybrid)"] = timings.get("impute", 0)
+    steps["impute held-out genes (hybrid)"] = adata.uns["imputed"]["timings"].get("impute", 0)
     steps["hybrid total"] = total_hybrid
 
     t0 = time.perf_counter()
@@ -84,8 +269,7 @@ def run_demo(args: argparse.Namespace) -> dict:
 
     out = Path(args.output)
     t0 = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    adata.write_h5ad(out, compression="gzip")
+    write_h5ad_atomic(adata, out, compression="gzip")
     steps["write .h5ad"] = time.perf_counter() - t0
 
     rows = []
@@ -109,7 +293,7 @@ def run_demo(args: argparse.Namespace) -> dict:
         f"\nwrote {out} (layers 'imputed', 'imputed_mask', 'imputed_distance'; "
         "varm 'promoter_embedding'; uns 'tissue_correlation')"
     )
-    metrics = {k: {m: float(v[m]) for m in METRICS} for k, v in res.items()}
+    metrics: dict[str, Any] = {k: {m: float(v[m]) for m in METRICS} for k, v in res.items()}
     metrics["params"] = {
         "seed": args.seed,
         "holdout": args.holdout,
@@ -119,8 +303,8 @@ def run_demo(args: argparse.Namespace) -> dict:
     }
     metrics["seconds"] = {k: round(v, 2) for k, v in steps.items()}
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(metrics, indent=2))
+        text = json.dumps(metrics, indent=2)
+        atomic_write(args.json, lambda tmp: tmp.write_text(text))
         print(f"wrote {args.json}")
     return metrics
 
@@ -130,23 +314,29 @@ def run_impute(args: argparse.Namespace) -> None:
     import anndata as ad
 
     import geneimpute as ge
+    from geneimpute._core.io import write_h5ad_atomic
 
-    adata = ad.read_h5ad(args.input)
-    genes = args.genes if args.genes else None
+    try:
+        adata = ad.read_h5ad(args.input)
+    except (OSError, KeyError, ValueError, TypeError) as err:
+        msg = f"cannot read {args.input} as .h5ad: {_error_text(err)}"
+        raise _CliError(msg) from None
     ge.tl.impute_expression(
         adata,
         args.model,
-        genes,
+        args.genes,
         layer=args.layer,
         is_log1p=args.is_log1p,
+        save_model=args.save_model,
         random_state=args.seed,
         accelerator=args.accelerator,
     )
     params = adata.uns["imputed"]["params"]
-    adata.write_h5ad(args.output, compression="gzip")
+    write_h5ad_atomic(adata, args.output, compression="gzip")
+    saved = f"; saved the model to {args.save_model}" if args.save_model else ""
     print(
         f"imputed {params['n_values_imputed']} values of {params['n_genes_imputed']} genes "
-        f"from {params['n_reference_genes']} reference genes; wrote {args.output}"
+        f"from {params['n_reference_genes']} reference genes; wrote {args.output}{saved}"
     )
 
 
@@ -163,41 +353,171 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="hold out genes of the bundled GTEx data, impute, compare")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--holdout", type=float, default=0.1, help="fraction of genes held out")
-    d.add_argument("--k-distance", type=int, default=10, help="k of the distance-based method")
+    d.add_argument("--seed", type=_seed, default=0, help="random seed (0 to 2**32-1)")
+    d.add_argument(
+        "--holdout", type=_fraction, default=0.1, help="fraction of genes held out, in (0, 1)"
+    )
+    d.add_argument(
+        "--k-distance",
+        type=_int_at_least(1),
+        default=10,
+        help="k of the distance-based method (>= 1)",
+    )
     d.add_argument("--output", "-o", default="geneimpute_demo.h5ad", help="imputed .h5ad")
     d.add_argument("--json", default=None, help="write the metrics to this JSON file")
     d.add_argument("--quick", action="store_true", help="few epochs/trees (smoke test)")
 
     i = sub.add_parser("impute", help="impute the NaN profiles of IN.h5ad (tissues x genes)")
-    i.add_argument("input")
-    i.add_argument("--output", "-o", required=True)
-    i.add_argument("--model", default=None, help="saved model directory (default: train)")
+    i.add_argument("input", help=".h5ad file, tissues x genes")
+    i.add_argument("--output", "-o", required=True, help="output .h5ad (may be the input)")
+    i.add_argument("--model", default=None, help="saved model directory (default: train one)")
+    i.add_argument(
+        "--save-model", default=None, help="save the model trained here to this new directory"
+    )
     i.add_argument("--genes", default=None, help="boolean var column of genes to impute")
-    i.add_argument("--layer", default=None)
-    i.add_argument("--is-log1p", action="store_true")
-    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--layer", default=None, help="expression layer instead of X")
+    units = i.add_mutually_exclusive_group()
+    units.add_argument(
+        "--is-log1p",
+        dest="is_log1p",
+        action="store_const",
+        const=True,
+        default=None,
+        help="values are log1p(TPM) (default: the model's units; TPM when training)",
+    )
+    units.add_argument(
+        "--tpm", dest="is_log1p", action="store_const", const=False, help="values are TPM"
+    )
+    i.add_argument("--seed", type=_seed, default=0, help="random seed when training")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``geneimpute`` command."""
-    args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
-    import geneimpute as ge
+class _Signals:
+    """SIGINT raises KeyboardInterrupt and SIGTERM :class:`_Terminated` in the main thread.
 
-    if args.no_progress:
-        ge.settings.progress = False
+    Both unwind the stack, so the atomic writers remove their temporary files. Once the
+    interruption is being reported (:meth:`stop`), further signals are ignored, so the user sees
+    one line and no traceback whatever they press. Signals the parent process ignored stay
+    ignored, as in Python itself.
+    """
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.reported = False
+        self._previous_hook = sys.unraisablehook
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stopping:
+            return
+        if signum == signal.SIGTERM:
+            raise _Terminated
+        raise KeyboardInterrupt
+
+    def _unraisable(self, args: Any) -> None:
+        """Re-deliver an interruption that hit a finalizer or weakref callback.
+
+        Python cannot raise from those: it prints "Exception ignored in ..." with a traceback
+        and carries on. Instead the signal is sent again from a helper thread, so the handler
+        runs once more at the main thread's next safe point.
+        """
+        exc = args.exc_value
+        if isinstance(exc, KeyboardInterrupt | _Terminated) and not self.stopping:
+            signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+            timer = threading.Timer(0.005, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timer.start()
+            return
+        self._previous_hook(args)
+
+    @contextlib.contextmanager
+    def installed(self, *, restore: bool) -> Iterator[None]:
+        """Install the handlers for the block.
+
+        On exit the previous handlers come back, or, if not ``restore``, both signals are
+        ignored: the process is about to exit and its work is done.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # a signal ignored by the parent (``nohup``, ``cmd &`` in a script) stays ignored
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, self._handle)
+        self._previous_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
+        try:
+            yield
+        finally:
+            sys.unraisablehook = self._previous_hook
+            for signum, handler in previous.items():
+                if not restore:
+                    handler = signal.SIG_IGN
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    def stop(self, status: int, text: str) -> int:
+        """Report an interruption once, as one line on stderr, and return ``status``."""
+        self.stopping = True
+        # A KeyboardInterrupt that escaped code run by exec()/eval() of a string (a dataclass
+        # or namedtuple being built while a library imports) sets CPython's "unhandled
+        # KeyboardInterrupt" flag, and the interpreter then kills itself with SIGINT at exit
+        # although the exception was caught here; every string exec() resets that flag.
+        exec("pass", {})
+        if not self.reported:
+            self.reported = True
+            with contextlib.suppress(OSError, ValueError):
+                print(f"geneimpute: {text}", file=sys.stderr, flush=True)
+        return status
+
+
+def _run(argv: list[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
     try:
+        (_check_demo if args.command == "demo" else _check_impute)(args)
+        import geneimpute as ge
+
+        if args.no_progress:
+            ge.settings.progress = False
         if args.command == "demo":
             run_demo(args)
         else:
             run_impute(args)
-    except (KeyError, ValueError, FileNotFoundError, TypeError) as err:
+    except _CliError as err:
         print(f"geneimpute: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
+    except ERRORS as err:
+        print(f"geneimpute: error: {_error_text(err)}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``geneimpute`` command; returns the exit status.
+
+    0 on success, 2 on a bad command line or an error (one ``geneimpute: error:`` line on
+    stderr), 130 after Ctrl-C and 143 after SIGTERM (one line, no traceback; the files being
+    written are left as they were). Called with ``argv=None`` (the console command), SIGINT and
+    SIGTERM stay ignored after it returns, while the interpreter shuts down; with an ``argv``
+    list the previous handlers are restored.
+    """
+    sig = _Signals()
+    try:
+        with sig.installed(restore=argv is not None):
+            try:
+                with warnings.catch_warnings():
+                    warnings.showwarning = _show_warning
+                    return _run(argv)
+            except KeyboardInterrupt:
+                return sig.stop(EXIT_SIGINT, "interrupted")
+            except _Terminated:
+                return sig.stop(EXIT_SIGTERM, "terminated")
+    # a signal between the work's end and the handlers' removal
+    except KeyboardInterrupt:
+        return sig.stop(EXIT_SIGINT, "interrupted")
+    except _Terminated:
+        return sig.stop(EXIT_SIGTERM, "terminated")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +25,26 @@ def _check_parent(path: Path) -> None:
         raise NotADirectoryError(msg)
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _set_mode(tmp: Path, target: Path, default: int) -> None:
+    """Give ``tmp`` the permissions ``target`` has, or ``default`` less the umask if new.
+
+    ``mkstemp``/``mkdtemp`` create private (0600/0700) entries; without this an atomic write
+    would silently make a shared file or model directory unreadable to others.
+    """
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = default & ~_umask()
+    os.chmod(tmp, mode)
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary path in ``path``'s directory, then move it in place.
 
     Raises
@@ -39,6 +59,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        _set_mode(tmp, p, 0o666)
         os.replace(tmp, p)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -73,6 +94,7 @@ def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[P
     tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent))
     try:
         yield tmp
+        _set_mode(tmp, p, 0o777)
         old = None
         if p.exists():
             old = p.with_name(f".{p.name}.old-{os.getpid()}")

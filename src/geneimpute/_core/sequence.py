@@ -70,7 +70,7 @@ def one_hot_encode(
         i = int(np.argmax(lengths))
         msg = f"sequence {i} is {lengths[i]} bp, longer than length={L}"
         raise ValueError(msg)
-    out = np.zeros((len(seqs), L, 4), dtype=dtype)
+    out: np.ndarray = np.zeros((len(seqs), L, 4), dtype=dtype)
     if not seqs:
         return out
     buf = np.frombuffer("".join(seqs).encode("ascii", errors="replace"), dtype=np.uint8)

@@ -73,7 +73,7 @@ def build_design(
                 out[:, :, j + 1] = mean
                 out[:, :, j + 2] = Pb - mean
                 j += 3
-                if related:
+                if related and weights is not None:
                     out[:, :, j] = np.nan_to_num(Pb) @ weights.T
                     j += 1
             out[:, :, j:] = gene_features[rows[sl]][:, None, :]

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .._core.correlation import correlation_matrix, tissue_weights
-from .._logging import logger
+from .._core.training import fit_early_stopping
 from .._settings import Accelerator, resolve_device, settings
 
 
@@ -23,9 +22,11 @@ def _standardise(V: np.ndarray, donors: np.ndarray) -> tuple[np.ndarray, np.ndar
         mu = np.nanmean(V[donors], axis=0)
         sd = np.nanstd(V[donors], axis=0)
     glob_mu = np.nanmean(V[donors], axis=(0, 1))
-    mu = np.where(np.isfinite(mu), mu, glob_mu)
-    sd = np.where(np.isfinite(sd) & (sd > 1e-3), sd, 1.0)
-    return mu, sd
+    mu_out = np.array(mu, dtype=np.float64)
+    bad = ~np.isfinite(mu_out)
+    mu_out[bad] = np.broadcast_to(glob_mu, mu_out.shape)[bad]
+    sd_out: np.ndarray = np.where(np.isfinite(sd) & (sd > 1e-3), sd, 1.0)
+    return mu_out, sd_out
 
 
 class TissueMean:
@@ -103,20 +104,21 @@ class TEEBoT:
 
     def predict(self, V: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         """Average the per-source predictions (tissue mean where no source model exists)."""
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         Z = (V - self.mu_) / self.sd_
-        out = np.zeros((len(pairs), V.shape[2]))
-        for i, (d, t) in enumerate(pairs):
-            acc, wsum = np.zeros(V.shape[2]), 0.0
-            for s in np.flatnonzero(np.isfinite(V[d]).all(axis=1)):
-                m = self.models_.get((int(s), int(t)))
-                if s == t or m is None:
-                    continue
-                svd, reg, n = m
-                acc += n * reg.predict(svd.transform(Z[d, s][None]))[0]
-                wsum += n
-            z = acc / wsum if wsum else 0.0
-            out[i] = self.mu_[t] + self.sd_[t] * z
-        return out
+        seen = np.isfinite(V).all(axis=2)
+        acc = np.zeros((len(pairs), V.shape[2]))
+        wsum = np.zeros(len(pairs))
+        # one batched call per (source, target) model; rows accumulate in ascending source order
+        for (s, t), (svd, reg, n) in sorted(self.models_.items()):
+            rows = np.flatnonzero((pairs[:, 1] == t) & seen[pairs[:, 0], s])
+            if not len(rows):
+                continue
+            acc[rows] += n * reg.predict(svd.transform(Z[pairs[rows, 0], s]))
+            wsum[rows] += n
+        z = np.divide(acc, wsum[:, None], out=np.zeros_like(acc), where=wsum[:, None] > 0)
+        target = pairs[:, 1]
+        return self.mu_[target] + self.sd_[target] * z
 
 
 class DonorTransformer(nn.Module):
@@ -260,9 +262,42 @@ class DonorHybrid:
     ) -> DonorHybrid:
         """Fit on ``donors`` of ``V`` ``(D, T, G)`` (NaN = tissue not sampled).
 
-        ``gene_features`` ``(G, F)`` are per-gene features given to XGBoost (NaN allowed).
+        The transformer trains through the package's one loop,
+        :func:`geneimpute._core.training.fit_early_stopping` (AdamW, early stopping on the
+        standardised MSE of the validation donors' profiles); its history is kept in
+        ``training_``.
+
+        Parameters
+        ----------
+        V
+            ``(n_donors, n_tissues, n_genes)`` log-scale expression, NaN rows = not sampled.
+        donors
+            Indices of the donors to learn from.
+        gene_features
+            ``(n_genes, n_features)`` per-gene features given to XGBoost (NaN allowed), e.g.
+            promoter GC / CpG o/e / length; None for none.
+        accelerator
+            ``"auto"``, ``"cpu"`` or ``"cuda"``; None follows ``geneimpute.settings``.
+
+        Raises
+        ------
+        ValueError
+            If ``V`` is not 3-D or ``gene_features`` has another number of rows than genes.
         """
         import xgboost as xgb
+
+        V = np.asarray(V, dtype=np.float64)
+        if V.ndim != 3:
+            msg = f"V must be (n_donors, n_tissues, n_genes), got shape {V.shape}"
+            raise ValueError(msg)
+        if gene_features is not None:
+            gene_features = np.asarray(gene_features, dtype=float)
+            if gene_features.ndim != 2 or len(gene_features) != V.shape[2]:
+                msg = (
+                    f"gene_features must be (n_genes={V.shape[2]}, n_features), got shape "
+                    f"{gene_features.shape}"
+                )
+                raise ValueError(msg)
 
         device = resolve_device(accelerator)
         rng = np.random.default_rng(self.random_state)
@@ -286,46 +321,35 @@ class DonorHybrid:
         val_pairs = self._pairs(V, nn_donors[:n_val])
         tr_pairs = self._pairs(V, nn_donors[n_val:])
         self.net_ = DonorTransformer(G, T).to(device)
-        opt = torch.optim.AdamW(self.net_.parameters(), lr=self.learning_rate, weight_decay=1e-4)
         Zt = torch.from_numpy(Z.astype(np.float32))
-        best, best_state, bad = np.inf, None, 0
-        bar = tqdm(
-            range(self.max_epochs),
-            desc="donor transformer",
-            disable=not settings.progress,
-            leave=False,
-        )
-        for _epoch in bar:
-            self.net_.train()
-            perm = rng.permutation(len(tr_pairs))
-            for s in range(0, len(perm), self.batch_size):
-                p = tr_pairs[perm[s : s + self.batch_size]]
-                z, src, pad = self._tokens(Z, seen, p, 0.5, rng)
-                tgt = torch.from_numpy(p[:, 1])
-                pred = self.net_(
-                    z.to(device),
-                    src.to(device),
-                    pad.to(device),
-                    tgt.to(device),
-                    self.C_t_.to(device),
-                )
-                loss = ((pred - Zt[p[:, 0], p[:, 1]].to(device)) ** 2).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+        C_dev = self.C_t_.to(device)
+        z_val = Z[val_pairs[:, 0], val_pairs[:, 1]]
+
+        def loss_fn(batch: np.ndarray) -> torch.Tensor:
+            p = tr_pairs[batch]
+            z, src, pad = self._tokens(Z, seen, p, 0.5, rng)
+            tgt = torch.from_numpy(p[:, 1])
+            pred = self.net_(z.to(device), src.to(device), pad.to(device), tgt.to(device), C_dev)
+            return ((pred - Zt[p[:, 0], p[:, 1]].to(device)) ** 2).mean()
+
+        def val_fn() -> float:
             zv = self._predict_z(Z, seen, val_pairs, device)
-            val = float(((zv - Z[val_pairs[:, 0], val_pairs[:, 1]]) ** 2).mean())
-            bar.set_postfix(val_mse=f"{val:.3f}")
-            if val < best - 1e-4:
-                best, bad = val, 0
-                best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= self.patience:
-                    break
-        if best_state is not None:
-            self.net_.load_state_dict(best_state)
-        logger.info("donor transformer: validation MSE (standardised) %.4f", best)
+            return float(((zv - z_val) ** 2).mean())
+
+        self.training_ = fit_early_stopping(
+            self.net_,
+            np.arange(len(tr_pairs)),
+            loss_fn,
+            val_fn,
+            rng=rng,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=1e-4,
+            desc="donor transformer",
+            progress=settings.progress,
+        )
         st_pairs = self._pairs(V, stack_donors)
         zhat = self._predict_z(Z, seen, st_pairs, device)
         X = self._design(V, Z, seen, st_pairs, zhat)

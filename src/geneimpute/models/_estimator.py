@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -180,7 +180,7 @@ class HybridImputer:
         net = self._new_net().to(device)
         with torch.no_grad():
             mu = torch.from_numpy(self.mu_.astype(np.float32))
-            net.head[-1].bias.copy_(mu)
+            cast("torch.nn.Linear", net.head[-1]).bias.copy_(mu)
             for h in (net.cnn_head, net.transformer_head):
                 if h is not None:
                     h.bias.copy_(mu)

@@ -119,9 +119,9 @@ class HybridNet(nn.Module):
         e_p, e_n = self.embed(promoter, tokens, pad)
         parts = [genef] + [e for e in (e_p, e_n) if e is not None]
         out = {"joint": self.head(torch.cat(parts, dim=1))}
-        if e_p is not None:
+        if e_p is not None and self.cnn_head is not None:
             out["cnn"] = self.cnn_head(e_p)
             out["promoter_embedding"] = e_p
-        if e_n is not None:
+        if e_n is not None and self.transformer_head is not None:
             out["transformer"] = self.transformer_head(e_n)
         return out

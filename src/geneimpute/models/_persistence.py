@@ -131,8 +131,11 @@ def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> An
             sd = torch.load(p / "network.pt", map_location=map_location, weights_only=True)
             net.load_state_dict(sd)
         except Exception as err:  # noqa: BLE001 - any failure here means a bad directory
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise _damaged(p, f"network.pt does not load: {first[:300]}") from None
+            # one line, but keep what follows torch's header ("size mismatch for ...")
+            why = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+            raise _damaged(
+                p, f"network.pt does not load: {(why or type(err).__name__)[:300]}"
+            ) from None
         if net.head[-1].out_features != T:
             raise _damaged(p, "network output size differs from the number of tissues")
         model.net_ = net

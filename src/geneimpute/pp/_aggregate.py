@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._logging import logger
+from .._logging import warn_data
 from .._utils import dense_rows, expression_source, sample_tissues
 
 
@@ -18,6 +18,7 @@ def tissue_medians(
     *,
     layer: str | None = None,
     min_samples: int = 1,
+    key_added: str = "tissue_medians",
 ) -> AnnData:
     """Median expression of every gene in every tissue, ignoring NaN (GTEx's median TPM table).
 
@@ -34,33 +35,50 @@ def tissue_medians(
     layer
         Expression layer instead of ``X``.
     min_samples
-        Tissues with fewer samples are left out (and reported in the log and in
-        ``uns["tissue_medians"]["dropped_tissues"]``).
+        Tissues with fewer samples are left out, named in a :class:`~geneimpute.DataWarning`
+        and in ``uns[key_added]["params"]["dropped_tissues"]`` of the result.
+    key_added
+        ``uns`` key of the returned AnnData that holds the parameters.
 
     Returns
     -------
-    Tissues x genes AnnData: ``X`` ``(n_tissues, n_genes)`` float32 median (NaN where a gene has
-    no measurement in a tissue), ``obs["n_samples"]``, ``var`` copied from ``adata``.
+    A new tissues x genes AnnData (``adata`` is not modified): ``X`` ``(n_tissues, n_genes)``
+    float32 median in ``adata``'s unit (NaN where a gene has no measurement in a tissue),
+    ``obs_names`` = tissues (in category order), ``obs["n_samples"]``, ``var`` copied from
+    ``adata``, and ``uns[key_added] = {"params": {"tissue_key", "layer", "n_samples",
+    "min_samples", "dropped_tissues"}}`` (``n_samples``: samples in ``adata``).
 
     Raises
     ------
     KeyError
         If ``tissue_key`` or ``layer`` is missing.
     ValueError
-        If a sample has no tissue label, ``X`` is None, or no tissue has ``min_samples``
-        samples.
+        If a sample has no tissue label, ``X`` is None, ``min_samples < 1``, or no tissue has
+        ``min_samples`` samples.
+
+    Examples
+    --------
+    >>> tdata = ge.pp.tissue_medians(sdata, "tissue", min_samples=5)  # doctest: +SKIP
     """
+    if min_samples < 1:
+        msg = f"min_samples must be >= 1, got {min_samples}"
+        raise ValueError(msg)
     tissues = sample_tissues(adata, tissue_key)
     X = expression_source(adata, layer)
     counts = pd.Series(tissues).value_counts().reindex(tissues.categories)
     keep = [t for t in tissues.categories if counts[t] >= min_samples]
     dropped = [t for t in tissues.categories if counts[t] < min_samples]
     if not keep:
-        msg = f"no tissue has at least min_samples={min_samples} samples"
+        msg = (
+            f"no tissue has at least min_samples={min_samples} samples (largest: "
+            f"{int(counts.max()) if len(counts) else 0})"
+        )
         raise ValueError(msg)
     if dropped:
-        logger.warning(
-            "tissue_medians: %d tissues have < %d samples: %s", len(dropped), min_samples, dropped
+        warn_data(
+            f"tissue_medians: {len(dropped)} of {len(counts)} tissues have fewer than "
+            f"min_samples={min_samples} samples and are left out: {dropped[:5]}"
+            + (" ..." if len(dropped) > 5 else "")
         )
     codes = np.asarray(tissues.codes)
     out = np.empty((len(keep), adata.n_vars), dtype=np.float32)
@@ -74,9 +92,13 @@ def tissue_medians(
         obs=pd.DataFrame({"n_samples": counts[keep].to_numpy()}, index=pd.Index(keep)),
         var=adata.var.copy(),
     )
-    tdata.uns["tissue_medians"] = {
-        "tissue_key": tissue_key,
-        "n_samples": int(adata.n_obs),
-        "dropped_tissues": dropped,
+    tdata.uns[key_added] = {
+        "params": {
+            "tissue_key": tissue_key,
+            "layer": layer,
+            "n_samples": int(adata.n_obs),
+            "min_samples": int(min_samples),
+            "dropped_tissues": [str(t) for t in dropped],
+        }
     }
     return tdata

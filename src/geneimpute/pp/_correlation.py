@@ -48,8 +48,8 @@ def tissue_correlation(
     Returns
     -------
     ``None``, or the tissue x tissue :class:`pandas.DataFrame` with ``inplace=False``.
-    Writes ``adata.uns[key_added]``: ``{"correlation": DataFrame (float64, diagonal 1),
-    "params": {"n_genes", "is_log1p", "layer"}}``.
+    Writes ``adata.uns[key_added]``, a dict with ``"correlation"`` (the tissue x tissue
+    DataFrame, float64, diagonal 1) and ``"params"`` (``n_genes``, ``is_log1p``, ``layer``).
 
     Raises
     ------

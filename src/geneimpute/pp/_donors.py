@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._logging import logger
+from .._layout import LAYOUT_KEY, donor_layout
+from .._logging import warn_data
 from .._utils import get_expression
+
+if TYPE_CHECKING:
+    from mudata import MuData
 
 
 def label_samples(
@@ -43,8 +48,11 @@ def label_samples(
 
     Returns
     -------
-    Writes ``obs[key_added]`` (NaN where no table labels the sample; the count is logged and
-    stored in ``uns[f"{key_added}_labels"]["n_unlabelled"]``) and ``obs[f"{key_added}_source"]``.
+    ``None``, or the modified copy with ``copy=True``. Writes ``obs[key_added]`` (NaN where no
+    table labels the sample), ``obs[f"{key_added}_source"]`` (index of the labelling table, -1
+    for none) and ``uns[f"{key_added}_labels"]["params"]`` (``n_unlabelled``, ``n_tables``,
+    ``sample_col``, ``tissue_col``). Unlabelled samples are reported with a
+    :class:`~geneimpute.DataWarning` giving their number and a few IDs.
 
     Raises
     ------
@@ -76,13 +84,21 @@ def label_samples(
         source[todo] = i
     n_missing = int(tissue.isna().sum())
     if n_missing:
-        logger.warning(
-            "label_samples: %d of %d samples have no tissue label", n_missing, len(tissue)
+        warn_data(
+            f"label_samples: {n_missing} of {len(tissue)} samples have no tissue label in any "
+            f"table, e.g. {list(tissue.index[tissue.isna()][:3])}; obs[{key_added!r}] is NaN there"
         )
     adata = adata.copy() if copy else adata
     adata.obs[key_added] = tissue.to_numpy()
     adata.obs[f"{key_added}_source"] = source.to_numpy()
-    adata.uns[f"{key_added}_labels"] = {"n_unlabelled": n_missing, "n_tables": len(tables)}
+    adata.uns[f"{key_added}_labels"] = {
+        "params": {
+            "n_unlabelled": n_missing,
+            "n_tables": len(tables),
+            "sample_col": sample_col,
+            "tissue_col": tissue_col,
+        }
+    }
     return adata if copy else None
 
 
@@ -91,6 +107,8 @@ def normalize_panel_counts(
     *,
     layer: str | None = None,
     counts_key: str = "counts",
+    size_factor_key: str = "size_factor",
+    key_added: str = "normalization",
     copy: bool = False,
 ) -> AnnData | None:
     """Median-of-ratios normalisation of raw read counts, then log1p (for a small gene panel).
@@ -103,27 +121,47 @@ def normalize_panel_counts(
     Parameters
     ----------
     adata
-        Samples x genes raw counts in ``X`` (or ``layer``).
+        Samples x genes raw read counts (non-negative) in ``X`` (or ``layer``).
     layer
         Layer with the counts instead of ``X``.
     counts_key
-        Layer to keep the raw counts in.
+        Layer to keep the raw counts in (float32).
+    size_factor_key
+        ``obs`` column for the size factors (dimensionless; their geometric mean over samples
+        is ~1).
+    key_added
+        ``uns`` key for the parameters.
     copy
         Return a modified copy instead of writing in place.
 
     Returns
     -------
-    Writes ``layers[counts_key]`` (raw counts), ``X`` = log1p(count / size factor) float32,
-    ``obs['size_factor']`` and ``uns['normalization']``.
+    ``None``, or the modified copy with ``copy=True``. Writes ``layers[counts_key]`` (raw
+    counts, float32), ``X`` = log1p(count / size factor) float32 ``(n_obs, n_vars)``,
+    ``obs[size_factor_key]`` and ``uns[key_added]["params"]`` (``method``, ``layer``,
+    ``counts_key``, ``size_factor_key``, ``n_genes_for_size_factors``).
 
     Raises
     ------
     ValueError
-        If counts are negative or NaN, or no gene is non-zero in every sample.
+        If counts are negative, NaN or infinite, or no gene is non-zero in every sample.
+
+    Examples
+    --------
+    >>> import geneimpute as ge
+    >>> adata = ge.datasets.gtex_donors()  # raw read counts in layers["counts"]
+    >>> ge.pp.normalize_panel_counts(adata, layer="counts", key_added="norm")
+    >>> adata.uns["norm"]["params"]["n_genes_for_size_factors"]
+    35
     """
-    C = get_expression(adata, layer)
-    if not np.isfinite(C).all() or (C < 0).any():
-        msg = "counts must be finite and non-negative"
+    C = np.asarray(get_expression(adata, layer), dtype=np.float64)
+    bad = ~np.isfinite(C) | (C < 0)
+    if bad.any():
+        i, j = (int(v[0]) for v in np.nonzero(bad))
+        msg = (
+            f"counts must be finite and non-negative; {int(bad.sum())} values are not "
+            f"(e.g. {C[i, j]!r} at {adata.obs_names[i]} / {adata.var_names[j]})"
+        )
         raise ValueError(msg)
     usable = (C > 0).all(axis=0)
     if not usable.any():
@@ -132,12 +170,17 @@ def normalize_panel_counts(
     logC = np.log(C[:, usable])
     sf = np.exp(np.median(logC - logC.mean(axis=0), axis=1))
     adata = adata.copy() if copy else adata
-    adata.layers[counts_key] = np.asarray(C, dtype=np.float32)
+    adata.layers[counts_key] = C.astype(np.float32)
     adata.X = np.log1p(C / sf[:, None]).astype(np.float32)
-    adata.obs["size_factor"] = sf
-    adata.uns["normalization"] = {
-        "method": "median_of_ratios_log1p",
-        "n_genes_for_size_factors": int(usable.sum()),
+    adata.obs[size_factor_key] = sf
+    adata.uns[key_added] = {
+        "params": {
+            "method": "median_of_ratios_log1p",
+            "layer": layer,
+            "counts_key": counts_key,
+            "size_factor_key": size_factor_key,
+            "n_genes_for_size_factors": int(usable.sum()),
+        }
     }
     return adata if copy else None
 
@@ -169,7 +212,8 @@ def to_donor_layers(
     where the donor has no sample of that tissue, ``obs['n_tissues']``, and
     ``uns['donor_layout']``: ``tissues`` (list), ``sample_ids`` (DataFrame donors x tissues,
     ``""`` where missing), ``donor_key``, ``tissue_key``, ``n_unlabelled_samples``. Samples with
-    no donor or tissue label are left out and counted (also logged).
+    no donor or tissue label are left out and counted; a :class:`~geneimpute.DataWarning` gives
+    their number and that of donors left with no sample.
 
     Raises
     ------
@@ -190,10 +234,6 @@ def to_donor_layers(
     obs = adata.obs[[donor_key, tissue_key]]
     ok = obs[donor_key].notna().to_numpy() & obs[tissue_key].notna().to_numpy()
     n_unlabelled = int((~ok).sum())
-    if n_unlabelled:
-        logger.warning(
-            "to_donor_layers: %d samples without donor or tissue are left out", n_unlabelled
-        )
     if not ok.any():
         msg = "no sample has both a donor and a tissue label"
         raise ValueError(msg)
@@ -223,6 +263,15 @@ def to_donor_layers(
         )
         raise ValueError(msg)
     X = get_expression(adata, layer)[ok]
+    if n_unlabelled:
+        dropped = adata.obs_names[~ok]
+        all_donors = adata.obs[donor_key].dropna().astype(str).unique()
+        lost = sorted(set(all_donors) - set(obs[donor_key]))
+        lost_msg = f"; {len(lost)} donors have no labelled sample left, e.g. {lost[:3]}"
+        warn_data(
+            f"to_donor_layers: {n_unlabelled} samples without donor or tissue are left out, "
+            f"e.g. {list(dropped[:3])}" + (lost_msg if lost else "")
+        )
     donors = pd.Index(sorted(obs[donor_key].unique()), name="donor")
     d_idx = donors.get_indexer(obs[donor_key])
     out = AnnData(obs=pd.DataFrame(index=donors), var=adata.var.copy())
@@ -234,7 +283,7 @@ def to_donor_layers(
         out.layers[t] = L
         sample_ids.iloc[d_idx[rows], tissue_list.index(t)] = obs.index[rows].to_numpy()
     out.obs["n_tissues"] = (sample_ids != "").sum(axis=1).to_numpy()
-    out.uns["donor_layout"] = {
+    out.uns[LAYOUT_KEY] = {
         "tissues": tissue_list,
         "sample_ids": sample_ids,
         "donor_key": donor_key,
@@ -244,70 +293,73 @@ def to_donor_layers(
     return out
 
 
-def _layout(dadata: AnnData) -> dict:
-    if "donor_layout" not in dadata.uns:
-        msg = "not a donor-layer AnnData: uns['donor_layout'] is missing (use to_donor_layers)"
-        raise KeyError(msg)
-    return dadata.uns["donor_layout"]
-
-
-def from_donor_layers(dadata: AnnData) -> AnnData:
+def from_donor_layers(adata: AnnData) -> AnnData:
     """Inverse of :func:`to_donor_layers`: one row per observed donor x tissue sample.
+
+    Parameters
+    ----------
+    adata
+        Donors x genes AnnData from :func:`to_donor_layers` (one layer per tissue).
 
     Returns
     -------
     Samples x genes AnnData (``obs_names`` = the original sample IDs where known, else
     ``"{donor}:{tissue}"``) with ``obs['donor']`` and ``obs['tissue']`` (the original key names).
+
+    Raises
+    ------
+    KeyError
+        If ``adata`` has no ``uns['donor_layout']`` or a listed tissue has no layer.
     """
-    lay = _layout(dadata)
+    lay = donor_layout(adata)
     ids = pd.DataFrame(lay["sample_ids"])
     rows, names, donors, tissues = [], [], [], []
     for t in lay["tissues"]:
-        L = np.asarray(dadata.layers[t])
+        L = np.asarray(adata.layers[t])
         seen = np.flatnonzero(np.isfinite(L).any(axis=1))
         rows.append(L[seen])
         for d in seen:
             sid = ids.iloc[d][t] if t in ids.columns else ""
-            names.append(sid or f"{dadata.obs_names[d]}:{t}")
-            donors.append(dadata.obs_names[d])
+            names.append(sid or f"{adata.obs_names[d]}:{t}")
+            donors.append(adata.obs_names[d])
             tissues.append(t)
-    X = np.concatenate(rows) if rows else np.zeros((0, dadata.n_vars), np.float32)
+    X = np.concatenate(rows) if rows else np.zeros((0, adata.n_vars), np.float32)
     obs = pd.DataFrame({lay["donor_key"]: donors, lay["tissue_key"]: tissues}, index=names)
-    return AnnData(X=X, obs=obs, var=dadata.var.copy())
+    return AnnData(X=X, obs=obs, var=adata.var.copy())
 
 
-def to_mudata(dadata: AnnData):
+def to_mudata(adata: AnnData) -> MuData:
     """Convert donor layers to a :class:`mudata.MuData` with one modality per tissue.
 
     Parameters
     ----------
-    dadata
+    adata
         Donors x genes AnnData from :func:`to_donor_layers`.
 
     Returns
     -------
     MuData with ``axis=-1`` (shared ``obs`` = donors, shared ``var`` = genes): modality ``t``
-    holds ``dadata.layers[t]`` ``(n_donors, n_genes)`` with NaN rows for donors without that
+    holds ``adata.layers[t]`` ``(n_donors, n_genes)`` with NaN rows for donors without that
     tissue; ``mdata.uns['donor_layout']`` keeps the tissues and sample IDs.
 
     Raises
     ------
     KeyError
-        If ``dadata`` has no ``uns['donor_layout']``.
+        If ``adata`` has no ``uns['donor_layout']``.
     """
     import mudata as md
 
-    lay = _layout(dadata)
+    lay = donor_layout(adata)
     mods = {
-        t: AnnData(X=np.asarray(dadata.layers[t]), obs=dadata.obs[[]].copy(), var=dadata.var.copy())
+        t: AnnData(X=np.asarray(adata.layers[t]), obs=adata.obs[[]].copy(), var=adata.var.copy())
         for t in lay["tissues"]
     }
     mdata = md.MuData(mods, axis=-1)
-    mdata.uns["donor_layout"] = dict(lay)
+    mdata.uns[LAYOUT_KEY] = dict(lay)
     return mdata
 
 
-def from_mudata(mdata) -> AnnData:
+def from_mudata(mdata: MuData) -> AnnData:
     """Convert a :class:`mudata.MuData` with one modality per tissue back to donor layers.
 
     Parameters
@@ -324,7 +376,7 @@ def from_mudata(mdata) -> AnnData:
     ValueError
         If the modalities do not share the same donors and genes in the same order.
     """
-    lay = dict(mdata.uns.get("donor_layout", {}))
+    lay = dict(mdata.uns.get(LAYOUT_KEY, {}))
     tissues = list(mdata.mod)
     first = mdata.mod[tissues[0]]
     out = AnnData(obs=pd.DataFrame(index=first.obs_names.copy()), var=first.var.copy())
@@ -343,5 +395,5 @@ def from_mudata(mdata) -> AnnData:
     lay.setdefault("n_unlabelled_samples", 0)
     seen = np.stack([np.isfinite(out.layers[t]).any(axis=1) for t in tissues], axis=1)
     out.obs["n_tissues"] = seen.sum(axis=1)
-    out.uns["donor_layout"] = lay
+    out.uns[LAYOUT_KEY] = lay
     return out

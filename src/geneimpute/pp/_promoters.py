@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -11,7 +12,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, one_hot_encode, promoter_matrix
-from .._logging import logger
+from .._logging import warn_data
 from .._utils import check_coordinates, check_unique_var_names, tss_of
 
 __all__ = [
@@ -36,6 +37,31 @@ def _fasta_index(fasta) -> dict[str, tuple[str, int, int]]:
         else:
             index[name] = (name, 0, length)
     return index
+
+
+def _index_fasta(path: Path) -> None:
+    """Check that pyfaidx can use or write ``<path>.fai`` (and ``.gzi``); warn when it will."""
+    indexes = [Path(f"{path}.fai")]
+    if path.name.endswith((".gz", ".bgz")):
+        indexes.append(Path(f"{path}.gzi"))
+    mtime = path.stat().st_mtime
+    stale = [i for i in indexes if not i.exists() or i.stat().st_mtime < mtime]
+    if not stale:
+        return
+    names = " and ".join(i.name for i in stale)
+    if not os.access(path.parent, os.W_OK):
+        msg = (
+            f"extract_promoters needs the FASTA index {names} next to {path}, which does not "
+            f"exist (or is older than the FASTA) and cannot be written: {path.parent} is not "
+            "writable. Copy the FASTA to a writable directory, or have the index created there "
+            "once (`samtools faidx FASTA`)"
+        )
+        raise PermissionError(msg)
+    warn_data(
+        f"extract_promoters: writing the FASTA index {names} next to {path} (pyfaidx); "
+        "later calls reuse it",
+        stacklevel=4,
+    )
 
 
 def _resolve_chrom(chrom: str, index: dict[str, tuple[str, int, int]]) -> str | None:
@@ -66,36 +92,54 @@ def extract_promoters(
     region (``22:20000001-21000000``, 1-based inclusive, as written by ``samtools faidx``) are
     treated as that slice of the chromosome.
 
+    :mod:`pyfaidx` reads the FASTA through an index, ``<fasta>.fai`` (plus ``<fasta>.gzi`` for
+    bgzip), kept next to the FASTA. When it is missing or older than the FASTA it is written
+    there, with a :class:`~geneimpute.DataWarning` saying so; later calls reuse it.
+
+    The sequences are what :func:`~geneimpute.tl.train` and :func:`~geneimpute.tl.impute_expression`
+    read through ``promoter_key=key_added`` (the TSS positions from
+    ``var[f"{key_added}_tss_index"]``).
+
     Parameters
     ----------
     adata
         Genes in ``var`` with ``chrom``, ``start``, ``end``, ``strand`` and optionally ``tss``
         (0-based bp), in the same genome build as ``fasta``.
     fasta
-        Path to an uncompressed or bgzip-compressed FASTA (``pyfaidx`` builds a ``.fai``).
+        Path to an uncompressed or bgzip-compressed genome FASTA; its ``.fai`` index is written
+        next to it if missing (see above).
     upstream, downstream
         Window in bp before and after the TSS.
     on_missing
         ``"raise"``: a gene whose window is not in the FASTA is an error. ``"skip"``: such genes
-        get an empty sequence, and the count is logged as a warning.
+        get an empty sequence and TSS index -1, and a :class:`~geneimpute.DataWarning` gives
+        their number and a few IDs.
     key_added
-        ``var`` column for the sequences.
+        ``var`` column for the sequences; pass the same name as ``promoter_key`` to ``tl``.
     copy
         Return a modified copy instead of writing in place.
 
     Returns
     -------
-    Writes ``adata.var[key_added]`` (str, upper case) and ``adata.var[f"{key_added}_tss_index"]``
-    (int, index of the TSS in each sequence, ``upstream``).
+    ``None``, or the modified copy with ``copy=True``. Writes ``adata.var[key_added]`` (str,
+    upper case, ``upstream + downstream + 1`` bp; ``""`` where skipped) and
+    ``adata.var[f"{key_added}_tss_index"]`` (int, 0-based index of the TSS in each sequence:
+    ``upstream``, or -1 where skipped). Writes ``<fasta>.fai`` if it is missing.
 
     Raises
     ------
     KeyError
-        If a chromosome of ``adata.var`` is not in the FASTA (with ``on_missing="raise"``).
+        If a chromosome of ``adata.var`` is not in the FASTA (with ``on_missing="raise"``), or
+        ``var`` lacks a coordinate column.
     ValueError
-        If a window runs past the end of its FASTA record, or coordinates are missing.
+        If a window runs past the end of its FASTA record (with ``on_missing="raise"``), or
+        coordinates are missing or malformed (``end < start``, empty chromosome, ...).
     FileNotFoundError
         If ``fasta`` does not exist.
+    PermissionError
+        If the ``.fai`` index is missing (or stale) and the FASTA's directory is not writable.
+
+    ``adata`` is left unchanged when an error is raised.
 
     Examples
     --------
@@ -110,6 +154,13 @@ def extract_promoters(
     if not path.exists():
         msg = f"FASTA file not found: {path}"
         raise FileNotFoundError(msg)
+    if upstream < 0 or downstream < 0:
+        msg = f"upstream and downstream must be >= 0 bp, got {upstream} and {downstream}"
+        raise ValueError(msg)
+    if on_missing not in ("raise", "skip"):
+        msg = f"on_missing must be 'raise' or 'skip', got {on_missing!r}"
+        raise ValueError(msg)
+    _index_fasta(path)
     fa = pyfaidx.Fasta(str(path), sequence_always_upper=True)
     index = _fasta_index(fa)
     var = adata.var
@@ -127,9 +178,11 @@ def extract_promoters(
             f"(FASTA records: {sorted(index)[:10]}); check the genome build and chr prefixes"
         )
         raise KeyError(msg)
-    record = np.array([index[resolved[c]][0] if resolved[c] else "" for c in chroms], dtype=object)
-    offset = np.array([index[resolved[c]][1] if resolved[c] else 0 for c in chroms])
-    rec_len = np.array([index[resolved[c]][2] if resolved[c] else 0 for c in chroms])
+    # (record name, 0-based offset, length) per gene; ("", 0, 0) for an absent chromosome
+    spans = {c: index[r] if r is not None else ("", 0, 0) for c, r in resolved.items()}
+    record = pd.Series([spans[c][0] for c in chroms], dtype=object).to_numpy()
+    offset = np.array([spans[c][1] for c in chroms], dtype=np.int64)
+    rec_len = np.array([spans[c][2] for c in chroms], dtype=np.int64)
     rel_lo, rel_hi = lo - offset, hi - offset
     covered = (record != "") & (rel_lo >= 0) & (rel_hi <= rec_len)
     if not covered.all():
@@ -140,7 +193,10 @@ def extract_promoters(
                 f"{list(bad[:5])}; pass on_missing='skip' to leave them empty"
             )
             raise ValueError(msg)
-        logger.warning("extract_promoters: %d genes have no sequence in %s", len(bad), path.name)
+        warn_data(
+            f"extract_promoters: {len(bad)} of {adata.n_vars} genes have no promoter window in "
+            f"{path.name} and get an empty sequence, e.g. {list(bad[:5])}"
+        )
 
     seqs = np.full(adata.n_vars, "", dtype=object)
     if covered.any():

@@ -19,7 +19,8 @@ def evaluate(
     *,
     key: str = "imputed",
     truth_layer: str | None = None,
-    is_log1p: bool = False,
+    is_log1p: bool | None = None,
+    truth_is_log1p: bool | None = None,
     per_tissue: bool = False,
 ) -> pd.Series | pd.DataFrame:
     """Accuracy of imputed profiles on held-out genes, on log1p(TPM).
@@ -38,7 +39,10 @@ def evaluate(
     truth_layer
         Layer of ``truth`` to use instead of ``X``.
     is_log1p
-        Set if both are log1p(TPM).
+        Whether ``layers[key]`` is log1p(TPM); None: read from ``uns[key]["params"]``
+        (written by the ``tl.impute_*`` functions), else TPM.
+    truth_is_log1p
+        Whether ``truth`` is log1p(TPM); None: the same as ``is_log1p``.
     per_tissue
         Return the Pearson r of each tissue instead of the summary.
 
@@ -72,14 +76,21 @@ def evaluate(
         msg = f"truth has shape {T.shape}, adata {adata.shape}"
         raise ValueError(msg)
     mask_key = f"{key}_mask"
-    default = (
+    default = np.asarray(
         np.asarray(adata.layers[mask_key]).any(axis=0)
         if mask_key in adata.layers
-        else np.ones(adata.n_vars, bool)
+        else np.ones(adata.n_vars, bool),
+        dtype=bool,
     )
     sel = gene_mask(adata, genes, default, "genes")
+    if is_log1p is None:
+        params = (
+            adata.uns.get(key, {}).get("params", {}) if isinstance(adata.uns.get(key), dict) else {}
+        )
+        is_log1p = bool(params.get("is_log1p", False))
+    truth_log1p = is_log1p if truth_is_log1p is None else truth_is_log1p
     P = to_log1p(get_expression(adata, key), not is_log1p)[:, sel].T
-    Tt = to_log1p(T, not is_log1p)[:, sel].T
+    Tt = to_log1p(T, not truth_log1p)[:, sel].T
     if not (np.isfinite(P).all() and np.isfinite(Tt).all()):
         msg = "the scored genes have NaN in the truth or in the imputation"
         raise ValueError(msg)

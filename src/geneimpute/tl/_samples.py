@@ -34,6 +34,7 @@ from ._train import (
     DEFAULT_NEIGHBORS_KEY,
     DEFAULT_PROMOTER_KEY,
     check_model_setup,
+    check_scale,
     fit_hybrid,
     model_tissue_order,
     predict_hybrid,
@@ -125,8 +126,9 @@ def impute_samples(
     Two steps:
 
     1. **Tissue level.** The per-tissue median of every gene (:func:`~geneimpute.pp.tissue_medians`)
-       gives a tissues x genes table; the hybrid (:func:`impute_expression`) predicts the target
-       genes' tissue profiles from their promoters and genomic neighbour reference genes.
+       gives a tissues x genes table; the hybrid (``model``, or one trained with the
+       :func:`train` defaults on the medians of the reference genes) predicts the target genes'
+       tissue profiles (log1p TPM) from their promoters and genomic neighbour reference genes.
     2. **Sample level.** A sample's value is its tissue's predicted value plus ``beta`` times the
        inverse-distance-weighted mean deviation of the gene's ``k_neighbors`` nearest reference
        genes from their tissue medians in that sample (log1p scale). ``beta`` is fitted by least
@@ -155,17 +157,26 @@ def impute_samples(
     layer
         Expression layer instead of ``X``.
     is_log1p
-        Set if values are log1p(TPM); the output is then log1p(TPM) too.
+        Whether values are log1p(TPM) (the output is then log1p(TPM) too); None: the model's
+        training units, or TPM when training here.
     k_neighbors
-        Neighbour reference genes whose sample deviations are transferred.
+        Neighbour reference genes whose sample deviations are transferred (at most the
+        model's ``k_neighbors``).
     chunk_size
         Samples processed at a time.
     overwrite
         Replace every value of the target genes, not only NaN.
-    key_added
-        Layer name for the result.
+    promoter_key
+        ``var`` column with promoters; None: the model's (``"promoter_seq"`` when training).
+    neighbors_key
+        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output, read when present (its
+        reference genes must be genes with a median in every tissue); None or an absent key
+        searches neighbours once, for both steps.
     tissue_correlation_key
-        ``uns`` key for the tissue x tissue correlation.
+        ``uns`` key of a tissue correlation to train with (read when present, written there
+        when absent; never overwritten). A given model uses its own.
+    key_added
+        Layer name for the result (and ``uns`` key of its parameters).
     random_state
         Seed for training and for the genes/samples used to fit ``beta``.
     accelerator
@@ -173,17 +184,15 @@ def impute_samples(
         follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
     copy
         Return a modified copy instead of writing in place.
-    **train_kwargs
-        Passed to :func:`train` when ``model`` is None.
 
     Returns
     -------
-    Writes (or returns a copy with):
+    ``None``, or the modified copy with ``copy=True``. Writes:
 
     - ``layers[key_added]``: float32 ``(n_samples, n_genes)``, observed values unchanged, target
       genes filled, in the input's units.
     - ``layers[f"{key_added}_mask"]``: bool, True where a value was imputed.
-    - ``uns[tissue_correlation_key]``: tissue x tissue Pearson r.
+    - ``uns[tissue_correlation_key]``: the tissue correlation used, only if the key was absent.
     - ``uns[key_added]``: ``params`` (genes, ``beta``, its ``residual_r2``, tissue-level model),
       ``tissue_profiles`` (tissues x target genes DataFrame of the tissue-level log1p(TPM)
       prediction) and ``timings`` (seconds per step).
@@ -194,7 +203,8 @@ def impute_samples(
         If ``tissue_key``, ``layer`` or coordinate columns are missing.
     ValueError
         On samples without a tissue, duplicated gene IDs, genes without coordinates, no genes
-        to impute, or sample tissues the ``model`` was not trained on. ``adata`` is unchanged
+        to impute, infinite or negative values, or sample tissues the ``model`` was not trained
+        on (or model tissues without samples). ``adata`` is unchanged
         when an error is raised.
     """
     check_unique_var_names(adata)
@@ -211,7 +221,7 @@ def impute_samples(
     X = expression_source(adata, layer)
     timings: dict[str, float] = {}
     with timed("sample_target_genes", timings):
-        default = _all_nan_columns(X, chunk_size) if genes is None else None
+        default = _all_nan_columns(X, chunk_size) if genes is None else np.zeros(adata.n_vars, bool)
         target = gene_mask(adata, genes, default, "genes")
     if not target.any():
         msg = "no genes to impute: no gene is NaN in every sample; pass genes= to choose them"
@@ -260,6 +270,7 @@ def impute_samples(
         order = np.arange(len(tissue_names))
     else:
         sources.tissue_correlation = "model"
+        check_scale(model, Y[:, order], reference)
     tidx = np.flatnonzero(target)
     pred_m, _, inputs = predict_hybrid(
         adata,

@@ -153,6 +153,26 @@ def check_model_setup(
         )
 
 
+def check_scale(model: HybridImputer, Y: np.ndarray, reference: np.ndarray) -> None:
+    """Warn when the reference genes' mean log1p level differs from the model's training data.
+
+    A shift of more than 1 log1p unit in the median tissue means that the data's units differ
+    from what was declared (log1p data declared TPM is logged twice, for example).
+    """
+    if not reference.any():
+        return
+    with np.errstate(invalid="ignore"):
+        level = np.nanmean(Y[reference], axis=0)
+    shift = float(np.nanmedian(level - model.mu_))
+    if np.isfinite(shift) and abs(shift) > 1.0:
+        warn_data(
+            f"the reference genes' mean log1p(TPM) differs from the model's training data by "
+            f"{shift:+.2f} (median over tissues): check the units (is_log1p) and normalisation "
+            f"of this data (the model was trained on {model.setup_.units})",
+            stacklevel=4,
+        )
+
+
 def predict_hybrid(
     adata: AnnData,
     model: HybridImputer,
@@ -443,6 +463,8 @@ def impute_expression(
         check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=log1p)
         sources.tissue_correlation = "model"
     order, extra = model_tissue_order(tissues, model)
+    if model_source != "trained here":
+        check_scale(model, task.Y[:, order], task.reference)
     t0 = time.perf_counter()
     rows = np.flatnonzero(task.target)
     pred_m, emb, _ = predict_hybrid(

@@ -1,0 +1,55 @@
+"""Reader of the donor-layer layout that :func:`geneimpute.pp.to_donor_layers` writes.
+
+Shared by ``pp`` (the layout converters) and ``tl`` (donor imputation), so neither imports
+the other's private helpers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+#: ``uns`` key of the donor-layer layout.
+LAYOUT_KEY = "donor_layout"
+
+
+def donor_layout(dadata: AnnData) -> dict[str, Any]:
+    """Return ``dadata.uns["donor_layout"]`` after checking it names existing tissue layers.
+
+    Parameters
+    ----------
+    dadata
+        Donors x genes AnnData with one layer per tissue, from
+        :func:`~geneimpute.pp.to_donor_layers` or :func:`~geneimpute.pp.from_mudata`.
+
+    Returns
+    -------
+    The layout dict: ``tissues`` (list of layer names), ``sample_ids``, ``donor_key``,
+    ``tissue_key``, ``n_unlabelled_samples``.
+
+    Raises
+    ------
+    KeyError
+        If ``uns["donor_layout"]`` is missing, has no ``tissues``, or names a tissue that has no
+        layer.
+    """
+    if LAYOUT_KEY not in dadata.uns:
+        msg = (
+            f"not a donor-layer AnnData: uns[{LAYOUT_KEY!r}] is missing "
+            "(build one with geneimpute.pp.to_donor_layers)"
+        )
+        raise KeyError(msg)
+    lay = dadata.uns[LAYOUT_KEY]
+    if "tissues" not in lay:
+        msg = f"uns[{LAYOUT_KEY!r}] has no 'tissues' entry (build it with pp.to_donor_layers)"
+        raise KeyError(msg)
+    missing = [str(t) for t in lay["tissues"] if str(t) not in dadata.layers]
+    if missing:
+        msg = (
+            f"uns[{LAYOUT_KEY!r}] lists {len(missing)} tissues without a layer, e.g. "
+            f"{missing[:3]}; layers present: {sorted(dadata.layers)[:5]}"
+        )
+        raise KeyError(msg)
+    return lay

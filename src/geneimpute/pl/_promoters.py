@@ -1,0 +1,139 @@
+"""Per-base promoter attribution track (from ``tl.attribute_promoters``) with its sequence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._anndata import promoter_onehot
+from .._core.sequence import DEFAULT_UPSTREAM, window_sequences
+from ._utils import finish, gene_index, gene_label, pyplot
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from anndata import AnnData
+    from matplotlib.figure import Figure
+
+
+def promoter_attribution(
+    adata: AnnData,
+    gene: str,
+    *,
+    key: str = "promoter_attribution",
+    promoter_key: str = "promoter_seq",
+    zoom: tuple[int, int] | None = (-60, 20),
+    show: bool | None = None,
+    save: str | Path | None = None,
+) -> Figure | None:
+    """Per-base promoter attribution track of one gene, with the sequence in a zoom window.
+
+    Draws ``varm[key]`` of one gene as bars (red positive, blue negative; units: log1p(TPM),
+    the model's output) against the position relative to the TSS, and, with ``zoom``, a
+    second panel of that window with the promoter's bases written underneath (``N`` where
+    the promoter is unobserved), decoded from ``var[promoter_key]`` as the model saw it.
+
+    Parameters
+    ----------
+    adata
+        With ``varm[key]`` ``(n_vars, window)`` from
+        :func:`~geneimpute.tl.attribute_promoters` (TSS position from
+        ``uns[key]["params"]["tss_index"]``, default 249) and, for ``zoom``,
+        ``var[promoter_key]`` (and ``var[f"{promoter_key}_tss_index"]``) from
+        :func:`~geneimpute.pp.extract_promoters`.
+    gene
+        A ``var_name`` or ``var['gene_name']`` symbol.
+    key
+        ``varm`` key of the attributions.
+    promoter_key
+        ``var`` column of the promoter sequences the attributions were computed on.
+    zoom
+        Window ``(start, end)`` in bp relative to the TSS, end excluded, drawn with base
+        letters underneath the full track; None for the full track only.
+    show
+        Show the figure (``plt.show()``). None: show when matplotlib is interactive
+        (Jupyter, IPython).
+    save
+        Path (with extension) to save the figure to, at 150 dpi; relative paths are relative
+        to the working directory.
+
+    Returns
+    -------
+    The Figure (one Axes, two with ``zoom``), or None when shown.
+
+    Raises
+    ------
+    KeyError
+        If ``gene``, ``varm[key]`` or (with ``zoom``) ``var[promoter_key]`` is missing.
+    ValueError
+        If the gene has no attribution (it was not explained), ``zoom`` is empty, or the
+        decoded promoter window and the attribution differ in length.
+
+    Examples
+    --------
+    >>> ge.tl.attribute_promoters(adata, model, genes)
+    >>> ge.pl.promoter_attribution(adata, "APP")
+    """
+    if key not in adata.varm:
+        msg = f"adata.varm has no {key!r}; run ge.tl.attribute_promoters first"
+        raise KeyError(msg)
+    j = gene_index(adata, gene)
+    attr = np.asarray(adata.varm[key], dtype=float)[j]
+    if not np.isfinite(attr).any():
+        msg = (
+            f"gene {gene!r} has no attribution in varm[{key!r}]; pass it in the genes of "
+            "ge.tl.attribute_promoters"
+        )
+        raise ValueError(msg)
+    info = adata.uns.get(key)
+    params = info.get("params") if isinstance(info, Mapping) else None
+    tss = DEFAULT_UPSTREAM
+    if isinstance(params, Mapping) and "tss_index" in params:
+        tss = int(params["tss_index"])
+    pos = np.arange(len(attr)) - tss
+    seq = None
+    if zoom:
+        lo, hi = (int(v) for v in zoom)
+        if hi <= lo:
+            msg = f"zoom must be (start, end) with start < end, got {zoom}"
+            raise ValueError(msg)
+        if promoter_key not in adata.var.columns:
+            msg = (
+                f"adata.var has no {promoter_key!r} to write the bases under the zoom; pass "
+                "promoter_key= (the column ge.pp.extract_promoters wrote) or zoom=None"
+            )
+            raise KeyError(msg)
+        seq = window_sequences(promoter_onehot(adata.var.iloc[[j]], promoter_key))[0]
+        if len(seq) != len(attr):
+            msg = (
+                f"var[{promoter_key!r}] decodes to a {len(seq)} bp window but varm[{key!r}] "
+                f"has {len(attr)} positions"
+            )
+            raise ValueError(msg)
+
+    n = 2 if seq is not None else 1
+    fig, axes = pyplot().subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
+    ax = axes[0, 0]
+    height = np.nan_to_num(attr)
+    colors = np.where(height >= 0, "tab:red", "tab:blue")
+    ax.bar(pos, height, width=1.0, color=colors)
+    ax.axvline(0, color="k", lw=0.8, ls="--")
+    ax.set(
+        xlabel="position relative to TSS (bp)",
+        ylabel="attribution\n(log1p TPM)",
+        title=f"{gene_label(adata, j)}: promoter CNN attribution (Integrated Gradients)",
+    )
+    if seq is not None:
+        ax.axvspan(lo, hi, color="grey", alpha=0.15)
+        zx = axes[1, 0]
+        sel = (pos >= lo) & (pos < hi)
+        zx.bar(pos[sel], height[sel], width=0.9, color=colors[sel])
+        ymin = min(0.0, float(height[sel].min(initial=0.0)))
+        for p, letter in zip(pos[sel], np.array(list(seq))[sel], strict=True):
+            zx.text(p, ymin, letter, ha="center", va="top", fontsize=7, family="monospace")
+        zx.axvline(0, color="k", lw=0.8, ls="--")
+        zx.set(xlabel="position relative to TSS (bp)", ylabel="attribution", xlim=(lo - 1, hi))
+        zx.margins(y=0.25)
+    return finish(fig, show=show, save=save)

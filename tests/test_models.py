@@ -1,0 +1,326 @@
+"""Model-level tests on arrays only (no AnnData): the hybrid estimator, its config, the one
+torch training loop and the array-level neighbour search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import geneimpute as ge
+from geneimpute._core.correlation import correlation_matrix
+from geneimpute._core.neighbors import (
+    ORIENTATION_CODES,
+    find_genomic_neighbors,
+    neighbors_from_distances,
+    neighbors_to_sparse,
+)
+from geneimpute._core.sequence import promoter_matrix
+from geneimpute._core.training import fit_early_stopping
+from geneimpute.models import GeneInputs, HybridConfig, HybridImputer
+
+#: small and quick: 12 tissues of chr22 genes, tiny networks
+OPTS = {
+    "max_epochs": 2,
+    "n_folds": 2,
+    "xgb_n_estimators": 20,
+    "k_neighbors": 8,
+    "k_idw": 4,
+    "embedding_dim": 8,
+}
+N_TISSUES = 12
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    """Arrays of the bundled GTEx chr22 genes: Y (genes x tissues, log1p, NaN for 40 held-out
+    genes), GeneInputs built with the array-level core, tissues, correlation, held mask."""
+    gtex = ge.datasets.gtex_tissues()
+    sub = gtex[:N_TISSUES, (gtex.var["chrom"] == "chr22").to_numpy()]
+    var = sub.var
+    Y = np.log1p(np.asarray(sub.X, dtype=np.float64).T)
+    rng = np.random.default_rng(0)
+    held = np.zeros(len(var), bool)
+    held[rng.choice(len(var), 40, replace=False)] = True
+    Y[held] = np.nan
+    seqs = var["promoter_seq"].fillna("").astype(str).tolist()
+    tss_index = var["promoter_seq_tss_index"].to_numpy(dtype=np.int64)
+    length = np.log10((var["end"] - var["start"]).to_numpy(dtype=float))
+    inputs = GeneInputs(
+        promoter=promoter_matrix(seqs, tss_index),
+        gene_features=np.column_stack([length, var["n_exons"].to_numpy(dtype=float)]),
+        neighbors=find_genomic_neighbors(var, ~held, k=OPTS["k_neighbors"]),
+        feature_names=["log10_length", "n_exons"],
+    )
+    tissues = [str(t) for t in sub.obs_names]
+    C = correlation_matrix(Y[~held])
+    return Y, inputs, tissues, C, held
+
+
+@pytest.fixture(scope="module")
+def fitted(arrays):
+    Y, inputs, tissues, C, held = arrays
+    model = HybridImputer(**OPTS).fit(Y, inputs, tissues, C, accelerator="cpu")
+    return model, model.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu")
+
+
+def test_fit_predict_shapes(arrays, fitted):
+    Y, inputs, tissues, C, held = arrays
+    model, pred = fitted
+    assert inputs.promoter.shape == (len(Y), 300, 5)
+    assert pred.shape == (held.sum(), N_TISSUES) and np.isfinite(pred).all()
+    assert model.tissues_ == tissues
+    assert model.setup_.n_reference_genes == int((~held).sum())
+    assert model.feature_names_ == ["log10_length", "n_exons"]
+    assert model.net_args_["n_tissues"] == N_TISSUES and model.net_args_["dim"] == 8
+    # predictions are on the log1p scale of the training data
+    assert 0 <= pred.mean() < np.nanmax(Y)
+    pred_all, emb = model.predict(Y, inputs, np.arange(5), return_embedding=True)
+    assert pred_all.shape == (5, N_TISSUES) and emb.shape == (len(Y), 8)
+    assert model.predict(Y, inputs, np.array([], dtype=int)).shape == (0, N_TISSUES)
+
+
+def test_fit_is_seeded(arrays, fitted):
+    Y, inputs, tissues, C, held = arrays
+    again = HybridImputer(**OPTS).fit(Y, inputs, tissues, C, accelerator="cpu")
+    np.testing.assert_array_equal(
+        again.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), fitted[1]
+    )
+
+
+def test_predict_rejects_wrong_tissue_count(arrays, fitted):
+    Y, inputs, _, _, held = arrays
+    model = fitted[0]
+    with pytest.raises(ValueError, match=f"Y has 5 tissues, the model has {N_TISSUES}"):
+        model.predict(Y[:, :5], inputs, np.flatnonzero(held))
+    other = GeneInputs(
+        inputs.promoter, inputs.gene_features, inputs.neighbors, feature_names=["a", "b"]
+    )
+    with pytest.raises(ValueError, match="gene features .* differ from the model's"):
+        model.predict(Y, other, np.flatnonzero(held))
+
+
+def test_fit_rejects_bad_arrays(arrays):
+    Y, inputs, tissues, C, held = arrays
+    model = HybridImputer(**OPTS)
+    with pytest.raises(ValueError, match=r"expected \(410, 12\)"):
+        model.fit(Y[:, :5], inputs, tissues, C)
+    Yinf = Y.copy()
+    Yinf[np.flatnonzero(~held)[0], 0] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        model.fit(Yinf, inputs, tissues, C)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.predict(Y, inputs, np.flatnonzero(held))
+    all_ref = find_genomic_neighbors(
+        ge.datasets.gtex_tissues().var.query("chrom == 'chr22'"), np.ones(len(Y), bool), k=8
+    )
+    bad = GeneInputs(inputs.promoter, inputs.gene_features, all_ref, inputs.feature_names)
+    with pytest.raises(ValueError, match="points at genes without a fully observed profile"):
+        model.fit(Y, bad, tissues, C)
+    with pytest.raises(ValueError, match="disagree on the number of genes"):
+        GeneInputs(inputs.promoter[:5], inputs.gene_features, inputs.neighbors)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"n_folds": 1}, r"n_folds must be an integer >= 2, got 1"),
+        ({"k_idw": 0}, r"k_idw must be an integer >= 1, got 0"),
+        ({"k_neighbors": 0}, r"k_neighbors must be an integer >= 1"),
+        ({"k_idw": 30}, r"k_idw \(30\) must not exceed k_neighbors \(20\)"),
+        ({"max_epochs": True}, r"max_epochs must be an integer >= 1, got True"),
+        ({"batch_size": 2.5}, r"batch_size must be an integer >= 2"),
+        ({"learning_rate": 0.0}, r"learning_rate must be > 0"),
+        ({"xgb_subsample": 1.5}, r"xgb_subsample must be in \(0, 1\]"),
+    ],
+)
+def test_hybrid_config_validation(options, match):
+    with pytest.raises(ValueError, match=match):
+        HybridConfig(**options)
+    with pytest.raises(ValueError, match=match):
+        HybridImputer(**options)
+
+
+def test_hybrid_config_unknown_option():
+    with pytest.raises(TypeError, match=r"unknown HybridConfig option\(s\) \['n_fold'\]"):
+        HybridImputer(n_fold=3)
+    cfg = HybridConfig.from_dict({"n_folds": 3}, k_idw=5)
+    assert (cfg.n_folds, cfg.k_idw, cfg.k_neighbors) == (3, 5, 20)
+
+
+# ---------------------------------------------------------------- the one training loop
+
+
+def _regression(seed=0):
+    import torch
+
+    torch.manual_seed(seed)
+    x = torch.linspace(-1, 1, 64).reshape(-1, 1)
+    y = 3 * x + 1
+    net = torch.nn.Linear(1, 1)
+
+    def loss_fn(b):
+        i = torch.from_numpy(b)
+        return ((net(x[i]) - y[i]) ** 2).mean()
+
+    def val_fn():
+        with torch.no_grad():
+            return float(((net(x) - y) ** 2).mean())
+
+    return net, loss_fn, val_fn
+
+
+def test_fit_early_stopping_learns_a_regression():
+    net, loss_fn, val_fn = _regression()
+    start = val_fn()
+    res = fit_early_stopping(
+        net,
+        np.arange(64),
+        loss_fn,
+        val_fn,
+        rng=np.random.default_rng(0),
+        max_epochs=60,
+        patience=60,
+        batch_size=16,
+        learning_rate=0.05,
+        weight_decay=0.0,
+        progress=False,
+    )
+    assert res.n_epochs == len(res.history) == 60
+    best = min(h["val"] for h in res.history)
+    assert best <= res.best_val < best + 1e-4  # later gains below min_delta do not count
+    assert res.best_val < start / 100
+    assert val_fn() == pytest.approx(res.best_val)  # the best weights are in place
+    assert [h["epoch"] for h in res.history] == list(range(60))
+
+
+def test_fit_early_stopping_stops_after_patience_and_restores_best():
+    """A scripted validation curve: best at epoch 2, then 2 epochs without improvement."""
+    import torch
+
+    net, loss_fn, _ = _regression()
+    curve = iter([3.0, 2.0, 1.0, 2.0, 1.5, 0.5, 0.1])
+    snapshots = []
+
+    def val_fn():
+        snapshots.append({k: v.clone() for k, v in net.state_dict().items()})
+        return next(curve)
+
+    res = fit_early_stopping(
+        net,
+        np.arange(64),
+        loss_fn,
+        val_fn,
+        rng=np.random.default_rng(0),
+        max_epochs=7,
+        patience=2,
+        batch_size=16,
+        learning_rate=0.05,
+        progress=False,
+    )
+    assert res.n_epochs == len(res.history) == 5  # epochs 3 and 4 did not improve
+    assert res.best_val == 1.0
+    assert [h["val"] for h in res.history] == [3.0, 2.0, 1.0, 2.0, 1.5]
+    best = snapshots[2]
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(v, best[k])
+    assert not torch.equal(snapshots[4]["weight"], best["weight"])
+
+
+def test_fit_early_stopping_is_seeded_and_skips_small_batches():
+    results = []
+    for _ in range(2):
+        net, loss_fn, val_fn = _regression(seed=1)
+        seen = []
+
+        def counting(b, loss_fn=loss_fn, seen=seen):
+            seen.append(len(b))
+            return loss_fn(b)
+
+        fit_early_stopping(
+            net,
+            np.arange(33),
+            counting,
+            val_fn,
+            rng=np.random.default_rng(5),
+            max_epochs=3,
+            patience=3,
+            batch_size=16,
+            learning_rate=0.05,
+            min_batch=2,
+            progress=False,
+        )
+        assert seen == [16, 16] * 3  # the batch of 1 is skipped
+        results.append(net.weight.detach().clone())
+    assert results[0].equal(results[1])
+
+
+# ---------------------------------------------------------------- neighbour graphs
+
+
+@pytest.fixture(scope="module")
+def var22():
+    gtex = ge.datasets.gtex_tissues()
+    return gtex.var[(gtex.var["chrom"].isin(["chr21", "chr22"])).to_numpy()].copy()
+
+
+@pytest.mark.parametrize("k_read", [10, 4])
+def test_neighbors_sparse_round_trip(var22, k_read):
+    rng = np.random.default_rng(1)
+    ref = rng.random(len(var22)) > 0.2
+    nb = find_genomic_neighbors(var22, ref, k=10)
+    graphs = neighbors_to_sparse(nb)
+    assert set(graphs) == {"distances", "orientation", "overlap"}
+    assert graphs["distances"].shape == (len(var22), len(var22))
+    assert graphs["distances"].nnz == int(nb.valid.sum())
+    back = neighbors_from_distances(var22, graphs["distances"], k_read)
+    expect = find_genomic_neighbors(var22, ref, k=k_read)
+    for name in expect.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(back, name), getattr(expect, name), err_msg=name)
+    # the stored orientation graph holds the same codes
+    o = graphs["orientation"]
+    rows = np.repeat(np.arange(len(var22)), 10).reshape(-1, 10)
+    valid = nb.valid
+    np.testing.assert_array_equal(
+        np.asarray(o[rows[valid], nb.index[valid]]).ravel(), nb.orientation[valid]
+    )
+    # no gene is its own neighbour and only reference genes are neighbours
+    assert not (nb.index == np.arange(len(var22))[:, None]).any()
+    assert ref[nb.index[valid]].all()
+
+
+def test_neighbors_from_distances_rejects_bad_graphs(var22):
+    from scipy import sparse
+
+    with pytest.raises(ValueError, match=r"shape \(3, 3\), expected"):
+        neighbors_from_distances(var22, sparse.csr_matrix((3, 3)), 5)
+    n = len(var22)
+    bad = sparse.csr_matrix(([-5.0], ([0], [1])), shape=(n, n))
+    with pytest.raises(ValueError, match="negative distances"):
+        neighbors_from_distances(var22, bad, 5)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        find_genomic_neighbors(var22, np.ones(n, bool), k=0)
+
+
+def test_orientation_of_a_real_divergent_pair(var22):
+    """UFD1 (- strand, TSS 19,479,182) and CDC45 (+ strand, TSS 19,479,928) on chr22 share a
+    bidirectional promoter: head to head, 746 bp apart, bodies 243 bp apart (GRCh38)."""
+    ufd1, cdc45 = "ENSG00000070010", "ENSG00000093009"
+    v = var22.loc[[ufd1, cdc45]]
+    assert list(v["gene_name"]) == ["UFD1", "CDC45"] and list(v["strand"]) == ["-", "+"]
+    assert list(v["tss"]) == [19_479_182, 19_479_928]
+    pos = {g: i for i, g in enumerate(var22.index)}
+    nb = find_genomic_neighbors(var22, np.ones(len(var22), bool), k=3)
+    for gene, partner in ((ufd1, cdc45), (cdc45, ufd1)):
+        slot = np.flatnonzero(nb.index[pos[gene]] == pos[partner])
+        assert len(slot) == 1, gene
+        s = (pos[gene], int(slot[0]))
+        assert nb.orientation[s] == ORIENTATION_CODES["divergent"] == 2
+        assert nb.distance[s] == 746
+        assert nb.gap[s] == 19_479_458 - 19_479_215
+        assert nb.upstream[s]  # each lies upstream of the other on the other's strand
+        assert not nb.overlap[s] and not nb.nested[s]
+    # TST (-) and MPST (+): divergent too, with overlapping (not nested) gene bodies
+    tst, mpst = "ENSG00000128311", "ENSG00000128309"
+    slot = np.flatnonzero(nb.index[pos[tst]] == pos[mpst])
+    s = (pos[tst], int(slot[0]))
+    assert nb.orientation[s] == 2 and nb.overlap[s] and not nb.nested[s] and nb.gap[s] == 0
