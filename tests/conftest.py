@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import geneimpute as ge
@@ -27,6 +28,14 @@ def hold_out(n_held: int, seed: int = 0):
     adata = truth.copy()
     adata.X[:, held] = np.nan
     return adata, truth, held
+
+
+def assert_unchanged(a, before):
+    """Assert that ``a`` has the keys, ``var`` and ``X`` of ``before`` (its copy before a call)."""
+    assert list(a.layers) == list(before.layers) and list(a.uns) == list(before.uns)
+    assert list(a.varm) == list(before.varm)
+    pd.testing.assert_frame_equal(a.var, before.var)
+    assert np.array_equal(a.X, before.X, equal_nan=True)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -12,7 +12,7 @@ import geneimpute as ge
 import geneimpute.tl._inputs as tl_inputs
 from geneimpute.models import HybridConfig, HybridImputer
 
-from .conftest import FAST, hold_out
+from .conftest import FAST, assert_unchanged, hold_out
 
 
 def _no_search(*args, **kwargs):
@@ -43,13 +43,6 @@ def reference(setup):
     """The unshuffled imputation by the loaded model."""
     adata, _, _, path, _ = setup
     return ge.tl.impute_expression(adata, str(path), copy=True)
-
-
-def _unchanged(a, b):
-    assert list(a.layers) == list(b.layers) and list(a.uns) == list(b.uns)
-    assert list(a.varm) == list(b.varm)
-    pd.testing.assert_frame_equal(a.var, b.var)
-    assert np.array_equal(a.X, b.X, equal_nan=True)
 
 
 def test_train_read_stored_inputs(setup):
@@ -83,7 +76,7 @@ def test_refuses_adata_lacking_a_tissue(setup):
     missing = adata.obs_names[0]
     with pytest.raises(ValueError, match=rf"lacks 1 of the model's 37 tissues: \['{missing}'\]"):
         ge.tl.impute_expression(sub, str(path))
-    _unchanged(sub, before)
+    assert_unchanged(sub, before)
 
 
 def test_refuses_adata_lacking_the_promoter_key(setup):
@@ -93,7 +86,7 @@ def test_refuses_adata_lacking_the_promoter_key(setup):
     before = a.copy()
     with pytest.raises(KeyError, match=r"trained with promoter sequences in var\['promoter_seq'\]"):
         ge.tl.impute_expression(a, str(path))
-    _unchanged(a, before)
+    assert_unchanged(a, before)
     # a renamed column is found through promoter_key
     b = adata.copy()
     b.var = b.var.rename(
@@ -119,7 +112,7 @@ def test_tpm_declared_log1p_is_an_error(setup):
     assert np.nanmax(a.X) > 20
     with pytest.raises(ValueError, match=r"declared log1p\(TPM\) \(is_log1p=True\)"):
         ge.tl.impute_expression(a, str(path), is_log1p=True)
-    _unchanged(a, before)
+    assert_unchanged(a, before)
 
 
 def test_config_json_lists_the_setup(setup):

@@ -169,22 +169,25 @@ def _regression(seed=0):
     return net, loss_fn, val_fn
 
 
+def _fit(net, n_items, loss_fn, val_fn, *, seed=0, **options):
+    """``fit_early_stopping`` on items ``0..n_items-1`` in batches of 16 at lr 0.05, no bar."""
+    return fit_early_stopping(
+        net,
+        np.arange(n_items),
+        loss_fn,
+        val_fn,
+        rng=np.random.default_rng(seed),
+        batch_size=16,
+        learning_rate=0.05,
+        progress=False,
+        **options,
+    )
+
+
 def test_fit_early_stopping_learns_a_regression():
     net, loss_fn, val_fn = _regression()
     start = val_fn()
-    res = fit_early_stopping(
-        net,
-        np.arange(64),
-        loss_fn,
-        val_fn,
-        rng=np.random.default_rng(0),
-        max_epochs=60,
-        patience=60,
-        batch_size=16,
-        learning_rate=0.05,
-        weight_decay=0.0,
-        progress=False,
-    )
+    res = _fit(net, 64, loss_fn, val_fn, max_epochs=60, patience=60, weight_decay=0.0)
     assert res.n_epochs == len(res.history) == 60
     best = min(h["val"] for h in res.history)
     assert best <= res.best_val < best + 1e-4  # later gains below min_delta do not count
@@ -205,18 +208,7 @@ def test_fit_early_stopping_stops_after_patience_and_restores_best():
         snapshots.append({k: v.clone() for k, v in net.state_dict().items()})
         return next(curve)
 
-    res = fit_early_stopping(
-        net,
-        np.arange(64),
-        loss_fn,
-        val_fn,
-        rng=np.random.default_rng(0),
-        max_epochs=7,
-        patience=2,
-        batch_size=16,
-        learning_rate=0.05,
-        progress=False,
-    )
+    res = _fit(net, 64, loss_fn, val_fn, max_epochs=7, patience=2)
     assert res.n_epochs == len(res.history) == 5  # epochs 3 and 4 did not improve
     assert res.best_val == 1.0
     assert [h["val"] for h in res.history] == [3.0, 2.0, 1.0, 2.0, 1.5]
@@ -236,19 +228,7 @@ def test_fit_early_stopping_is_seeded_and_skips_small_batches():
             seen.append(len(b))
             return loss_fn(b)
 
-        fit_early_stopping(
-            net,
-            np.arange(33),
-            counting,
-            val_fn,
-            rng=np.random.default_rng(5),
-            max_epochs=3,
-            patience=3,
-            batch_size=16,
-            learning_rate=0.05,
-            min_batch=2,
-            progress=False,
-        )
+        _fit(net, 33, counting, val_fn, seed=5, max_epochs=3, patience=3, min_batch=2)
         assert seen == [16, 16] * 3  # the batch of 1 is skipped
         results.append(net.weight.detach().clone())
     assert results[0].equal(results[1])

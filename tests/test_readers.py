@@ -54,6 +54,13 @@ def _gtf(genes: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rejected(path, text: str, match: str) -> None:
+    """Write ``text`` to ``path``: ``read_annotation`` must raise a ValueError matching it."""
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        ge.pp.read_annotation(path)
+
+
 def _check_coordinates(ann: pd.DataFrame, genes: pd.DataFrame) -> None:
     assert ann.index.name == "gene_id"
     assert list(ann.index) == list(genes.index)  # versions stripped, file order
@@ -85,65 +92,63 @@ def test_read_annotation_gtf(tmp_path, genes):
 
 
 def test_read_annotation_gtf_errors(tmp_path, genes, capsys):
-    def write(name, text):
-        (tmp_path / name).write_text(text)
-        return tmp_path / name
-
-    with pytest.raises(ValueError, match=r"empty\.gtf has no GTF records \(the file is empty"):
-        ge.pp.read_annotation(write("empty.gtf", ""))
-    with pytest.raises(ValueError, match=r"comments\.gtf has no GTF records"):
-        ge.pp.read_annotation(write("comments.gtf", "#!genome-build GRCh38\n"))
+    _rejected(tmp_path / "empty.gtf", "", r"empty\.gtf has no GTF records \(the file is empty")
+    _rejected(
+        tmp_path / "comments.gtf", "#!genome-build GRCh38\n", r"comments\.gtf has no GTF records"
+    )
     text = _gtf(genes)
     no_genes = "\n".join(x for x in text.splitlines() if "\tgene\t" not in x)
-    with pytest.raises(
-        ValueError, match=r"tx\.gtf has no \['gene'\] records.*'exon', 'transcript'"
-    ):
-        ge.pp.read_annotation(write("tx.gtf", no_genes))
+    _rejected(
+        tmp_path / "tx.gtf", no_genes, r"tx\.gtf has no \['gene'\] records.*'exon', 'transcript'"
+    )
     eight = "\n".join(x.rsplit("\t", 1)[0] for x in text.splitlines() if not x.startswith("#"))
-    with pytest.raises(ValueError, match=r"8col\.gtf has 8 tab-separated columns.*has 9"):
-        ge.pp.read_annotation(write("8col.gtf", eight))
+    _rejected(tmp_path / "8col.gtf", eight, r"8col\.gtf has 8 tab-separated columns.*has 9")
     lines = text.splitlines()
     short = "\n".join([*lines[:5], lines[5].rsplit("\t", 1)[0], *lines[6:]])
     # pyranges' own errors here are "'float' object has no attribute 'rstrip'" and a pandas
     # tokenizer error: they come back naming the file, the line and the problem
-    with pytest.raises(
-        ValueError, match=r"short\.gtf is not a valid GTF file: line 6 has 8 tab-separated col"
-    ):
-        ge.pp.read_annotation(write("short.gtf", short))
+    _rejected(
+        tmp_path / "short.gtf",
+        short,
+        r"short\.gtf is not a valid GTF file: line 6 has 8 tab-separated col",
+    )
     extra = "\n".join([*lines[:5], lines[5] + "\tX", *lines[6:]])
-    with pytest.raises(ValueError, match=r"extra\.gtf is not a valid GTF file: line 6 has 10"):
-        ge.pp.read_annotation(write("extra.gtf", extra))
+    _rejected(tmp_path / "extra.gtf", extra, r"extra\.gtf is not a valid GTF file: line 6 has 10")
     no_chrom = "\n".join([*lines[:5], lines[5].replace("1\t", "\t", 1), *lines[6:]])
-    with pytest.raises(ValueError, match=r"nochrom\.gtf.*line 6 has an empty column 1"):
-        ge.pp.read_annotation(write("nochrom.gtf", no_chrom))
+    _rejected(tmp_path / "nochrom.gtf", no_chrom, r"nochrom\.gtf.*line 6 has an empty column 1")
     sdhb = genes.loc["ENSG00000117118"]
     start, end = f"\t{sdhb['start'] + 1}\t", f"\t{sdhb['end']}\t"
     swapped = text.replace(f"{start[:-1]}{end}", f"{end[:-1]}{start}")
-    with pytest.raises(ValueError, match=r"1 records have end < start.*ENSG00000117118"):
-        ge.pp.read_annotation(write("swapped.gtf", swapped))
-    with pytest.raises(ValueError, match=r"line 3: start must be a whole number.*'17018722\.5'"):
-        ge.pp.read_annotation(write("float.gtf", text.replace("\t17018722\t", "\t17018722.5\t")))
-    with pytest.raises(ValueError, match=r"text\.gtf.*line 3: end must be a whole number.*'4e7'"):
-        ge.pp.read_annotation(write("text.gtf", text.replace(f"{end[:-1]}\t", "\t4e7\t", 1)))
+    _rejected(tmp_path / "swapped.gtf", swapped, r"1 records end < start.*ENSG00000117118")
+    _rejected(
+        tmp_path / "float.gtf",
+        text.replace("\t17018722\t", "\t17018722.5\t"),
+        r"line 3: start must be a whole number.*'17018722\.5'",
+    )
+    _rejected(
+        tmp_path / "text.gtf",
+        text.replace(f"{end[:-1]}\t", "\t4e7\t", 1),
+        r"text\.gtf.*line 3: end must be a whole number.*'4e7'",
+    )
     no_id = text.replace('gene_id "ENSG00000169174.5"; gene_version', "gene_version")
-    with pytest.raises(
-        ValueError, match=r"1 \['gene'\] records lack a gene_id attribute.*at 1:55039548-55064852"
-    ):
-        ge.pp.read_annotation(write("noid.gtf", no_id))
+    _rejected(
+        tmp_path / "noid.gtf",
+        no_id,
+        r"1 \['gene'\] records lack a gene_id attribute.*at 1:55039548-55064852",
+    )
     broken = text.replace('gene_source "ensembl_havana";', "ensembl_havana;", 1)
-    with pytest.raises(
-        ValueError, match=r"attrs\.gtf.*pyranges could not parse it.*'key \"value\";' pairs"
-    ):
-        ge.pp.read_annotation(write("attrs.gtf", broken))
+    _rejected(
+        tmp_path / "attrs.gtf",
+        broken,
+        r"attrs\.gtf.*pyranges could not parse it.*'key \"value\";' pairs",
+    )
     assert capsys.readouterr().out == ""  # pyranges prints the bad line; that is silenced
-    with pytest.raises(ValueError, match="unrecognised annotation format"):
-        ge.pp.read_annotation(write("genes.txt", text))
+    _rejected(tmp_path / "genes.txt", text, "unrecognised annotation format")
     gz = tmp_path / "gz.gtf"
     gz.write_bytes(gzip.compress(text.encode()))
     with pytest.raises(ValueError, match=r"gz\.gtf is gzip-compressed but its name does not"):
         ge.pp.read_annotation(gz)
-    with pytest.raises(ValueError, match=r"plain\.gtf\.gz ends in \.gz but is not gzip"):
-        ge.pp.read_annotation(write("plain.gtf.gz", text))
+    _rejected(tmp_path / "plain.gtf.gz", text, r"plain\.gtf\.gz ends in \.gz but is not gzip")
     with pytest.raises(FileNotFoundError, match="absent.gtf"):
         ge.pp.read_annotation(tmp_path / "absent.gtf")
 
@@ -206,18 +211,19 @@ def test_read_annotation_gff3_ensembl_and_gencode(tmp_path, genes):
 def test_read_annotation_gff3_errors(tmp_path, genes):
     g = genes.iloc[0]
     row = [g["chrom"], "HAVANA", "gene", str(g["start"] + 1), str(g["end"]), ".", g["strand"]]
-    path = tmp_path / "seven.gff3"
-    path.write_text("##gff-version 3\n" + "\t".join(row) + "\n")
-    with pytest.raises(ValueError, match=r"seven\.gff3 has 7 tab-separated columns.*GFF3.*9"):
-        ge.pp.read_annotation(path)
-    path = tmp_path / "noid.gff3"
-    path.write_text("\t".join([*row, ".", "Name=SDHB;biotype=protein_coding"]) + "\n")
-    with pytest.raises(ValueError, match=r"1 \['gene'\] records lack a gene_id or ID attribute"):
-        ge.pp.read_annotation(path)
-    path = tmp_path / "header_only.gff3"
-    path.write_text("##gff-version 3\n")
-    with pytest.raises(ValueError, match=r"header_only\.gff3 has no GFF3 records"):
-        ge.pp.read_annotation(path)
+    _rejected(
+        tmp_path / "seven.gff3",
+        "##gff-version 3\n" + "\t".join(row) + "\n",
+        r"seven\.gff3 has 7 tab-separated columns.*GFF3.*9",
+    )
+    _rejected(
+        tmp_path / "noid.gff3",
+        "\t".join([*row, ".", "Name=SDHB;biotype=protein_coding"]) + "\n",
+        r"1 \['gene'\] records lack a gene_id or ID attribute",
+    )
+    _rejected(
+        tmp_path / "header_only.gff3", "##gff-version 3\n", r"header_only\.gff3 has no GFF3 records"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,18 +259,17 @@ def test_read_annotation_bed_track_lines_and_errors(tmp_path):
         ValueError, match=r"ragged\.bed.*line 3 has 5 tab-separated columns, but the first.* 6"
     ):
         ge.pp.read_annotation(path)
-    path = tmp_path / "text.bed"
-    path.write_text("\n".join([*lines[:3], lines[3].replace("\t", "\tx", 1), *lines[4:]]) + "\n")
-    with pytest.raises(ValueError, match=r"text\.bed.*line 4: start must be a whole number.*'x"):
-        ge.pp.read_annotation(path)
-    path = tmp_path / "empty.bed"
-    path.write_text('track name="none"\n')
-    with pytest.raises(ValueError, match=r"empty\.bed has no BED records"):
-        ge.pp.read_annotation(path)
-    path = tmp_path / "three.bed"
-    path.write_text("\n".join("\t".join(x.split("\t")[:3]) for x in lines) + "\n")
-    with pytest.raises(ValueError, match=r"three\.bed has 3 tab-separated columns.*at least 4"):
-        ge.pp.read_annotation(path)
+    _rejected(
+        tmp_path / "text.bed",
+        "\n".join([*lines[:3], lines[3].replace("\t", "\tx", 1), *lines[4:]]) + "\n",
+        r"text\.bed.*line 4: start must be a whole number.*'x",
+    )
+    _rejected(tmp_path / "empty.bed", 'track name="none"\n', r"empty\.bed has no BED records")
+    _rejected(
+        tmp_path / "three.bed",
+        "\n".join("\t".join(x.split("\t")[:3]) for x in lines) + "\n",
+        r"three\.bed has 3 tab-separated columns.*at least 4",
+    )
     path = tmp_path / "reversed.bed"
     bad = lines[1].split("\t")
     bad[1], bad[2] = bad[2], bad[1]

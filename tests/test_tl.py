@@ -6,7 +6,7 @@ import pytest
 import geneimpute as ge
 from geneimpute.models import HybridImputer
 
-from .conftest import FAST
+from .conftest import FAST, assert_unchanged
 
 N_HELD = 120
 #: Mean per-tissue Pearson r the hybrid must gain over impute_neighbors(k=10) on the same split.
@@ -158,13 +158,6 @@ def test_evaluate_perfect_prediction(small):
     assert per.shape == (37,) and per.index[0] == adata.obs_names[0]
 
 
-def _unchanged(a, b):
-    assert list(a.layers) == list(b.layers) and list(a.uns) == list(b.uns)
-    assert list(a.varm) == list(b.varm)
-    pd.testing.assert_frame_equal(a.var, b.var)
-    assert np.array_equal(a.X, b.X, equal_nan=True)
-
-
 def test_error_no_coordinates(trained):
     adata, _, _, model = trained
     adata = adata.copy()
@@ -174,7 +167,7 @@ def test_error_no_coordinates(trained):
         ge.tl.impute_expression(adata, model)
     with pytest.raises(KeyError, match=r"lacks gene coordinate column\(s\) \['chrom'\]"):
         ge.tl.train(adata, **FAST)
-    _unchanged(adata, before)
+    assert_unchanged(adata, before)
 
 
 def test_error_duplicated_gene_ids(trained):
@@ -186,7 +179,7 @@ def test_error_duplicated_gene_ids(trained):
     before = adata.copy()
     with pytest.raises(ValueError, match="1 duplicated gene IDs"):
         ge.tl.impute_expression(adata, model)
-    _unchanged(adata, before)
+    assert_unchanged(adata, before)
 
 
 def test_error_nan_in_reference_genes(trained):
@@ -198,7 +191,7 @@ def test_error_nan_in_reference_genes(trained):
         ge.tl.impute_expression(adata, model, reference=~held)
     with pytest.raises(ValueError, match="2 reference genes have NaN expression"):
         ge.tl.train(adata, reference=~held, **FAST)
-    _unchanged(adata, before)
+    assert_unchanged(adata, before)
 
 
 def test_error_unknown_sequence_letters(trained):
@@ -213,7 +206,7 @@ def test_error_unknown_sequence_letters(trained):
         ValueError, match=rf"1 promoter sequences .* gene {adata.var_names[i]}: \['R'\]"
     ):
         ge.tl.impute_expression(adata, model)
-    _unchanged(adata, before)
+    assert_unchanged(adata, before)
 
 
 def test_error_nothing_to_impute(small, trained):

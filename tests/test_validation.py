@@ -163,10 +163,13 @@ def _empty_chrom(a):
 
 
 COORDINATES = {
-    "end_before_start": (_end_before_start, r"1 genes have end < start .* start \d+, end \d+"),
+    "end_before_start": (
+        _end_before_start,
+        r"adata.var: 1 genes have end < start .* start \d+, end \d+",
+    ),
     "tss_5Mb_outside": (_tss_far, r"1 genes have a TSS more than 100,000 bp outside"),
     "tss_negative": (_tss_negative, r"1 genes have a negative TSS in var\['tss'\]"),
-    "empty_chrom": (_empty_chrom, r"1 genes have an empty chromosome name in var\['chrom'\]"),
+    "empty_chrom": (_empty_chrom, r"adata.var: 1 genes have an empty chromosome name, e\.g\."),
 }
 
 

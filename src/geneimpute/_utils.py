@@ -41,6 +41,68 @@ def check_unique_var_names(adata: AnnData) -> None:
         raise ValueError(msg)
 
 
+def check_intervals(
+    chrom: pd.Series,
+    start: pd.Series,
+    end: pd.Series,
+    names: pd.Index,
+    *,
+    source: str,
+    what: str = "genes",
+    strand: pd.Series | None = None,
+    strand_hint: str = "",
+) -> None:
+    """Raise if genomic intervals are unusable: the one check of ``var`` and of annotations.
+
+    Rows (``what``, named by ``names``) need a non-empty chromosome name, numeric
+    ``0 <= start <= end`` (0-based half-open bp) and, when ``strand`` is given, ``+``/``-``
+    (``strand_hint`` is appended to that message). ``source`` names the table in messages
+    (``"adata.var"``, ``"the annotation"``, a file name).
+
+    Raises
+    ------
+    ValueError
+        On the first kind of problem found, with the count and a few names.
+    """
+    chrom = chrom.astype("string").str.strip()
+    empty = (chrom.isna() | (chrom == "")).to_numpy()
+    if empty.any():
+        msg = (
+            f"{source}: {int(empty.sum())} {what} have an empty chromosome name, e.g. "
+            f"{list(names[empty][:5])}"
+        )
+        raise ValueError(msg)
+    lo = pd.to_numeric(start, errors="coerce").to_numpy(dtype=float)
+    hi = pd.to_numeric(end, errors="coerce").to_numpy(dtype=float)
+    missing = np.isnan(lo) | np.isnan(hi)
+    if missing.any():
+        msg = (
+            f"{source} has no numeric start/end for {int(missing.sum())} {what}, e.g. "
+            f"{list(names[missing][:5])}"
+        )
+        raise ValueError(msg)
+    wrong = (hi < lo) | (lo < 0)
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        msg = (
+            f"{source}: {int(wrong.sum())} {what} have end < start or a negative start "
+            f"(0-based half-open bp expected), e.g. {names[i]}: start {lo[i]:.0f}, "
+            f"end {hi[i]:.0f}"
+        )
+        raise ValueError(msg)
+    if strand is None:
+        return
+    strands = strand.astype(str).to_numpy()
+    unknown = ~np.isin(strands, ["+", "-"])
+    if unknown.any():
+        msg = (
+            f"{source}: {int(unknown.sum())} {what} have a strand other than '+'/'-' "
+            f"(found {sorted(set(strands[unknown]))[:5]}), e.g. {list(names[unknown][:5])}"
+            f"{strand_hint}"
+        )
+        raise ValueError(msg)
+
+
 def check_coordinates(var: pd.DataFrame, *, require_tss: bool = False) -> None:
     """Raise a clear error if gene coordinates are missing or malformed.
 
@@ -65,31 +127,11 @@ def check_coordinates(var: pd.DataFrame, *, require_tss: bool = False) -> None:
             f"e.g. {names}; annotate them or subset them out"
         )
         raise ValueError(msg)
-    chrom = var["chrom"].astype(str).str.strip()
-    empty = (chrom == "").to_numpy()
-    if empty.any():
-        msg = (
-            f"{int(empty.sum())} genes have an empty chromosome name in var['chrom'], "
-            f"e.g. {list(var.index[empty][:5])}"
-        )
-        raise ValueError(msg)
-    strands = set(pd.unique(var["strand"].astype(str)))
-    if not strands <= {"+", "-"}:
-        msg = f"adata.var['strand'] must be '+' or '-', found {sorted(strands - {'+', '-'})}"
-        raise ValueError(msg)
+    check_intervals(
+        var["chrom"], var["start"], var["end"], var.index, source="adata.var", strand=var["strand"]
+    )
     start = pd.to_numeric(var["start"], errors="coerce").to_numpy(dtype=float)
     end = pd.to_numeric(var["end"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(start).any() or np.isnan(end).any():
-        msg = "var['start'] and var['end'] must be numeric (bp)"
-        raise ValueError(msg)
-    wrong = (end < start) | (start < 0)
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        msg = (
-            f"{int(wrong.sum())} genes have end < start or a negative start (0-based half-open "
-            f"bp expected), e.g. {var.index[i]}: start {start[i]:.0f}, end {end[i]:.0f}"
-        )
-        raise ValueError(msg)
     if "tss" in var.columns:
         tss = pd.to_numeric(var["tss"], errors="coerce").to_numpy(dtype=float)
         known = np.isfinite(tss)

@@ -25,7 +25,7 @@ from typing import Any
 
 METRICS = ("pearson_tissue", "pearson_gene_centered", "r2", "mse")
 #: options of ``demo --quick``: few epochs, folds and trees (a smoke test)
-QUICK = {"max_epochs": 3, "n_folds": 2, "xgb_n_estimators": 150}
+QUICK: dict[str, Any] = {"max_epochs": 3, "n_folds": 2, "xgb_n_estimators": 150}
 EXIT_ERROR = 2
 EXIT_SIGINT = 128 + signal.SIGINT
 EXIT_SIGTERM = 128 + signal.SIGTERM
@@ -108,8 +108,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """``warnings.showwarning`` for the command: one line per warning, no source line."""
     stream = sys.stderr if file is None else file
     text = " ".join(str(message).split())
+    from_us = category.__name__ == "DataWarning" or "geneimpute" in str(filename)
+    kind = "warning" if from_us else category.__name__
     with contextlib.suppress(OSError, ValueError):
-        print(f"geneimpute: warning: {text}", file=stream, flush=True)
+        print(f"geneimpute: {kind}: {text}", file=stream, flush=True)
 
 
 def _error_text(err: BaseException) -> str:
@@ -147,9 +149,6 @@ def _check_output(path: str, option: str) -> Path:
         raise _CliError(msg)
     if not os.access(parent, os.W_OK | os.X_OK):
         msg = f"{option} {path}: directory {str(parent)!r} is not writable"
-        raise _CliError(msg)
-    if p.exists() and not os.access(p, os.W_OK) and not os.access(parent, os.W_OK):
-        msg = f"{option} {path}: file is not writable"
         raise _CliError(msg)
     return p
 
@@ -404,11 +403,13 @@ class _Signals:
     def __init__(self) -> None:
         self.stopping = False
         self.reported = False
+        self.received: int | None = None
         self._previous_hook = sys.unraisablehook
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.stopping:
             return
+        self.received = signum
         if signum == signal.SIGTERM:
             raise _Terminated
         raise KeyboardInterrupt
@@ -455,6 +456,12 @@ class _Signals:
                     handler = signal.SIG_IGN
                 signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
+    def interrupted(self) -> int:
+        """Report the signal received (SIGINT unless SIGTERM) and return the exit status."""
+        if self.received == signal.SIGTERM:
+            return self.stop(EXIT_SIGTERM, "terminated")
+        return self.stop(EXIT_SIGINT, "interrupted")
+
     def stop(self, status: int, text: str) -> int:
         """Report an interruption once, as one line on stderr, and return ``status``."""
         self.stopping = True
@@ -470,7 +477,7 @@ class _Signals:
         return status
 
 
-def _run(argv: list[str] | None) -> int:
+def _run(argv: list[str] | None, sig: _Signals) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
@@ -484,11 +491,16 @@ def _run(argv: list[str] | None) -> int:
             run_demo(args)
         else:
             run_impute(args)
-    except _CliError as err:
-        print(f"geneimpute: error: {err}", file=sys.stderr)
-        return EXIT_ERROR
-    except ERRORS as err:
-        print(f"geneimpute: error: {_error_text(err)}", file=sys.stderr)
+    except Exception as err:
+        if sig.received is not None:
+            # the interruption hit C code (h5py, torch) that turned it into an error
+            return sig.interrupted()
+        if isinstance(err, _CliError):
+            print(f"geneimpute: error: {err}", file=sys.stderr)
+        elif isinstance(err, ERRORS):
+            print(f"geneimpute: error: {_error_text(err)}", file=sys.stderr)
+        else:
+            raise  # a bug: keep its traceback
         return EXIT_ERROR
     return 0
 
@@ -508,16 +520,12 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 with warnings.catch_warnings():
                     warnings.showwarning = _show_warning
-                    return _run(argv)
-            except KeyboardInterrupt:
-                return sig.stop(EXIT_SIGINT, "interrupted")
-            except _Terminated:
-                return sig.stop(EXIT_SIGTERM, "terminated")
+                    return _run(argv, sig)
+            except (KeyboardInterrupt, _Terminated):
+                return sig.interrupted()
     # a signal between the work's end and the handlers' removal
-    except KeyboardInterrupt:
-        return sig.stop(EXIT_SIGINT, "interrupted")
-    except _Terminated:
-        return sig.stop(EXIT_SIGTERM, "terminated")
+    except (KeyboardInterrupt, _Terminated):
+        return sig.interrupted()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._anndata import read_tissue_correlation
-from ._utils import finish, pyplot
+from ._utils import doc_params, finish, pyplot
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+@doc_params("show_save")
 def tissue_correlation(
     adata: AnnData,
     *,
@@ -36,12 +37,7 @@ def tissue_correlation(
         :class:`pandas.DataFrame`.
     key
         ``uns`` key of the correlation.
-    show
-        Show the figure (``plt.show()``). None: show when matplotlib is interactive
-        (Jupyter, IPython).
-    save
-        Path (with extension) to save the figure to, at 150 dpi; relative paths are relative
-        to the working directory.
+    {show_save}
 
     Returns
     -------

@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 
 from .._core.metrics import rowwise_pearson
-from ._utils import finish, gene_index, gene_label, layer_log1p, new_axes, truth_log1p
+from ._utils import (
+    axes_or_new,
+    doc_params,
+    finish,
+    gene_index,
+    gene_label,
+    layer_log1p,
+    truth_log1p,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -18,6 +26,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+@doc_params("show_save_ax", "returns_axes")
 def imputed_vs_observed(
     adata: AnnData,
     truth: AnnData,
@@ -57,16 +66,9 @@ def imputed_vs_observed(
         Set if ``truth.X`` is already log1p(TPM) (default: TPM).
     ax
         Axes to draw on (default: a new 4 x 4 in figure).
-    show
-        Show the figure (``plt.show()``). None: show when matplotlib is interactive
-        (Jupyter, IPython) and no ``ax`` was passed.
-    save
-        Path (with extension, e.g. ``"scatter.png"``) to save the figure to, at 150 dpi;
-        relative paths are relative to the working directory.
+    {show_save_ax}
 
-    Returns
-    -------
-    The Axes, or None when shown.
+    {returns_axes}
 
     Raises
     ------
@@ -95,9 +97,7 @@ def imputed_vs_observed(
     sel &= np.isfinite(true[i]) & np.isfinite(imputed[i])
     x, y = true[i, sel], imputed[i, sel]
     r = float(rowwise_pearson(x[None], y[None])[0]) if sel.sum() > 2 else np.nan
-    own = ax is None
-    if ax is None:
-        ax = new_axes((4, 4))
+    ax, own = axes_or_new(ax, (4, 4))
     ax.scatter(x, y, s=4, alpha=0.4, color="tab:blue", rasterized=True)
     lim = [0, max(np.nanmax(x, initial=1), np.nanmax(y, initial=1))]
     ax.plot(lim, lim, color="grey", lw=0.8, ls="--")
@@ -109,6 +109,7 @@ def imputed_vs_observed(
     return finish(ax, show=show, save=save, own_figure=own)
 
 
+@doc_params("returns_axes")
 def gene_profile(
     adata: AnnData,
     gene: str,
@@ -149,9 +150,7 @@ def gene_profile(
     ax, show, save
         As :func:`imputed_vs_observed` (default figure width grows with the tissues).
 
-    Returns
-    -------
-    The Axes, or None when shown.
+    {returns_axes}
 
     Raises
     ------
@@ -175,9 +174,7 @@ def gene_profile(
     from matplotlib.patches import Patch
 
     order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
-    own = ax is None
-    if ax is None:
-        ax = new_axes((max(6, 0.22 * adata.n_obs + 1), 3.5))
+    ax, own = axes_or_new(ax, (max(6, 0.22 * adata.n_obs + 1), 3.5))
     x = np.arange(adata.n_obs)
     colors = np.where(mask[order], "tab:orange", "tab:blue")
     ax.bar(x, values[order], color=colors, width=0.8)
@@ -195,6 +192,7 @@ def gene_profile(
     return finish(ax, show=show, save=save, own_figure=own)
 
 
+@doc_params("returns_axes")
 def tissue_accuracy(
     scores: pd.DataFrame,
     *,
@@ -216,9 +214,7 @@ def tissue_accuracy(
     ax, show, save
         As :func:`imputed_vs_observed`.
 
-    Returns
-    -------
-    The Axes, or None when shown.
+    {returns_axes}
 
     Raises
     ------
@@ -234,9 +230,7 @@ def tissue_accuracy(
         msg = f"scores must have at least one tissue and one method, got shape {scores.shape}"
         raise ValueError(msg)
     scores = scores.sort_values(scores.columns[0])
-    own = ax is None
-    if ax is None:
-        ax = new_axes((6, 0.22 * len(scores) + 1.2))
+    ax, own = axes_or_new(ax, (6, 0.22 * len(scores) + 1.2))
     h = 0.8 / scores.shape[1]
     y = np.arange(len(scores))
     for j, col in enumerate(scores.columns):

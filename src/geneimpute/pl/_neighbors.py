@@ -10,7 +10,7 @@ from .._anndata import stored_neighbors
 from .._core.metrics import rowwise_pearson
 from .._logging import warn_data
 from .._utils import check_expression, get_expression
-from ._utils import finish, new_axes
+from ._utils import axes_or_new, doc_params, finish
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,6 +24,7 @@ CHUNK = 50_000
 MIN_PAIRS_PER_BIN = 5
 
 
+@doc_params("show_save_ax", "returns_axes")
 def distance_similarity(
     adata: AnnData,
     *,
@@ -71,16 +72,9 @@ def distance_similarity(
         Seed of the random pairs.
     ax
         Axes to draw on (default: a new 5 x 3.5 in figure).
-    show
-        Show the figure (``plt.show()``). None: show when matplotlib is interactive
-        (Jupyter, IPython) and no ``ax`` was passed.
-    save
-        Path (with extension) to save the figure to, at 150 dpi; relative paths are relative
-        to the working directory.
+    {show_save_ax}
 
-    Returns
-    -------
-    The Axes, or None when shown.
+    {returns_axes}
 
     Raises
     ------
@@ -167,9 +161,7 @@ def distance_similarity(
     a_, b_ = rng.choice(okg, n_random), rng.choice(okg, n_random)
     rand = np.nanmedian(rowwise_pearson(Y[a_[a_ != b_]], Y[b_[a_ != b_]]))
 
-    own = ax is None
-    if ax is None:
-        ax = new_axes((5, 3.5))
+    ax, own = axes_or_new(ax, (5, 3.5))
     ax.fill_between(mid, q1, q3, alpha=0.25, color="tab:blue", label="interquartile range")
     ax.plot(mid, med, "o-", color="tab:blue", label="neighbouring genes (median)")
     ax.axhline(rand, color="grey", ls="--", label="random gene pairs (median)")

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._anndata import promoter_onehot
 from .._core.sequence import DEFAULT_UPSTREAM, window_sequences
-from ._utils import finish, gene_index, gene_label, pyplot
+from ._utils import doc_params, finish, gene_index, gene_label, pyplot
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+@doc_params("show_save")
 def promoter_attribution(
     adata: AnnData,
     gene: str,
@@ -52,12 +53,7 @@ def promoter_attribution(
     zoom
         Window ``(start, end)`` in bp relative to the TSS, end excluded, drawn with base
         letters underneath the full track; None for the full track only.
-    show
-        Show the figure (``plt.show()``). None: show when matplotlib is interactive
-        (Jupyter, IPython).
-    save
-        Path (with extension) to save the figure to, at 150 dpi; relative paths are relative
-        to the working directory.
+    {show_save}
 
     Returns
     -------

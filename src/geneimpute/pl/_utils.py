@@ -6,7 +6,7 @@ imported inside the functions that draw, so ``import geneimpute`` stays light.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,6 +25,44 @@ _Drawn = TypeVar("_Drawn", "Axes", "Figure")
 SAVE_DPI = 150
 
 
+_SHOW_SAVE = """\
+show
+        Show the figure (``plt.show()``). None: show when matplotlib is interactive
+        (Jupyter, IPython){when}.
+    save
+        Path (with extension) to save the figure to, at 150 dpi; relative paths are relative
+        to the working directory."""
+
+#: Docstring fragments shared by the plots, filled in by :func:`doc_params`.
+DOC_FRAGMENTS = {
+    "show_save": _SHOW_SAVE.replace("{when}", ""),
+    "show_save_ax": _SHOW_SAVE.replace("{when}", " and no ``ax`` was passed"),
+    "returns_axes": "Returns\n    -------\n    The Axes, or None when shown.",
+}
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def doc_params(*names: str) -> Callable[[_F], _F]:
+    """Fill ``{name}`` in the decorated function's docstring with ``DOC_FRAGMENTS[name]``.
+
+    Plain replacement (not :meth:`str.format`), so other braces in the docstring stay.
+    """
+
+    def decorate(func: _F) -> _F:
+        doc = func.__doc__ or ""
+        for name in names:
+            mark = "{" + name + "}"
+            if mark not in doc:
+                msg = f"{func.__qualname__}'s docstring has no {mark}"
+                raise ValueError(msg)
+            doc = doc.replace(mark, DOC_FRAGMENTS[name])
+        func.__doc__ = doc
+        return func
+
+    return decorate
+
+
 def pyplot():
     """``matplotlib.pyplot``, imported on first use."""
     import matplotlib.pyplot as plt
@@ -32,10 +70,15 @@ def pyplot():
     return plt
 
 
-def new_axes(figsize: tuple[float, float]) -> Axes:
-    """Make a new figure with one Axes and return the Axes."""
+def axes_or_new(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Axes, bool]:
+    """``ax``, or the Axes of a new ``figsize`` figure; and whether the figure is new.
+
+    The flag is :func:`finish`'s ``own_figure``.
+    """
+    if ax is not None:
+        return ax, False
     _, ax = pyplot().subplots(figsize=figsize)
-    return ax
+    return ax, True
 
 
 def finish(

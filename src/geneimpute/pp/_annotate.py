@@ -9,47 +9,8 @@ import pandas as pd
 from anndata import AnnData
 
 from .._logging import warn_data
-from .._utils import check_unique_var_names, normalize_chrom
+from .._utils import check_intervals, check_unique_var_names, normalize_chrom
 from ._readers import read_annotation, strip_version
-
-
-def _check_annotation_rows(joined: pd.DataFrame, genes: pd.Index) -> None:
-    """Raise if the annotation rows matched to ``genes`` have unusable coordinates."""
-    chrom = joined["chrom"].astype("string").str.strip()
-    empty = (chrom.isna() | (chrom == "")).to_numpy()
-    if empty.any():
-        msg = (
-            f"the annotation gives {int(empty.sum())} genes an empty chromosome name, e.g. "
-            f"{list(genes[empty][:5])}"
-        )
-        raise ValueError(msg)
-    start = pd.to_numeric(joined["start"], errors="coerce").to_numpy(dtype=float)
-    end = pd.to_numeric(joined["end"], errors="coerce").to_numpy(dtype=float)
-    missing = np.isnan(start) | np.isnan(end)
-    if missing.any():
-        msg = (
-            f"the annotation has no numeric start/end for {int(missing.sum())} genes, e.g. "
-            f"{list(genes[missing][:5])}"
-        )
-        raise ValueError(msg)
-    wrong = (end < start) | (start < 0)
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        msg = (
-            f"the annotation gives {int(wrong.sum())} genes end < start or a negative start "
-            f"(0-based half-open bp expected), e.g. {genes[i]}: start {start[i]:.0f}, "
-            f"end {end[i]:.0f}"
-        )
-        raise ValueError(msg)
-    strand = joined["strand"].astype(str).to_numpy()
-    unknown = ~np.isin(strand, ["+", "-"])
-    if unknown.any():
-        msg = (
-            f"the annotation gives {int(unknown.sum())} genes a strand other than '+'/'-' "
-            f"(found {sorted(set(strand[unknown]))[:5]}), e.g. {list(genes[unknown][:5])}; "
-            "the TSS needs the strand (a BED needs 6 columns)"
-        )
-        raise ValueError(msg)
 
 
 def annotate_genes(
@@ -127,7 +88,16 @@ def annotate_genes(
         )
         raise ValueError(msg)
     joined = ann.reindex(keys)
-    _check_annotation_rows(joined[found], adata.var_names[found])
+    rows = joined[found]
+    check_intervals(
+        rows["chrom"],
+        rows["start"],
+        rows["end"],
+        adata.var_names[found],
+        source="the annotation",
+        strand=rows["strand"],
+        strand_hint="; the TSS needs the strand (a BED needs 6 columns)",
+    )
     chrom = np.full(adata.n_vars, np.nan, dtype=object)
     chrom[found] = normalize_chrom(joined["chrom"][found].astype(str)).to_numpy()
     start = pd.to_numeric(joined["start"], errors="coerce").to_numpy(dtype=float)

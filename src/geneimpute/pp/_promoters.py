@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -14,6 +13,7 @@ from anndata import AnnData
 from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, one_hot_encode, promoter_matrix
 from .._logging import warn_data
 from .._utils import check_coordinates, check_unique_var_names, tss_of
+from ._readers import check_fasta_index
 
 __all__ = [
     "DEFAULT_DOWNSTREAM",
@@ -37,31 +37,6 @@ def _fasta_index(fasta) -> dict[str, tuple[str, int, int]]:
         else:
             index[name] = (name, 0, length)
     return index
-
-
-def _index_fasta(path: Path) -> None:
-    """Check that pyfaidx can use or write ``<path>.fai`` (and ``.gzi``); warn when it will."""
-    indexes = [Path(f"{path}.fai")]
-    if path.name.endswith((".gz", ".bgz")):
-        indexes.append(Path(f"{path}.gzi"))
-    mtime = path.stat().st_mtime
-    stale = [i for i in indexes if not i.exists() or i.stat().st_mtime < mtime]
-    if not stale:
-        return
-    names = " and ".join(i.name for i in stale)
-    if not os.access(path.parent, os.W_OK):
-        msg = (
-            f"extract_promoters needs the FASTA index {names} next to {path}, which does not "
-            f"exist (or is older than the FASTA) and cannot be written: {path.parent} is not "
-            "writable. Copy the FASTA to a writable directory, or have the index created there "
-            "once (`samtools faidx FASTA`)"
-        )
-        raise PermissionError(msg)
-    warn_data(
-        f"extract_promoters: writing the FASTA index {names} next to {path} (pyfaidx); "
-        "later calls reuse it",
-        stacklevel=4,
-    )
 
 
 def _resolve_chrom(chrom: str, index: dict[str, tuple[str, int, int]]) -> str | None:
@@ -160,7 +135,7 @@ def extract_promoters(
     if on_missing not in ("raise", "skip"):
         msg = f"on_missing must be 'raise' or 'skip', got {on_missing!r}"
         raise ValueError(msg)
-    _index_fasta(path)
+    check_fasta_index(path, "extract_promoters")
     fa = pyfaidx.Fasta(str(path), sequence_always_upper=True)
     index = _fasta_index(fa)
     var = adata.var

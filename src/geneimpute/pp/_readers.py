@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._logging import warn_data
-from .._utils import normalize_chrom
+from .._utils import check_intervals, normalize_chrom
 
 #: The nine tab-separated columns of a GTF/GFF3 record.
 _GFF_COLUMNS = (
@@ -529,26 +529,24 @@ def read_annotation(path: str | Path, *, feature: str | Sequence[str] = "gene") 
         out = _read_bed(p)
     else:
         out = _read_gff(p, features, gff3=not name.endswith(".gtf"))
-    chrom = out["chrom"].str.strip()
-    wrong = (chrom == "").to_numpy() | (out["end"] < out["start"]).to_numpy()
-    wrong |= (out["start"] < 0).to_numpy()
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        msg = (
-            f"{p.name}: {int(wrong.sum())} records have end < start, a negative start or an "
-            f"empty chromosome, e.g. {out.index[i]}: {chrom.iloc[i]!r} "
-            f"{out['start'].iloc[i]}-{out['end'].iloc[i]} (0-based half-open)"
-        )
-        raise ValueError(msg)
-    out["chrom"] = normalize_chrom(chrom).to_numpy()
+    check_intervals(
+        out["chrom"], out["start"], out["end"], out.index, source=p.name, what="records"
+    )
+    out["chrom"] = normalize_chrom(out["chrom"].str.strip()).to_numpy()
     out.index.name = "gene_id"
     return out[~out.index.duplicated()]
 
 
-def _fasta_indexes(p: Path) -> list[Path]:
-    """Check that pyfaidx can use or write ``<path>.fai`` (and ``.gzi``); warn when it will.
+def check_fasta_index(p: Path, caller: str) -> list[Path]:
+    """Check that pyfaidx can use or write ``<p>.fai`` (and ``.gzi``); warn when it will.
 
-    Returns the index files this call will write (missing, or older than the FASTA).
+    ``caller`` (the public function, e.g. ``"read_fasta"``) names the reader in the message.
+    Returns the index files pyfaidx will write (missing, or older than the FASTA).
+
+    Raises
+    ------
+    PermissionError
+        If an index must be written and the FASTA's directory is not writable.
     """
     indexes = [Path(f"{p}.fai")] + ([Path(f"{p}.gzi")] if _is_gzip(p) else [])
     mtime = p.stat().st_mtime
@@ -558,14 +556,14 @@ def _fasta_indexes(p: Path) -> list[Path]:
     names = " and ".join(i.name for i in stale)
     if not os.access(p.parent, os.W_OK):
         msg = (
-            f"read_fasta needs the FASTA index {names} next to {p}, which does not exist (or "
+            f"{caller} needs the FASTA index {names} next to {p}, which does not exist (or "
             f"is older than the FASTA) and cannot be written: {p.parent} is not writable. Copy "
             "the FASTA to a writable directory, or have the index created there once "
             "(`samtools faidx FASTA`)"
         )
         raise PermissionError(msg)
     warn_data(
-        f"read_fasta: writing the FASTA index {names} next to {p} (pyfaidx); later calls reuse it",
+        f"{caller}: writing the FASTA index {names} next to {p} (pyfaidx); later calls reuse it",
         stacklevel=4,
     )
     return stale
@@ -635,7 +633,7 @@ def read_fasta(path: str | Path) -> pd.Series:
     if p.stat().st_size == 0:
         msg = f"{p.name} has no FASTA records (the file is empty)"
         raise ValueError(msg)
-    written = _fasta_indexes(p)
+    written = check_fasta_index(p, "read_fasta")
     try:
         with pyfaidx.Fasta(str(p), as_raw=True, sequence_always_upper=True) as fa:
             seqs = pd.Series({k: str(fa[k][:]) for k in fa.keys()}, dtype=object)

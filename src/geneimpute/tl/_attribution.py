@@ -224,6 +224,7 @@ def attribute_promoters(
     adata.uns[key_added] = {
         "params": {
             "method": "integrated_gradients",
+            "promoter_key": key,
             "n_steps": int(n_steps),
             "tissue": tissue or "mean over tissues",
             "tss_index": DEFAULT_UPSTREAM,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,11 @@ from .._core.neighbors import GenomicNeighbors, find_genomic_neighbors
 from .._core.sequence import promoter_composition as promoter_composition
 from .._logging import warn_data
 from .._timing import timed
+from .._utils import tissue_frame
 from ..models import GeneInputs
+
+if TYPE_CHECKING:
+    from ..models import HybridImputer
 
 #: Optional ``var`` columns with canonical-transcript structure (bp / counts), as bundled.
 STRUCTURE_COLUMNS = ("utr5_length", "exon_length", "utr3_length", "n_exons")
@@ -188,3 +193,21 @@ def build_inputs(
         neighbors=neighbors,
         feature_names=list(table.columns),
     )
+
+
+def model_correlation_entry(
+    adata: AnnData, key: str | None, model: HybridImputer, source: str
+) -> dict | None:
+    """Build the ``uns[key]`` entry an imputer writes when ``key`` holds no tissue correlation.
+
+    The model's tissue x tissue correlation in :func:`~geneimpute.pp.tissue_correlation`'s
+    format, ``{"correlation": DataFrame, "params": {"source": source}}``; None when ``key``
+    is None or already holds a correlation (a user's key is never overwritten). Call it
+    before the first write.
+    """
+    if key is None or read_tissue_correlation(adata, key) is not None:
+        return None
+    return {
+        "correlation": tissue_frame(model.tissue_correlation_, model.tissues_),
+        "params": {"source": source},
+    }

@@ -11,7 +11,6 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from .._anndata import read_tissue_correlation
 from .._core.neighbors import GenomicNeighbors, idw_weights
 from .._logging import logger
 from .._settings import Accelerator, resolve_device
@@ -24,11 +23,10 @@ from .._utils import (
     expression_source,
     gene_mask,
     sample_tissues,
-    tissue_frame,
 )
 from ..models import FEATURES, HybridImputer
 from ..pp import tissue_medians
-from ._inputs import InputSources
+from ._inputs import InputSources, model_correlation_entry
 from ._train import (
     DEFAULT_CORRELATION_KEY,
     DEFAULT_NEIGHBORS_KEY,
@@ -320,17 +318,14 @@ def impute_samples(
             out[np.ix_(rows, tidx)] = block
             fill[np.ix_(rows, tidx)] = sel
 
-    write_corr = tissue_correlation_key is not None and (
-        read_tissue_correlation(adata, tissue_correlation_key) is None
+    corr_entry = model_correlation_entry(
+        adata, tissue_correlation_key, model, f"geneimpute.tl.impute_samples ({key_added!r})"
     )
     adata = adata.copy() if copy else adata
     adata.layers[key_added] = out
     adata.layers[f"{key_added}_mask"] = fill
-    if write_corr:
-        adata.uns[tissue_correlation_key] = {
-            "correlation": tissue_frame(model.tissue_correlation_, model.tissues_),
-            "params": {"source": f"geneimpute.tl.impute_samples ({key_added!r})"},
-        }
+    if corr_entry is not None:
+        adata.uns[tissue_correlation_key] = corr_entry
     profiles = pd.DataFrame(
         pred[:, tidx], index=list(tissues.categories), columns=list(adata.var_names[tidx])
     )

@@ -10,15 +10,20 @@ from typing import Any
 import numpy as np
 from anndata import AnnData
 
-from .._anndata import has_promoters, read_tissue_correlation
+from .._anndata import has_promoters
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from .._timing import timed
-from .._utils import tissue_frame
 from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
 from ..models._config import feature_options
 from ._common import prepare_task, write_imputed
-from ._inputs import PROMOTER_FEATURES, InputSources, build_inputs, resolve_tissue_correlation
+from ._inputs import (
+    PROMOTER_FEATURES,
+    InputSources,
+    build_inputs,
+    model_correlation_entry,
+    resolve_tissue_correlation,
+)
 
 DEFAULT_PROMOTER_KEY = "promoter_seq"
 DEFAULT_NEIGHBORS_KEY = "genomic_neighbors"
@@ -489,8 +494,8 @@ def impute_expression(
     pred = np.full((len(rows), adata.n_obs), np.nan)
     pred[:, order] = pred_m
 
-    write_corr = tissue_correlation_key is not None and (
-        read_tissue_correlation(adata, tissue_correlation_key) is None
+    corr_entry = model_correlation_entry(
+        adata, tissue_correlation_key, model, f"geneimpute.tl.impute_expression ({key_added!r})"
     )
     adata = adata.copy() if copy else adata
     with timed("write_layers", timings):
@@ -505,11 +510,8 @@ def impute_expression(
         )
     if emb is not None:
         adata.varm[embedding_key] = emb.astype(np.float32)
-    if write_corr:
-        adata.uns[tissue_correlation_key] = {
-            "correlation": tissue_frame(model.tissue_correlation_, model.tissues_),
-            "params": {"source": f"geneimpute.tl.impute_expression ({key_added!r})"},
-        }
+    if corr_entry is not None:
+        adata.uns[tissue_correlation_key] = corr_entry
     adata.uns[key_added] = {
         "params": {
             "method": "hybrid",
