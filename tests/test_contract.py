@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -103,6 +104,20 @@ def test_log1p_values_declared_tpm_warn(setup):
     with pytest.warns(UserWarning, match="looks like log1p"):
         ge.tl.impute_expression(a, str(path))
     assert a.uns["imputed"]["params"]["units"] == "TPM"
+
+
+def test_data_on_another_scale_than_the_model_warn(setup):
+    """Values still plausible as TPM (max > 20) but 100x lower than the training data: the
+    model compares the reference genes' level with its training level and says so."""
+    adata, _, _, path, _ = setup
+    a = adata.copy()
+    a.X = a.X / 100
+    assert np.nanmax(a.X) > 20
+    with pytest.warns(UserWarning, match=r"differs from the model's training data by -\d"):
+        ge.tl.impute_expression(a, str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # the same data at its own scale: silent
+        ge.tl.impute_expression(adata, str(path), copy=True)
 
 
 def test_tpm_declared_log1p_is_an_error(setup):

@@ -86,14 +86,18 @@ def fit_early_stopping(
     :class:`TrainingResult`.
     """
     import torch
-    from tqdm.auto import tqdm
 
     opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
     best, best_state, bad = np.inf, None, 0
     history: list[dict[str, Any]] = []
     epoch = -1
-    bar = tqdm(range(max_epochs), desc=desc, disable=not progress, leave=False)
-    for epoch in bar:
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(range(max_epochs), desc=desc, leave=False)
+    else:
+        bar = None
+    for epoch in bar if bar is not None else range(max_epochs):
         net.train()
         perm = rng.permutation(items)
         total, n_seen = 0.0, 0
@@ -109,7 +113,8 @@ def fit_early_stopping(
             n_seen += len(b)
         val = float(val_fn())
         history.append({"epoch": epoch, "train_loss": total / max(n_seen, 1), "val": val})
-        bar.set_postfix(val=f"{val:.3f}")
+        if bar is not None:
+            bar.set_postfix(val=f"{val:.3f}")
         if val < best - min_delta:
             best, bad = val, 0
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
