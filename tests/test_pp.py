@@ -165,9 +165,9 @@ def test_annotate_genes_warning_is_printed_in_a_fresh_process():
 @pytest.mark.parametrize(
     ("column", "value", "match"),
     [
-        ("end", 100.0, r"1 genes end < start or a negative start.*start \d+, end 100"),
-        ("start", -5.0, r"1 genes end < start or a negative start"),
-        ("chrom", "", r"1 genes an empty chromosome name"),
+        ("end", 100.0, r"1 genes have end < start or a negative start.*start \d+, end 100"),
+        ("start", -5.0, r"1 genes have end < start or a negative start"),
+        ("chrom", "", r"1 genes have an empty chromosome name"),
         ("start", np.nan, r"no numeric start/end for 1 genes"),
         ("strand", ".", r"strand other than '\+'/'-' \(found \['\.'\]\)"),
     ],

@@ -119,7 +119,7 @@ def test_read_annotation_gtf_errors(tmp_path, genes, capsys):
     sdhb = genes.loc["ENSG00000117118"]
     start, end = f"\t{sdhb['start'] + 1}\t", f"\t{sdhb['end']}\t"
     swapped = text.replace(f"{start[:-1]}{end}", f"{end[:-1]}{start}")
-    _rejected(tmp_path / "swapped.gtf", swapped, r"1 records end < start.*ENSG00000117118")
+    _rejected(tmp_path / "swapped.gtf", swapped, r"1 records have end < start.*ENSG00000117118")
     _rejected(
         tmp_path / "float.gtf",
         text.replace("\t17018722\t", "\t17018722.5\t"),
