@@ -291,3 +291,35 @@ def test_promoter_attribution(small, tmp_path):
         ge.pl.promoter_attribution(small, small.var_names[j + 1])
     with pytest.raises(KeyError, match="adata.var has no 'other_seq'"):
         ge.pl.promoter_attribution(small, gene, promoter_key="other_seq")
+
+
+def test_calibration_bars_are_the_per_tissue_coverage(imputed, tmp_path):
+    tpm, lg, truth, held = imputed
+    ax = ge.pl.calibration(tpm, truth, key=KEY, save=tmp_path / "cal.png")
+    lo, hi = tpm.layers[f"{KEY}_lower"][:, held], tpm.layers[f"{KEY}_upper"][:, held]
+    tv = truth.X[:, held]
+    per = ((tv >= lo * (1 - 1e-6)) & (tv <= hi * (1 + 1e-6))).mean(axis=1)
+    widths = sorted(p.get_width() for p in ax.patches)
+    np.testing.assert_allclose(widths, np.sort(per), atol=1e-6)
+    assert "90%" in ax.get_title()
+    _saved(tmp_path / "cal.png")
+    # log1p layers give the same picture
+    ax2 = ge.pl.calibration(lg, truth, key=KEY)
+    np.testing.assert_allclose(sorted(p.get_width() for p in ax2.patches), widths, atol=1e-6)
+    with pytest.raises(KeyError, match="interval=0.9"):
+        ge.pl.calibration(truth, truth, key=KEY)
+
+
+def test_gene_profile_draws_the_interval(imputed):
+    tpm, _, truth, held = imputed
+    gene = tpm.var_names[held][0]
+    ax = ge.pl.gene_profile(tpm, gene, key=KEY)
+    bars = ax.containers[-1]  # the error bars, one per imputed tissue
+    (segments,) = bars.lines[2]
+    ys = np.array([np.sort(seg[:, 1]) for seg in segments.get_segments()])  # (tissues, 2)
+    j = tpm.var_names.get_loc(gene)
+    lo = np.log1p(tpm.layers[f"{KEY}_lower"][:, j])
+    hi = np.log1p(tpm.layers[f"{KEY}_upper"][:, j])
+    np.testing.assert_allclose(np.sort(ys[:, 0]), np.sort(lo), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.sort(ys[:, 1]), np.sort(hi), rtol=1e-5, atol=1e-6)
+    assert any("interval" in t.get_text() for t in ax.get_legend().get_texts())

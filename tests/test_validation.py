@@ -251,6 +251,11 @@ def _swap_network(path):
     torch.save(other.state_dict(), path / "network.pt")
 
 
+def _pickled_calibration(path):
+    with open(path / "calibration.npz", "wb") as f:  # an object array needs pickle to load
+        np.save(f, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+
+
 DAMAGE = {
     "nan_in_tissue_correlation": (
         lambda p: _edit_config(p, _nan_correlation),
@@ -278,6 +283,14 @@ DAMAGE = {
     "swapped_network": (_swap_network, r"network.pt does not load: .*size mismatch"),
     "no_network": (lambda p: (p / "network.pt").unlink(), r"network.pt is missing"),
     "no_xgboost": (lambda p: (p / "xgboost.ubj").unlink(), r"xgboost.ubj is missing"),
+    "no_calibration": (
+        lambda p: (p / "calibration.npz").unlink(),
+        r"interval calibration does not load",
+    ),
+    "pickled_calibration": (
+        _pickled_calibration,
+        r"interval calibration does not load",
+    ),
 }
 
 

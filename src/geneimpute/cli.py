@@ -207,6 +207,21 @@ def _check_impute(args: argparse.Namespace) -> None:
 # --- subcommands --------------------------------------------------------------------------
 
 
+KEYS = {"hybrid": "imputed", "distance": "imputed_distance"}
+
+
+def _coverage(adata, truth, held, key: str) -> tuple[float, float] | None:
+    """Empirical coverage and mean log1p width of ``key``'s intervals on the held-out genes."""
+    import numpy as np
+
+    if f"{key}_lower" not in adata.layers:
+        return None
+    lo = np.log1p(np.asarray(adata.layers[f"{key}_lower"])[:, held])
+    hi = np.log1p(np.asarray(adata.layers[f"{key}_upper"])[:, held])
+    tv = np.log1p(np.asarray(truth.X)[:, held])
+    return float(((tv >= lo) & (tv <= hi)).mean()), float(np.mean(hi - lo))
+
+
 def run_demo(args: argparse.Namespace) -> dict:
     """Hold out genes of the bundled GTEx table, impute them, compare with distance-based."""
     import json
@@ -281,6 +296,13 @@ def run_demo(args: argparse.Namespace) -> dict:
         else:
             ratio = f"{h / d:.2f}x"
         rows.append([m, f"{h:.3f}", f"{d:.3f}", ratio])
+    cov = {k: _coverage(adata, truth, held, key) for k, key in KEYS.items()}
+    if all(c is not None for c in cov.values()):
+        (ch, wh), (cd, wd) = cov["hybrid"], cov["distance"]  # type: ignore[misc]
+        rows.append(["coverage_90", f"{ch:.3f}", f"{cd:.3f}", "nominal 0.900"])
+        rows.append(["width_90 (log1p)", f"{wh:.2f}", f"{wd:.2f}", f"{wh / wd:.2f}x"])
+        for k, (c, w) in cov.items():  # type: ignore[misc]
+            res[k]["coverage_90"], res[k]["width_90"] = c, w
     print()
     print(f"Held-out genes: {n_hold}. Metrics on log1p(TPM).")
     print(
@@ -289,10 +311,14 @@ def run_demo(args: argparse.Namespace) -> dict:
     print()
     print(_table([[k, f"{v:.1f}"] for k, v in steps.items()], ["step", "seconds"]))
     print(
-        f"\nwrote {out} (layers 'imputed', 'imputed_mask', 'imputed_distance'; "
+        f"\nwrote {out} (layers 'imputed', 'imputed_mask', 'imputed_lower', 'imputed_upper', "
+        "'imputed_distance'; var 'imputed_reliability'; "
         "varm 'promoter_embedding'; uns 'tissue_correlation')"
     )
-    metrics: dict[str, Any] = {k: {m: float(v[m]) for m in METRICS} for k, v in res.items()}
+    metrics: dict[str, Any] = {
+        k: {m: float(v[m]) for m in (*METRICS, "coverage_90", "width_90") if m in v}
+        for k, v in res.items()
+    }
     metrics["params"] = {
         "seed": args.seed,
         "holdout": args.holdout,

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._core.neighbors import idw_profiles, idw_weights
 from ._config import FEATURES, HybridConfig, ModelSetup
+from ._conformal import TissueConformal
 from ._estimator import HybridImputer
 from ._features import GeneInputs
 from ._persistence import DamagedModelError
@@ -33,6 +34,7 @@ __all__ = [
     "HybridConfig",
     "HybridImputer",
     "ModelSetup",
+    "TissueConformal",
     "idw_profiles",
     "idw_weights",
     *_LAZY,

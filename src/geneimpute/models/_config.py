@@ -50,6 +50,10 @@ class HybridConfig:
         large to keep a leaf from fitting a handful of genes.
     n_tissue_components
         Eigenvectors of the tissue correlation matrix used as tissue descriptors.
+    calibrate
+        Calibrate prediction intervals: cross-fit the XGBoost stage over the gene folds to get
+        residuals of reference genes it did not see, fit a difficulty model on them, and
+        calibrate per tissue (see :class:`~geneimpute.models.TissueConformal`).
     random_state
         Seed of numpy, torch and xgboost.
 
@@ -80,6 +84,7 @@ class HybridConfig:
     xgb_reg_lambda: float = 10.0
     xgb_subsample: float = 0.8
     n_tissue_components: int = 6
+    calibrate: bool = True
     random_state: int = 0
 
     def __post_init__(self) -> None:

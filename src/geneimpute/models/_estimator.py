@@ -20,6 +20,7 @@ from .._core.training import fit_early_stopping
 from .._settings import Accelerator, resolve_device, settings
 from .._timing import timed
 from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
+from ._conformal import TissueConformal, floor_sigmas
 from ._design import build_design, design_names
 from ._features import GeneInputs, density_features, distance_features
 
@@ -71,6 +72,9 @@ class HybridImputer:
         self.net_: HybridNet | None = None
         self.net_args_: dict[str, Any] | None = None
         self.xgb_: Any = None
+        self.sigma_xgb_: Any = None
+        self.conformal_: TissueConformal | None = None
+        self.sigma_floor_: float = 0.0
 
     # ------------------------------------------------------------------ setup views
     @property
@@ -397,8 +401,72 @@ class HybridImputer:
         with timed("xgboost_fit", self.timings_):
             self.xgb_ = xgb.XGBRegressor(**self._xgb_params(device))
             self.xgb_.fit(X, y)
+        if cfg.calibrate:
+            with timed("calibration", self.timings_):
+                self._calibrate(X, Y, rows, folds, device)
         self.device_ = device
         return self
+
+    def _sigma_params(self, device: str) -> dict:
+        return {**self._xgb_params(device), "n_estimators": 100, "max_depth": 3}
+
+    def _calibrate(
+        self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray, folds: list, device: str
+    ) -> None:
+        """Cross-fitted residuals and difficulty estimates of the reference genes -> conformal.
+
+        For each gene fold, the XGBoost stage is refitted on the other folds' rows and predicts
+        the held-out genes, so every calibration residual comes from a model that did not see
+        its gene. A difficulty model (XGBoost on the same design, target ``|residual|``) is
+        cross-fitted the same way for the calibration genes and fitted on all of them for new
+        genes.
+        """
+        import xgboost as xgb
+
+        T = len(self.setup_.tissues)
+        F = X.shape[1]
+        X3 = X.reshape(len(rows), T, F)
+        where = [np.searchsorted(rows, np.sort(h)) for h in folds]
+        pred = np.empty((len(rows), T))
+        for hi in where:
+            tr = np.setdiff1d(np.arange(len(rows)), hi)
+            m = xgb.XGBRegressor(**self._xgb_params(device))
+            m.fit(X3[tr].reshape(-1, F), Y[rows[tr]].ravel())
+            pred[hi] = m.predict(X3[hi].reshape(-1, F)).reshape(len(hi), T)
+        residuals = Y[rows] - pred
+        absres = np.abs(residuals)
+        raw = np.empty_like(absres)
+        for hi in where:
+            tr = np.setdiff1d(np.arange(len(rows)), hi)
+            m = xgb.XGBRegressor(**self._sigma_params(device))
+            m.fit(X3[tr].reshape(-1, F), absres[tr].ravel())
+            raw[hi] = m.predict(X3[hi].reshape(-1, F)).reshape(len(hi), T)
+        self.sigma_xgb_ = xgb.XGBRegressor(**self._sigma_params(device))
+        self.sigma_xgb_.fit(X, absres.ravel())
+        sigmas, self.sigma_floor_ = floor_sigmas(raw)
+        self.conformal_ = TissueConformal().fit(residuals, sigmas)
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the model can give calibrated intervals."""
+        return self.conformal_ is not None and self.sigma_xgb_ is not None
+
+    def interval(
+        self, pred: np.ndarray, sigma: np.ndarray, confidence: float = 0.9
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Conformal ``(lower, upper)`` log1p bounds around ``pred`` with difficulty ``sigma``.
+
+        Both ``(n_genes, n_tissues)`` as returned by :meth:`predict` with ``return_sigma``.
+
+        Raises
+        ------
+        RuntimeError
+            If the model was fitted with ``calibrate=False``.
+        """
+        if self.conformal_ is None or self.sigma_xgb_ is None:
+            msg = "this model has no interval calibration (fitted with calibrate=False)"
+            raise RuntimeError(msg)
+        return self.conformal_.interval(pred, sigma, confidence)
 
     def check_fitted(self) -> None:
         """Raise ``RuntimeError`` if the model has not been fitted or loaded."""
@@ -416,18 +484,21 @@ class HybridImputer:
         *,
         accelerator: Accelerator | None = None,
         return_embedding: bool = False,
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
+        return_sigma: bool = False,
+    ) -> Any:
         """Predict log1p(TPM) profiles ``(len(rows), n_tissues)`` for ``rows`` of ``Y``.
 
         ``Y`` ``(n_genes, n_tissues)`` supplies the reference profiles that
         ``inputs.neighbors`` points at, tissues in the order of ``tissues_``. With
         ``return_embedding``, also return the promoter CNN embeddings of every gene
-        ``(n_genes, embedding_dim)`` (None without a CNN).
+        ``(n_genes, embedding_dim)`` (None without a CNN). With ``return_sigma``, also return
+        the difficulty estimates ``(len(rows), n_tissues)`` for :meth:`interval` (the result is
+        then ``(pred, embedding, sigma)``).
 
         Raises
         ------
         RuntimeError
-            If the model is not fitted.
+            If the model is not fitted (or ``return_sigma`` without a calibration).
         ValueError
             If ``Y`` has another number of tissues, or gene features differ from training.
         """
@@ -464,6 +535,13 @@ class HybridImputer:
             self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")
             pred = self.xgb_.predict(X).reshape(len(rows), T) if len(rows) else np.zeros((0, T))
             pred = np.asarray(pred, dtype=np.float64)
+        if return_sigma:
+            if not self.calibrated:
+                msg = "this model has no interval calibration (fitted with calibrate=False)"
+                raise RuntimeError(msg)
+            raw = self.sigma_xgb_.predict(X).reshape(len(rows), T) if len(rows) else pred.copy()
+            sigma = np.maximum(np.asarray(raw, dtype=np.float64), self.sigma_floor_)
+            return pred, emb, sigma
         return (pred, emb) if return_embedding else pred
 
     # ------------------------------------------------------------------ persistence

@@ -5,7 +5,11 @@ Schema (``schema_version`` 2)::
     {"format": "geneimpute.HybridImputer", "schema_version": 2, "geneimpute_version": "...",
      "config": {HybridConfig fields}, "network": {HybridNet constructor arguments} | null,
      "setup": {ModelSetup fields: tissues, features, units, layer, keys, gene features, ...},
-     "state": {"mu", "sd", "gmu", "gsd", "gmiss_cols", "tissue_correlation", "genef_names"}}
+     "state": {"mu", "sd", "gmu", "gsd", "gmiss_cols", "tissue_correlation", "genef_names",
+               "calibrated", "sigma_floor"}}
+
+plus ``calibration.npz`` (conformal residuals and difficulty estimates, no pickle) and
+``xgboost_sigma.ubj`` (the difficulty model) for calibrated models.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 from .. import __version__
 from .._core.io import atomic_directory
 from ._config import HybridConfig, ModelSetup
+from ._conformal import TissueConformal
 
 FORMAT = "geneimpute.HybridImputer"
 SCHEMA_VERSION = 2
@@ -55,6 +60,8 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
             "gmiss_cols": model.gmiss_cols_.tolist(),
             "tissue_correlation": model.tissue_correlation_.tolist(),
             "genef_names": list(model.genef_names_),
+            "calibrated": bool(model.calibrated),
+            "sigma_floor": float(model.sigma_floor_),
         },
     }
     with atomic_directory(path, overwrite=overwrite) as tmp:
@@ -62,6 +69,13 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
         if model.net_ is not None:
             torch.save(model.net_.cpu().state_dict(), tmp / "network.pt")
         model.xgb_.save_model(tmp / "xgboost.ubj")
+        if model.calibrated:
+            model.sigma_xgb_.save_model(tmp / "xgboost_sigma.ubj")
+            np.savez(
+                tmp / "calibration.npz",
+                residuals=model.conformal_.residuals_,
+                sigmas=model.conformal_.sigmas_,
+            )
 
 
 def _vector(state: dict, key: str, n: int, path: Path) -> np.ndarray:
@@ -147,6 +161,21 @@ def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> An
     except Exception as err:  # noqa: BLE001
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise _damaged(p, f"xgboost.ubj does not load: {first[:300]}") from None
+    if bool(state["state"].get("calibrated", False)):
+        try:
+            with np.load(p / "calibration.npz", allow_pickle=False) as cal:
+                residuals, sigmas = cal["residuals"], cal["sigmas"]
+            if residuals.ndim != 2 or residuals.shape[1] != len(model.setup_.tissues):
+                raise _damaged(p, "calibration.npz does not match the model's tissues")
+            model.conformal_ = TissueConformal().fit(residuals, sigmas)
+            model.sigma_floor_ = float(state["state"]["sigma_floor"])
+            model.sigma_xgb_ = xgb.XGBRegressor()
+            model.sigma_xgb_.load_model(p / "xgboost_sigma.ubj")
+        except DamagedModelError:
+            raise
+        except Exception as err:  # noqa: BLE001 - any failure here means a bad directory
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise _damaged(p, f"interval calibration does not load: {first[:300]}") from None
     if not math.isfinite(float(model.sd_.min())):
         raise _damaged(p, "state.sd is not finite")
     return model

@@ -10,8 +10,10 @@ from ._correlation import tissue_correlation
 from ._imputation import gene_profile, imputed_vs_observed, tissue_accuracy
 from ._neighbors import distance_similarity
 from ._promoters import promoter_attribution
+from ._uncertainty import calibration
 
 __all__ = [
+    "calibration",
     "distance_similarity",
     "gene_profile",
     "imputed_vs_observed",

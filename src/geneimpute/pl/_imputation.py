@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._core.metrics import rowwise_pearson
+from .._utils import get_expression
 from ._utils import (
     axes_or_new,
     doc_params,
     finish,
     gene_index,
     gene_label,
+    interval_label,
     layer_log1p,
+    recorded_is_log1p,
     truth_log1p,
 )
 
@@ -22,7 +25,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from anndata import AnnData
-    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
 
 
@@ -125,7 +127,9 @@ def gene_profile(
     """Bars of a gene's log1p(TPM) in ``layers[key]`` across tissues, imputed ones coloured.
 
     One bar per tissue (highest first): blue where the value was observed, orange where
-    ``layers[f"{key}_mask"]`` marks it imputed; with ``truth``, the held-out true values as
+    ``layers[f"{key}_mask"]`` marks it imputed, with the prediction interval of each imputed
+    value as an error bar when ``layers[f"{key}_lower"]``/``[f"{key}_upper"]`` exist (written by
+    ``tl.impute_expression(..., interval=...)``); with ``truth``, the held-out true values as
     black ticks. Bar heights are log1p(TPM): TPM layers are log-transformed, log1p layers drawn
     as they are.
 
@@ -178,13 +182,34 @@ def gene_profile(
     x = np.arange(adata.n_obs)
     colors = np.where(mask[order], "tab:orange", "tab:blue")
     ax.bar(x, values[order], color=colors, width=0.8)
-    handles: list[Artist] = [
+    handles: list[Any] = [
         Patch(color="tab:blue", label="observed"),
         Patch(color="tab:orange", label="imputed"),
     ]
     if tv is not None:
         (line,) = ax.plot(x, tv[order], "k_", ms=10, mew=2, label="true (held out)")
         handles.append(line)
+    lo_key, hi_key = f"{key}_lower", f"{key}_upper"
+    if lo_key in adata.layers and hi_key in adata.layers:
+        log1p = recorded_is_log1p(adata, key)
+        log1p = bool(is_log1p) if log1p is None else log1p
+        lo, hi = (get_expression(adata, k)[:, j] for k in (lo_key, hi_key))
+        if not log1p:
+            lo, hi = np.log1p(lo), np.log1p(hi)
+        lo, hi = lo[order], hi[order]
+        has = np.isfinite(lo) & np.isfinite(hi)
+        if has.any():
+            band = ax.errorbar(
+                x[has],
+                values[order][has],
+                yerr=[values[order][has] - lo[has], hi[has] - values[order][has]],
+                fmt="none",
+                ecolor="0.25",
+                elinewidth=1,
+                capsize=2,
+                label=f"{interval_label(adata, key)} interval",
+            )
+            handles.append(band)
     ax.set_xticks(x, adata.obs_names[order], rotation=90, fontsize=7)
     ax.set_xlim(-0.6, adata.n_obs - 0.4)
     ax.set(ylabel="log1p(TPM)", title=gene_label(adata, j))

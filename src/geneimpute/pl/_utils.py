@@ -231,3 +231,10 @@ def gene_label(adata: AnnData, j: int) -> str:
     if "gene_name" in adata.var.columns:
         return f"{adata.var['gene_name'].iloc[j]} ({gid})"
     return gid
+
+
+def interval_label(adata: AnnData, key: str) -> str:
+    """``"90%"`` from ``uns[key]["params"]["interval"]`` (``"prediction"`` when unknown)."""
+    entry = adata.uns.get(key)
+    level = entry.get("params", {}).get("interval") if isinstance(entry, dict) else None
+    return f"{float(level):.0%}" if level is not None else "prediction"

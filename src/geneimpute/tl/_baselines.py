@@ -9,10 +9,37 @@ from typing import Literal
 import numpy as np
 from anndata import AnnData
 
-from .._core.neighbors import idw_profiles
+from .._core.neighbors import GenomicNeighbors, idw_profiles, idw_weights
 from .._logging import warn_data
-from ._common import prepare_task, write_imputed
+from ..models._conformal import TissueConformal, floor_sigmas
+from ._common import (
+    gene_reliability,
+    interval_layers,
+    prepare_task,
+    write_imputed,
+    write_intervals,
+)
 from ._inputs import InputSources, resolve_neighbors
+
+
+def idw_spread(
+    Y: np.ndarray, nb: GenomicNeighbors, k: int, use_distance: bool, profiles: np.ndarray
+) -> np.ndarray:
+    """Weighted sd of the ``k`` neighbours' values around their weighted mean, ``(n, T)``.
+
+    The difficulty estimate of the distance-based method's intervals: where a gene's
+    neighbours disagree, its profile is uncertain. NaN for genes without neighbours.
+    """
+    idx, w = idw_weights(nb, k, use_distance)
+    valid = idx >= 0
+    vals = np.where(valid[:, :, None], Y[np.where(valid, idx, 0)], 0.0)
+    dev2 = (vals - np.nan_to_num(profiles)[:, None, :]) ** 2
+    denom = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.einsum("nk,nkt->nt", w, dev2) / denom[:, None]
+    out = np.sqrt(var)
+    out[denom == 0] = np.nan
+    return out
 
 
 def impute_neighbors(
@@ -26,6 +53,7 @@ def impute_neighbors(
     overwrite: bool = False,
     neighbors_key: str | None = "genomic_neighbors",
     key_added: str = "imputed_distance",
+    interval: float | None = 0.9,
     copy: bool = False,
 ) -> AnnData | None:
     """Distance-based imputation: weighted mean of the ``k`` nearest reference genes' profiles.
@@ -52,13 +80,23 @@ def impute_neighbors(
         (it must hold at least ``k`` neighbours); None or an absent key searches neighbours.
     key_added
         Layer name for the result (and ``uns`` key of its parameters).
+    interval
+        Confidence of the prediction interval of every imputed value (None: none). The same
+        conformal method as :func:`~geneimpute.tl.impute_expression` (Mondrian by tissue,
+        genes exchangeable): residuals of the reference genes' own distance-based profiles
+        (a gene is never its own neighbour, so they are out-of-sample), scaled by the
+        weighted sd of the neighbours' values (the difficulty), so the two methods' intervals
+        can be compared at equal coverage.
 
     Returns
     -------
     ``None``, or the modified copy with ``copy=True``. Writes ``adata.layers[key_added]`` (the
     input's units), ``adata.layers[f"{key_added}_mask"]`` (bool) and
     ``adata.uns[key_added]["params"]``. Genes on a chromosome with no reference gene stay NaN
-    (a warning gives their number, recorded as ``n_genes_without_neighbors``).
+    (a warning gives their number, recorded as ``n_genes_without_neighbors``). With
+    ``interval``: ``layers[f"{key_added}_lower"]``/``[f"{key_added}_upper"]`` (same units,
+    NaN where observed) and ``var[f"{key_added}_reliability"]`` as in
+    :func:`~geneimpute.tl.impute_expression`.
 
     Raises
     ------
@@ -71,12 +109,32 @@ def impute_neighbors(
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         msg = f"k must be an integer >= 1, got {k!r}"
         raise ValueError(msg)
+    if interval is not None and not (
+        isinstance(interval, float | int) and not isinstance(interval, bool) and 0 < interval < 1
+    ):
+        msg = f"interval must be a confidence in (0, 1) such as 0.9, or None; got {interval!r}"
+        raise ValueError(msg)
     task = prepare_task(adata, genes, layer=layer, is_log1p=is_log1p)
     t0 = time.perf_counter()
     sources = InputSources()
     nb = resolve_neighbors(adata, task.reference, int(k), neighbors_key, sources)
     rows = np.flatnonzero(task.target)
-    pred = idw_profiles(task.Y, nb, int(k), weighting == "inverse_distance")[rows]
+    use_d = weighting == "inverse_distance"
+    profiles = idw_profiles(task.Y, nb, int(k), use_d)
+    pred = profiles[rows]
+    bounds = None
+    if interval is not None:
+        sigma_all = idw_spread(task.Y, nb, int(k), use_d, profiles)
+        ref = np.flatnonzero(task.reference & np.isfinite(profiles).all(axis=1))
+        sigmas, floor = floor_sigmas(sigma_all[ref])
+        cal = TissueConformal().fit(task.Y[ref] - profiles[ref], sigmas)
+        ok = np.isfinite(pred).all(axis=1)
+        s_t = np.where(np.isfinite(sigma_all[rows]), np.maximum(sigma_all[rows], floor), floor)
+        lo, hi = cal.interval(np.nan_to_num(pred), s_t, float(interval))
+        lo[~ok], hi[~ok] = np.nan, np.nan
+        order = np.arange(adata.n_obs)
+        bounds = interval_layers(lo, hi, order, adata.n_obs, is_log1p)
+        reliability = gene_reliability(pred, lo, hi, np.nanmean(task.Y[task.reference], axis=0))
     none = np.isnan(pred).all(axis=1)
     n_none = int(none.sum())
     if n_none:
@@ -96,9 +154,12 @@ def impute_neighbors(
         overwrite=overwrite,
         layer=layer,
     )
+    if bounds is not None:
+        write_intervals(adata, key_added, rows, bounds, reliability)
     adata.uns[key_added] = {
         "params": {
             "method": "distance",
+            "interval": float(interval) if bounds is not None and interval is not None else None,
             "k": int(k),
             "weighting": weighting,
             "is_log1p": bool(is_log1p),

@@ -131,3 +131,45 @@ def write_imputed(
     adata.layers[key_added] = out
     adata.layers[f"{key_added}_mask"] = fill
     return int(fill.sum())
+
+
+def interval_layers(
+    lower: np.ndarray, upper: np.ndarray, order: np.ndarray, n_obs: int, is_log1p: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_rows, n_obs)`` bounds in the data's tissue order and units (NaN off the model)."""
+    out = []
+    for b in (lower, upper):
+        full = np.full((len(b), n_obs), np.nan)
+        full[:, order] = b if is_log1p else np.expm1(np.clip(b, 0, None))
+        out.append(full)
+    return out[0], out[1]
+
+
+def gene_reliability(
+    pred: np.ndarray, lower: np.ndarray, upper: np.ndarray, tissue_mean: np.ndarray
+) -> np.ndarray:
+    """Per gene: sd over tissues of the tissue-centred prediction / mean interval half-width."""
+    pattern = np.std(pred - tissue_mean, axis=1)
+    half = np.mean((upper - lower) / 2, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(half > 0, pattern / half, np.nan)
+
+
+def write_intervals(
+    adata: AnnData,
+    key_added: str,
+    rows: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    reliability: np.ndarray,
+) -> None:
+    """Write ``layers[f"{key}_lower|_upper"]`` (imputed entries only) and the reliability."""
+    mask = np.asarray(adata.layers[f"{key_added}_mask"])
+    dtype = adata.layers[key_added].dtype
+    for name, b in zip(("lower", "upper"), bounds, strict=True):
+        full = np.full(adata.shape, np.nan, dtype=dtype)
+        full[:, rows] = b.T
+        full[~mask] = np.nan
+        adata.layers[f"{key_added}_{name}"] = full
+    rel = np.full(adata.n_vars, np.nan)
+    rel[rows] = reliability
+    adata.var[f"{key_added}_reliability"] = rel

@@ -270,7 +270,7 @@ def impute_samples(
         sources.tissue_correlation = "model"
         check_scale(model, Y[:, order], reference)
     tidx = np.flatnonzero(target)
-    pred_m, _, inputs = predict_hybrid(
+    pred_m, _, inputs, _ = predict_hybrid(
         adata,
         model,
         Y[:, order],
