@@ -27,24 +27,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from accuracy import load  # the same GTEx / Roadmap tables as the accuracy benchmark
 
 import geneimpute as ge
 from geneimpute._core.metrics import per_gene_centered_pearson
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def load(name: str):
-    gtex = ge.datasets.gtex_tissues()
-    if name == "gtex":
-        return gtex
-    rp = ge.pp.read_wide_tsv(SHARED / "roadmap_57epigenomes.RPKM.pc.gz", index_col_false=True)
-    keep = rp.var_names.intersection(gtex.var_names)
-    rp = rp[:, keep].copy()
-    rp.var = gtex.var.loc[keep].copy()
-    return rp
 
 
 def coverage(truth, lower, upper):
