@@ -101,11 +101,15 @@ class TissueConformal:
         return lower, upper
 
 
-def floor_sigmas(raw: np.ndarray, reference: float | None = None) -> tuple[np.ndarray, float]:
-    """Clip difficulty estimates below at ``SIGMA_FLOOR`` x their median; returns the floor."""
+def floor_sigmas(raw: np.ndarray, floor: float | None = None) -> tuple[np.ndarray, float]:
+    """Clip difficulty estimates below at ``floor`` (non-finite ones become the floor).
+
+    Without ``floor`` (calibration), it is ``SIGMA_FLOOR`` x the median positive estimate; the
+    same floor is then passed back for new genes. Returns ``(sigmas, floor)``.
+    """
     raw = np.asarray(raw, dtype=np.float64)
-    if reference is None:
+    if floor is None:
         finite = raw[np.isfinite(raw) & (raw > 0)]
         reference = float(np.median(finite)) if finite.size else 1.0
-    floor = max(SIGMA_FLOOR * float(reference), 1e-6)
-    return np.where(np.isfinite(raw), np.maximum(raw, floor), floor), floor
+        floor = max(SIGMA_FLOOR * reference, 1e-6)
+    return np.where(np.isfinite(raw), np.maximum(raw, floor), floor), float(floor)

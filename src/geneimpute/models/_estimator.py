@@ -427,20 +427,20 @@ class HybridImputer:
         F = X.shape[1]
         X3 = X.reshape(len(rows), T, F)
         where = [np.searchsorted(rows, np.sort(h)) for h in folds]
-        pred = np.empty((len(rows), T))
-        for hi in where:
-            tr = np.setdiff1d(np.arange(len(rows)), hi)
-            m = xgb.XGBRegressor(**self._xgb_params(device))
-            m.fit(X3[tr].reshape(-1, F), Y[rows[tr]].ravel())
-            pred[hi] = m.predict(X3[hi].reshape(-1, F)).reshape(len(hi), T)
-        residuals = Y[rows] - pred
+
+        def cross_fit(target: np.ndarray, params: dict) -> np.ndarray:
+            """Out-of-fold predictions ``(len(rows), T)`` of an XGBoost model of ``target``."""
+            out = np.empty((len(rows), T))
+            for hi in where:
+                tr = np.setdiff1d(np.arange(len(rows)), hi)
+                m = xgb.XGBRegressor(**params)
+                m.fit(X3[tr].reshape(-1, F), target[tr].ravel())
+                out[hi] = m.predict(X3[hi].reshape(-1, F)).reshape(len(hi), T)
+            return out
+
+        residuals = Y[rows] - cross_fit(Y[rows], self._xgb_params(device))
         absres = np.abs(residuals)
-        raw = np.empty_like(absres)
-        for hi in where:
-            tr = np.setdiff1d(np.arange(len(rows)), hi)
-            m = xgb.XGBRegressor(**self._sigma_params(device))
-            m.fit(X3[tr].reshape(-1, F), absres[tr].ravel())
-            raw[hi] = m.predict(X3[hi].reshape(-1, F)).reshape(len(hi), T)
+        raw = cross_fit(absres, self._sigma_params(device))
         self.sigma_xgb_ = xgb.XGBRegressor(**self._sigma_params(device))
         self.sigma_xgb_.fit(X, absres.ravel())
         sigmas, self.sigma_floor_ = floor_sigmas(raw)
@@ -463,18 +463,20 @@ class HybridImputer:
         RuntimeError
             If the model was fitted with ``calibrate=False``.
         """
+        return self._calibration().interval(pred, sigma, confidence)
+
+    def _calibration(self) -> TissueConformal:
+        """Return the conformal calibration; ``RuntimeError`` for a model without one."""
         if self.conformal_ is None or self.sigma_xgb_ is None:
             msg = "this model has no interval calibration (fitted with calibrate=False)"
             raise RuntimeError(msg)
-        return self.conformal_.interval(pred, sigma, confidence)
+        return self.conformal_
 
     def check_fitted(self) -> None:
         """Raise ``RuntimeError`` if the model has not been fitted or loaded."""
         if self.xgb_ is None or (self.uses_network and self.net_ is None):
             msg = "this HybridImputer is not fitted yet; call fit() or geneimpute.tl.train()"
             raise RuntimeError(msg)
-
-    _check_fitted = check_fitted
 
     def predict(
         self,
@@ -536,11 +538,9 @@ class HybridImputer:
             pred = self.xgb_.predict(X).reshape(len(rows), T) if len(rows) else np.zeros((0, T))
             pred = np.asarray(pred, dtype=np.float64)
         if return_sigma:
-            if not self.calibrated:
-                msg = "this model has no interval calibration (fitted with calibrate=False)"
-                raise RuntimeError(msg)
+            self._calibration()
             raw = self.sigma_xgb_.predict(X).reshape(len(rows), T) if len(rows) else pred.copy()
-            sigma = np.maximum(np.asarray(raw, dtype=np.float64), self.sigma_floor_)
+            sigma, _ = floor_sigmas(raw, self.sigma_floor_)
             return pred, emb, sigma
         return (pred, emb) if return_embedding else pred
 

@@ -13,6 +13,7 @@ from .._core.neighbors import GenomicNeighbors, idw_profiles, idw_weights
 from .._logging import warn_data
 from ..models._conformal import TissueConformal, floor_sigmas
 from ._common import (
+    check_interval,
     gene_reliability,
     interval_layers,
     prepare_task,
@@ -109,11 +110,7 @@ def impute_neighbors(
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         msg = f"k must be an integer >= 1, got {k!r}"
         raise ValueError(msg)
-    if interval is not None and not (
-        isinstance(interval, float | int) and not isinstance(interval, bool) and 0 < interval < 1
-    ):
-        msg = f"interval must be a confidence in (0, 1) such as 0.9, or None; got {interval!r}"
-        raise ValueError(msg)
+    check_interval(interval)
     task = prepare_task(adata, genes, layer=layer, is_log1p=is_log1p)
     t0 = time.perf_counter()
     sources = InputSources()
@@ -129,7 +126,7 @@ def impute_neighbors(
         sigmas, floor = floor_sigmas(sigma_all[ref])
         cal = TissueConformal().fit(task.Y[ref] - profiles[ref], sigmas)
         ok = np.isfinite(pred).all(axis=1)
-        s_t = np.where(np.isfinite(sigma_all[rows]), np.maximum(sigma_all[rows], floor), floor)
+        s_t, _ = floor_sigmas(sigma_all[rows], floor)
         lo, hi = cal.interval(np.nan_to_num(pred), s_t, float(interval))
         lo[~ok], hi[~ok] = np.nan, np.nan
         order = np.arange(adata.n_obs)

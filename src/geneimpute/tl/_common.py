@@ -173,3 +173,12 @@ def write_intervals(
     rel = np.full(adata.n_vars, np.nan)
     rel[rows] = reliability
     adata.var[f"{key_added}_reliability"] = rel
+
+
+def check_interval(interval: float | None) -> None:
+    """Raise ``ValueError`` unless ``interval`` is None or a confidence strictly in (0, 1)."""
+    if interval is not None and not (
+        isinstance(interval, float | int) and not isinstance(interval, bool) and 0 < interval < 1
+    ):
+        msg = f"interval must be a confidence in (0, 1) such as 0.9, or None; got {interval!r}"
+        raise ValueError(msg)

@@ -12,7 +12,7 @@ from anndata import AnnData
 from .._anndata import promoter_onehot, read_tissue_correlation, stored_neighbors
 from .._core.correlation import check_correlation, correlation_matrix
 from .._core.neighbors import GenomicNeighbors, find_genomic_neighbors
-from .._core.sequence import promoter_composition as promoter_composition
+from .._core.sequence import promoter_composition
 from .._logging import warn_data
 from .._timing import timed
 from .._utils import tissue_frame

@@ -36,6 +36,7 @@ from ._train import (
     fit_hybrid,
     model_tissue_order,
     predict_hybrid,
+    resolve_model,
     units_of,
 )
 
@@ -210,11 +211,7 @@ def impute_samples(
     if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
         msg = f"k_neighbors must be an integer >= 1, got {k_neighbors!r}"
         raise ValueError(msg)
-    if isinstance(model, str | Path):
-        model = HybridImputer.load(model)
-    log1p = (
-        bool(model.setup_.units == "log1p_TPM") if is_log1p is None and model else bool(is_log1p)
-    )
+    model, model_source, log1p = resolve_model(model, is_log1p)
     tissues = sample_tissues(adata, tissue_key)
     X = expression_source(adata, layer)
     timings: dict[str, float] = {}
@@ -245,7 +242,6 @@ def impute_samples(
     Y = np.where(reference[:, None], Y_all, np.nan)
     sources = InputSources()
     t0 = time.perf_counter()
-    model_source = "given"
     inputs = None
     if model is None:
         model_source = "trained here"

@@ -17,6 +17,7 @@ from .._timing import timed
 from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
 from ..models._config import feature_options
 from ._common import (
+    check_interval,
     gene_reliability,
     interval_layers,
     prepare_task,
@@ -129,6 +130,30 @@ def fit_hybrid(
     return model, inputs, sources
 
 
+def resolve_model(
+    model: HybridImputer | str | Path | None, is_log1p: bool | None
+) -> tuple[HybridImputer | None, str, bool]:
+    """Load a saved model directory, check the type; ``(model, source, is_log1p)``.
+
+    ``is_log1p=None`` takes the model's training units (TPM when there is no model).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is neither a HybridImputer, a path nor None.
+    """
+    source = "given"
+    if isinstance(model, str | Path):
+        source = str(model)
+        model = HybridImputer.load(model)
+    if model is not None and not isinstance(model, HybridImputer):
+        msg = f"model must be a HybridImputer, a saved model directory or None, got {type(model)}"
+        raise TypeError(msg)
+    if is_log1p is None:
+        return model, source, bool(model is not None and model.setup_.units == "log1p_TPM")
+    return model, source, bool(is_log1p)
+
+
 def model_tissue_order(tissues: Sequence[str], model: HybridImputer) -> tuple[np.ndarray, list]:
     """Positions in ``tissues`` of the model's tissues, and the data's tissues it lacks.
 
@@ -223,13 +248,11 @@ def predict_hybrid(
             sources=sources,
             feature_names=model.feature_names_,
         )
-    if with_sigma:
-        pred, emb, sigma = model.predict(
-            Y, inputs, rows, accelerator=accelerator, return_embedding=True, return_sigma=True
-        )
-        return Prediction(pred, emb, inputs, sigma)
-    pred, emb = model.predict(Y, inputs, rows, accelerator=accelerator, return_embedding=True)
-    return Prediction(pred, emb, inputs, None)
+    out = model.predict(
+        Y, inputs, rows, accelerator=accelerator, return_embedding=True, return_sigma=with_sigma
+    )
+    pred, emb, sigma = out if with_sigma else (*out, None)
+    return Prediction(pred, emb, inputs, sigma)
 
 
 def train(
@@ -458,32 +481,20 @@ def impute_expression(
     >>> ge.tl.impute_expression(adata, model)  # doctest: +SKIP
     >>> adata.layers["imputed"], adata.layers["imputed_mask"]  # doctest: +SKIP
     """
-    if interval is not None and not (
-        isinstance(interval, float | int) and not isinstance(interval, bool) and 0 < interval < 1
-    ):
-        msg = f"interval must be a confidence in (0, 1) such as 0.9, or None; got {interval!r}"
-        raise ValueError(msg)
-    model_source = "given"
-    if isinstance(model, str | Path):
-        model_source = str(model)
-        model = HybridImputer.load(model)
-    if model is not None and not isinstance(model, HybridImputer):
-        msg = f"model must be a HybridImputer, a saved model directory or None, got {type(model)}"
-        raise TypeError(msg)
+    check_interval(interval)
+    model, model_source, log1p = resolve_model(model, is_log1p)
     if model is not None and save_model is not None:
         msg = "save_model is for a model trained here (model=None)"
         raise ValueError(msg)
     if save_model is not None and Path(save_model).exists():
         msg = f"save_model={str(save_model)!r} exists; choose a new directory"
         raise FileExistsError(msg)
-    log1p = (
-        bool(model.setup_.units == "log1p_TPM") if is_log1p is None and model else bool(is_log1p)
-    )
     task = prepare_task(adata, genes, layer=layer, is_log1p=log1p, reference=reference)
     tissues = [str(t) for t in adata.obs_names]
     timings: dict[str, float] = {}
     inputs: GeneInputs | None = None
     sources = InputSources()
+    trained_here = model is None
     if model is None:
         model_source = "trained here"
         t0 = time.perf_counter()
@@ -511,7 +522,7 @@ def impute_expression(
         check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=log1p)
         sources.tissue_correlation = "model"
     order, extra = model_tissue_order(tissues, model)
-    if model_source != "trained here":
+    if not trained_here:
         check_scale(model, task.Y[:, order], task.reference)
     t0 = time.perf_counter()
     rows = np.flatnonzero(task.target)
