@@ -13,7 +13,9 @@ on log1p(TPM):
 - mean 90% interval width of the hybrid divided by the distance-based method's
   (`width_ratio_vs_distance`; both are calibrated the same way, so this compares them at
   equal nominal coverage, and their empirical coverages are printed beside it);
-- per-gene centred Pearson r in the top and bottom decile of the reliability score.
+- per-gene centred Pearson r in the top and bottom decile of the reliability score;
+- the same figures for a paired ablation (`plain_*`): Mondrian conformal intervals from the
+  same model, split and calibration residuals but without the difficulty model (sigma = 1).
 
 Writes benchmarks/results/uncertainty.json (mean, sd and per-seed values) and uncertainty.md.
 Usage: python benchmarks/uncertainty.py [--seeds 0 1 2 3 4] [--datasets gtex roadmap]
@@ -31,6 +33,7 @@ from accuracy import load  # the same GTEx / Roadmap tables as the accuracy benc
 
 import geneimpute as ge
 from geneimpute._core.metrics import per_gene_centered_pearson
+from geneimpute.models import TissueConformal
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -52,6 +55,16 @@ def run_seed(truth, seed: int) -> dict:
     ge.tl.impute_expression(adata, model, interval=0.8, key_added="imputed80")
     ge.tl.impute_neighbors(adata, k=10, interval=0.9)
     seconds = time.perf_counter() - t0
+    # paired ablation on the same model and split: Mondrian conformal without the difficulty
+    # model (every sigma = 1), from the same calibration residuals, around the same log1p
+    # predictions (a log1p copy keeps the predictions unclipped)
+    logged = adata.copy()
+    logged.X = np.log1p(logged.X)
+    ge.tl.impute_expression(logged, model, is_log1p=True, interval=None, key_added="p")
+    pred = np.asarray(logged.layers["p"], dtype=np.float64)[:, held].T  # genes x tissues
+    res_cal = model.conformal_.residuals_
+    plain = TissueConformal().fit(res_cal, np.ones_like(res_cal))
+    p_lo, p_hi = plain.interval(pred, np.ones_like(pred), 0.9)
 
     T = np.log1p(np.asarray(truth.X, dtype=np.float64)[:, held])  # tissues x held genes
     lay = {k: np.log1p(np.asarray(v, dtype=np.float64)[:, held]) for k, v in adata.layers.items()}
@@ -65,6 +78,8 @@ def run_seed(truth, seed: int) -> dict:
     r = per_gene_centered_pearson(lay["imputed"].T, T.T)
     order = np.argsort(rel)
     n = max(1, len(order) // 10)
+    cp = coverage(T.T, p_lo, p_hi)
+    p_order = np.argsort(np.std(pred - model.mu_, axis=1) / np.mean((p_hi - p_lo) / 2, axis=1))
     return {
         "coverage_90": float(c90.mean()),
         "coverage_90_min_tissue": float(c90.mean(axis=1).min()),
@@ -76,6 +91,12 @@ def run_seed(truth, seed: int) -> dict:
         "width_ratio_vs_distance": w_h / w_d,
         "reliability_top_decile_r": float(np.nanmean(r[order[-n:]])),
         "reliability_bottom_decile_r": float(np.nanmean(r[order[:n]])),
+        "plain_coverage_90": float(cp.mean()),
+        "plain_coverage_90_min_tissue": float(cp.mean(axis=0).min()),
+        "plain_coverage_90_low_third": float(cp[low].mean()),
+        "plain_width_90_log1p": float(np.mean(p_hi - p_lo)),
+        "plain_reliability_top_decile_r": float(np.nanmean(r[p_order[-n:]])),
+        "plain_reliability_bottom_decile_r": float(np.nanmean(r[p_order[:n]])),
         "seconds": seconds,
     }
 

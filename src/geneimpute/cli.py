@@ -210,6 +210,13 @@ def _check_impute(args: argparse.Namespace) -> None:
 KEYS = {"hybrid": "imputed", "distance": "imputed_distance"}
 
 
+def _peak_memory_gib() -> float:
+    """Peak resident memory of this process so far, GiB (``getrusage``; KiB on Linux)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def _coverage(adata, truth, held, key: str) -> tuple[float, float] | None:
     """Empirical coverage and mean log1p width of ``key``'s intervals on the held-out genes."""
     import numpy as np
@@ -328,6 +335,7 @@ def run_demo(args: argparse.Namespace) -> dict:
         "quick": bool(args.quick),
     }
     metrics["seconds"] = {k: round(v, 2) for k, v in steps.items()}
+    metrics["peak_memory_gib"] = round(_peak_memory_gib(), 2)
     if args.json:
         text = json.dumps(metrics, indent=2)
         atomic_write(args.json, lambda tmp: tmp.write_text(text))
