@@ -180,14 +180,45 @@ def _check_demo(args: argparse.Namespace) -> None:
             raise _CliError(msg)
 
 
+def _check_model(name: str) -> None:
+    from geneimpute.models._pretrained import PRETRAINED
+
+    if not Path(name).is_dir() and name not in (*PRETRAINED, "auto"):
+        msg = (
+            f"--model {name}: neither a model directory nor a pretrained model "
+            f"({', '.join(sorted(PRETRAINED))})"
+        )
+        raise _CliError(msg)
+
+
+def _check_predict(args: argparse.Namespace) -> None:
+    out = _check_output(args.output, "--output")
+    if args.fasta is not None:
+        if args.genes or args.genome or args.gtf:
+            msg = "--fasta cannot be combined with --genes/--genome/--gtf"
+            raise _CliError(msg)
+        if _same_file(_check_input(args.fasta), out):
+            msg = "--output names the input FASTA"
+            raise _CliError(msg)
+    else:
+        missing = [
+            o
+            for o, v in (("--genes", args.genes), ("--genome", args.genome), ("--gtf", args.gtf))
+            if v is None
+        ]
+        if missing:
+            msg = f"give --fasta, or all of --genes, --genome and --gtf (missing {missing})"
+            raise _CliError(msg)
+        for path in (args.genes, args.genome, args.gtf):
+            _check_input(path)
+    _check_model(args.model)
+
+
 def _check_impute(args: argparse.Namespace) -> None:
     _check_input(args.input)
     _check_output(args.output, "--output")
     if args.model is not None:
-        model = Path(args.model)
-        if not model.is_dir():
-            msg = f"--model {args.model}: no such model directory"
-            raise _CliError(msg)
+        _check_model(args.model)
         if args.save_model is not None:
             msg = "--save-model saves a model trained here; it cannot be used with --model"
             raise _CliError(msg)
@@ -362,6 +393,7 @@ def run_impute(args: argparse.Namespace) -> None:
         layer=args.layer,
         is_log1p=args.is_log1p,
         save_model=args.save_model,
+        missing_tissues="estimate" if args.estimate_missing_tissues else "raise",
         random_state=args.seed,
         accelerator=args.accelerator,
     )
@@ -371,6 +403,51 @@ def run_impute(args: argparse.Namespace) -> None:
     print(
         f"imputed {params['n_values_imputed']} values of {params['n_genes_imputed']} genes "
         f"from {params['n_reference_genes']} reference genes; wrote {args.output}{saved}"
+    )
+
+
+def _genes_from_annotation(args: argparse.Namespace):
+    """Build a genes-only AnnData for ``--genes``: coordinates from the GTF, promoters."""
+    import anndata as ad
+    import pandas as pd
+
+    import geneimpute as ge
+
+    wanted = [g.strip() for g in Path(args.genes).read_text().split() if g.strip()]
+    if not wanted:
+        msg = f"--genes {args.genes}: no gene IDs or names"
+        raise _CliError(msg)
+    ann = ge.pp.read_annotation(args.gtf)
+    ids = pd.Index(ann.index.astype(str).str.replace(r"\.\d+$", "", regex=True))
+    names = ann["gene_name"].astype(str) if "gene_name" in ann.columns else pd.Series([], dtype=str)
+    by_name = dict(zip(names, ids, strict=False))
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for g in wanted:
+        gid = g.split(".")[0] if g.split(".")[0] in set(ids) else by_name.get(g)
+        (chosen if gid is not None else unknown).append(gid if gid is not None else g)
+    if unknown:
+        msg = f"--genes: {len(unknown)} genes are not in {args.gtf}: {unknown[:5]}"
+        raise _CliError(msg)
+    chosen = list(dict.fromkeys(chosen))
+    adata = ad.AnnData(var=pd.DataFrame(index=pd.Index(chosen, name="gene_id")))
+    ge.pp.annotate_genes(adata, ann)
+    ge.pp.extract_promoters(adata, args.genome)
+    return adata
+
+
+def run_predict(args: argparse.Namespace) -> None:
+    """Profiles across the model's tissues from promoters (FASTA, or genes + genome + GTF)."""
+    import geneimpute as ge
+    from geneimpute._core.io import write_h5ad_atomic
+
+    source = args.fasta if args.fasta is not None else _genes_from_annotation(args)
+    prof = ge.tl.predict_profiles(source, args.model, tss_index=args.tss_index)
+    write_h5ad_atomic(prof, args.output, compression="gzip")
+    print(
+        f"predicted {prof.n_vars} profiles x {prof.n_obs} tissues (log1p TPM in X, TPM in "
+        f"layers['tpm'], 90% intervals) with "
+        f"{prof.uns['predict_profiles']['params']['model']}; wrote {args.output}"
     )
 
 
@@ -404,7 +481,12 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("impute", help="impute the NaN profiles of IN.h5ad (tissues x genes)")
     i.add_argument("input", help=".h5ad file, tissues x genes")
     i.add_argument("--output", "-o", required=True, help="output .h5ad (may be the input)")
-    i.add_argument("--model", default=None, help="saved model directory (default: train one)")
+    i.add_argument(
+        "--model",
+        default=None,
+        help="saved model directory or pretrained name, e.g. gtex_v8_37tissues "
+        "(default: train one)",
+    )
     i.add_argument(
         "--save-model", default=None, help="save the model trained here to this new directory"
     )
@@ -422,7 +504,42 @@ def build_parser() -> argparse.ArgumentParser:
     units.add_argument(
         "--tpm", dest="is_log1p", action="store_const", const=False, help="values are TPM"
     )
+    i.add_argument(
+        "--estimate-missing-tissues",
+        action="store_true",
+        help="a model tissue absent from IN.h5ad is estimated for the neighbour inputs from "
+        "the other tissues (default: error)",
+    )
     i.add_argument("--seed", type=_seed, default=0, help="random seed when training")
+
+    r = sub.add_parser(
+        "predict", help="tissue profiles from promoter sequence alone (no expression table)"
+    )
+    src = r.add_argument_group("input (one of)")
+    src.add_argument(
+        "--fasta",
+        default=None,
+        help="promoters, transcription orientation, TSS at index 249 "
+        "of 300 bp (-249..+50) unless --tss-index",
+    )
+    src.add_argument(
+        "--genes", default=None, help="text file of gene IDs or names (with --genome and --gtf)"
+    )
+    src.add_argument("--genome", default=None, help="genome FASTA for --genes")
+    src.add_argument("--gtf", default=None, help="GTF/GFF3/BED annotation for --genes")
+    r.add_argument("--output", "-o", required=True, help="output .h5ad (tissues x genes)")
+    r.add_argument(
+        "--model",
+        default="auto",
+        help="sequence-only model directory or pretrained name (default: auto, "
+        "gtex_v8_37tissues_promoter for promoters alone)",
+    )
+    r.add_argument(
+        "--tss-index",
+        type=_int_at_least(0),
+        default=None,
+        help="0-based TSS position in every FASTA record (default: 249, 300 bp records)",
+    )
     return p
 
 
@@ -517,15 +634,14 @@ def _run(argv: list[str] | None, sig: _Signals) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     try:
-        (_check_demo if args.command == "demo" else _check_impute)(args)
+        checks = {"demo": _check_demo, "impute": _check_impute, "predict": _check_predict}
+        checks[args.command](args)
         import geneimpute as ge
 
         if args.no_progress:
             ge.settings.progress = False
-        if args.command == "demo":
-            run_demo(args)
-        else:
-            run_impute(args)
+        runs = {"demo": run_demo, "impute": run_impute, "predict": run_predict}
+        runs[args.command](args)
     except Exception as err:
         if sig.received is not None:
             # the interruption hit C code (h5py, torch) that turned it into an error

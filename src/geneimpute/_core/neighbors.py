@@ -75,6 +75,20 @@ class GenomicNeighbors:
         return int(self.index.shape[1])
 
 
+def no_neighbors(n_genes: int, k: int) -> GenomicNeighbors:
+    """``GenomicNeighbors`` of ``n_genes`` genes with all ``k`` slots empty (no coordinates)."""
+    shape = (n_genes, k)
+    return GenomicNeighbors(
+        index=np.full(shape, -1, dtype=np.int64),
+        distance=np.full(shape, np.inf),
+        upstream=np.zeros(shape, dtype=bool),
+        orientation=np.zeros(shape, dtype=np.int8),
+        overlap=np.zeros(shape, dtype=bool),
+        nested=np.zeros(shape, dtype=bool),
+        gap=np.full(shape, np.inf),
+    )
+
+
 def _search(
     chrom: np.ndarray, tss: np.ndarray, reference: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -162,7 +162,7 @@ def encode_promoters(
         On letters other than ``ACGTN`` (gene and letters named), a missing ``tss_index`` with
         sequences of another length, or a TSS index outside its sequence.
     """
-    seqs = sequences.fillna("").astype(str)
+    seqs = sequences.astype(object).fillna("").astype(str)
     bad_letters = seqs.str.contains(r"[^ACGTNacgtn]", regex=True).to_numpy()
     if bad_letters.any():
         first = seqs.index[bad_letters][0]
@@ -202,7 +202,7 @@ def window_sequences(X: np.ndarray) -> list[str]:
 
 def promoter_composition(seqs: pd.Series) -> pd.DataFrame:
     """GC fraction, CpG observed/expected and sequence length (bp) of each promoter."""
-    s = seqs.fillna("").astype(str).str.upper()
+    s = seqs.astype(object).fillna("").astype(str).str.upper()
     n = s.str.len().astype(float)
     acgt = n - s.str.count("N")
     c, g, cg = s.str.count("C"), s.str.count("G"), s.str.count("CG")
@@ -212,3 +212,36 @@ def promoter_composition(seqs: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(
         {"promoter_gc": gc, "promoter_cpg_oe": cpg, "promoter_length_bp": n}, index=seqs.index
     )
+
+
+def crop_to_window(
+    sequences: Sequence[str],
+    tss_index: np.ndarray,
+    *,
+    upstream: int = DEFAULT_UPSTREAM,
+    downstream: int = DEFAULT_DOWNSTREAM,
+) -> tuple[list[str], np.ndarray]:
+    """Cut each sequence to ``[TSS - upstream, TSS + downstream]`` (clipped at its ends).
+
+    Longer records (e.g. Xpresso's -7,000..+3,500 bp) are reduced to the window a model was
+    trained on, so composition features and the CNN see what they saw in training.
+
+    Returns
+    -------
+    ``(sequences, tss_index)``: the cropped strings and the TSS position in each.
+
+    Raises
+    ------
+    ValueError
+        If a TSS index lies outside its sequence.
+    """
+    tss_index = np.asarray(tss_index, dtype=np.int64)
+    out, new_tss = [], np.empty(len(tss_index), dtype=np.int64)
+    for i, (s, t) in enumerate(zip(sequences, tss_index, strict=True)):
+        if not 0 <= t < len(s):
+            msg = f"sequence {i}: TSS index {int(t)} outside its {len(s)} bp"
+            raise ValueError(msg)
+        a = max(0, int(t) - upstream)
+        out.append(s[a : int(t) + downstream + 1])
+        new_tss[i] = int(t) - a
+    return out, new_tss

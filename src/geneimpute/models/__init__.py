@@ -15,6 +15,7 @@ from ._conformal import TissueConformal
 from ._estimator import HybridImputer
 from ._features import GeneInputs
 from ._persistence import DamagedModelError
+from ._pretrained import list_pretrained, pretrained, pretrained_card
 
 _LAZY = {
     "HybridNet": "._networks",
@@ -37,6 +38,9 @@ __all__ = [
     "TissueConformal",
     "idw_profiles",
     "idw_weights",
+    "list_pretrained",
+    "pretrained",
+    "pretrained_card",
     *_LAZY,
 ]
 

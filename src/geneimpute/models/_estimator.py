@@ -236,6 +236,30 @@ class HybridImputer:
             return {"joint": np.zeros((0, len(self.setup_.tissues)))}
         return {k: np.concatenate(v) for k, v in outs.items()}
 
+    def _promoter_embeddings(
+        self, net: HybridNet, promoter: np.ndarray, device: str, batch_size: int = 1024
+    ) -> np.ndarray:
+        """CNN embeddings ``(n_genes, dim)`` of every promoter; genes without one share one."""
+        import torch
+
+        net.eval()
+        assert net.cnn is not None
+        observed = promoter[:, :, 4].any(axis=1)
+        todo = np.flatnonzero(observed)
+        if not observed.all():  # every gene without a promoter has the same (empty) input
+            todo = np.append(todo, np.flatnonzero(~observed)[0])
+        parts = []
+        with torch.inference_mode():
+            for s in range(0, len(todo), batch_size):
+                x = torch.from_numpy(promoter[todo[s : s + batch_size]]).to(device)
+                parts.append(net.cnn(x).float().cpu().numpy())
+        emb = np.concatenate(parts) if parts else np.zeros((0, self.config.embedding_dim))
+        out = np.empty((len(promoter), emb.shape[1]), dtype=emb.dtype)
+        out[todo] = emb
+        if not observed.all():
+            out[~observed] = emb[-1]
+        return out
+
     # ------------------------------------------------------------------ stage 2
     def _design(self, nn_out: dict[str, np.ndarray], prep: dict, rows: np.ndarray) -> np.ndarray:
         cfg = self.config
@@ -465,6 +489,33 @@ class HybridImputer:
         """
         return self._calibration().interval(pred, sigma, confidence)
 
+    def thin_calibration(self, n_genes: int, random_state: int = 0) -> None:
+        """Keep a seeded random subset of ``n_genes`` calibration genes (smaller saved models).
+
+        Split-conformal coverage holds for any calibration set exchangeable with new genes, so
+        a random subset keeps the guarantee; the interval quantiles become coarser (steps of
+        ``1 / (n_genes + 1)``) and vary a little more between subsets. Used to keep the
+        shipped pretrained models small (``calibration.npz`` holds two
+        ``(n_genes, n_tissues)`` float64 arrays).
+
+        Raises
+        ------
+        RuntimeError
+            If the model has no calibration.
+        ValueError
+            If ``n_genes < 20``.
+        """
+        cal = self._calibration()
+        if isinstance(n_genes, bool) or not isinstance(n_genes, int) or n_genes < 20:
+            msg = f"n_genes must be an integer >= 20, got {n_genes!r}"
+            raise ValueError(msg)
+        R, S = cal.residuals_, cal.sigmas_
+        assert R is not None and S is not None
+        if n_genes >= len(R):
+            return
+        keep = np.sort(np.random.default_rng(random_state).choice(len(R), n_genes, replace=False))
+        self.conformal_ = TissueConformal().fit(R[keep], S[keep])
+
     def _calibration(self) -> TissueConformal:
         """Return the conformal calibration; ``RuntimeError`` for a model without one."""
         if self.conformal_ is None or self.sigma_xgb_ is None:
@@ -525,13 +576,11 @@ class HybridImputer:
             t = self._net_inputs(prep, inputs)
             if self.net_ is None:
                 out = {}
-            elif return_embedding and self.config.use_cnn:  # one pass serves both
-                out = self._predict_net(self.net_, t, np.arange(len(Y)), device)
-                emb = out.pop("promoter_embedding")
-                out = {k: v[rows] for k, v in out.items()}
             else:
                 out = self._predict_net(self.net_, t, rows, device)
                 out.pop("promoter_embedding", None)
+                if return_embedding and self.config.use_cnn:
+                    emb = self._promoter_embeddings(self.net_, inputs.promoter, device)
         with timed("xgboost_predict"):
             X = self._design(out, prep, rows)
             self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")

@@ -71,7 +71,7 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
         model.xgb_.save_model(tmp / "xgboost.ubj")
         if model.calibrated:
             model.sigma_xgb_.save_model(tmp / "xgboost_sigma.ubj")
-            np.savez(
+            np.savez_compressed(
                 tmp / "calibration.npz",
                 residuals=model.conformal_.residuals_,
                 sigmas=model.conformal_.sigmas_,

@@ -11,6 +11,7 @@ from ._donors import (
     to_donor_layers,
     to_mudata,
 )
+from ._gtex_tissues import gtex_tissue_map, merge_gtex_tissues
 from ._neighbors import neighbor_features
 from ._promoters import extract_promoters, one_hot_encode
 from ._readers import read_annotation, read_fasta, read_gct, read_wide_tsv
@@ -20,6 +21,8 @@ __all__ = [
     "extract_promoters",
     "from_donor_layers",
     "from_mudata",
+    "gtex_tissue_map",
+    "merge_gtex_tissues",
     "label_samples",
     "normalize_panel_counts",
     "to_donor_layers",

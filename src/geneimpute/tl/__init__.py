@@ -5,6 +5,7 @@ from ._attribution import attribute_promoters
 from ._baselines import impute_neighbors
 from ._donors import impute_donors
 from ._evaluate import evaluate
+from ._predict import predict_profiles
 from ._samples import impute_samples
 from ._train import impute_expression, train
 
@@ -15,6 +16,7 @@ __all__ = [
     "impute_expression",
     "impute_neighbors",
     "impute_samples",
+    "predict_profiles",
     "regression_metrics",
     "train",
 ]

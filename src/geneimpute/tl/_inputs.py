@@ -50,20 +50,25 @@ def gene_feature_table(
 ) -> pd.DataFrame:
     """Hand-made per-gene features from ``var`` (NaN where unknown).
 
-    Promoter GC / CpG o/e / length (NaN without ``promoter_key``), log10 gene-body length, and,
-    with ``use_structure`` and where ``var`` has them, the canonical transcript's log 5' UTR,
-    exon and 3' UTR lengths and exon count.
+    Promoter GC / CpG o/e / length (NaN without ``promoter_key``) and, with ``use_structure``,
+    log10 gene-body length (NaN without ``start`` / ``end``) and, where ``var`` has them, the
+    canonical transcript's log 5' UTR, exon and 3' UTR lengths and exon count.
     """
     has = promoter_key is not None and promoter_key in var.columns
     seqs = var[promoter_key] if has else pd.Series("", index=var.index)
     feats = promoter_composition(seqs)
-    feats["log10_gene_length_bp"] = np.log10(
-        (var["end"].astype(float) - var["start"].astype(float)).clip(lower=1)
-    )
-    if use_structure:
-        for col in STRUCTURE_COLUMNS:
-            if col in var.columns:
-                feats[f"log1p_{col}"] = np.log1p(pd.to_numeric(var[col], errors="coerce"))
+    if not use_structure:
+        return feats
+    if "start" in var.columns and "end" in var.columns:
+        length = pd.to_numeric(var["end"], errors="coerce") - pd.to_numeric(
+            var["start"], errors="coerce"
+        )
+        feats["log10_gene_length_bp"] = np.log10(length.clip(lower=1))
+    else:  # promoters without coordinates (predict_profiles from FASTA)
+        feats["log10_gene_length_bp"] = np.nan
+    for col in STRUCTURE_COLUMNS:
+        if col in var.columns:
+            feats[f"log1p_{col}"] = np.log1p(pd.to_numeric(var[col], errors="coerce"))
     return feats
 
 

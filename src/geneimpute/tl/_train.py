@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from anndata import AnnData
@@ -16,6 +16,7 @@ from .._settings import Accelerator, resolve_device
 from .._timing import timed
 from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
 from ..models._config import feature_options
+from ..models._pretrained import PRETRAINED, pretrained
 from ._common import (
     check_interval,
     gene_reliability,
@@ -133,7 +134,10 @@ def fit_hybrid(
 def resolve_model(
     model: HybridImputer | str | Path | None, is_log1p: bool | None
 ) -> tuple[HybridImputer | None, str, bool]:
-    """Load a saved model directory, check the type; ``(model, source, is_log1p)``.
+    """Load a saved model directory or a pretrained model by name; ``(model, source, is_log1p)``.
+
+    A string names a directory when one exists at that path, else a pretrained model
+    (:func:`geneimpute.models.list_pretrained`).
 
     ``is_log1p=None`` takes the model's training units (TPM when there is no model).
 
@@ -141,11 +145,23 @@ def resolve_model(
     ------
     TypeError
         If ``model`` is neither a HybridImputer, a path nor None.
+    FileNotFoundError
+        If a string is neither an existing directory nor a pretrained name.
     """
     source = "given"
     if isinstance(model, str | Path):
         source = str(model)
-        model = HybridImputer.load(model)
+        if isinstance(model, str) and model in PRETRAINED and not Path(model).exists():
+            source = f"pretrained {model!r}"
+            model = pretrained(model)
+        elif not Path(model).exists():
+            msg = (
+                f"model={str(model)!r} is neither a saved model directory nor a pretrained "
+                f"model name; pretrained: {sorted(PRETRAINED)}"
+            )
+            raise FileNotFoundError(msg)
+        else:
+            model = HybridImputer.load(model)
     if model is not None and not isinstance(model, HybridImputer):
         msg = f"model must be a HybridImputer, a saved model directory or None, got {type(model)}"
         raise TypeError(msg)
@@ -154,26 +170,63 @@ def resolve_model(
     return model, source, bool(is_log1p)
 
 
-def model_tissue_order(tissues: Sequence[str], model: HybridImputer) -> tuple[np.ndarray, list]:
-    """Positions in ``tissues`` of the model's tissues, and the data's tissues it lacks.
+def model_tissue_order(
+    tissues: Sequence[str], model: HybridImputer, *, allow_missing: bool = False
+) -> tuple[np.ndarray, list]:
+    """Positions in ``tissues`` of the model's tissues (-1: absent), and the data's extras.
 
     Raises
     ------
     ValueError
-        If a tissue of the model is not in ``tissues``, naming them.
+        If a tissue of the model is not in ``tissues`` (unless ``allow_missing``), naming the
+        model's missing tissues and the data's unmatched ones.
     """
     names = [str(t) for t in tissues]
     pos = {t: i for i, t in enumerate(names)}
     missing = [t for t in model.tissues_ if t not in pos]
-    if missing:
+    if missing and not allow_missing:
+        from ..pp._gtex_tissues import GTEX_TISSUE_MAP
+
+        unmatched = [t for t in names if t not in set(model.tissues_)]
+        gtex = {k.lower() for k in GTEX_TISSUE_MAP}
+        hint = (
+            "; these look like GTEx SMTSD names: merge them into the model's HPA tissue names "
+            "with geneimpute.pp.merge_gtex_tissues(adata)"
+            if any(t.strip().lower() in gtex for t in unmatched)
+            else ""
+        )
         msg = (
             f"adata lacks {len(missing)} of the model's {len(model.tissues_)} tissues: "
-            f"{missing[:5]}{' ...' if len(missing) > 5 else ''}; the model needs every tissue "
-            "it was trained on (by obs_name, any order)"
+            f"{missing}; adata's tissues that match none of the model's: {unmatched}. The "
+            f"model needs every tissue it was trained on (by obs_name, any order){hint}"
         )
         raise ValueError(msg)
     extra = [t for t in names if t not in set(model.tissues_)]
-    return np.array([pos[t] for t in model.tissues_], dtype=np.int64), extra
+    return np.array([pos.get(t, -1) for t in model.tissues_], dtype=np.int64), extra
+
+
+def model_tissue_values(
+    Y: np.ndarray, order: np.ndarray, model: HybridImputer, reference: np.ndarray
+) -> np.ndarray:
+    """``Y`` (genes x data tissues, log1p) in the model's tissue order.
+
+    Model tissues absent from the data (``order == -1``) are estimated for the reference genes
+    as the conditional mean of a Gaussian with the model's tissue correlation, given the
+    gene's z-scored values in the present tissues (clipped at 0); NaN for other genes.
+    """
+    present = order >= 0
+    Ym = np.full((len(Y), len(order)), np.nan)
+    Ym[:, present] = Y[:, order[present]]
+    if present.all():
+        return Ym
+    p, m = np.flatnonzero(present), np.flatnonzero(~present)
+    C = model.tissue_correlation_
+    Z = (Ym[reference][:, p] - model.mu_[p]) / model.sd_[p]
+    coef = np.linalg.solve(C[np.ix_(p, p)] + 1e-3 * np.eye(len(p)), C[np.ix_(p, m)])
+    est = model.mu_[m] + model.sd_[m] * (Z @ coef)
+    rows = np.flatnonzero(reference)
+    Ym[np.ix_(rows, m)] = np.clip(est, 0.0, None)
+    return Ym
 
 
 def check_model_setup(
@@ -379,6 +432,7 @@ def impute_expression(
     key_added: str = "imputed",
     embedding_key: str = "promoter_embedding",
     interval: float | None = 0.9,
+    missing_tissues: Literal["raise", "estimate"] = "raise",
     save_model: str | Path | None = None,
     random_state: int = 0,
     accelerator: Accelerator | None = None,
@@ -435,6 +489,14 @@ def impute_expression(
         a learned per-(gene, tissue) difficulty (Mondrian normalised split conformal; see
         :class:`~geneimpute.models.TissueConformal`). Coverage holds on average over genes
         exchangeable with the reference genes.
+    missing_tissues
+        What to do when ``adata`` lacks tissues of a fitted ``model``: ``"raise"`` (default)
+        or ``"estimate"``: the reference genes' values in those tissues (neighbour inputs) are
+        estimated from their other tissues with the model's tissue correlation (conditional
+        Gaussian mean of z-scored log1p values), with a warning; nothing is written for the
+        absent tissues. For example a GTEx table merged with
+        :func:`~geneimpute.pp.merge_gtex_tissues` has 36 of the pretrained model's 37 tissues
+        (retina is not a GTEx tissue).
     save_model
         Directory to save the model trained when ``model`` is None (must not exist).
     random_state
@@ -482,6 +544,9 @@ def impute_expression(
     >>> adata.layers["imputed"], adata.layers["imputed_mask"]  # doctest: +SKIP
     """
     check_interval(interval)
+    if missing_tissues not in ("raise", "estimate"):
+        msg = f"missing_tissues must be 'raise' or 'estimate', got {missing_tissues!r}"
+        raise ValueError(msg)
     model, model_source, log1p = resolve_model(model, is_log1p)
     if model is not None and save_model is not None:
         msg = "save_model is for a model trained here (model=None)"
@@ -521,9 +586,18 @@ def impute_expression(
     else:
         check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=log1p)
         sources.tissue_correlation = "model"
-    order, extra = model_tissue_order(tissues, model)
+    order, extra = model_tissue_order(tissues, model, allow_missing=missing_tissues == "estimate")
+    absent = [t for t, o in zip(model.tissues_, order, strict=True) if o < 0]
+    if absent:
+        warn_data(
+            f"adata lacks {len(absent)} of the model's tissues ({absent}); the reference "
+            "genes' values there are estimated from their other tissues with the model's "
+            "tissue correlation, and these tissues are not imputed",
+            stacklevel=3,
+        )
+    Y_model = model_tissue_values(task.Y, order, model, task.reference)
     if not trained_here:
-        check_scale(model, task.Y[:, order], task.reference)
+        check_scale(model, Y_model, task.reference)
     t0 = time.perf_counter()
     rows = np.flatnonzero(task.target)
     want_interval = interval is not None
@@ -537,7 +611,7 @@ def impute_expression(
     pred_m, emb, _, sigma_m = predict_hybrid(
         adata,
         model,
-        task.Y[:, order],
+        Y_model,
         task.reference,
         rows,
         promoter_key=promoter_key,
@@ -550,7 +624,8 @@ def impute_expression(
     bounds = None
     if want_interval and sigma_m is not None and interval is not None:
         lo_m, hi_m = model.interval(pred_m, sigma_m, float(interval))
-        bounds = interval_layers(lo_m, hi_m, order, adata.n_obs, log1p)
+        here = order >= 0
+        bounds = interval_layers(lo_m[:, here], hi_m[:, here], order[here], adata.n_obs, log1p)
         reliability = gene_reliability(pred_m, lo_m, hi_m, model.mu_)
     timings["impute"] = time.perf_counter() - t0
     if extra:
@@ -560,7 +635,7 @@ def impute_expression(
             stacklevel=3,
         )
     pred = np.full((len(rows), adata.n_obs), np.nan)
-    pred[:, order] = pred_m
+    pred[:, order[order >= 0]] = pred_m[:, order >= 0]
 
     corr_entry = model_correlation_entry(
         adata, tissue_correlation_key, model, f"geneimpute.tl.impute_expression ({key_added!r})"
@@ -599,6 +674,7 @@ def impute_expression(
             "model": model_source,
             "inputs": sources.to_dict(),
             "tissues_not_in_model": list(extra),
+            "model_tissues_estimated": absent,
             "model_setup": {k: v for k, v in model.setup_.to_dict().items() if v is not None},
             "model_config": dict(vars(model.config)),
         },
