@@ -110,9 +110,10 @@ def test_impute_by_name_equals_load_of_the_files(table):
     assert hyb["pearson_tissue"] > dist["pearson_tissue"] + 0.1, (hyb, dist)
 
 
-def test_card_figures_of_the_sequence_models_reproduce(models, gtex):
+def test_card_figures_reproduce(models, gtex):
     script = _build_script()
     for name, evaluate in (
+        (HYBRID, script.evaluate_hybrid),
         (SEQUENCE, script.evaluate_sequence),
         (PROMOTER, script.evaluate_promoter),
     ):
