@@ -167,7 +167,10 @@ def test_demo_output_same_as_json_is_refused(tmp_path, capsys, monkeypatch):
     [
         (["-o", "{d}/missing/out.h5ad"], r"--output .*: directory '.*missing' does not exist"),
         (["-o", "{d}"], r"--output .*: is a directory"),
-        (["-o", "{d}/o.h5ad", "--model", "{d}/nomodel"], r"--model .*: neither a model directory nor a pretrained model"),
+        (
+            ["-o", "{d}/o.h5ad", "--model", "{d}/nomodel"],
+            r"--model .*: neither a model directory nor a pretrained model",
+        ),
         (["-o", "{d}/o.h5ad", "--save-model", "{d}"], r"--save-model .*: exists"),
         (["-o", "{d}/o.h5ad", "--save-model", "{d}/a/b"], r"--save-model .*does not exist"),
         (

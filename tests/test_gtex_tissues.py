@@ -80,8 +80,8 @@ def test_map_table():
     assert row.loc["Uterus", "tissue"] == "endometrium"
     assert "our reading" in row.loc["Brain - Anterior cingulate cortex (BA24)", "note"]
     assert len(ge.pp.gtex_tissue_map(unmapped=False)) == 55 - len(UNMAPPED)
-    assert "documented merge" in ge.pp.merge_gtex_tissues.__doc__
-    assert "our reading" in ge.pp.merge_gtex_tissues.__doc__
+    assert ":func:`gtex_tissue_map`" in ge.pp.merge_gtex_tissues.__doc__
+    assert "our reading" in ge.pp.gtex_tissue_map.__doc__
 
 
 def test_every_gtex_donors_tissue_is_in_the_map(donors):

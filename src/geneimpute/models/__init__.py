@@ -16,11 +16,14 @@ from ._estimator import HybridImputer
 from ._features import GeneInputs
 from ._persistence import DamagedModelError
 from ._pretrained import list_pretrained, pretrained, pretrained_card
+from ._regulators import RegulatorConfig, RegulatorImputer, RegulatorSetup
 
 _LAZY = {
     "HybridNet": "._networks",
     "NeighborTransformer": "._networks",
     "PromoterCNN": "._networks",
+    "RegulatorNet": "._regulator_networks",
+    "SampleAutoencoder": "._regulator_networks",
     "DonorHybrid": "._donor",
     "DonorTransformer": "._donor",
     "KNNDonor": "._donor",
@@ -35,6 +38,9 @@ __all__ = [
     "HybridConfig",
     "HybridImputer",
     "ModelSetup",
+    "RegulatorConfig",
+    "RegulatorImputer",
+    "RegulatorSetup",
     "TissueConformal",
     "idw_profiles",
     "idw_weights",

@@ -10,6 +10,7 @@ from ._correlation import tissue_correlation
 from ._imputation import gene_profile, imputed_vs_observed, tissue_accuracy
 from ._neighbors import distance_similarity
 from ._promoters import promoter_attribution
+from ._regulators import regulator_heatmap
 from ._uncertainty import calibration
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "gene_profile",
     "imputed_vs_observed",
     "promoter_attribution",
+    "regulator_heatmap",
     "tissue_accuracy",
     "tissue_correlation",
 ]

@@ -6,6 +6,7 @@ from ._baselines import impute_neighbors
 from ._donors import impute_donors
 from ._evaluate import evaluate
 from ._predict import predict_profiles
+from ._regulators import impute_from_regulators, regulator_attribution, train_regulators
 from ._samples import impute_samples
 from ._train import impute_expression, train
 
@@ -14,9 +15,12 @@ __all__ = [
     "evaluate",
     "impute_donors",
     "impute_expression",
+    "impute_from_regulators",
     "impute_neighbors",
     "impute_samples",
     "predict_profiles",
     "regression_metrics",
+    "regulator_attribution",
     "train",
+    "train_regulators",
 ]
