@@ -91,6 +91,55 @@ def one_hot_encode(
     return out
 
 
+def check_tss(
+    sequences: Sequence[str], tss_index: Sequence[int] | np.ndarray, *, what: str | None = None
+) -> np.ndarray:
+    """Raise if a non-empty sequence's TSS index lies outside it; return the lengths (bp).
+
+    ``what`` (the source) prefixes the error message.
+
+    Raises
+    ------
+    ValueError
+        Naming how many TSS indices are outside their sequence, and the first.
+    """
+    tss_index = np.asarray(tss_index, dtype=np.int64)
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(tss_index))
+    bad = (lengths > 0) & ((tss_index < 0) | (tss_index >= lengths))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"{int(bad.sum())} promoters have a TSS index outside their sequence, e.g. "
+            f"sequence {i}: TSS index {int(tss_index[i])} for {int(lengths[i])} bp "
+            f"(valid: 0..{int(lengths[i]) - 1})"
+        )
+        raise ValueError(f"{what}: {msg}" if what else msg)
+    return lengths
+
+
+def check_letters(sequences: pd.Series, *, what: str) -> None:
+    """Raise if a sequence has letters other than ``ACGTN`` (either case), naming gene and letters.
+
+    ``sequences`` is indexed by gene, ``""`` for none; ``what`` names the source.
+
+    Raises
+    ------
+    ValueError
+        With the number of such sequences, the first gene and its foreign letters.
+    """
+    bad_letters = sequences.str.contains(r"[^ACGTNacgtn]", regex=True).to_numpy()
+    if bad_letters.any():
+        first = sequences.index[bad_letters][0]
+        letter = sorted(
+            set(str(sequences.iloc[int(np.flatnonzero(bad_letters)[0])]).upper()) - set("ACGTN")
+        )
+        msg = (
+            f"{int(bad_letters.sum())} promoter sequences in {what} contain letters other than "
+            f"A, C, G, T, N (e.g. gene {first}: {letter}); replace IUPAC ambiguity codes with N"
+        )
+        raise ValueError(msg)
+
+
 def promoter_matrix(
     sequences: Sequence[str],
     tss_index: Sequence[int] | np.ndarray,
@@ -117,16 +166,7 @@ def promoter_matrix(
     seqs = [str(s) if isinstance(s, str) else "" for s in sequences]
     tss_index = np.asarray(tss_index, dtype=np.int64)
     out = np.zeros((len(seqs), L, 5), dtype=np.float32)
-    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    bad = (lengths > 0) & ((tss_index < 0) | (tss_index >= lengths))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        msg = (
-            f"{int(bad.sum())} promoters have a TSS index outside their sequence, e.g. "
-            f"sequence {i}: TSS index {int(tss_index[i])} for {int(lengths[i])} bp "
-            f"(valid: 0..{int(lengths[i]) - 1})"
-        )
-        raise ValueError(msg)
+    lengths = check_tss(seqs, tss_index)
     for length in np.unique(lengths):
         if length == 0:
             continue
@@ -163,17 +203,7 @@ def encode_promoters(
         sequences of another length, or a TSS index outside its sequence.
     """
     seqs = sequences.astype(object).fillna("").astype(str)
-    bad_letters = seqs.str.contains(r"[^ACGTNacgtn]", regex=True).to_numpy()
-    if bad_letters.any():
-        first = seqs.index[bad_letters][0]
-        letter = sorted(
-            set(str(seqs.iloc[int(np.flatnonzero(bad_letters)[0])]).upper()) - set("ACGTN")
-        )
-        msg = (
-            f"{int(bad_letters.sum())} promoter sequences in {what} contain letters other than "
-            f"A, C, G, T, N (e.g. gene {first}: {letter}); replace IUPAC ambiguity codes with N"
-        )
-        raise ValueError(msg)
+    check_letters(seqs, what=what)
     if tss_index is None:
         tss_index = np.full(len(seqs), upstream)
         lens = seqs.str.len().to_numpy()
@@ -236,11 +266,9 @@ def crop_to_window(
         If a TSS index lies outside its sequence.
     """
     tss_index = np.asarray(tss_index, dtype=np.int64)
+    check_tss(sequences, tss_index)
     out, new_tss = [], np.empty(len(tss_index), dtype=np.int64)
     for i, (s, t) in enumerate(zip(sequences, tss_index, strict=True)):
-        if not 0 <= t < len(s):
-            msg = f"sequence {i}: TSS index {int(t)} outside its {len(s)} bp"
-            raise ValueError(msg)
         a = max(0, int(t) - upstream)
         out.append(s[a : int(t) + downstream + 1])
         new_tss[i] = int(t) - a

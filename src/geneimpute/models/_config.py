@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
+
+_C = TypeVar("_C")
 
 #: Input groups a hybrid can use (``features=``), see :func:`geneimpute.tl.train`.
 FEATURES = ("promoter", "neighbors", "structure")
@@ -122,12 +124,23 @@ class HybridConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any], **overrides: Any) -> HybridConfig:
         """Build from a dict plus keyword overrides; unknown names raise ``TypeError``."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted((set(values) | set(overrides)) - names)
-        if unknown:
-            msg = f"unknown HybridConfig option(s) {unknown}; known: {sorted(names)}"
-            raise TypeError(msg)
-        return cls(**{**values, **overrides})
+        return config_from_dict(cls, values, overrides)
+
+
+def config_from_dict(cls: type[_C], values: dict[str, Any], overrides: dict[str, Any]) -> _C:
+    """Build the config dataclass ``cls`` from ``values`` plus ``overrides``.
+
+    Raises
+    ------
+    TypeError
+        On names that are not fields of ``cls``, listing the known ones.
+    """
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted((set(values) | set(overrides)) - names)
+    if unknown:
+        msg = f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}"
+        raise TypeError(msg)
+    return cls(**{**values, **overrides})
 
 
 def feature_options(features: Sequence[str]) -> dict[str, bool]:

@@ -14,7 +14,7 @@ arXiv:1704.02685) or Integrated Gradients (Sundararajan et al., ICML 2017) from 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,8 @@ from .. import __version__
 from .._core.io import atomic_directory
 from .._core.training import fit_early_stopping
 from .._settings import Accelerator, resolve_device, settings
-from ._persistence import DamagedModelError
+from ._config import config_from_dict
+from ._persistence import DamagedModelError, _damaged
 
 if TYPE_CHECKING:
     import torch
@@ -106,12 +107,7 @@ class RegulatorConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any], **overrides: Any) -> RegulatorConfig:
         """Build from a dict plus overrides; unknown names raise ``TypeError``."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted((set(values) | set(overrides)) - names)
-        if unknown:
-            msg = f"unknown RegulatorConfig option(s) {unknown}; known: {sorted(names)}"
-            raise TypeError(msg)
-        return cls(**{**values, **overrides})
+        return config_from_dict(cls, values, overrides)
 
 
 @dataclass
@@ -206,8 +202,6 @@ class RegulatorImputer:
         """
         import torch
 
-        from ._regulator_networks import RegulatorNet, SampleAutoencoder
-
         R, Y = self._check(R, Y)
         n = len(R)
         if n < 20:
@@ -237,23 +231,35 @@ class RegulatorImputer:
             torch.manual_seed(cfg.random_state)
             encoder = None
             if cfg.use_autoencoder:
-                ae = SampleAutoencoder(nR + nT, cfg.autoencoder_width, cfg.dropout).to(device)
+                ae = self._new_autoencoder(nR + nT).to(device)
                 self._pretrain(ae, Rz, Yz, train, val, val_hide, rng, device)
                 encoder = ae.encoder
-            net = RegulatorNet(
-                nR,
-                nT,
-                cfg.hidden,
-                encoder=encoder,
-                code_dim=cfg.autoencoder_width,
-                dropout=cfg.dropout,
-            )
+            net = self._new_net(nR, nT, encoder)
             if base is not None:
                 net.base.copy_(torch.from_numpy(base.astype(np.float32)))  # type: ignore[operator]
             net = net.to(device)
             self._train_net(net, Rz, Yz, train, val, val_hide, rng, device)
         self.net_ = net.cpu().eval()
         return self
+
+    def _new_autoencoder(self, n_genes: int):
+        from ._regulator_networks import SampleAutoencoder
+
+        return SampleAutoencoder(n_genes, self.config.autoencoder_width, self.config.dropout)
+
+    def _new_net(self, n_regulators: int, n_targets: int, encoder) -> RegulatorNet:
+        """Build the regulator network of this config (``encoder``: the autoencoder's, or None)."""
+        from ._regulator_networks import RegulatorNet
+
+        cfg = self.config
+        return RegulatorNet(
+            n_regulators,
+            n_targets,
+            cfg.hidden,
+            encoder=encoder,
+            code_dim=cfg.autoencoder_width,
+            dropout=cfg.dropout,
+        )
 
     @staticmethod
     def _ridge_base(Rz: np.ndarray, Yz: np.ndarray) -> np.ndarray:
@@ -508,22 +514,15 @@ class RegulatorImputer:
         """
         import torch
 
-        from ._regulator_networks import RegulatorNet, SampleAutoencoder
-
         p = Path(path)
         if not (p / "config.json").exists():
             msg = f"{p} is not a saved RegulatorImputer: config.json is missing"
             raise FileNotFoundError(msg)
 
-        def damaged(why: str) -> DamagedModelError:
-            return DamagedModelError(
-                f"this model directory is damaged or from another version: {p} ({why})"
-            )
-
         try:
             state = json.loads((p / "config.json").read_text())
             if state.get("format") != FORMAT or state.get("schema_version") != SCHEMA_VERSION:
-                raise damaged(f"not a {FORMAT} schema {SCHEMA_VERSION} directory")
+                raise _damaged(p, f"not a {FORMAT} schema {SCHEMA_VERSION} directory")
             model = cls(RegulatorConfig.from_dict(state["config"]))
             model.setup_ = RegulatorSetup(**state["setup"])
             s = state["state"]
@@ -531,26 +530,14 @@ class RegulatorImputer:
             model.y_mu_, model.y_sd_ = np.asarray(s["y_mu"]), np.asarray(s["y_sd"])
             nR, nT = len(model.r_mu_), len(model.y_mu_)
             if nR != len(model.setup_.regulators) or nT != len(model.setup_.targets):
-                raise damaged("scalers do not match the regulators / targets of the setup")
-            cfg = model.config
-            enc = (
-                SampleAutoencoder(nR + nT, cfg.autoencoder_width, cfg.dropout).encoder
-                if cfg.use_autoencoder
-                else None
-            )
-            net = RegulatorNet(
-                nR,
-                nT,
-                cfg.hidden,
-                encoder=enc,
-                code_dim=cfg.autoencoder_width,
-                dropout=cfg.dropout,
-            )
+                raise _damaged(p, "scalers do not match the regulators / targets of the setup")
+            enc = model._new_autoencoder(nR + nT).encoder if model.config.use_autoencoder else None
+            net = model._new_net(nR, nT, enc)
             net.load_state_dict(torch.load(p / "network.pt", map_location="cpu", weights_only=True))
         except DamagedModelError:
             raise
         except Exception as err:  # noqa: BLE001 - any failure here means a bad directory
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise damaged(f"{type(err).__name__}: {first[:300]}") from None
+            raise _damaged(p, f"{type(err).__name__}: {first[:300]}") from None
         model.net_ = net.eval()
         return model

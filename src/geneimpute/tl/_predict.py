@@ -12,7 +12,14 @@ import pandas as pd
 from anndata import AnnData
 
 from .._core.neighbors import no_neighbors
-from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, crop_to_window, encode_promoters
+from .._core.sequence import (
+    DEFAULT_DOWNSTREAM,
+    DEFAULT_UPSTREAM,
+    check_letters,
+    check_tss,
+    crop_to_window,
+    encode_promoters,
+)
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from ..models import GeneInputs, HybridImputer
@@ -108,12 +115,8 @@ def _gene_table(data: Sequences, tss_index, promoter_key: str) -> tuple[pd.DataF
         if tss_col in var.columns:
             tss = var[tss_col].to_numpy(dtype=np.int64)
         else:
-            tss = _tss_positions(seqs[has], tss_index) if tss_index is not None else None
-            if tss is None:
-                tss = _tss_positions(seqs[has], None)
-            full = np.full(len(var), -1, dtype=np.int64)
-            full[has] = tss
-            tss = full
+            tss = np.full(len(var), -1, dtype=np.int64)
+            tss[has] = _tss_positions(seqs[has], tss_index)
         if (~has).any():
             warn_data(
                 f"{int((~has).sum())} genes have no promoter sequence in "
@@ -127,7 +130,9 @@ def _gene_table(data: Sequences, tss_index, promoter_key: str) -> tuple[pd.DataF
         var = pd.DataFrame(index=seqs.index)
         has = np.ones(len(seqs), dtype=bool)
         tss = _tss_positions(seqs, tss_index)
-    encode_promoters(seqs, np.where(has, tss, 0), what=source)  # letters, TSS inside
+    # validate whole records before cropping (a 10.5 kb record is never one-hot encoded)
+    check_letters(seqs, what=source)
+    check_tss(seqs.tolist(), tss, what=source)
     cropped = seqs.copy()
     new_tss = np.full(len(seqs), -1, dtype=np.int64)
     if has.any():

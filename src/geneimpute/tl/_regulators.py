@@ -13,7 +13,7 @@ from anndata import AnnData
 
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
-from .._utils import check_unique_var_names, expression_source, get_expression
+from .._utils import check_unique_var_names, get_expression
 from ..models._regulators import RegulatorImputer
 
 Genes = str | Sequence[str] | Sequence[bool] | np.ndarray | None
@@ -295,8 +295,7 @@ def impute_from_regulators(
     pred = model.predict(X[:, r], X[:, t])
     timings["impute"] = time.perf_counter() - t0
     adata = adata.copy() if copy else adata
-    src = expression_source(adata, layer)
-    out = np.array(src.toarray() if hasattr(src, "toarray") else src, dtype=np.float32, copy=True)
+    out = X.astype(np.float32)  # the values read above, not a second read of the matrix
     block = out[:, t]
     block[fill] = pred[fill].astype(np.float32)
     out[:, t] = block
@@ -404,16 +403,16 @@ def regulator_attribution(
     scores = pd.DataFrame(S, index=resolved.setup_.regulators, columns=names[chosen])
     k = min(n_top, len(r))
     top = pd.DataFrame(index=adata.var_names.copy())
-    order = np.argsort(-np.abs(S), axis=0)[:k]
-    cols_r = {f"regulator_{i + 1}": np.full(adata.n_vars, "", dtype=object) for i in range(k)}
-    cols_s = {f"score_{i + 1}": np.full(adata.n_vars, np.nan) for i in range(k)}
-    for j, gi in enumerate(t[chosen]):
-        for i in range(k):
-            cols_r[f"regulator_{i + 1}"][gi] = scores.index[order[i, j]]
-            cols_s[f"score_{i + 1}"][gi] = S[order[i, j], j]
+    order = np.argsort(-np.abs(S), axis=0)[:k]  # (k, n_explained): strongest first
+    rows, cols = t[chosen], np.arange(len(chosen))
+    regulator_names = scores.index.to_numpy()
     for i in range(k):
-        top[f"regulator_{i + 1}"] = cols_r[f"regulator_{i + 1}"].astype(str)
-        top[f"score_{i + 1}"] = cols_s[f"score_{i + 1}"]
+        names = np.full(adata.n_vars, "", dtype=object)
+        names[rows] = regulator_names[order[i]]
+        values = np.full(adata.n_vars, np.nan)
+        values[rows] = S[order[i], cols]
+        top[f"regulator_{i + 1}"] = names.astype(str)
+        top[f"score_{i + 1}"] = values
     adata = adata.copy() if copy else adata
     adata.uns[key_added] = {
         "scores": scores,
