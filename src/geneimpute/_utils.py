@@ -232,12 +232,14 @@ def expression_source(adata: AnnData, layer: str | None):
 
 
 def dense_rows(X, rows: np.ndarray) -> np.ndarray:
-    """Dense float32 copy of rows ``rows`` of a dense or sparse matrix, ``(len(rows), n_vars)``.
+    """Dense float32 copy of rows ``rows`` of a dense/sparse/dask matrix, ``(len(rows), n_vars)``.
 
     ``X[rows]`` with an index array already copies, so the block is only converted, not copied
-    again.
+    again. A dask ``X`` computes only those rows.
     """
     block = X[rows]
+    if hasattr(block, "compute"):
+        block = block.compute()
     block = block.toarray() if sparse.issparse(block) else block
     return np.asarray(block, dtype=np.float32)
 

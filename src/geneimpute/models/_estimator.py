@@ -19,6 +19,7 @@ from .._core.neighbors import idw_profiles
 from .._core.training import fit_early_stopping
 from .._settings import Accelerator, resolve_device, settings
 from .._timing import timed
+from ._boosting import fit_regressor
 from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
 from ._conformal import TissueConformal, floor_sigmas
 from ._design import build_design, design_names
@@ -304,6 +305,7 @@ class HybridImputer:
         *,
         setup: ModelSetup | None = None,
         accelerator: Accelerator | None = None,
+        client: Any = None,
     ) -> HybridImputer:
         """Fit on the genes whose log1p profile in ``Y`` is fully observed.
 
@@ -325,6 +327,10 @@ class HybridImputer:
         accelerator
             ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
             follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
+        client
+            A ``dask.distributed.Client``: every XGBoost model (the regressor and the
+            cross-fitted calibration models) is fitted with ``xgboost.dask`` on the cluster
+            (:func:`~geneimpute.models._boosting.fit_regressor`); the network trains here.
 
         Raises
         ------
@@ -332,8 +338,6 @@ class HybridImputer:
             On shape mismatches, infinite values, too few reference genes, neighbours that
             point at incomplete rows, or a non-finite tissue correlation.
         """
-        import xgboost as xgb
-
         cfg = self.config
         device = resolve_device(accelerator)
         Y = np.asarray(Y, dtype=np.float64)
@@ -423,11 +427,10 @@ class HybridImputer:
             X = self._design(self.oof_, prep, rows)
             y = Y[rows].ravel()
         with timed("xgboost_fit", self.timings_):
-            self.xgb_ = xgb.XGBRegressor(**self._xgb_params(device))
-            self.xgb_.fit(X, y)
+            self.xgb_ = fit_regressor(self._xgb_params(device), X, y, client)
         if cfg.calibrate:
             with timed("calibration", self.timings_):
-                self._calibrate(X, Y, rows, folds, device)
+                self._calibrate(X, Y, rows, folds, device, client)
         self.device_ = device
         return self
 
@@ -435,7 +438,13 @@ class HybridImputer:
         return {**self._xgb_params(device), "n_estimators": 100, "max_depth": 3}
 
     def _calibrate(
-        self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray, folds: list, device: str
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        rows: np.ndarray,
+        folds: list,
+        device: str,
+        client: Any = None,
     ) -> None:
         """Cross-fitted residuals and difficulty estimates of the reference genes -> conformal.
 
@@ -445,8 +454,6 @@ class HybridImputer:
         cross-fitted the same way for the calibration genes and fitted on all of them for new
         genes.
         """
-        import xgboost as xgb
-
         T = len(self.setup_.tissues)
         F = X.shape[1]
         X3 = X.reshape(len(rows), T, F)
@@ -457,16 +464,14 @@ class HybridImputer:
             out = np.empty((len(rows), T))
             for hi in where:
                 tr = np.setdiff1d(np.arange(len(rows)), hi)
-                m = xgb.XGBRegressor(**params)
-                m.fit(X3[tr].reshape(-1, F), target[tr].ravel())
+                m = fit_regressor(params, X3[tr].reshape(-1, F), target[tr].ravel(), client)
                 out[hi] = m.predict(X3[hi].reshape(-1, F)).reshape(len(hi), T)
             return out
 
         residuals = Y[rows] - cross_fit(Y[rows], self._xgb_params(device))
         absres = np.abs(residuals)
         raw = cross_fit(absres, self._sigma_params(device))
-        self.sigma_xgb_ = xgb.XGBRegressor(**self._sigma_params(device))
-        self.sigma_xgb_.fit(X, absres.ravel())
+        self.sigma_xgb_ = fit_regressor(self._sigma_params(device), X, absres.ravel(), client)
         sigmas, self.sigma_floor_ = floor_sigmas(raw)
         self.conformal_ = TissueConformal().fit(residuals, sigmas)
 

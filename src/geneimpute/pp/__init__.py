@@ -12,6 +12,7 @@ from ._donors import (
     to_mudata,
 )
 from ._gtex_tissues import gtex_tissue_map, merge_gtex_tissues
+from ._lazy import read_lazy, write_layers
 from ._neighbors import neighbor_features
 from ._promoters import extract_promoters, one_hot_encode
 from ._readers import read_annotation, read_fasta, read_gct, read_wide_tsv
@@ -32,7 +33,9 @@ __all__ = [
     "read_annotation",
     "read_fasta",
     "read_gct",
+    "read_lazy",
     "read_wide_tsv",
     "tissue_correlation",
     "tissue_medians",
+    "write_layers",
 ]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._dask import column_pass, is_dask
 from .._logging import warn_data
 from .._utils import dense_rows, expression_source, sample_tissues
 
@@ -23,7 +24,10 @@ def tissue_medians(
     """Median expression of every gene in every tissue, ignoring NaN (GTEx's median TPM table).
 
     Works one tissue at a time, so a 17,382 x 56,200 GTEx v8 sample matrix (dense or sparse)
-    never needs a second full copy.
+    never needs a second full copy. A dask-backed ``X`` (opened lazily with
+    :func:`~geneimpute.pp.read_lazy`, or any :class:`dask.array.Array`) is read once in blocks
+    of whole columns on the active dask scheduler (a ``dask.distributed.Client`` when one
+    exists) and never materialised; the medians are identical to the in-memory ones.
 
     Parameters
     ----------
@@ -81,12 +85,12 @@ def tissue_medians(
             + (" ..." if len(dropped) > 5 else "")
         )
     codes = np.asarray(tissues.codes)
-    out = np.empty((len(keep), adata.n_vars), dtype=np.float32)
-    for i, t in enumerate(keep):
-        rows = np.flatnonzero(codes == tissues.categories.get_loc(t))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN genes -> NaN
-            out[i] = np.nanmedian(dense_rows(X, rows), axis=0)
+    if is_dask(X):
+        group = np.full(len(tissues.categories), -1)
+        group[[tissues.categories.get_loc(t) for t in keep]] = np.arange(len(keep))
+        out = column_pass(X, group[codes], len(keep))[0]
+    else:
+        out = _medians_in_memory(X, codes, [tissues.categories.get_loc(t) for t in keep])
     tdata = AnnData(
         X=out,
         obs=pd.DataFrame({"n_samples": counts[keep].to_numpy()}, index=pd.Index(keep)),
@@ -102,3 +106,14 @@ def tissue_medians(
         }
     }
     return tdata
+
+
+def _medians_in_memory(X, codes: np.ndarray, groups: list[int]) -> np.ndarray:
+    """``(len(groups), n_vars)`` float32 NaN-ignoring medians of the rows of each group."""
+    out = np.empty((len(groups), X.shape[1]), dtype=np.float32)
+    for i, g in enumerate(groups):
+        rows = np.flatnonzero(codes == g)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN genes -> NaN
+            out[i] = np.nanmedian(dense_rows(X, rows), axis=0)
+    return out

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._dask import is_dask, map_rows
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
-from .._utils import check_unique_var_names, get_expression
+from .._utils import check_unique_var_names, expression_source, get_expression
 from ..models._regulators import RegulatorImputer
 
 Genes = str | Sequence[str] | Sequence[bool] | np.ndarray | None
@@ -177,8 +178,14 @@ def train_regulators(
     return model
 
 
-def _model_columns(adata: AnnData, model: RegulatorImputer, X: np.ndarray):
-    """Positions of the model's regulators and targets in ``adata``, checked."""
+def _model_columns(
+    adata: AnnData, model: RegulatorImputer, X: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Positions of the model's regulators and targets in ``adata``, checked.
+
+    Returns ``(regulators, targets, n_missing)``; ``n_missing`` (NaN cells per target) is
+    computed in the same pass as the regulator check for a dask ``X``, else None.
+    """
     pos = {str(g): i for i, g in enumerate(adata.var_names)}
     for kind, names in (("regulators", model.setup_.regulators), ("targets", model.setup_.targets)):
         missing = [g for g in names if g not in pos]
@@ -190,7 +197,16 @@ def _model_columns(adata: AnnData, model: RegulatorImputer, X: np.ndarray):
             raise KeyError(msg)
     r = np.array([pos[g] for g in model.setup_.regulators], dtype=np.int64)
     t = np.array([pos[g] for g in model.setup_.targets], dtype=np.int64)
-    nan = ~np.isfinite(X[:, r]).all(axis=0)
+    n_missing = None
+    if is_dask(X):
+        import dask
+
+        finite, n_missing = dask.compute(
+            np.isfinite(X[:, r]).all(axis=0), (~np.isfinite(X[:, t])).sum(axis=0)
+        )
+        nan = ~np.asarray(finite)
+    else:
+        nan = ~np.isfinite(X[:, r]).all(axis=0)
     if nan.any():
         msg = (
             f"{int(nan.sum())} of the model's regulators have NaN in adata (e.g. "
@@ -198,7 +214,28 @@ def _model_columns(adata: AnnData, model: RegulatorImputer, X: np.ndarray):
             "must be measured in every sample"
         )
         raise ValueError(msg)
-    return r, t
+    return r, t, None if n_missing is None else np.asarray(n_missing, dtype=np.int64)
+
+
+class _RegulatorFill:
+    """Fill the chosen targets' NaN cells of a block of samples (dask path, one row block)."""
+
+    def __init__(self, model: RegulatorImputer, r, t, want_t, mask: bool = False) -> None:
+        self.model, self.r, self.t, self.want_t, self.mask = model, r, t, want_t, mask
+
+    def __call__(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        fill = ~np.isfinite(V[:, self.t]) & self.want_t[None, :]
+        if self.mask:
+            out = np.zeros(V.shape, dtype=bool)
+            out[:, self.t] = fill
+            return out
+        out = V.copy()
+        if fill.any():
+            pred = self.model.predict(V[:, self.r], V[:, self.t])
+            block = out[:, self.t]
+            block[fill] = pred[fill].astype(np.float32)
+            out[:, self.t] = block
+        return out
 
 
 def _resolve(model: RegulatorImputer | str | Path | None) -> tuple[RegulatorImputer | None, str]:
@@ -230,13 +267,20 @@ def impute_from_regulators(
     with the defaults (see :func:`train_regulators`); a fitted model is checked against
     ``adata`` (every regulator and target present by name, regulators without NaN).
 
+    A dask-backed matrix (e.g. :func:`~geneimpute.pp.read_lazy` of a zarr store larger than
+    memory) is never materialised: one pass checks the regulators and counts the NaN cells,
+    and the output layers are lazy dask arrays over blocks of whole rows, computed when
+    written (``adata.write_zarr``) on the active dask scheduler; values agree with the
+    in-memory path within float32 rounding (the network sees float32 either way).
+
     Parameters
     ----------
     adata
         Samples x genes, log-scale values (the model's units), NaN where not measured.
     model
         A fitted :class:`~geneimpute.models.RegulatorImputer`, a directory written by its
-        ``save``, or None to train one here.
+        ``save``, or None to train one here (not for a dask-backed matrix: train on an
+        in-memory subset first).
     genes
         Target genes to fill: None (every model target with a NaN), a list of gene names, a
         boolean mask or a boolean ``var`` column.
@@ -255,9 +299,10 @@ def impute_from_regulators(
     -------
     ``None``, or the modified copy with ``copy=True``. Writes ``adata.layers[key_added]``
     (``(n_samples, n_genes)``, float32: the input with the NaN cells of the chosen targets
-    filled; observed values bit-identical), ``adata.layers[f"{key_added}_mask"]`` (bool,
-    True where a value was imputed) and ``adata.uns[key_added]["params"]`` (model source and
-    setup, regulators, targets and values imputed, units, device) and ``["timings"]``.
+    filled; observed values bit-identical; lazy for a dask input),
+    ``adata.layers[f"{key_added}_mask"]`` (bool, True where a value was imputed) and
+    ``adata.uns[key_added]["params"]`` (model source and setup, regulators, targets and values
+    imputed, units, device, ``engine`` ``"numpy"`` or ``"dask"``) and ``["timings"]``.
 
     Raises
     ------
@@ -274,7 +319,14 @@ def impute_from_regulators(
     >>> adata.layers["imputed_regulators_mask"].sum()  # doctest: +SKIP
     """
     resolved, source = _resolve(model)
-    X = get_expression(adata, layer)
+    lazy = is_dask(expression_source(adata, layer))
+    if lazy and resolved is None:
+        msg = (
+            "adata's matrix is a dask array: train the model first on an in-memory AnnData "
+            "(e.g. ge.tl.train_regulators(adata[:5000].to_memory())) and pass model="
+        )
+        raise ValueError(msg)
+    X = expression_source(adata, layer) if lazy else get_expression(adata, layer)
     timings: dict[str, float] = {}
     if resolved is None:
         t0 = time.perf_counter()
@@ -283,24 +335,34 @@ def impute_from_regulators(
         )
         timings["train"] = time.perf_counter() - t0
     model = resolved
-    r, t = _model_columns(adata, model, X)
+    r, t, n_missing = _model_columns(adata, model, X)
     want = _gene_set(adata, genes, np.ones(adata.n_vars, bool), "genes")
-    fill = ~np.isfinite(X[:, t]) & want[t][None, :]
-    if not fill.any():
+    if n_missing is not None:  # dask: counts from the checking pass; layers stay lazy
+        per_target = np.where(want[t], n_missing, 0)
+        n_values, n_genes = int(per_target.sum()), int((per_target > 0).sum())
+    else:
+        fill = ~np.isfinite(X[:, t]) & want[t][None, :]
+        n_values, n_genes = int(fill.sum()), int(fill.any(axis=0).sum())
+    if n_values == 0:
         msg = (
             "all targets observed: no chosen target gene has a NaN in any sample, nothing to impute"
         )
         raise ValueError(msg)
     t0 = time.perf_counter()
-    pred = model.predict(X[:, r], X[:, t])
+    if lazy:
+        filler = _RegulatorFill(model, r, t, want[t])
+        out = map_rows(X, filler, np.float32)
+        mask = map_rows(X, _RegulatorFill(model, r, t, want[t], mask=True), np.bool_)
+    else:
+        pred = model.predict(X[:, r], X[:, t])
+        out = X.astype(np.float32)  # the values read above, not a second read of the matrix
+        block = out[:, t]
+        block[fill] = pred[fill].astype(np.float32)
+        out[:, t] = block
+        mask = np.zeros(out.shape, dtype=bool)
+        mask[:, t] = fill
     timings["impute"] = time.perf_counter() - t0
     adata = adata.copy() if copy else adata
-    out = X.astype(np.float32)  # the values read above, not a second read of the matrix
-    block = out[:, t]
-    block[fill] = pred[fill].astype(np.float32)
-    out[:, t] = block
-    mask = np.zeros(out.shape, dtype=bool)
-    mask[:, t] = fill
     adata.layers[key_added] = out
     adata.layers[f"{key_added}_mask"] = mask
     adata.uns[key_added] = {
@@ -309,8 +371,9 @@ def impute_from_regulators(
             "model": source,
             "n_regulators": len(r),
             "n_targets": len(t),
-            "n_genes_imputed": int(fill.any(axis=0).sum()),
-            "n_values_imputed": int(fill.sum()),
+            "n_genes_imputed": n_genes,
+            "n_values_imputed": n_values,
+            "engine": "dask" if lazy else "numpy",
             "layer": layer or "X",
             "units": model.setup_.units,
             "random_state": int(random_state),
@@ -322,7 +385,7 @@ def impute_from_regulators(
         },
         "timings": timings,
     }
-    logger.info("impute_from_regulators: filled %d values", int(fill.sum()))
+    logger.info("impute_from_regulators: filled %d values", n_values)
     return adata if copy else None
 
 
@@ -391,7 +454,7 @@ def regulator_attribution(
     resolved, _ = _resolve(model)
     assert resolved is not None
     X = get_expression(adata, layer)
-    r, t = _model_columns(adata, resolved, X)
+    r, t, _ = _model_columns(adata, resolved, X)
     names = np.array(resolved.setup_.targets)
     want = _gene_set(adata, targets, np.ones(adata.n_vars, bool), "targets")
     chosen = np.flatnonzero(want[t])

@@ -68,6 +68,7 @@ def fit_hybrid(
     random_state: int,
     accelerator: Accelerator | None,
     model_kwargs: dict[str, Any],
+    client: Any = None,
 ) -> tuple[HybridImputer, GeneInputs, InputSources]:
     """Build the inputs (reading stored keys of ``adata``) and fit a hybrid.
 
@@ -126,7 +127,7 @@ def fit_hybrid(
         ),
         reference=reference_rule,
     )
-    model.fit(Y, inputs, tissues, C, setup=setup, accelerator=accelerator)
+    model.fit(Y, inputs, tissues, C, setup=setup, accelerator=accelerator, client=client)
     model.timings_["features"] = features_seconds
     return model, inputs, sources
 
@@ -320,6 +321,7 @@ def train(
     tissue_correlation_key: str | None = DEFAULT_CORRELATION_KEY,
     random_state: int = 0,
     accelerator: Accelerator | None = None,
+    client: Any = None,
     **model_kwargs: Any,
 ) -> HybridImputer:
     """Train the hybrid imputer on the reference genes of a tissues x genes AnnData.
@@ -369,6 +371,14 @@ def train(
     accelerator
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
         follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
+    client
+        A ``dask.distributed.Client``: the XGBoost stage (the final regressor and the
+        cross-fitted calibration models) is fitted with ``xgboost.dask`` on a design matrix
+        partitioned over the cluster's workers, and kept as an ordinary
+        ``xgboost.XGBRegressor`` (saved, loaded and applied like any other). The torch stage
+        trains in this process as usual (see the "Scaling out" docs page for distributing it).
+        Distributed histogram boosting partitions the rows differently, so the model is
+        close to, not bit-identical with, the one trained without a client.
     **model_kwargs
         Overrides of :class:`~geneimpute.models.HybridConfig` (e.g. ``max_epochs``,
         ``n_folds``, ``k_neighbors``, ``use_tissue_correlation``).
@@ -413,6 +423,7 @@ def train(
         random_state=random_state,
         accelerator=accelerator,
         model_kwargs=model_kwargs,
+        client=client,
     )
     return model
 
