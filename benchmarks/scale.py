@@ -456,7 +456,9 @@ class ProcessSampler:
         self._thread.join()
 
     def peaks(self, t0: float = -np.inf, t1: float = np.inf) -> dict[str, float]:
-        inside = [snap for t, snap in self.samples if t0 <= t <= t1] or [self.samples[-1][1]]
+        inside = [snap for t, snap in self.samples if t0 <= t <= t1]
+        if not inside:  # a stage shorter than the interval: the nearest sample
+            inside = [min(self.samples, key=lambda s: abs(s[0] - t0))[1]]
         return {n: round(max(s[n] for s in inside) / MIB, 1) for n in self.procs}
 
 
@@ -793,6 +795,37 @@ def write_results(runs: list[dict], output: Path) -> None:
         + "\n"
     )
     print(f"wrote {output} and {output.with_suffix('.md')}")
+    dask_runs = [r for r in runs if r.get("engine") == "dask"]
+    if dask_runs:
+        md = output.with_name(output.stem + "_dask.md")
+        md.write_text(dask_table(dask_runs[-1]) + "\n")
+        print(f"wrote {md}")
+
+
+def dask_table(r: dict) -> str:
+    """Markdown summary of a dask run: stages with the peak RSS of every process."""
+    procs = list(r["process_peak_mib"])
+    gib = 1024.0
+    lines = [
+        f"{r['n_obs']:,} samples x {r['n_vars']:,} genes, {r['n_genes_imputed']:,} genes "
+        f"filled in every sample ({r['n_values_imputed']:,} values; the written mask holds "
+        f"{r['n_values_in_written_mask']:,}); {r['cluster']['n_workers']} workers x 1 thread, "
+        f"memory limit {r['cluster']['memory_limit']} each. Store: {r['store']['format']}; "
+        f"{r['store']['values']}; {r['store']['uncompressed_gib']} GiB as float32, "
+        f"{r['store']['compressed_gib']} GiB on disk, "
+        f"{r['store']['compressed_gib_with_layers']} GiB with the two layers "
+        f"(removed afterwards: {r['store_removed']}). Bytes spilled to disk by the workers: "
+        f"{sum(r['spilled_bytes'].values()):,}.",
+        "",
+        "| stage | seconds | " + " | ".join(f"peak RSS {p} (GiB)" for p in procs) + " |",
+        "|---" * (2 + len(procs)) + "|",
+    ]
+    for name, st in r["stages"].items():
+        cells = " | ".join(f"{st['process_peak_mib'][p] / gib:.2f}" for p in procs)
+        lines.append(f"| {name} | {st['seconds']:.1f} | {cells} |")
+    cells = " | ".join(f"**{r['process_peak_mib'][p] / gib:.2f}**" for p in procs)
+    lines.append(f"| **total** | **{r['total_seconds']:.0f}** | {cells} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

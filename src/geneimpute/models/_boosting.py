@@ -22,7 +22,8 @@ def n_workers(client: Any) -> int:
 def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None) -> Any:
     """Fit an ``xgboost.XGBRegressor(**params)`` on ``X`` ``(n_rows, n_features)`` and ``y``.
 
-    With ``client``, the rows are split into one partition per worker and fitted with
+    With ``client``, the rows are split into one partition per worker (scattered to the
+    workers, not embedded in the task graph) and fitted with
     ``xgboost.dask.DaskXGBRegressor`` (``n_jobs`` is replaced by each worker's threads); the
     result is converted to a local ``XGBRegressor`` through the booster's UBJSON bytes.
     """
@@ -35,9 +36,19 @@ def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None
     import dask.array as da
     from xgboost import dask as dxgb
 
-    rows = -(-len(X) // n_workers(client))
-    Xd = client.persist(da.from_array(np.asarray(X), chunks=(rows, -1)))
-    yd = client.persist(da.from_array(np.asarray(y), chunks=rows))
+    # one partition per worker, sent once with scatter (not embedded in the task graph)
+    parts = [p for p in np.array_split(np.arange(len(X)), n_workers(client)) if len(p)]
+    fx = client.scatter([np.ascontiguousarray(X[p]) for p in parts])
+    fy = client.scatter([np.ascontiguousarray(y[p]) for p in parts])
+    Xd = da.concatenate(
+        [
+            da.from_delayed(f, shape=(len(p), X.shape[1]), dtype=X.dtype)
+            for f, p in zip(fx, parts, strict=True)
+        ]
+    )
+    yd = da.concatenate(
+        [da.from_delayed(f, shape=(len(p),), dtype=y.dtype) for f, p in zip(fy, parts, strict=True)]
+    )
     dist = dxgb.DaskXGBRegressor(**{k: v for k, v in params.items() if k != "n_jobs"})
     dist.client = client
     dist.fit(Xd, yd)

@@ -128,6 +128,9 @@ def write_layers(
         automatic chunking). Dask blocks must cover whole zarr chunks (e.g. the lazy layers'
         blocks of whole rows with ``(rows per block, any width)``), as workers write in
         parallel without locks.
+    compressors
+        zarr compressors of the new arrays (e.g. ``numcodecs.Blosc(cname="zstd")``);
+        ``"auto"`` = zarr's default.
 
     Returns
     -------
