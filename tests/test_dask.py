@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import anndata as ad
@@ -45,6 +46,9 @@ def store(held_samples, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client():
+    # distributed's nanny sets OMP_NUM_THREADS=1 (and MKL/OpenBLAS) in *this* process's
+    # environment; restore it so processes started later (the tutorials' kernels) keep theirs
+    environ = dict(os.environ)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -52,6 +56,20 @@ def client():
         distributed.Client(cluster) as c,
     ):
         yield c
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+def test_training_uses_the_configured_threads_after_a_cluster_started(client):
+    import torch
+
+    from geneimpute._settings import cpu_threads, torch_threads
+
+    assert os.environ.get("OMP_NUM_THREADS") == "1"  # what the nanny did to this process
+    before = torch.get_num_threads()
+    with torch_threads():
+        assert torch.get_num_threads() == cpu_threads()
+    assert torch.get_num_threads() == before
 
 
 def test_read_lazy_opens_dask_arrays(store, tmp_path):
@@ -202,3 +220,22 @@ def test_impute_from_regulators_dask(client, tmp_path):
     with pytest.raises(ValueError, match="regulators have NaN"):
         ge.tl.impute_from_regulators(lazy3, model)
     assert "imputed_regulators" not in lazy3.layers
+
+
+def test_sparse_chunks_densified_per_block(held_samples, tmp_path):
+    """A CSR matrix read lazily (dask array of scipy.sparse chunks) gives the same medians."""
+    from scipy import sparse
+
+    d, tdata, _, _ = held_samples
+    s = d.copy()
+    X = np.asarray(s.X).copy()
+    X[X < 1.0] = 0.0  # sparse-like, with the NaN genes kept as explicit NaN
+    s.X = sparse.csr_matrix(X)
+    s.write_zarr(tmp_path / "sparse.zarr")
+    lazy = ge.pp.read_lazy(tmp_path / "sparse.zarr", chunks=(3000, 59))
+    assert isinstance(lazy.X, da.Array) and sparse.issparse(lazy.X.blocks[0, 0].compute())
+    dense = ad.AnnData(X=X, obs=s.obs, var=s.var)
+    np.testing.assert_array_equal(
+        np.asarray(ge.pp.tissue_medians(lazy, "tissue").X),
+        np.asarray(ge.pp.tissue_medians(dense, "tissue").X),
+    )

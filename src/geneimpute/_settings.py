@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,7 +22,9 @@ class _Settings:
     accelerator
         Default device policy: ``"auto"`` uses CUDA when available, ``"cpu"`` forces the CPU.
     n_jobs
-        Threads for XGBoost and torch on the CPU (``None``: all cores).
+        Threads for XGBoost and torch training on the CPU (``None``: every CPU this process
+        may use). Applied while a network trains, whatever ``OMP_NUM_THREADS`` says (dask's
+        ``LocalCluster`` sets it to 1 in the process that starts it).
     """
 
     progress: bool = True
@@ -51,3 +56,32 @@ def resolve_device(accelerator: Accelerator | None = None) -> str:
         msg = "accelerator='cuda' was requested but torch.cuda.is_available() is False"
         raise ValueError(msg)
     return "cuda" if available else "cpu"
+
+
+def cpu_threads() -> int:
+    """Threads for torch and XGBoost: ``settings.n_jobs``, else the CPUs this process may use."""
+    if settings.n_jobs is not None:
+        return max(1, int(settings.n_jobs))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def torch_threads() -> Iterator[None]:
+    """Run the block with torch's intra-op threads set to :func:`cpu_threads`, then restore.
+
+    Needed because torch takes its default from ``OMP_NUM_THREADS`` when it is first imported,
+    and ``dask.distributed``'s nanny sets ``OMP_NUM_THREADS=1`` in the process that starts a
+    ``LocalCluster``: without this, a network trained in the client process after the cluster
+    was started would run on one thread.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(cpu_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

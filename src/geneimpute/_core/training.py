@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._logging import logger
+from .._settings import torch_threads
 
 if TYPE_CHECKING:
     import torch
@@ -85,6 +86,42 @@ def fit_early_stopping(
     -------
     :class:`TrainingResult`.
     """
+    with torch_threads():  # settings.n_jobs threads, whatever OMP_NUM_THREADS says
+        return _fit(
+            net,
+            items,
+            loss_fn,
+            val_fn,
+            rng=rng,
+            max_epochs=max_epochs,
+            patience=patience,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            min_batch=min_batch,
+            min_delta=min_delta,
+            desc=desc,
+            progress=progress,
+        )
+
+
+def _fit(
+    net: torch.nn.Module,
+    items: np.ndarray,
+    loss_fn: Callable[[np.ndarray], torch.Tensor],
+    val_fn: Callable[[], float],
+    *,
+    rng: np.random.Generator,
+    max_epochs: int,
+    patience: int,
+    batch_size: int,
+    learning_rate: float,
+    weight_decay: float,
+    min_batch: int,
+    min_delta: float,
+    desc: str,
+    progress: bool,
+) -> TrainingResult:
     import torch
 
     opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
