@@ -86,80 +86,45 @@ def fit_early_stopping(
     -------
     :class:`TrainingResult`.
     """
-    with torch_threads():  # settings.n_jobs threads, whatever OMP_NUM_THREADS says
-        return _fit(
-            net,
-            items,
-            loss_fn,
-            val_fn,
-            rng=rng,
-            max_epochs=max_epochs,
-            patience=patience,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            min_batch=min_batch,
-            min_delta=min_delta,
-            desc=desc,
-            progress=progress,
-        )
-
-
-def _fit(
-    net: torch.nn.Module,
-    items: np.ndarray,
-    loss_fn: Callable[[np.ndarray], torch.Tensor],
-    val_fn: Callable[[], float],
-    *,
-    rng: np.random.Generator,
-    max_epochs: int,
-    patience: int,
-    batch_size: int,
-    learning_rate: float,
-    weight_decay: float,
-    min_batch: int,
-    min_delta: float,
-    desc: str,
-    progress: bool,
-) -> TrainingResult:
     import torch
 
-    opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    best, best_state, bad = np.inf, None, 0
-    history: list[dict[str, Any]] = []
-    epoch = -1
-    if progress:
-        from tqdm.auto import tqdm
+    with torch_threads():  # settings.n_jobs threads, whatever OMP_NUM_THREADS says
+        opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
+        best, best_state, bad = np.inf, None, 0
+        history: list[dict[str, Any]] = []
+        epoch = -1
+        if progress:
+            from tqdm.auto import tqdm
 
-        bar = tqdm(range(max_epochs), desc=desc, leave=False)
-    else:
-        bar = None
-    for epoch in bar if bar is not None else range(max_epochs):
-        net.train()
-        perm = rng.permutation(items)
-        total, n_seen = 0.0, 0
-        for s in range(0, len(perm), batch_size):
-            b = perm[s : s + batch_size]
-            if len(b) < min_batch:
-                continue
-            loss = loss_fn(b)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(b)
-            n_seen += len(b)
-        val = float(val_fn())
-        history.append({"epoch": epoch, "train_loss": total / max(n_seen, 1), "val": val})
-        if bar is not None:
-            bar.set_postfix(val=f"{val:.3f}")
-        if val < best - min_delta:
-            best, bad = val, 0
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            bar = tqdm(range(max_epochs), desc=desc, leave=False)
         else:
-            bad += 1
-            if bad >= patience:
-                break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    logger.info("%s: best validation %.4f after %d epochs", desc, best, epoch + 1)
-    return TrainingResult(best_val=float(best), n_epochs=epoch + 1, history=history)
+            bar = None
+        for epoch in bar if bar is not None else range(max_epochs):
+            net.train()
+            perm = rng.permutation(items)
+            total, n_seen = 0.0, 0
+            for s in range(0, len(perm), batch_size):
+                b = perm[s : s + batch_size]
+                if len(b) < min_batch:
+                    continue
+                loss = loss_fn(b)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(b)
+                n_seen += len(b)
+            val = float(val_fn())
+            history.append({"epoch": epoch, "train_loss": total / max(n_seen, 1), "val": val})
+            if bar is not None:
+                bar.set_postfix(val=f"{val:.3f}")
+            if val < best - min_delta:
+                best, bad = val, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= patience:
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        logger.info("%s: best validation %.4f after %d epochs", desc, best, epoch + 1)
+        return TrainingResult(best_val=float(best), n_epochs=epoch + 1, history=history)

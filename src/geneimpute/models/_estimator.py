@@ -17,7 +17,7 @@ import numpy as np
 from .._core.correlation import check_correlation, tissue_weights
 from .._core.neighbors import idw_profiles
 from .._core.training import fit_early_stopping
-from .._settings import Accelerator, resolve_device, settings
+from .._settings import Accelerator, resolve_device, settings, torch_threads
 from .._timing import timed
 from ._boosting import fit_regressor
 from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
@@ -228,7 +228,7 @@ class HybridImputer:
 
         net.eval()
         outs: dict[str, list] = {}
-        with torch.no_grad():
+        with torch_threads(), torch.no_grad():
             for s in range(0, len(rows), batch_size):
                 o = net(*self._batch(t, rows[s : s + batch_size], device))
                 for k, v in o.items():
@@ -250,7 +250,7 @@ class HybridImputer:
         if not observed.all():  # every gene without a promoter has the same (empty) input
             todo = np.append(todo, np.flatnonzero(~observed)[0])
         parts = []
-        with torch.inference_mode():
+        with torch_threads(), torch.inference_mode():
             for s in range(0, len(todo), batch_size):
                 x = torch.from_numpy(promoter[todo[s : s + batch_size]]).to(device)
                 parts.append(net.cnn(x).float().cpu().numpy())
