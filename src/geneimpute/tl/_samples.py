@@ -294,12 +294,18 @@ def impute_samples(
     lazy = is_dask(X)
     codes = np.asarray(tissues.codes)
     samples = _fit_samples(adata.n_obs, random_state)
+    tissue_names = [str(t) for t in tissues.categories]  # = tissue_medians' rows (min_samples=1)
+    if model is not None:  # checked before any pass over the data
+        check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=log1p)
+        order, extra = model_tissue_order(tissue_names, model)
+        if extra:
+            msg = f"sample tissues {extra[:5]} are not among the model's tissues"
+            raise ValueError(msg)
     timings: dict[str, float] = {}
     if lazy:  # one pass over column blocks: medians, finite counts, the beta-fit rows
         with timed("sample_column_pass", timings):
             med_raw32, n_finite, V_fit = column_pass(X, codes, len(tissues.categories), samples)
         all_nan = n_finite == 0
-        tissue_names = [str(t) for t in tissues.categories]
     else:
         with timed("sample_target_genes", timings):
             all_nan = _all_nan_columns(X, chunk_size) if genes is None else None
@@ -312,18 +318,12 @@ def impute_samples(
         with timed("tissue_medians", timings):
             tdata = tissue_medians(adata, tissue_key, layer=layer)
         med_raw32 = np.asarray(tdata.X)
-        tissue_names = [str(t) for t in tdata.obs_names]  # category order (min_samples=1)
+        assert list(tdata.obs_names) == tissue_names
         V_fit = dense_rows(X, samples)
     med_raw = np.asarray(med_raw32, dtype=np.float64)
     check_expression(
         med_raw, is_log1p=log1p, what="tissue medians", names=(tissue_names, adata.var_names)
     )
-    if model is not None:
-        check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=log1p)
-        order, extra = model_tissue_order(tissue_names, model)
-        if extra:
-            msg = f"sample tissues {extra[:5]} are not among the model's tissues"
-            raise ValueError(msg)
     Y_all = (med_raw if log1p else np.log1p(med_raw)).T  # genes x tissues, log1p
     reference = np.isfinite(Y_all).all(axis=1) & ~target
     if reference.sum() < 20:
