@@ -1,6 +1,7 @@
 """Accuracy scoreboard: the hybrid, its ablations and peer methods on held-out genes.
 
 Usage: python benchmarks/accuracy.py [--quick] [--seeds 0 1 2 3 4] [--datasets gtex roadmap]
+       python benchmarks/accuracy.py --partial [--seeds ...] [--datasets ...]
 
 Datasets: the bundled GTEx v8 tissue table (37 tissues, TPM) and Roadmap Epigenomics
 57epigenomes RPKM (read from ../shared/data; genes joined to the bundled coordinates and
@@ -12,6 +13,23 @@ genes, per-gene Pearson r across tissues on tissue-centred values, R^2, MSE; the
 lowest-expressed third of held-out genes (suffix ``_low``); and fit + predict seconds.
 Sequence-only rows are also scored on a chromosome-held-out split (chr1, chr8, chr15 held out:
 no paralog or neighbour leakage), as rows ``*_chrom_holdout``.
+
+Partial-profile protocol (``--partial``): the same 10% held-out genes (same seeds) keep a
+random 90%, 70%, 50% or 10% of their tissues (fractions hidden: 0.1, 0.3, 0.5, 0.9; each gene
+its own random tissues); only the hidden cells are scored (per-tissue r across the genes whose
+cell is hidden, per-gene r across a gene's hidden tissues after tissue centring, R^2, MSE:
+``geneimpute._core.metrics.masked_metrics``). Fraction 1.0 (every tissue hidden) is the
+fully-missing case, for comparison. Rows: ``hybrid`` (package defaults; the hybrid's errors
+in a gene's measured tissues conditioned onto its hidden ones,
+:class:`~geneimpute.models.ObservedTissueConditioner`), ``hybrid_unconditioned`` (its
+prediction without the measured tissues), ``observed_mean`` (the gene's mean over its measured
+tissues), ``tissue_corr_ridge`` (ridge regression from the measured tissues to each hidden one
+over the reference genes, one fit per pattern of measured tissues), ``knn_imputer``
+(``sklearn.impute.KNNImputer`` over genes, k=10, reference + held-out genes),
+``iterative_imputer`` (``sklearn.impute.IterativeImputer``, BayesianRidge, 10 rounds) and
+``distance_k10`` (the distance-based method). Written to accuracy.json under ``"partial"``
+(``{dataset: {fraction: {row: {metric: {"mean", "sd", "per_seed"}}}}}``, other keys kept) and to
+benchmarks/results/accuracy_partial.md.
 
 Writes benchmarks/results/accuracy.json
 ({"seeds": [...], dataset: {row: {metric: {"mean", "sd", "per_seed"}}}}; ``per_seed`` in the
@@ -233,6 +251,139 @@ def run_seed(adata, name, seed, quick):
     return res
 
 
+PARTIAL_FRACTIONS = (0.1, 0.3, 0.5, 0.9, 1.0)
+
+
+def hide_tissues(n_genes: int, n_tissues: int, fraction: float, seed: int) -> np.ndarray:
+    """``(n_genes, n_tissues)`` bool: True for each gene's randomly hidden tissues."""
+    rng = np.random.default_rng([seed, round(fraction * 100)])
+    k = min(n_tissues, max(1, round(fraction * n_tissues)))
+    order = np.argsort(rng.random((n_genes, n_tissues)), axis=1)
+    hidden = np.zeros((n_genes, n_tissues), bool)
+    np.put_along_axis(hidden, order[:, :k], True, axis=1)
+    return hidden
+
+
+def tissue_corr_ridge(Yref: np.ndarray, Yo: np.ndarray) -> np.ndarray:
+    """Predict each gene's hidden tissues from its measured ones: ridge over reference genes."""
+    from sklearn.linear_model import Ridge
+
+    out = np.tile(Yref.mean(axis=0), (len(Yo), 1))
+    seen = np.isfinite(Yo)
+    patterns, which = np.unique(seen, axis=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        genes = np.flatnonzero(which.ravel() == p)
+        obs, hid = np.flatnonzero(pattern), np.flatnonzero(~pattern)
+        if len(obs) and len(hid):
+            m = Ridge(alpha=1.0).fit(Yref[:, obs], Yref[:, hid])
+            out[np.ix_(genes, hid)] = m.predict(Yo[np.ix_(genes, obs)])
+    return out
+
+
+def run_partial_seed(adata, name, seed):
+    """Scores of every partial-profile row at every fraction for one seed (see module doc)."""
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer, KNNImputer
+
+    from geneimpute._core.metrics import masked_metrics
+
+    Yall = np.log1p(np.asarray(adata.X, dtype=np.float64)).T
+    n, n_t = Yall.shape
+    rng = np.random.default_rng(seed)
+    test = np.zeros(n, bool)
+    test[rng.choice(n, n // 10, replace=False)] = True
+    ref, te = ~test, np.flatnonzero(test)
+    Yobs = np.where(ref[:, None], Yall, np.nan)
+    Yref, T = Yall[ref], Yall[test]
+    inputs = gene_inputs(adata, ref)
+    t0 = time.perf_counter()
+    m = HybridImputer(random_state=seed)  # package defaults
+    m.fit(Yobs, inputs, list(adata.obs_names), correlation_matrix(Yref), accelerator="auto")
+    H = m.predict(Yobs, inputs, te)
+    fit_s = time.perf_counter() - t0
+    D = idw_profiles(Yobs, inputs.neighbors, 10)[test]
+    D = np.where(np.isfinite(D), D, Yref.mean(axis=0))
+    res: dict[str, dict[str, dict[str, float]]] = {}
+    for frac in PARTIAL_FRACTIONS:
+        hidden = hide_tissues(len(te), n_t, frac, seed)
+        Yo = np.where(hidden, np.nan, T)
+        rows: dict[str, tuple[np.ndarray, float]] = {}
+        t0 = time.perf_counter()
+        rows["hybrid"] = (m.conditioner_.complete(H, Yo), fit_s + time.perf_counter() - t0)
+        rows["hybrid_unconditioned"] = (H, fit_s)
+        rows["distance_k10"] = (D, 0.0)
+        if frac < 1:
+            t0 = time.perf_counter()
+            with np.errstate(invalid="ignore"):
+                om = np.nanmean(Yo, axis=1, keepdims=True)
+            rows["observed_mean"] = (np.repeat(om, n_t, axis=1), time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            rows["tissue_corr_ridge"] = (tissue_corr_ridge(Yref, Yo), time.perf_counter() - t0)
+            stacked = np.vstack([Yref, Yo])
+            t0 = time.perf_counter()
+            P = KNNImputer(n_neighbors=10).fit_transform(stacked)[len(Yref) :]
+            rows["knn_imputer"] = (P, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            it = IterativeImputer(max_iter=10, random_state=seed)
+            P = it.fit_transform(stacked)[len(Yref) :]
+            rows["iterative_imputer"] = (P, time.perf_counter() - t0)
+        key = f"{frac:.1f}"
+        res[key] = {}
+        for row, (P, sec) in rows.items():
+            res[key][row] = masked_metrics(P, T, hidden) | {"seconds": sec}
+        print(
+            f"  {name} seed {seed} hidden {key}: "
+            + " | ".join(
+                f"{r} r {v['pearson_tissue']:.3f} R2 {v['r2']:.3f}" for r, v in res[key].items()
+            ),
+            flush=True,
+        )
+    return res
+
+
+def summarise_partial(per_seed: list[dict]) -> dict:
+    """``{fraction: {row: {metric: {"mean", "sd", "per_seed"}}}}``."""
+    return {f: summarise([s[f] for s in per_seed]) for f in per_seed[0]}
+
+
+def partial_table(name: str, summ: dict) -> str:
+    cols = ["pearson_tissue", "pearson_gene_centered", "r2", "mse", "seconds"]
+    lines = [f"### {name}: partly measured genes (only hidden cells scored)", ""]
+    lines += ["| hidden | row | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    for frac, rows in summ.items():
+        for row, m in rows.items():
+            cells = [
+                f"{m[c]['mean']:.3f} ± {m[c]['sd']:.3f}"
+                if c != "seconds"
+                else f"{m[c]['mean']:.0f}"
+                for c in cols
+            ]
+            lines.append(f"| {frac} | {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main_partial(args) -> None:
+    out = json.loads(args.output.read_text()) if args.output.exists() else {}
+    out["partial"] = {"seeds": args.seeds}
+    md = []
+    for name in args.datasets:
+        adata = load(name)
+        print(f"{name}: {adata.n_obs} tissues x {adata.n_vars} genes; seeds {args.seeds}")
+        per_seed = [run_partial_seed(adata, name, s) for s in args.seeds]
+        out["partial"][name] = summarise_partial(per_seed)
+        md.append(partial_table(name, out["partial"][name]))
+        args.output.write_text(json.dumps(out, indent=2))  # after each dataset
+    text = "\n\n".join(md)
+    print("\n" + text)
+    path = args.output.with_name("accuracy_partial.md")
+    path.write_text(
+        f"Produced by `python benchmarks/accuracy.py --partial` ({len(args.seeds)} seeds, "
+        "package defaults; paired differences: `python benchmarks/paired_differences.py "
+        "--partial`).\n\n" + text + "\n"
+    )
+    print(f"wrote {args.output} (key 'partial') and {path}")
+
+
 def summarise(per_seed: list[dict]) -> dict:
     """``{row: {metric: {"mean", "sd", "per_seed"}}}``; ``per_seed`` follows the seed order."""
     rows = per_seed[0].keys()
@@ -281,8 +432,12 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--datasets", nargs="+", default=["gtex", "roadmap"])
     p.add_argument("--output", type=Path, default=RESULTS / "accuracy.json")
+    p.add_argument("--partial", action="store_true", help="the partial-profile protocol only")
     args = p.parse_args()
     ge.settings.progress = False
+    if args.partial:
+        main_partial(args)
+        return
     seeds = args.seeds[:1] if args.quick else args.seeds
     datasets = ["gtex"] if args.quick else args.datasets
     out: dict = {"seeds": seeds}

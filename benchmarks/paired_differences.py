@@ -1,6 +1,7 @@
 """Paired differences of the hybrid and every other row, seed by seed, from accuracy results.
 
 Usage: python benchmarks/paired_differences.py [benchmarks/results/accuracy.json | accuracy.log]
+       python benchmarks/paired_differences.py --partial [benchmarks/results/accuracy.json]
 
 Ablations share their split with the full hybrid, so the paired difference (hybrid - row, per
 seed) is the fair test of whether a component earns its place: it is shown as mean ± standard
@@ -10,6 +11,9 @@ Reads the per-seed values of ``accuracy.json`` (written by ``benchmarks/accuracy
 ``{"seeds": [...], dataset: {row: {metric: {"mean", "sd", "per_seed"}}}}``), or, for results
 written before ``per_seed`` existed, the per-seed lines of ``accuracy.log`` (3 decimals).
 Without an argument: ``accuracy.json`` when it has per-seed values, else ``accuracy.log``.
+``--partial`` reads the partial-profile protocol (``accuracy.json["partial"]``), one table per
+dataset and hidden fraction, marks each difference larger than its paired sd with ``*``, and
+writes the tables to ``benchmarks/results/accuracy_partial_paired.md``.
 """
 
 from __future__ import annotations
@@ -57,7 +61,22 @@ def from_log(path: Path) -> Rows:
     return rows
 
 
-def paired_tables(rows: Rows) -> str:
+def from_partial(path: Path) -> Rows:
+    data = json.loads(path.read_text())["partial"]
+    seeds = data.pop("seeds")
+    rows: Rows = {}
+    for ds, fractions in data.items():
+        for frac, table in fractions.items():
+            for row, metrics in table.items():
+                values = zip(*(metrics[m]["per_seed"] for m in METRICS), strict=True)
+                rows[(f"{ds}, {frac} of tissues hidden", row)] = dict(
+                    zip(seeds, values, strict=True)
+                )
+    return rows
+
+
+def paired_tables(rows: Rows, mark: bool = False) -> str:
+    """Markdown tables of hybrid - row; with ``mark``, ``*`` where |mean| > paired sd."""
     out = []
     for ds in dict.fromkeys(d for d, _ in rows):
         hyb = rows[(ds, "hybrid")]
@@ -68,7 +87,11 @@ def paired_tables(rows: Rows) -> str:
                 continue
             seeds = sorted(set(v) & set(hyb))
             diff = np.array([[hyb[s][i] - v[s][i] for i in range(3)] for s in seeds])
-            cells = [f"{diff[:, i].mean():+.3f} ± {diff[:, i].std():.3f}" for i in range(3)]
+            cells = [
+                f"{diff[:, i].mean():+.4f} ± {diff[:, i].std():.4f}"
+                + (" *" if mark and abs(diff[:, i].mean()) > diff[:, i].std() else "")
+                for i in range(3)
+            ]
             out.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
@@ -76,7 +99,21 @@ def paired_tables(rows: Rows) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", type=Path, nargs="?", help="accuracy.json or accuracy.log")
-    path = p.parse_args().results
+    p.add_argument("--partial", action="store_true", help="the partial-profile protocol")
+    args = p.parse_args()
+    path = args.results
+    if args.partial:
+        text = paired_tables(from_partial(path or RESULTS / "accuracy.json"), mark=True)
+        print(text)
+        out = RESULTS / "accuracy_partial_paired.md"
+        out.write_text(
+            "Produced by `python benchmarks/paired_differences.py --partial` from "
+            "`accuracy.json` (hybrid minus row, mean ± sd over seeds; `*`: |mean| > sd).\n"
+            + text
+            + "\n"
+        )
+        print(f"wrote {out}")
+        return
     if path is None:
         path = RESULTS / "accuracy.json"
         if not (path.exists() and has_per_seed(path)):

@@ -114,7 +114,7 @@ def test_fit_rejects_bad_arrays(arrays):
         ge.datasets.gtex_tissues().var.query("chrom == 'chr22'"), np.ones(len(Y), bool), k=8
     )
     bad = GeneInputs(inputs.promoter, inputs.gene_features, all_ref, inputs.feature_names)
-    with pytest.raises(ValueError, match="points at genes without a fully observed profile"):
+    with pytest.raises(ValueError, match="points at genes without any measured value"):
         model.fit(Y, bad, tissues, C)
     with pytest.raises(ValueError, match="disagree on the number of genes"):
         GeneInputs(inputs.promoter[:5], inputs.gene_features, inputs.neighbors)

@@ -8,17 +8,26 @@ import numpy as np
 def correlation_matrix(Y: np.ndarray) -> np.ndarray:
     """Pearson correlation between the columns (tissues) of ``Y`` ``(n_genes, n_tissues)``.
 
-    Constant columns get correlation 0 with every other column; the diagonal is 1.
+    Constant columns get correlation 0 with every other column; the diagonal is 1. With NaN
+    (partly measured genes), each pair of tissues uses the genes measured in both
+    (pairwise-complete; pairs with fewer than 3 such genes get 0).
 
     Raises
     ------
     ValueError
-        If ``Y`` has non-finite values.
+        If ``Y`` has infinite values.
     """
     Y = np.asarray(Y, dtype=np.float64)
-    if not np.isfinite(Y).all():
-        msg = "tissue correlation needs finite expression (no NaN or inf)"
+    if np.isinf(Y).any():
+        msg = "tissue correlation needs finite expression (inf found)"
         raise ValueError(msg)
+    if np.isnan(Y).any():  # partly measured genes: pairwise-complete correlation
+        import pandas as pd
+
+        P = pd.DataFrame(Y).corr(min_periods=3).to_numpy()
+        P = np.nan_to_num(np.clip(P, -1.0, 1.0))
+        np.fill_diagonal(P, 1.0)
+        return P
     Z = Y - Y.mean(axis=0)
     sd = np.sqrt((Z**2).sum(axis=0))
     sd[sd == 0] = np.inf

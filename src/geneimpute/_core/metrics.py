@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -60,3 +62,54 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
         "r2": float(r2_score(true.ravel(), pred.ravel())),
         "mse": float(mean_squared_error(true.ravel(), pred.ravel())),
     }
+
+
+def masked_per_tissue_pearson(pred: np.ndarray, true: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Pearson r across the genes masked in each tissue, ``(n_tissues,)``; NaN below 3 genes."""
+    out = np.full(mask.shape[1], np.nan)
+    for t in np.flatnonzero(mask.sum(axis=0) >= 3):
+        m = mask[:, t]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[t] = np.corrcoef(pred[m, t], true[m, t])[0, 1]
+    return out
+
+
+def masked_metrics(pred: np.ndarray, true: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Score :func:`regression_metrics`' metrics on the cells where ``mask`` is True.
+
+    For partly observed profiles: ``mask`` marks the hidden (imputed) cells of
+    ``(n_genes, n_tissues)`` log1p(TPM) matrices. Per-tissue r is across the genes whose cell
+    in that tissue is hidden (tissues with at least 3 such genes); per-gene r is across a
+    gene's hidden tissues (genes with at least 3), after centring each tissue by its mean over
+    the hidden cells (of ``pred`` and ``true`` separately); R^2 and MSE pool all hidden cells.
+    ``pred`` and ``true`` must be finite where ``mask`` is True.
+    """
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    pred = np.asarray(pred, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    if not (pred.shape == true.shape == mask.shape):
+        msg = f"pred {pred.shape}, true {true.shape} and mask {mask.shape} differ in shape"
+        raise ValueError(msg)
+    if not (np.isfinite(pred[mask]).all() and np.isfinite(true[mask]).all()):
+        msg = "pred and true must not contain NaN where mask is True"
+        raise ValueError(msg)
+    per_tissue = masked_per_tissue_pearson(pred, true, mask)
+    P, Y = np.where(mask, pred, np.nan), np.where(mask, true, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # tissues never hidden: all-NaN column
+        Pc, Yc = P - np.nanmean(P, axis=0), Y - np.nanmean(Y, axis=0)
+        Pc, Yc = (
+            Pc - np.nanmean(Pc, axis=1, keepdims=True),
+            Yc - np.nanmean(Yc, axis=1, keepdims=True),
+        )
+        num = np.nansum(Pc * Yc, axis=1)
+        den = np.sqrt(np.nansum(Pc**2, axis=1) * np.nansum(Yc**2, axis=1))
+        per_gene = np.where((mask.sum(axis=1) >= 3) & (den > 0), num / den, np.nan)
+        return {
+            "pearson_tissue": float(np.nanmean(per_tissue)),
+            "pearson_gene_centered": float(np.nanmean(per_gene)),
+            "r2": float(r2_score(true[mask], pred[mask])),
+            "mse": float(mean_squared_error(true[mask], pred[mask])),
+        }

@@ -259,12 +259,21 @@ def idw_profiles(
     The method of Brown, Dong & Truong (PLoS One 19:e0307360, 2024,
     doi:10.1371/journal.pone.0307360). Weights are ``1 / (distance_bp + 1000)`` (uniform when
     ``use_distance`` is False). ``Y`` is ``(n_genes, n_tissues)``; genes with no neighbour get
-    NaN. Returns ``(n_genes, n_tissues)``.
+    NaN. A neighbour's NaN value in a tissue leaves it out of that tissue's mean (NaN when no
+    neighbour is measured there). Returns ``(n_genes, n_tissues)``.
     """
     idx, w = idw_weights(neighbors, k, use_distance)
     valid = idx >= 0
     vals = Y[np.where(valid, idx, 0)]
     vals = np.where(valid[:, :, None], vals, 0.0)
+    if not np.isfinite(vals).all():  # partly measured neighbours: per-tissue weights
+        seen = np.isfinite(vals)
+        W = w[:, :, None] * seen
+        den = W.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = (W * np.where(seen, vals, 0.0)).sum(axis=1) / den
+        out[den == 0] = np.nan
+        return out
     denom = w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.einsum("nk,nkt->nt", w, vals) / denom[:, None]

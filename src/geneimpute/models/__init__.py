@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from .._core.neighbors import idw_profiles, idw_weights
+from ._conditioning import ObservedTissueConditioner
 from ._config import FEATURES, HybridConfig, ModelSetup
 from ._conformal import TissueConformal
 from ._estimator import HybridImputer
@@ -38,6 +39,7 @@ __all__ = [
     "HybridConfig",
     "HybridImputer",
     "ModelSetup",
+    "ObservedTissueConditioner",
     "RegulatorConfig",
     "RegulatorImputer",
     "RegulatorSetup",

@@ -41,8 +41,9 @@ class TissueConformal:
         Raises
         ------
         ValueError
-            On shape mismatches, non-finite values, non-positive sigmas or fewer than 20
-            calibration genes.
+            On shape mismatches, infinite values, non-positive sigmas, fewer than 20
+            calibration genes or a tissue with fewer than 20 residuals (NaN residuals, cells a
+            gene was not measured in, are left out).
         """
         from crepes import ConformalRegressor
 
@@ -51,15 +52,21 @@ class TissueConformal:
         if R.ndim != 2 or R.shape != S.shape:
             msg = f"residuals {R.shape} and sigmas {S.shape} must be equal 2-D shapes"
             raise ValueError(msg)
-        if not (np.isfinite(R).all() and np.isfinite(S).all()) or (S <= 0).any():
-            msg = "calibration residuals must be finite and sigmas finite and > 0"
+        if np.isinf(R).any() or not np.isfinite(S).all() or (S <= 0).any():
+            msg = "calibration residuals must be finite or NaN and sigmas finite and > 0"
             raise ValueError(msg)
         if R.shape[0] < 20:
             msg = f"need at least 20 calibration genes, got {R.shape[0]}"
             raise ValueError(msg)
+        if (np.isfinite(R).sum(axis=0) < 20).any():
+            msg = "every tissue needs at least 20 calibration residuals"
+            raise ValueError(msg)
         self.residuals_, self.sigmas_ = R, S
         bins = np.broadcast_to(np.arange(R.shape[1]), R.shape).ravel()
-        self._cr = ConformalRegressor().fit(residuals=R.ravel(), sigmas=S.ravel(), bins=bins)
+        seen = np.isfinite(R).ravel()  # NaN: a cell the gene was not measured in
+        self._cr = ConformalRegressor().fit(
+            residuals=R.ravel()[seen], sigmas=S.ravel()[seen], bins=bins[seen]
+        )
         return self
 
     @property

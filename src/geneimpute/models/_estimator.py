@@ -20,6 +20,7 @@ from .._core.training import fit_early_stopping
 from .._settings import Accelerator, resolve_device, settings, torch_threads
 from .._timing import timed
 from ._boosting import fit_regressor
+from ._conditioning import ObservedTissueConditioner
 from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
 from ._conformal import TissueConformal, floor_sigmas
 from ._design import build_design, design_names
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
     import torch
 
     from ._networks import HybridNet
+
+
+def _measured(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Design rows with a finite target (NaN: a tissue a partly measured gene lacks)."""
+    seen = np.isfinite(y)
+    return (X, y) if seen.all() else (X[seen], y[seen])
 
 
 class HybridImputer:
@@ -74,6 +81,9 @@ class HybridImputer:
         self.net_args_: dict[str, Any] | None = None
         self.xgb_: Any = None
         self.sigma_xgb_: Any = None
+        self.conditioner_: ObservedTissueConditioner | None = None
+        self.oof_prediction_: np.ndarray | None = None
+        self.oof_rows_: np.ndarray | None = None
         self.conformal_: TissueConformal | None = None
         self.sigma_floor_: float = 0.0
 
@@ -190,18 +200,29 @@ class HybridImputer:
                 if h is not None:
                     h.bias.copy_(mu)
         Yt = torch.from_numpy(np.nan_to_num(Y).astype(np.float32))
+        seen = np.isfinite(Y)
+        # partly measured genes: the loss is the mean over measured cells only
+        Mt = None if seen[rows].all() else torch.from_numpy(seen.astype(np.float32))
+
+        def mse(out: torch.Tensor, y: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
+            if m is None:
+                return ((out - y) ** 2).mean()
+            return (((out - y) ** 2) * m).sum() / m.sum().clamp(min=1.0)
 
         def loss_fn(b: np.ndarray) -> torch.Tensor:
             out = net(*self._batch(t, b, device))
-            y = Yt[torch.from_numpy(b)].to(device)
-            loss = ((out["joint"] - y) ** 2).mean()
+            bt = torch.from_numpy(b)
+            y = Yt[bt].to(device)
+            m = None if Mt is None else Mt[bt].to(device)
+            loss = mse(out["joint"], y, m)
             for key in ("cnn", "transformer"):
                 if key in out:
-                    loss = loss + 0.5 * ((out[key] - y) ** 2).mean()
+                    loss = loss + 0.5 * mse(out[key], y, m)
             return loss
 
         def val_fn() -> float:
-            return float(((self._predict_net(net, t, val, device)["joint"] - Y[val]) ** 2).mean())
+            err = (self._predict_net(net, t, val, device)["joint"] - Y[val]) ** 2
+            return float(err.mean() if Mt is None else np.nanmean(err))
 
         result = fit_early_stopping(
             net,
@@ -307,16 +328,18 @@ class HybridImputer:
         accelerator: Accelerator | None = None,
         client: Any = None,
     ) -> HybridImputer:
-        """Fit on the genes whose log1p profile in ``Y`` is fully observed.
+        """Fit on the genes measured in ``Y`` (reference genes), using every measured cell.
 
         Parameters
         ----------
         Y
-            ``(n_genes, n_tissues)`` log1p(TPM); rows with NaN are not used for training (but
-            may still be neighbours' targets at prediction time).
+            ``(n_genes, n_tissues)`` log1p(TPM). Rows with at least one finite value are
+            reference genes; their NaN cells (tissues a gene was not measured in) are left out
+            of every loss and fit, and of the neighbour inputs of other genes. All-NaN rows are
+            not used for training (but may be predicted).
         inputs
-            :class:`GeneInputs` for the same rows; ``inputs.neighbors`` must only point at fully
-            observed rows.
+            :class:`GeneInputs` for the same rows; ``inputs.neighbors`` must only point at
+            reference rows.
         tissues
             Tissue names, length ``n_tissues``.
         tissue_correlation
@@ -335,8 +358,14 @@ class HybridImputer:
         Raises
         ------
         ValueError
-            On shape mismatches, infinite values, too few reference genes, neighbours that
-            point at incomplete rows, or a non-finite tissue correlation.
+            On shape mismatches, infinite values, too few reference genes (or a tissue
+            measured in fewer than 20 of them), neighbours that point at all-NaN rows, or a
+            non-finite tissue correlation.
+
+        After fitting, ``oof_prediction_`` ``(n_reference, n_tissues)`` holds the out-of-fold
+        predictions of the reference genes (rows ``oof_rows_``; not saved), and
+        ``conditioner_`` the covariance of their errors over tissues
+        (:class:`ObservedTissueConditioner`).
         """
         cfg = self.config
         device = resolve_device(accelerator)
@@ -350,14 +379,18 @@ class HybridImputer:
         if np.isinf(Y).any():
             msg = "Y has infinite values"
             raise ValueError(msg)
-        ref = np.isfinite(Y).all(axis=1)
+        ref = np.isfinite(Y).any(axis=1)
         rows = np.flatnonzero(ref)
         if len(rows) < max(20, 2 * cfg.n_folds):
-            msg = f"need at least 20 fully observed reference genes to train, got {len(rows)}"
+            msg = f"need at least 20 reference genes (measured in some tissue), got {len(rows)}"
             raise ValueError(msg)
         nb_idx = inputs.neighbors.index
         if (nb_idx >= 0).any() and not ref[nb_idx[nb_idx >= 0]].all():
-            msg = "inputs.neighbors points at genes without a fully observed profile"
+            msg = "inputs.neighbors points at genes without any measured value"
+            raise ValueError(msg)
+        complete = bool(np.isfinite(Y[rows]).all())
+        if not complete and (np.isfinite(Y[rows]).sum(axis=0) < 20).any():
+            msg = "every tissue needs at least 20 reference genes measured in it"
             raise ValueError(msg)
         base = setup or ModelSetup()
         self.setup_ = ModelSetup.from_dict(
@@ -368,8 +401,12 @@ class HybridImputer:
                 "n_reference_genes": int(len(rows)),
             }
         )
-        self.mu_ = Y[rows].mean(axis=0)
-        self.sd_ = Y[rows].std(axis=0) + 1e-6
+        if complete:
+            self.mu_ = Y[rows].mean(axis=0)
+            self.sd_ = Y[rows].std(axis=0) + 1e-6
+        else:  # partly measured reference genes: every measured cell counts
+            self.mu_ = np.nanmean(Y[rows], axis=0)
+            self.sd_ = np.nanstd(Y[rows], axis=0) + 1e-6
         self._set_tissue_correlation(tissue_correlation)
         use_extra = cfg.use_distance and cfg.use_neighbor_features
         self.genef_names_ = self.feature_names_ + (list(DENSITY_NAMES) if use_extra else [])
@@ -427,51 +464,68 @@ class HybridImputer:
             X = self._design(self.oof_, prep, rows)
             y = Y[rows].ravel()
         with timed("xgboost_fit", self.timings_):
-            self.xgb_ = fit_regressor(self._xgb_params(device), X, y, client)
+            self.xgb_ = fit_regressor(self._xgb_params(device), *_measured(X, y), client)
+        with timed("out_of_fold_errors", self.timings_):
+            X3 = X.reshape(len(rows), T, X.shape[1])
+            where = [np.searchsorted(rows, np.sort(h)) for h in folds]
+            #: out-of-fold hybrid predictions of the reference genes (not saved)
+            self.oof_prediction_ = self._cross_fit(X3, Y[rows], where, device, client)
+            self.oof_rows_ = rows
+            residuals = Y[rows] - self.oof_prediction_
+            self.conditioner_ = ObservedTissueConditioner().fit(residuals)
         if cfg.calibrate:
             with timed("calibration", self.timings_):
-                self._calibrate(X, Y, rows, folds, device, client)
+                self._calibrate(X3, residuals, where, device, client)
         self.device_ = device
         return self
 
     def _sigma_params(self, device: str) -> dict:
         return {**self._xgb_params(device), "n_estimators": 100, "max_depth": 3}
 
+    def _cross_fit(
+        self,
+        X3: np.ndarray,
+        target: np.ndarray,
+        where: list[np.ndarray],
+        device: str,
+        client: Any = None,
+        params: dict | None = None,
+    ) -> np.ndarray:
+        """Out-of-fold predictions ``(n_rows, T)`` of an XGBoost model of ``target``.
+
+        ``X3`` is the design as ``(n_rows, T, F)``; for each gene fold in ``where`` (positions
+        in the rows), the model is refitted on the other folds' genes and predicts the fold,
+        so every prediction comes from a model that did not see its gene.
+        """
+        n, T, F = X3.shape
+        params = params or self._xgb_params(device)
+        out = np.empty((n, T))
+        for hi in where:
+            tr = np.setdiff1d(np.arange(n), hi)
+            Xt, yt = _measured(X3[tr].reshape(-1, F), target[tr].ravel())
+            m = fit_regressor(params, Xt, yt, client)
+            out[hi] = m.predict(X3[hi].reshape(-1, F)).reshape(len(hi), T)
+        return out
+
     def _calibrate(
         self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        rows: np.ndarray,
-        folds: list,
+        X3: np.ndarray,
+        residuals: np.ndarray,
+        where: list[np.ndarray],
         device: str,
         client: Any = None,
     ) -> None:
         """Cross-fitted residuals and difficulty estimates of the reference genes -> conformal.
 
-        For each gene fold, the XGBoost stage is refitted on the other folds' rows and predicts
-        the held-out genes, so every calibration residual comes from a model that did not see
-        its gene. A difficulty model (XGBoost on the same design, target ``|residual|``) is
-        cross-fitted the same way for the calibration genes and fitted on all of them for new
-        genes.
+        ``residuals`` are the reference genes' out-of-fold errors (:meth:`_cross_fit`). A
+        difficulty model (XGBoost on the same design, target ``|residual|``) is cross-fitted
+        the same way for the calibration genes and fitted on all of them for new genes.
         """
-        T = len(self.setup_.tissues)
-        F = X.shape[1]
-        X3 = X.reshape(len(rows), T, F)
-        where = [np.searchsorted(rows, np.sort(h)) for h in folds]
-
-        def cross_fit(target: np.ndarray, params: dict) -> np.ndarray:
-            """Out-of-fold predictions ``(len(rows), T)`` of an XGBoost model of ``target``."""
-            out = np.empty((len(rows), T))
-            for hi in where:
-                tr = np.setdiff1d(np.arange(len(rows)), hi)
-                m = fit_regressor(params, X3[tr].reshape(-1, F), target[tr].ravel(), client)
-                out[hi] = m.predict(X3[hi].reshape(-1, F)).reshape(len(hi), T)
-            return out
-
-        residuals = Y[rows] - cross_fit(Y[rows], self._xgb_params(device))
         absres = np.abs(residuals)
-        raw = cross_fit(absres, self._sigma_params(device))
-        self.sigma_xgb_ = fit_regressor(self._sigma_params(device), X, absres.ravel(), client)
+        params = self._sigma_params(device)
+        raw = self._cross_fit(X3, absres, where, device, client, params)
+        X, target = _measured(X3.reshape(-1, X3.shape[2]), absres.ravel())
+        self.sigma_xgb_ = fit_regressor(params, X, target, client)
         sigmas, self.sigma_floor_ = floor_sigmas(raw)
         self.conformal_ = TissueConformal().fit(residuals, sigmas)
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import __version__
 from .._core.io import atomic_directory
+from ._conditioning import ObservedTissueConditioner
 from ._config import HybridConfig, ModelSetup
 from ._conformal import TissueConformal
 
@@ -64,6 +65,9 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
             "sigma_floor": float(model.sigma_floor_),
         },
     }
+    if model.conditioner_ is not None:  # optional: older directories lack it
+        state["state"]["error_covariance"] = model.conditioner_.covariance_.tolist()
+        state["state"]["error_mean"] = model.conditioner_.mean_.tolist()
     with atomic_directory(path, overwrite=overwrite) as tmp:
         (tmp / "config.json").write_text(json.dumps(state, indent=2, allow_nan=False))
         if model.net_ is not None:
@@ -176,6 +180,17 @@ def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> An
         except Exception as err:  # noqa: BLE001 - any failure here means a bad directory
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise _damaged(p, f"interval calibration does not load: {first[:300]}") from None
+    try:  # written since 0.x; older directories: derived from the calibration residuals
+        if "error_covariance" in s:
+            model.conditioner_ = ObservedTissueConditioner().set_state(
+                s["error_covariance"], _vector(s, "error_mean", len(model.setup_.tissues), p)
+            )
+        elif model.conformal_ is not None:
+            model.conditioner_ = ObservedTissueConditioner().fit(model.conformal_.residuals_)
+    except DamagedModelError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise _damaged(p, f"state.error_covariance: {err}") from None
     if not math.isfinite(float(model.sd_.min())):
         raise _damaged(p, "state.sd is not finite")
     return model

@@ -69,7 +69,8 @@ def impute_neighbors(
     adata
         As :func:`~geneimpute.tl.impute_expression`.
     genes
-        Genes to impute (boolean mask or ``var`` column); default: all-NaN profiles.
+        Genes to impute (boolean mask or ``var`` column); default: every gene with a NaN value
+        (fully and partly missing; measured values are kept, not used).
     k
         Number of nearest reference genes (>= 1).
     weighting

@@ -9,6 +9,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
+from .._logging import warn_data
 from .._utils import (
     check_coordinates,
     check_expression,
@@ -24,8 +25,10 @@ from .._utils import (
 class ExpressionTask:
     """Validated expression and gene sets of an imputation call.
 
-    ``Y`` is genes x tissues log1p(TPM) (NaN = missing); ``reference`` marks fully observed
-    genes usable as training targets and neighbours; ``target`` the genes to impute.
+    ``Y`` is genes x tissues log1p(TPM) of the reference genes (NaN elsewhere and in their
+    unmeasured tissues); ``reference`` marks the genes used as training targets and neighbours
+    (by default those measured in at least half of the tissues); ``target`` the genes to
+    impute (by default every gene with a NaN value; partly measured genes may be both).
     """
 
     X: np.ndarray
@@ -33,6 +36,24 @@ class ExpressionTask:
     reference: np.ndarray
     target: np.ndarray
     reference_rule: str = "complete_profiles"
+    observed: np.ndarray | None = None  # genes x tissues log1p(TPM) of every gene, NaN = missing
+
+    @property
+    def partial(self) -> np.ndarray:
+        """Target genes measured in some tissues (the rest of the targets have no value)."""
+        if self.observed is None:
+            return np.zeros_like(self.target)
+        return self.target & np.isfinite(self.observed).any(axis=1)
+
+    def counts(self) -> dict[str, int]:
+        """Fully / partly missing target genes and their NaN cells."""
+        part = self.partial
+        nan = ~np.isfinite(self.observed) if self.observed is not None else None
+        return {
+            "n_genes_fully_missing": int((self.target & ~part).sum()),
+            "n_genes_partly_missing": int(part.sum()),
+            "n_missing_values_partly_missing": int(nan[part].sum()) if nan is not None else 0,
+        }
 
 
 def check_tissues(adata: AnnData) -> None:
@@ -66,25 +87,37 @@ def prepare_task(
     )
     Y = to_log1p(X, not is_log1p).T
     finite = np.isfinite(Y)
-    all_nan = ~finite.any(axis=1)
-    target = gene_mask(adata, genes, all_nan, "genes")
     complete = finite.all(axis=1)
-    ref = gene_mask(adata, reference, complete & ~target, "reference")
-    if (ref & target).any():
-        msg = f"{int((ref & target).sum())} genes are both reference and target genes"
+    target = gene_mask(adata, genes, ~complete, "genes")
+    mostly = finite.mean(axis=1) >= 0.5
+    # genes=None: partly measured genes are targets *and* (measured in >= half the tissues)
+    # reference genes; genes chosen by the user are re-estimated, so never train on themselves
+    ref = gene_mask(adata, reference, mostly if genes is None else mostly & ~target, "reference")
+    overlap = ref & target
+    if genes is not None and overlap.any():
+        msg = f"{int(overlap.sum())} genes are both reference and target genes"
         raise ValueError(msg)
-    bad_ref = ref & ~complete
-    if bad_ref.any():
-        names = list(adata.var_names[bad_ref][:5])
+    unmeasured = ref & ~finite.any(axis=1)
+    if unmeasured.any():
+        names = list(adata.var_names[unmeasured][:5])
         msg = (
-            f"{int(bad_ref.sum())} reference genes have NaN expression (e.g. {names}); "
-            "reference genes need a complete profile: impute them too (genes=...) or exclude them"
+            f"{int(unmeasured.sum())} reference genes have no measured value (all NaN, e.g. "
+            f"{names}); exclude them from reference= (they can be imputed with genes=)"
         )
         raise ValueError(msg)
+    if reference is None:
+        left_out = finite.any(axis=1) & ~mostly
+        if left_out.any():
+            warn_data(
+                f"{int(left_out.sum())} genes measured in fewer than half of the tissues are "
+                "not used as reference genes (training targets and neighbours); pass "
+                "reference= to choose",
+                stacklevel=4,
+            )
     if require_targets and not target.any():
         msg = (
-            "no genes to impute: no gene has an all-NaN profile; pass genes= (a boolean var "
-            "column or mask) to choose them"
+            "no genes to impute: every gene has a complete profile; pass genes= (a boolean "
+            "var column or mask, with overwrite=True) to re-estimate measured genes"
         )
         if is_sparse:
             msg += (
@@ -93,11 +126,29 @@ def prepare_task(
             )
         raise ValueError(msg)
     if ref.sum() < 20:
-        msg = f"only {int(ref.sum())} reference genes with a complete profile; need at least 20"
+        msg = (
+            f"only {int(ref.sum())} reference genes (measured in at least half of the "
+            "tissues); need at least 20"
+        )
         raise ValueError(msg)
     Yref = np.where(ref[:, None], Y, np.nan)
-    rule = "complete_profiles" if reference is None else "user_mask"
-    return ExpressionTask(X=X, Y=Yref, reference=ref, target=target, reference_rule=rule)
+    if reference is not None:
+        rule = "user_mask"
+    else:
+        rule = "complete_profiles" if complete[ref].all() else "measured_in_half_the_tissues"
+    task = ExpressionTask(
+        X=X, Y=Yref, reference=ref, target=target, reference_rule=rule, observed=Y
+    )
+    c = task.counts()
+    if require_targets and genes is None and c["n_genes_partly_missing"]:
+        warn_data(
+            f"imputing every NaN value: {c['n_genes_fully_missing']} genes with no measured "
+            f"tissue and {c['n_genes_partly_missing']} partly measured genes "
+            f"({c['n_missing_values_partly_missing']} NaN values; measured values are kept "
+            "unchanged); pass genes= to choose",
+            stacklevel=4,
+        )
+    return task
 
 
 def write_imputed(

@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._core.metrics import per_tissue_pearson, regression_metrics
+from .._core.metrics import (
+    masked_metrics,
+    masked_per_tissue_pearson,
+    per_tissue_pearson,
+    regression_metrics,
+)
 from .._utils import gene_mask, get_expression, to_log1p
 
 
@@ -22,6 +27,7 @@ def evaluate(
     is_log1p: bool | None = None,
     truth_is_log1p: bool | None = None,
     per_tissue: bool = False,
+    only_imputed: bool | None = None,
 ) -> pd.Series | pd.DataFrame:
     """Accuracy of imputed profiles on held-out genes, on log1p(TPM).
 
@@ -45,13 +51,20 @@ def evaluate(
         Whether ``truth`` is log1p(TPM); None: the same as ``is_log1p``.
     per_tissue
         Return the Pearson r of each tissue instead of the summary.
+    only_imputed
+        Score only the imputed cells (``layers[f"{key}_mask"]``) of the scored genes, as for
+        partly measured genes whose measured cells were kept: per-tissue r across the genes
+        imputed in that tissue (tissues with at least 3; else NaN), per-gene r across a gene's
+        imputed tissues (at least 3) after tissue centring, R^2 and MSE over imputed cells.
+        None (default): True when some scored gene has both imputed and kept cells.
 
     Returns
     -------
     Series with ``pearson_tissue`` (Pearson r across genes within each tissue, averaged over
     tissues), ``pearson_gene_centered`` (Pearson r across tissues per gene on tissue-centred
-    values, averaged over genes), ``r2`` and ``mse`` (over all values), and ``n_genes``; or,
-    with ``per_tissue``, a Series of Pearson r indexed by tissue.
+    values, averaged over genes), ``r2`` and ``mse`` (over all values), and ``n_genes``
+    (with ``only_imputed``, over the imputed cells, and ``n_values``); or, with
+    ``per_tissue``, a Series of Pearson r indexed by tissue.
 
     Raises
     ------
@@ -91,6 +104,21 @@ def evaluate(
     truth_log1p = is_log1p if truth_is_log1p is None else truth_is_log1p
     P = to_log1p(get_expression(adata, key), not is_log1p)[:, sel].T
     Tt = to_log1p(T, not truth_log1p)[:, sel].T
+    if mask_key in adata.layers:
+        M = np.asarray(adata.layers[mask_key], dtype=bool)[:, sel].T
+        if only_imputed is None:
+            only_imputed = bool((M.any(axis=1) & ~M.all(axis=1)).any())
+    elif only_imputed:
+        msg = f"only_imputed=True needs adata.layers[{mask_key!r}]"
+        raise KeyError(msg)
+    if only_imputed:
+        out = pd.Series(masked_metrics(P, Tt, M))
+        if per_tissue:
+            r = masked_per_tissue_pearson(P, Tt, M)
+            return pd.Series(r, index=adata.obs_names, name="pearson_r")
+        out["n_genes"] = int(sel.sum())
+        out["n_values"] = int(M.sum())
+        return out
     if not (np.isfinite(P).all() and np.isfinite(Tt).all()):
         msg = "the scored genes have NaN in the truth or in the imputation"
         raise ValueError(msg)

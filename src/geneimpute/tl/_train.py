@@ -18,6 +18,7 @@ from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
 from ..models._config import feature_options
 from ..models._pretrained import PRETRAINED, pretrained
 from ._common import (
+    ExpressionTask,
     check_interval,
     gene_reliability,
     interval_layers,
@@ -230,6 +231,37 @@ def model_tissue_values(
     return Ym
 
 
+def condition_on_observed(
+    model: HybridImputer,
+    pred: np.ndarray,
+    task: ExpressionTask,
+    order: np.ndarray,
+    rows: np.ndarray,
+    overwrite: bool,
+) -> np.ndarray | None:
+    """Complete partly measured target genes from their measured tissues, or None.
+
+    ``pred`` is ``(len(rows), n_model_tissues)`` log1p; the hybrid's errors in a gene's
+    measured tissues are carried to its missing ones through their covariance over tissues
+    (:class:`~geneimpute.models.ObservedTissueConditioner`). None when no target is partly
+    measured, with ``overwrite`` (the measured values are then not trusted), or for a model
+    without the error covariance (warned).
+    """
+    if task.observed is None or overwrite or not task.partial[rows].any():
+        return None
+    if model.conditioner_ is None:
+        warn_data(
+            f"{int(task.partial[rows].sum())} target genes are partly measured, but the model "
+            "has no error covariance (saved by an older geneimpute without interval "
+            "calibration): they get the hybrid's prediction without using their measured "
+            "tissues; re-train the model to use them",
+            stacklevel=4,
+        )
+        return None
+    observed = model_tissue_values(task.observed[rows], order, model, np.zeros(len(rows), bool))
+    return model.conditioner_.complete(pred, observed)
+
+
 def check_model_setup(
     adata: AnnData, model: HybridImputer, *, promoter_key: str | None, is_log1p: bool
 ) -> None:
@@ -345,8 +377,12 @@ def train(
         ``obs`` = tissues, ``var`` = genes with ``chrom``, ``start``, ``end``, ``strand``
         (``tss`` optional), ``X`` (or ``layer``) = TPM, shape ``(n_tissues, n_genes)``.
     reference
-        Boolean mask or ``var`` column of training genes; default: every gene whose profile has
-        no NaN. Reference genes must have complete profiles.
+        Boolean mask or ``var`` column of training genes; default: every gene measured in at
+        least half of the tissues (genes measured in fewer are left out, with a warning).
+        Reference genes may have NaN tissues: training uses every measured cell (the network's
+        loss, the XGBoost rows and the calibration leave the NaN cells out; a neighbour's NaN
+        tissue is left out of the neighbour inputs), so a table where no gene is complete
+        still trains. Every tissue needs at least 20 measured reference genes.
     layer
         Expression layer instead of ``X``.
     is_log1p
@@ -392,7 +428,7 @@ def train(
     KeyError
         If coordinate columns, ``layer`` or a stored key's ``varp`` graph are missing.
     ValueError
-        On duplicated gene IDs or tissues, NaN in reference genes, genes without
+        On duplicated gene IDs or tissues, all-NaN reference genes, genes without
         coordinates, infinite or negative values, TPM above 1e7, fewer than 20 reference
         genes, unknown ``features``, stored neighbours pointing at non-reference genes.
     TypeError
@@ -467,12 +503,22 @@ def impute_expression(
         A fitted :class:`~geneimpute.models.HybridImputer`, a directory written by
         :meth:`~geneimpute.models.HybridImputer.save`, or None to train one first.
     genes
-        Boolean mask or ``var`` column of genes to impute; default: genes whose profile is
-        all NaN. Partly observed target genes keep their observed values unless ``overwrite``.
+        Boolean mask or ``var`` column of genes to impute; default: every gene with a NaN
+        value, fully missing genes (no measured tissue) and partly measured ones alike; a
+        warning gives both counts when partly measured genes are among them. Partly measured
+        genes keep their measured values unless ``overwrite``, and their missing tissues are
+        predicted *from* them: the hybrid's errors in the gene's measured tissues are carried
+        to its missing ones through the covariance of the hybrid's out-of-fold errors over
+        tissues, learned on the reference genes (conditional Gaussian mean;
+        :class:`~geneimpute.models.ObservedTissueConditioner`). A fully missing gene gets the
+        hybrid's prediction. With ``overwrite`` the measured values are not used.
     reference
         Boolean mask or ``var`` column of reference genes (training targets and neighbours);
-        default: every gene with a complete profile that is not a target. They must not
-        contain NaN.
+        default: every gene measured in at least half of the tissues, except genes chosen
+        with ``genes=``. With ``genes=None`` a partly measured gene can be both: its measured
+        cells train the model, and when the model is trained here its missing cells are
+        filled from its out-of-fold prediction (a model that did not see the gene) before
+        conditioning. Reference genes may have NaN tissues (see :func:`train`).
     layer
         Expression layer instead of ``X``.
     is_log1p
@@ -499,7 +545,9 @@ def impute_expression(
         unit, calibrated per tissue on cross-fitted residuals of reference genes and scaled by
         a learned per-(gene, tissue) difficulty (Mondrian normalised split conformal; see
         :class:`~geneimpute.models.TissueConformal`). Coverage holds on average over genes
-        exchangeable with the reference genes.
+        exchangeable with the reference genes. For a partly measured gene the interval keeps
+        the fully-missing width around the conditioned value: conservative, since the
+        measured tissues make the error smaller.
     missing_tissues
         What to do when ``adata`` lacks tissues of a fitted ``model``: ``"raise"`` (default)
         or ``"estimate"``: the reference genes' values in those tissues (neighbour inputs) are
@@ -536,7 +584,9 @@ def impute_expression(
     - ``adata.uns[tissue_correlation_key]``: the tissue correlation used, only if the key was
       absent.
     - ``adata.uns[key_added]``: ``params`` (genes imputed, reference genes, units, device,
-      features, where each input came from, model setup and config) and ``timings``.
+      features, where each input came from, model setup and config; also
+      ``n_genes_fully_missing``, ``n_genes_partly_missing``,
+      ``n_missing_values_partly_missing`` and ``conditioned_on_observed``) and ``timings``.
 
     Raises
     ------
@@ -632,6 +682,15 @@ def impute_expression(
         inputs=inputs,
         with_sigma=want_interval,
     )
+    if trained_here and model.oof_prediction_ is not None and model.oof_rows_ is not None:
+        # partly measured genes that trained the model: their out-of-fold predictions
+        pos = np.searchsorted(model.oof_rows_, rows)
+        pos = np.minimum(pos, len(model.oof_rows_) - 1)
+        hit = model.oof_rows_[pos] == rows
+        pred_m[hit] = model.oof_prediction_[pos[hit]]
+    conditioned = condition_on_observed(model, pred_m, task, order, rows, overwrite)
+    if conditioned is not None:
+        pred_m = conditioned
     bounds = None
     if want_interval and sigma_m is not None and interval is not None:
         lo_m, hi_m = model.interval(pred_m, sigma_m, float(interval))
@@ -673,6 +732,8 @@ def impute_expression(
             "method": "hybrid",
             "interval": float(interval) if bounds is not None and interval is not None else None,
             "n_genes_imputed": int(task.target.sum()),
+            **task.counts(),
+            "conditioned_on_observed": conditioned is not None,
             "n_values_imputed": n_filled,
             "n_reference_genes": int(task.reference.sum()),
             "layer": layer or "X",
