@@ -58,6 +58,7 @@ from geneimpute._core.metrics import regression_metrics
 from geneimpute._core.neighbors import idw_profiles
 from geneimpute._core.training import fit_early_stopping
 from geneimpute.models import HybridImputer, PromoterCNN
+from geneimpute.models._conditioning import observation_patterns
 from geneimpute.tl._inputs import InputSources, build_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -269,12 +270,8 @@ def tissue_corr_ridge(Yref: np.ndarray, Yo: np.ndarray) -> np.ndarray:
     from sklearn.linear_model import Ridge
 
     out = np.tile(Yref.mean(axis=0), (len(Yo), 1))
-    seen = np.isfinite(Yo)
-    patterns, which = np.unique(seen, axis=0, return_inverse=True)
-    for p, pattern in enumerate(patterns):
-        genes = np.flatnonzero(which.ravel() == p)
-        obs, hid = np.flatnonzero(pattern), np.flatnonzero(~pattern)
-        if len(obs) and len(hid):
+    for genes, obs, hid in observation_patterns(np.isfinite(Yo)):
+        if len(hid):
             m = Ridge(alpha=1.0).fit(Yref[:, obs], Yref[:, hid])
             out[np.ix_(genes, hid)] = m.predict(Yo[np.ix_(genes, obs)])
     return out

@@ -102,21 +102,30 @@ class ObservedTissueConditioner:
             raise ValueError(msg)
         seen = np.isfinite(observed)
         out = pred.copy()
-        partly = np.flatnonzero(seen.any(axis=1))
-        if not len(partly):
-            return out
         S, m = self.covariance_, self.mean_
         err = np.where(seen, observed - pred - m, 0.0)
-        patterns, which = np.unique(seen[partly], axis=0, return_inverse=True)
-        for p, pattern in enumerate(patterns):
-            genes = partly[which.ravel() == p]
-            obs, H = np.flatnonzero(pattern), np.flatnonzero(~pattern)
+        for genes, obs, H in observation_patterns(seen):
             if len(H):
                 A = S[np.ix_(obs, obs)] + self.ridge * np.eye(len(obs))
                 coef = np.linalg.solve(A, S[np.ix_(obs, H)])  # (|O|, |H|)
                 out[np.ix_(genes, H)] += m[H] + err[np.ix_(genes, obs)] @ coef
             out[np.ix_(genes, obs)] = observed[np.ix_(genes, obs)]
         return out
+
+
+def observation_patterns(seen: np.ndarray):
+    """Group rows by their pattern of measured columns.
+
+    Yields ``(rows, measured, missing)`` index arrays for each distinct pattern of the boolean
+    ``(n_rows, n_columns)`` ``seen`` that has at least one measured column; rows with none
+    are skipped.
+    """
+    partly = np.flatnonzero(seen.any(axis=1))
+    if not len(partly):
+        return
+    patterns, which = np.unique(seen[partly], axis=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        yield partly[which.ravel() == p], np.flatnonzero(pattern), np.flatnonzero(~pattern)
 
 
 def pairwise_covariance(R: np.ndarray, shrinkage: float = 0.1) -> tuple[np.ndarray, np.ndarray]:

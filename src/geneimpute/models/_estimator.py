@@ -388,8 +388,9 @@ class HybridImputer:
         if (nb_idx >= 0).any() and not ref[nb_idx[nb_idx >= 0]].all():
             msg = "inputs.neighbors points at genes without any measured value"
             raise ValueError(msg)
-        complete = bool(np.isfinite(Y[rows]).all())
-        if not complete and (np.isfinite(Y[rows]).sum(axis=0) < 20).any():
+        measured = np.isfinite(Y[rows])
+        complete = bool(measured.all())
+        if not complete and (measured.sum(axis=0) < 20).any():
             msg = "every tissue needs at least 20 reference genes measured in it"
             raise ValueError(msg)
         base = setup or ModelSetup()

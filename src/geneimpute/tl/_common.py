@@ -35,24 +35,21 @@ class ExpressionTask:
     Y: np.ndarray
     reference: np.ndarray
     target: np.ndarray
+    observed: np.ndarray  # genes x tissues log1p(TPM) of every gene, NaN = missing
     reference_rule: str = "complete_profiles"
-    observed: np.ndarray | None = None  # genes x tissues log1p(TPM) of every gene, NaN = missing
 
     @property
     def partial(self) -> np.ndarray:
         """Target genes measured in some tissues (the rest of the targets have no value)."""
-        if self.observed is None:
-            return np.zeros_like(self.target)
         return self.target & np.isfinite(self.observed).any(axis=1)
 
     def counts(self) -> dict[str, int]:
         """Fully / partly missing target genes and their NaN cells."""
         part = self.partial
-        nan = ~np.isfinite(self.observed) if self.observed is not None else None
         return {
             "n_genes_fully_missing": int((self.target & ~part).sum()),
             "n_genes_partly_missing": int(part.sum()),
-            "n_missing_values_partly_missing": int(nan[part].sum()) if nan is not None else 0,
+            "n_missing_values_partly_missing": int((~np.isfinite(self.observed[part])).sum()),
         }
 
 
@@ -137,7 +134,7 @@ def prepare_task(
     else:
         rule = "complete_profiles" if complete[ref].all() else "measured_in_half_the_tissues"
     task = ExpressionTask(
-        X=X, Y=Yref, reference=ref, target=target, reference_rule=rule, observed=Y
+        X=X, Y=Yref, reference=ref, target=target, observed=Y, reference_rule=rule
     )
     c = task.counts()
     if require_targets and genes is None and c["n_genes_partly_missing"]:

@@ -112,10 +112,10 @@ def evaluate(
         msg = f"only_imputed=True needs adata.layers[{mask_key!r}]"
         raise KeyError(msg)
     if only_imputed:
-        out = pd.Series(masked_metrics(P, Tt, M))
         if per_tissue:
             r = masked_per_tissue_pearson(P, Tt, M)
             return pd.Series(r, index=adata.obs_names, name="pearson_r")
+        out = pd.Series(masked_metrics(P, Tt, M))
         out["n_genes"] = int(sel.sum())
         out["n_values"] = int(M.sum())
         return out

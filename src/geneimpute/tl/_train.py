@@ -247,7 +247,7 @@ def condition_on_observed(
     measured, with ``overwrite`` (the measured values are then not trusted), or for a model
     without the error covariance (warned).
     """
-    if task.observed is None or overwrite or not task.partial[rows].any():
+    if overwrite or not task.partial[rows].any():
         return None
     if model.conditioner_ is None:
         warn_data(
@@ -684,10 +684,8 @@ def impute_expression(
     )
     if trained_here and model.oof_prediction_ is not None and model.oof_rows_ is not None:
         # partly measured genes that trained the model: their out-of-fold predictions
-        pos = np.searchsorted(model.oof_rows_, rows)
-        pos = np.minimum(pos, len(model.oof_rows_) - 1)
-        hit = model.oof_rows_[pos] == rows
-        pred_m[hit] = model.oof_prediction_[pos[hit]]
+        hit = np.isin(rows, model.oof_rows_)
+        pred_m[hit] = model.oof_prediction_[np.searchsorted(model.oof_rows_, rows[hit])]
     conditioned = condition_on_observed(model, pred_m, task, order, rows, overwrite)
     if conditioned is not None:
         pred_m = conditioned
