@@ -305,6 +305,9 @@ def run_demo(args: argparse.Namespace) -> dict:
     steps["train CNN + transformer (out-of-fold)"] = timings.get("network_out_of_fold", 0)
     steps["train CNN + transformer (all genes)"] = timings.get("network_final", 0)
     steps["train XGBoost"] = timings.get("xgboost_design", 0) + timings.get("xgboost_fit", 0)
+    steps["XGBoost out-of-fold (error covariance, residuals)"] = timings.get(
+        "out_of_fold_errors", 0
+    )
     steps["calibrate 90% intervals (cross-fitted conformal)"] = timings.get("calibration", 0)
     steps["impute held-out genes (hybrid)"] = adata.uns["imputed"]["timings"].get("impute", 0)
     steps["hybrid total"] = total_hybrid
