@@ -160,3 +160,79 @@ def test_tcga_cohort_missing_genes_filled():
     X = np.asarray(adata.X)
     assert np.array_equal(mask, ~np.isfinite(X) & mask) and mask.sum() > 150_000
     assert np.isfinite(out[mask]).all() and np.array_equal(out[~mask], X[~mask], equal_nan=True)
+
+
+def test_context_ridge_is_sklearn_ridge_on_measured_genes(gtex_masked):
+    """The context ridge equals sklearn's RidgeCV / Ridge fits on the genes a sample measured."""
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    from geneimpute.models import ContextRidge
+    from geneimpute.models._context import ALPHAS
+
+    adata, _, M = gtex_masked
+    X = np.asarray(adata.X, dtype=np.float64)
+    sd = np.nanstd(X, axis=0)
+    Z = (X - np.nanmean(X, axis=0)) / np.where(sd > 0, sd, 1.0)
+    # genes reordered as "regulators" (100 never hidden) then targets; 40 training samples
+    # lack one hidden target, which gives it a row set of its own
+    first = np.flatnonzero(~M.any(axis=0))[:100]
+    order = np.r_[first, np.setdiff1d(np.arange(X.shape[1]), first)]
+    Zo = Z[:, order].copy()
+    Mo = M[:, order]
+    train = ~Mo.any(axis=1)
+    Zo[np.flatnonzero(train)[:40], np.flatnonzero(Mo.any(axis=0))[0]] = np.nan
+    cr = ContextRidge(Zo[train], 100)
+    pred = cr.predict(Zo[~train])
+    seen = ~Mo[~train][0]
+    hidden = np.flatnonzero(~seen[100:])
+    F, T = Zo[train][:, seen], Zo[train][:, 100:][:, hidden]
+    full = np.isfinite(T).all(axis=0)
+    ref = RidgeCV(alphas=ALPHAS, alpha_per_target=True).fit(F, T[:, full])
+    np.testing.assert_allclose(
+        pred[:, hidden[full]], ref.predict(Zo[~train][:, seen]), rtol=1e-6, atol=1e-6
+    )
+    # measured cells come back as measured
+    np.testing.assert_array_equal(pred[:, seen[100:]], Zo[~train][:, 100:][:, seen[100:]])
+    assert (~full).sum() == 1  # the target with scattered NaN: Ridge, the median penalty
+    j = hidden[~full][0]
+    ok = np.isfinite(Zo[train][:, 100 + j])
+    one = Ridge(alpha=float(np.median(ref.alpha_))).fit(F[ok], Zo[train][ok, 100 + j])
+    np.testing.assert_allclose(pred[:, j], one.predict(Zo[~train][:, seen]), atol=1e-6)
+
+
+def test_network_beats_regulator_ridge_and_never_harms_validation(gtex_masked, fitted):
+    """Relative guard on the same split: the model (context ridge + network) beats ridge on
+    the regulators (TEEBoT-like) in per-gene r over the hidden cells; the residual network
+    keeps its untrained (zero) state unless training improves validation."""
+    from sklearn.linear_model import RidgeCV
+
+    adata, truth, M = gtex_masked
+    a = adata.copy()
+    ge.tl.impute_from_regulators(a, fitted)
+    out = np.asarray(a.layers["imputed_regulators"], dtype=np.float64)
+    T = np.asarray(truth.X, dtype=np.float64)
+    reg = np.array([adata.var_names.get_loc(g) for g in fitted.setup_.regulators])
+    cols = np.flatnonzero(M.any(axis=0))
+    train = ~M.any(axis=1)
+    ridge = RidgeCV(alphas=np.logspace(-1, 4, 11), alpha_per_target=True)
+    ridge.fit(T[np.ix_(train, reg)], T[np.ix_(train, cols)])
+    P = out.copy()
+    P[:, cols] = ridge.predict(T[:, reg])
+    r_model, r_ridge = _per_gene_r(out, T, M), _per_gene_r(P, T, M)
+    assert r_model > r_ridge + 0.01, (r_model, r_ridge)
+    hist = fitted.history_["network"]
+    assert hist[0]["epoch"] == -1
+    assert min(h["val"] for h in hist) <= hist[0]["val"]
+
+
+def test_context_ridge_config_and_damaged_context(gtex_masked, fitted, tmp_path):
+    with pytest.raises(ValueError, match="context_folds must be >= 2"):
+        RegulatorImputer(context_folds=1)
+    assert fitted.uses_context_ridge and fitted.context_ is not None
+    fitted.save(tmp_path / "m")
+    assert (tmp_path / "m" / "context.npy").exists()
+    np.save(tmp_path / "m" / "context.npy", np.zeros((3, 2), np.float32))
+    with pytest.raises(DamagedModelError, match="context.npy has shape"):
+        RegulatorImputer.load(tmp_path / "m")
+    no_ae = RegulatorImputer(use_autoencoder=False)
+    assert not no_ae.uses_context_ridge

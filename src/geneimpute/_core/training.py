@@ -55,6 +55,7 @@ def fit_early_stopping(
     min_delta: float = 1e-4,
     desc: str = "training",
     progress: bool = True,
+    validate_start: bool = False,
 ) -> TrainingResult:
     """Train ``net`` in place with AdamW and early stopping; keep the best weights.
 
@@ -81,6 +82,10 @@ def fit_early_stopping(
         Batches smaller than this are skipped (e.g. 2 for batch norm).
     desc, progress
         Progress-bar label and switch (``tqdm.auto``).
+    validate_start
+        Score the untrained ``net`` first (recorded as epoch -1) and keep it if no epoch
+        beats it: for a residual network that starts at zero, training must earn its place
+        on validation.
 
     Returns
     -------
@@ -93,6 +98,10 @@ def fit_early_stopping(
         best, best_state, bad = np.inf, None, 0
         history: list[dict[str, Any]] = []
         epoch = -1
+        if validate_start:
+            best = float(val_fn())
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            history.append({"epoch": -1, "train_loss": float("nan"), "val": best})
         if progress:
             from tqdm.auto import tqdm
 

@@ -13,6 +13,7 @@ from .._core.neighbors import idw_profiles, idw_weights
 from ._conditioning import ObservedTissueConditioner
 from ._config import FEATURES, HybridConfig, ModelSetup
 from ._conformal import TissueConformal
+from ._context import ContextRidge
 from ._estimator import HybridImputer
 from ._features import GeneInputs
 from ._persistence import DamagedModelError
@@ -34,6 +35,7 @@ _LAZY = {
 
 __all__ = [
     "FEATURES",
+    "ContextRidge",
     "DamagedModelError",
     "GeneInputs",
     "HybridConfig",

@@ -30,6 +30,7 @@ from ._persistence import DamagedModelError, _damaged
 if TYPE_CHECKING:
     import torch
 
+    from ._context import ContextRidge
     from ._regulator_networks import RegulatorNet
 
 FORMAT = "geneimpute.RegulatorImputer"
@@ -47,10 +48,21 @@ class RegulatorConfig:
     use_autoencoder
         Join the encoder of a sample-context autoencoder before the output layer (False: the
         regulator network alone, the ablation).
+    context_ridge
+        With the autoencoder: add the network's output to a context ridge
+        (:class:`~geneimpute.models.ContextRidge`): each target a sample did not measure
+        regressed on every gene it measured (regulators and targets), a penalty per target by
+        generalised cross-validation, over the training samples. The network learns its
+        residual, trained on ``context_folds`` fixed folds of targets hidden from cross-fitted
+        context ridges (each sample's fold of targets hidden, the ridge fitted on the other
+        samples). The model keeps its z-scored training matrix for it (``context.npy``).
+    context_folds
+        Folds of targets and of samples for the context ridge's cross-fitting (>= 2).
     ridge_base
-        Add the network's output to a ridge regression of the targets on the regulators (one
-        penalty for all targets, chosen by generalised cross-validation on the fully measured
-        targets; each target fitted on the samples that measured it), so the layers learn
+        Without the context ridge: add the network's output to a ridge regression of the
+        targets on the regulators (one penalty for all targets, chosen by generalised
+        cross-validation on the fully measured targets; each target fitted on the samples
+        that measured it), so the layers learn
         the residual: what the linear model misses.
     autoencoder_width
         Units of the autoencoder's three hidden layers (DeepSF: 512).
@@ -74,6 +86,8 @@ class RegulatorConfig:
 
     hidden: list[int] = field(default_factory=lambda: [183, 82])
     use_autoencoder: bool = True
+    context_ridge: bool = True
+    context_folds: int = 5
     ridge_base: bool = True
     autoencoder_width: int = 512
     hide_fraction: float = 0.5
@@ -96,6 +110,9 @@ class RegulatorConfig:
             if int(getattr(self, name)) < 1:
                 msg = f"RegulatorConfig.{name} must be >= 1, got {getattr(self, name)!r}"
                 raise ValueError(msg)
+        if int(self.context_folds) < 2:
+            msg = f"RegulatorConfig.context_folds must be >= 2, got {self.context_folds!r}"
+            raise ValueError(msg)
         if self.batch_size < 2:
             msg = f"RegulatorConfig.batch_size must be >= 2 (batch norm), got {self.batch_size}"
             raise ValueError(msg)
@@ -161,6 +178,7 @@ class RegulatorImputer:
         self.config = RegulatorConfig.from_dict(asdict(config or RegulatorConfig()), **kwargs)
         self.setup_ = RegulatorSetup()
         self.net_: RegulatorNet | None = None
+        self.context_: ContextRidge | None = None
         self.history_: dict[str, list] = {}
         self.r_mu_ = self.r_sd_ = self.y_mu_ = self.y_sd_ = np.zeros(0)
 
@@ -226,7 +244,11 @@ class RegulatorImputer:
         # a fixed hidden set for validation: the same score every epoch
         val_hide = (rng.random(Yz.shape) < cfg.hide_fraction) & observed
         nR, nT = R.shape[1], Y.shape[1]
-        base = self._ridge_base(Rz, Yz) if cfg.ridge_base else None
+        self.context_ = None
+        context_base = None
+        if self.uses_context_ridge:
+            context_base, net_hide = self._context_folds(Rz, Yz, rng)
+        base = self._ridge_base(Rz, Yz) if cfg.ridge_base and context_base is None else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.random_state)
             encoder = None
@@ -238,9 +260,89 @@ class RegulatorImputer:
             if base is not None:
                 net.base.copy_(torch.from_numpy(base.astype(np.float32)))  # type: ignore[operator]
             net = net.to(device)
-            self._train_net(net, Rz, Yz, train, val, val_hide, rng, device)
+            if context_base is not None:
+                self._train_residual(net, Rz, Yz, context_base, net_hide, train, val, device)
+            else:
+                self._train_net(net, Rz, Yz, train, val, val_hide, rng, device)
         self.net_ = net.cpu().eval()
         return self
+
+    @property
+    def uses_context_ridge(self) -> bool:
+        """Whether the network is added to a context ridge (autoencoder + ``context_ridge``)."""
+        return bool(self.config.use_autoencoder and self.config.context_ridge)
+
+    def _context_folds(self, Rz: np.ndarray, Yz: np.ndarray, rng: np.random.Generator):
+        """Cross-fitted context-ridge predictions on the training samples.
+
+        Targets and samples are split into ``context_folds`` folds; the samples of fold ``k``
+        have the targets of fold ``k`` hidden and predicted by a context ridge fitted on the
+        other samples (one pooled fit per fold, on the genes all its samples measured). Returns the ``(n, n_targets)`` z-scored predictions (0 where not
+        hidden) and the hidden mask, the cells the residual network is trained on.
+        """
+        from ._context import ContextRidge
+
+        K = int(self.config.context_folds)
+        n, nT = Yz.shape
+        Z = np.concatenate([Rz, Yz], axis=1)
+        self.context_ = ContextRidge(Z, Rz.shape[1])
+        gene_fold = rng.permutation(nT) % K
+        sample_fold = rng.permutation(n) % K
+        hide = (gene_fold[None, :] == sample_fold[:, None]) & np.isfinite(Yz)
+        base = np.zeros((n, nT), dtype=np.float32)
+        for k in range(K):
+            rows = sample_fold == k
+            pred = self.context_.predict(Z[rows], hidden=hide[rows], rows=~rows, pooled=True)
+            base[rows] = np.where(hide[rows], np.nan_to_num(pred), 0.0)
+        self.context_._cache.clear()  # cross-fitting fits are not reused
+        return base, hide
+
+    def _context_base(self, Rz: np.ndarray, Yz: np.ndarray) -> np.ndarray:
+        """``(n, n_targets)`` context-ridge predictions (z units) of the unmeasured targets."""
+        if self.context_ is None:
+            return np.zeros_like(Yz, dtype=np.float32)
+        pred = self.context_.predict(np.concatenate([Rz, Yz], axis=1))
+        return np.where(np.isfinite(Yz), 0.0, np.nan_to_num(pred)).astype(np.float32)
+
+    def _train_residual(self, net, Rz, Yz, base, hide, train, val, device) -> None:
+        """Train the network on the residual of the cross-fitted context ridge (fixed folds)."""
+        import torch
+
+        t_R = torch.from_numpy(Rz)
+        t_target = torch.from_numpy(np.where(hide, Yz - base, 0.0).astype(np.float32))
+        t_w = torch.from_numpy(hide.astype(np.float32))
+        rng = np.random.default_rng(self.config.random_state + 1)
+
+        def run(rows: np.ndarray) -> torch.Tensor:
+            ctx = torch.from_numpy(self._context(Rz[rows], Yz[rows], hide[rows])).to(device)
+            out = net(t_R[rows].to(device), ctx)
+            w = t_w[rows].to(device)
+            err = (out - t_target[rows].to(device)) ** 2 * w
+            return err.sum() / w.sum().clamp(min=1.0)
+
+        def val_fn() -> float:
+            net.eval()
+            with torch.no_grad():
+                return float(run(val))
+
+        cfg = self.config
+        res = fit_early_stopping(
+            net,
+            train,
+            run,
+            val_fn,
+            rng=rng,
+            max_epochs=cfg.max_epochs,
+            patience=cfg.patience,
+            batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate,
+            weight_decay=cfg.weight_decay,
+            min_batch=2,
+            desc="regulator network (context-ridge residual)",
+            progress=settings.progress,
+            validate_start=True,
+        )
+        self.history_["network"] = res.history
 
     def _new_autoencoder(self, n_genes: int):
         from ._regulator_networks import SampleAutoencoder
@@ -414,7 +516,11 @@ class RegulatorImputer:
                 c = ctx[s : s + batch_size] if ctx is not None else None
                 out.append(self.net_(t_R[s : s + batch_size], c).numpy())
         Z = np.concatenate(out) if out else np.zeros((0, len(self.y_mu_)), np.float32)
-        return Z.astype(np.float64) * self.y_sd_ + self.y_mu_
+        Z = Z.astype(np.float64)
+        if self.context_ is not None and len(Z):
+            Rz = _zscore(np.asarray(R, np.float64), self.r_mu_, self.r_sd_)
+            Z += self._context_base(Rz, _zscore(np.asarray(Y, np.float64), self.y_mu_, self.y_sd_))
+        return Z * self.y_sd_ + self.y_mu_
 
     def attribute(
         self,
@@ -429,8 +535,10 @@ class RegulatorImputer:
         DeepLIFT (captum ``DeepLift``, rescale rule) or Integrated Gradients (captum
         ``IntegratedGradients``, 32 steps) of the z-scored target output with respect to the
         z-scored regulator inputs, against the regulators' training mean (all zeros); the
-        sample context is held fixed. Returns ``(n_regulators, len(targets))``: the mean over
-        samples of the signed attribution, in target sd units.
+        sample context is held fixed. With the context ridge, its exact linear attribution
+        (coefficient x regulator z-value, over the targets each sample did not measure) is
+        added. Returns ``(n_regulators, len(targets))``: the mean over samples of the signed
+        attribution, in target sd units.
 
         Raises
         ------
@@ -467,11 +575,24 @@ class RegulatorImputer:
                 **kwargs,
             )
             out[:, j] = attr.detach().mean(dim=0).numpy()
+        if self.context_ is not None:  # the context ridge is linear: coefficient x input
+            R64, Y64 = self._check(R, Y)
+            Zq = np.concatenate(
+                [
+                    _zscore(R64, self.r_mu_, self.r_sd_),
+                    _zscore(Y64, self.y_mu_, self.y_sd_),
+                ],
+                axis=1,
+            )
+            out += self.context_.regulator_contribution(Zq)[:, targets]
         return out
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, *, overwrite: bool = False) -> None:
-        """Write ``config.json`` (schema, setup, config, scalers) and ``network.pt``, atomically.
+        """Write the model directory atomically.
+
+        ``config.json`` (schema, setup, config, scalers), ``network.pt`` and, with the context
+        ridge, ``context.npy`` (the z-scored training matrix it regresses on).
 
         Raises
         ------
@@ -500,6 +621,8 @@ class RegulatorImputer:
         with atomic_directory(path, overwrite=overwrite) as tmp:
             (tmp / "config.json").write_text(json.dumps(state, indent=2, allow_nan=False))
             torch.save(self.net_.state_dict(), tmp / "network.pt")
+            if self.context_ is not None:
+                np.save(tmp / "context.npy", self.context_.Z, allow_pickle=False)
 
     @classmethod
     def load(cls, path: str | Path) -> RegulatorImputer:
@@ -534,6 +657,13 @@ class RegulatorImputer:
             enc = model._new_autoencoder(nR + nT).encoder if model.config.use_autoencoder else None
             net = model._new_net(nR, nT, enc)
             net.load_state_dict(torch.load(p / "network.pt", map_location="cpu", weights_only=True))
+            if model.uses_context_ridge:
+                from ._context import ContextRidge
+
+                Z = np.load(p / "context.npy", allow_pickle=False)
+                if Z.ndim != 2 or Z.shape[1] != nR + nT:
+                    raise _damaged(p, f"context.npy has shape {Z.shape}, expected (n, {nR + nT})")
+                model.context_ = ContextRidge(Z, nR)
         except DamagedModelError:
             raise
         except Exception as err:  # noqa: BLE001 - any failure here means a bad directory

@@ -86,9 +86,16 @@ def train_regulators(
     predict cell transcriptome from genome"): regulator expression -> two dense layers with
     batch norm and ReLU (183 and 82 units) -> the targets, with the encoder of an autoencoder
     (three hidden layers of 512 units with batch norm) pretrained without labels on each
-    sample's measured genes and transferred, joined before the output layer. Training hides a
-    random 50% of each sample's observed targets from the autoencoder's input and scores the
-    network on them, so it learns to infer genes a sample lacks. See
+    sample's measured genes and transferred, joined before the output layer. With the
+    autoencoder, the network's output is added to a context ridge
+    (:class:`~geneimpute.models.ContextRidge`): each target a sample did not measure regressed
+    on every gene the sample measured, regulators and targets (regression imputation as in TEEBoT,
+    Basu et al., Sci Adv 2021, doi:10.1126/sciadv.abd6991, with the sample's whole measured
+    profile as input). The
+    network learns the ridge's residual on cross-fitted folds of hidden targets and keeps its
+    untrained (zero) state unless that improves validation. Without the autoencoder (the
+    ablation) it adds to a ridge on the regulators, trained by hiding a random 50% of each
+    sample's observed targets. See
     :class:`~geneimpute.models.RegulatorImputer`.
 
     Parameters
@@ -379,6 +386,7 @@ def impute_from_regulators(
             "random_state": int(random_state),
             "device": resolve_device(accelerator),
             "autoencoder": bool(model.config.use_autoencoder),
+            "context_ridge": bool(model.uses_context_ridge),
             "model_setup": {
                 k: v for k, v in vars(model.setup_).items() if k not in ("regulators", "targets")
             },
