@@ -277,8 +277,9 @@ class RegulatorImputer:
 
         Targets and samples are split into ``context_folds`` folds; the samples of fold ``k``
         have the targets of fold ``k`` hidden and predicted by a context ridge fitted on the
-        other samples (one pooled fit per fold, on the genes all its samples measured). Returns the ``(n, n_targets)`` z-scored predictions (0 where not
-        hidden) and the hidden mask, the cells the residual network is trained on.
+        other samples (one pooled fit per fold, on the genes all its samples measured).
+        Returns the ``(n, n_targets)`` z-scored predictions (0 where not hidden) and the
+        hidden mask, the cells the residual network is trained on.
         """
         from ._context import ContextRidge
 
