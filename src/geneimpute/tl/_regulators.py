@@ -278,7 +278,14 @@ def impute_from_regulators(
     memory) is never materialised: one pass checks the regulators and counts the NaN cells,
     and the output layers are lazy dask arrays over blocks of whole rows, computed when
     written (``adata.write_zarr``) on the active dask scheduler; values agree with the
-    in-memory path within float32 rounding (the network sees float32 either way).
+    in-memory path within float32 rounding (the network sees float32 either way), except for
+    samples with a rare pattern of measured genes (fewer than 20 samples share it): the
+    context ridge pools those with the nearest common pattern among the samples of the same
+    block, so their values can depend on the block.
+
+    The context ridge (the default with the autoencoder) fits one ridge per pattern of
+    measured genes among the samples to fill (cached in the model), so a table with many
+    distinct patterns costs more than one with a few cohorts or panels.
 
     Parameters
     ----------
