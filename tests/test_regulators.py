@@ -236,3 +236,13 @@ def test_context_ridge_config_and_damaged_context(gtex_masked, fitted, tmp_path)
         RegulatorImputer.load(tmp_path / "m")
     no_ae = RegulatorImputer(use_autoencoder=False)
     assert not no_ae.uses_context_ridge
+    # a directory saved before the context ridge existed (no such config key) still loads,
+    # as the network with its ridge base
+    import json
+
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    del cfg["config"]["context_ridge"], cfg["config"]["context_folds"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "m" / "context.npy").unlink()
+    old = RegulatorImputer.load(tmp_path / "m")
+    assert not old.uses_context_ridge and old.context_ is None

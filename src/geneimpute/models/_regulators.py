@@ -647,7 +647,9 @@ class RegulatorImputer:
             state = json.loads((p / "config.json").read_text())
             if state.get("format") != FORMAT or state.get("schema_version") != SCHEMA_VERSION:
                 raise _damaged(p, f"not a {FORMAT} schema {SCHEMA_VERSION} directory")
-            model = cls(RegulatorConfig.from_dict(state["config"]))
+            values = dict(state["config"])
+            values.setdefault("context_ridge", False)  # saved before the context ridge existed
+            model = cls(RegulatorConfig.from_dict(values))
             model.setup_ = RegulatorSetup(**state["setup"])
             s = state["state"]
             model.r_mu_, model.r_sd_ = np.asarray(s["r_mu"]), np.asarray(s["r_sd"])
