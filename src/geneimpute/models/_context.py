@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._conditioning import observation_patterns
+
 ALPHAS = np.logspace(-1, 5, 13)
 MIN_ROWS = 10
 MIN_GROUP = 20
@@ -98,13 +100,15 @@ class ContextRidge:
         self._cache: dict[tuple[bytes, bytes, bytes], tuple] = {}
         # fits use the samples whose pattern of measured genes is common (scattered missing
         # values would split the targets into many row sets, one solve each)
-        seen = np.isfinite(self.Z)
-        counts: dict[bytes, int] = {}
-        keys = [row.tobytes() for row in seen]
-        for k in keys:
-            counts[k] = counts.get(k, 0) + 1
-        common = np.array([counts[k] >= MIN_GROUP for k in keys], dtype=bool)
+        _, which, counts = np.unique(
+            np.isfinite(self.Z), axis=0, return_inverse=True, return_counts=True
+        )
+        common = counts[which.ravel()] >= MIN_GROUP
         self.fit_rows = common if common.sum() >= len(common) / 2 else np.ones_like(common)
+
+    def clear_cache(self) -> None:
+        """Forget the cached fits (e.g. those of cross-fitting, never reused)."""
+        self._cache.clear()
 
     def coefficients(self, visible: np.ndarray, want: np.ndarray, rows: np.ndarray | None = None):
         """Ridge of the ``want`` targets on the ``visible`` genes over training ``rows``.
@@ -131,22 +135,38 @@ class ContextRidge:
         """
         nR = self.n_regulators
         todo = np.flatnonzero((~vis[:, nR:]).any(axis=1))
-        exact: dict[bytes, list[int]] = {}
-        for i in todo:
-            exact.setdefault(vis[i].tobytes(), []).append(int(i))
-        big = [idx for idx in exact.values() if len(idx) >= MIN_GROUP]
-        small = [i for idx in exact.values() if len(idx) < MIN_GROUP for i in idx]
-        if not big and small:  # no common pattern: the most frequent one
-            big = [max(exact.values(), key=len)]
-            small = [i for i in small if i not in set(big[0])]
-        out = [(np.asarray(idx), vis[idx[0]]) for idx in big]
-        if small:
+        # exact patterns in order of their first sample
+        exact = sorted((todo[rows] for rows, _, _ in observation_patterns(vis[todo])), key=min)
+        if not exact:
+            return []
+        is_big = [len(idx) >= MIN_GROUP for idx in exact]
+        if not any(is_big):  # no common pattern: the most frequent one
+            is_big[int(np.argmax([len(idx) for idx in exact]))] = True
+        big = [idx for idx, b in zip(exact, is_big, strict=True) if b]
+        rest = [idx for idx, b in zip(exact, is_big, strict=True) if not b]
+        out = [(idx, vis[idx[0]]) for idx in big]
+        if rest:
+            small = np.concatenate(rest)
             V = np.array([vis[idx[0]] for idx in big], dtype=np.float64)
             nearest = np.argmax(vis[small].astype(np.float64) @ V.T, axis=1)
             for b in np.unique(nearest):
-                idx = np.asarray(small)[nearest == b]
+                idx = small[nearest == b]
                 out.append((idx, vis[idx].all(axis=0) & vis[big[b][0]]))
         return out
+
+    def _fits(self, vis: np.ndarray, rows: np.ndarray | None = None, pooled: bool = False):
+        """Yield ``(samples, visible genes, wanted targets, coef, intercept)`` per group."""
+        nR = self.n_regulators
+        if pooled:
+            todo = np.flatnonzero((~vis[:, nR:]).any(axis=1))
+            groups: list[tuple[np.ndarray, np.ndarray]] = []
+            if len(todo):
+                groups.append((todo, np.asarray(vis[todo].all(axis=0))))
+        else:
+            groups = self.groups(vis)
+        for idx, v in groups:
+            want = ~v[nR:]
+            yield (idx, v, want, *self.coefficients(v, want, rows))
 
     def predict(
         self,
@@ -169,14 +189,7 @@ class ContextRidge:
         if hidden is not None:
             vis[:, nR:] &= ~hidden
         out = np.where(vis[:, nR:], Zq[:, nR:], np.nan).astype(np.float64)
-        if pooled:
-            todo = np.flatnonzero((~vis[:, nR:]).any(axis=1))
-            groups = [(todo, vis[todo].all(axis=0))] if len(todo) else []
-        else:
-            groups = self.groups(vis)
-        for idx, v in groups:
-            want = ~v[nR:]
-            coef, intercept = self.coefficients(v, want, rows)
+        for idx, v, want, coef, intercept in self._fits(vis, rows, pooled):
             F = np.nan_to_num(Zq[np.ix_(idx, np.flatnonzero(v))].astype(np.float64))
             pred = F @ coef + intercept
             cols = np.flatnonzero(want)
@@ -193,9 +206,7 @@ class ContextRidge:
         nR = self.n_regulators
         vis = np.isfinite(Zq)
         total = np.zeros((nR, vis.shape[1] - nR))
-        for idx, v in self.groups(vis):
-            want = ~v[nR:]
-            coef, _ = self.coefficients(v, want)
+        for idx, _, want, coef, _ in self._fits(vis):
             # regulators are always measured: the first rows of coef
             total[:, want] += Zq[idx, :nR].astype(np.float64).sum(axis=0)[:, None] * coef[:nR]
         return total / max(len(Zq), 1)

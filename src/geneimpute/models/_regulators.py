@@ -24,6 +24,7 @@ from .. import __version__
 from .._core.io import atomic_directory
 from .._core.training import fit_early_stopping
 from .._settings import Accelerator, resolve_device, settings
+from ._conditioning import observation_patterns
 from ._config import config_from_dict
 from ._persistence import DamagedModelError, _damaged
 
@@ -295,7 +296,7 @@ class RegulatorImputer:
             rows = sample_fold == k
             pred = self.context_.predict(Z[rows], hidden=hide[rows], rows=~rows, pooled=True)
             base[rows] = np.where(hide[rows], np.nan_to_num(pred), 0.0)
-        self.context_._cache.clear()  # cross-fitting fits are not reused
+        self.context_.clear_cache()  # cross-fitting fits are not reused
         return base, hide
 
     def _context_base(self, Rz: np.ndarray, Yz: np.ndarray) -> np.ndarray:
@@ -311,39 +312,26 @@ class RegulatorImputer:
 
         t_R = torch.from_numpy(Rz)
         t_target = torch.from_numpy(np.where(hide, Yz - base, 0.0).astype(np.float32))
-        t_w = torch.from_numpy(hide.astype(np.float32))
-        rng = np.random.default_rng(self.config.random_state + 1)
 
-        def run(rows: np.ndarray) -> torch.Tensor:
-            ctx = torch.from_numpy(self._context(Rz[rows], Yz[rows], hide[rows])).to(device)
+        def run(rows: np.ndarray, hide_y: np.ndarray) -> torch.Tensor:
+            ctx = torch.from_numpy(self._context(Rz[rows], Yz[rows], hide_y)).to(device)
             out = net(t_R[rows].to(device), ctx)
-            w = t_w[rows].to(device)
+            w = torch.from_numpy(hide_y).float().to(device)
             err = (out - t_target[rows].to(device)) ** 2 * w
             return err.sum() / w.sum().clamp(min=1.0)
 
-        def val_fn() -> float:
-            net.eval()
-            with torch.no_grad():
-                return float(run(val))
-
-        cfg = self.config
-        res = fit_early_stopping(
+        self.history_["network"] = self._fit_loop(
             net,
-            train,
             run,
-            val_fn,
-            rng=rng,
-            max_epochs=cfg.max_epochs,
-            patience=cfg.patience,
-            batch_size=cfg.batch_size,
-            learning_rate=cfg.learning_rate,
-            weight_decay=cfg.weight_decay,
-            min_batch=2,
-            desc="regulator network (context-ridge residual)",
-            progress=settings.progress,
+            train,
+            val,
+            hide,
+            lambda b: hide[b],  # the fixed folds the ridge was cross-fitted on
+            np.random.default_rng(self.config.random_state + 1),
+            self.config.max_epochs,
+            "regulator network (context-ridge residual)",
             validate_start=True,
         )
-        self.history_["network"] = res.history
 
     def _new_autoencoder(self, n_genes: int):
         from ._regulator_networks import SampleAutoencoder
@@ -387,17 +375,22 @@ class RegulatorImputer:
         B = np.zeros((Rz.shape[1], Yz.shape[1]))
         if complete.any():
             B[:, complete] = np.linalg.solve(G + alpha * eye, Rz.T @ Yz[:, complete])
-        patterns: dict[bytes, list[int]] = {}
-        for j in np.flatnonzero(~complete):
-            patterns.setdefault(observed[:, j].tobytes(), []).append(int(j))
-        for js in patterns.values():
-            ok = observed[:, js[0]]
-            Gs = G - Rz[~ok].T @ Rz[~ok]
+        partial = np.flatnonzero(~complete)
+        # one solve per set of samples that measured the targets (the Gram matrix downdated)
+        for cols, ok, missing in observation_patterns(observed[:, partial].T):
+            js = partial[cols]
+            Gs = G - Rz[missing].T @ Rz[missing]
             B[:, js] = np.linalg.solve(Gs + alpha * eye, Rz[ok].T @ Yz[np.ix_(ok, js)])
         return B
 
-    def _batch_hide(self, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return (rng.random(observed.shape) < self.config.hide_fraction) & observed
+    def _random_hiding(self, Yz: np.ndarray, rng: np.random.Generator):
+        """``rows -> mask``: a fresh random ``hide_fraction`` of the rows' observed targets."""
+
+        def hide(rows: np.ndarray) -> np.ndarray:
+            observed = np.isfinite(Yz[rows])
+            return (rng.random(observed.shape) < self.config.hide_fraction) & observed
+
+        return hide
 
     def _pretrain(self, ae, Rz, Yz, train, val, val_hide, rng, device) -> None:
         import torch
@@ -418,7 +411,15 @@ class RegulatorImputer:
             return err.sum() / w.sum().clamp(min=1.0)
 
         self.history_["autoencoder"] = self._fit_loop(
-            ae, run, Yz, train, val, val_hide, rng, cfg.autoencoder_epochs, "sample autoencoder"
+            ae,
+            run,
+            train,
+            val,
+            val_hide,
+            self._random_hiding(Yz, rng),
+            rng,
+            cfg.autoencoder_epochs,
+            "sample autoencoder",
         )
 
     def _train_net(self, net, Rz, Yz, train, val, val_hide, rng, device) -> None:
@@ -441,20 +442,42 @@ class RegulatorImputer:
             return err.sum() / w.sum().clamp(min=1.0)
 
         self.history_["network"] = self._fit_loop(
-            net, run, Yz, train, val, val_hide, rng, cfg.max_epochs, "regulator network"
+            net,
+            run,
+            train,
+            val,
+            val_hide,
+            self._random_hiding(Yz, rng),
+            rng,
+            cfg.max_epochs,
+            "regulator network",
         )
 
-    def _fit_loop(self, module, run, Yz, train, val, val_hide, rng, epochs: int, desc: str):
+    def _fit_loop(
+        self,
+        module,
+        run,
+        train,
+        val,
+        val_hide,
+        batch_hide,
+        rng,
+        epochs: int,
+        desc: str,
+        *,
+        validate_start: bool = False,
+    ):
         """Train ``module`` with the package's loop; ``run(rows, hidden)`` gives the loss.
 
-        Training batches hide a fresh random part of the targets, validation a fixed one.
+        Training batches hide ``batch_hide(rows)`` of the targets (a fresh random part, or
+        fixed folds), validation ``val_hide``. ``rng`` shuffles the batches.
         """
         import torch
 
         cfg = self.config
 
         def loss_fn(b: np.ndarray) -> torch.Tensor:
-            return run(b, self._batch_hide(np.isfinite(Yz[b]), rng))
+            return run(b, batch_hide(b))
 
         def val_fn() -> float:
             module.eval()
@@ -475,6 +498,7 @@ class RegulatorImputer:
             min_batch=2,
             desc=desc,
             progress=settings.progress,
+            validate_start=validate_start,
         )
         return res.history
 
@@ -497,7 +521,7 @@ class RegulatorImputer:
             raise ValueError(msg)
         Rz, Yz = _zscore(R, self.r_mu_, self.r_sd_), _zscore(Y, self.y_mu_, self.y_sd_)
         ctx = torch.from_numpy(self._context(Rz, Yz)) if self.config.use_autoencoder else None
-        return torch.from_numpy(Rz), ctx
+        return Rz, Yz, torch.from_numpy(Rz), ctx
 
     def predict(self, R: np.ndarray, Y: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
         """Predict every target of every sample, ``(n_samples, n_targets)``, in ``Y``'s units.
@@ -509,7 +533,7 @@ class RegulatorImputer:
 
         self.check_fitted()
         assert self.net_ is not None
-        t_R, ctx = self._inputs(R, Y)
+        Rz, Yz, t_R, ctx = self._inputs(R, Y)
         self.net_.eval()
         out = []
         with torch.no_grad():
@@ -519,8 +543,7 @@ class RegulatorImputer:
         Z = np.concatenate(out) if out else np.zeros((0, len(self.y_mu_)), np.float32)
         Z = Z.astype(np.float64)
         if self.context_ is not None and len(Z):
-            Rz = _zscore(np.asarray(R, np.float64), self.r_mu_, self.r_sd_)
-            Z += self._context_base(Rz, _zscore(np.asarray(Y, np.float64), self.y_mu_, self.y_sd_))
+            Z += self._context_base(Rz, Yz)
         return Z * self.y_sd_ + self.y_mu_
 
     def attribute(
@@ -560,7 +583,7 @@ class RegulatorImputer:
             raise ValueError(msg)
         self.check_fitted()
         assert self.net_ is not None
-        t_R, ctx = self._inputs(R, Y)
+        Rz, Yz, t_R, ctx = self._inputs(R, Y)
         targets = np.arange(len(self.y_mu_)) if targets is None else np.asarray(targets)
         net = self.net_.eval()
         explainer = DeepLift(net) if method == "deeplift" else IntegratedGradients(net)
@@ -577,14 +600,7 @@ class RegulatorImputer:
             )
             out[:, j] = attr.detach().mean(dim=0).numpy()
         if self.context_ is not None:  # the context ridge is linear: coefficient x input
-            R64, Y64 = self._check(R, Y)
-            Zq = np.concatenate(
-                [
-                    _zscore(R64, self.r_mu_, self.r_sd_),
-                    _zscore(Y64, self.y_mu_, self.y_sd_),
-                ],
-                axis=1,
-            )
+            Zq = np.concatenate([Rz, Yz], axis=1)
             out += self.context_.regulator_contribution(Zq)[:, targets]
         return out
 
