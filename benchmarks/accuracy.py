@@ -190,15 +190,21 @@ def gene_inputs(adata, reference: np.ndarray, k: int = 20):
     )
 
 
-def run_seed(adata, name, seed, quick):
+def split(adata, seed: int):
+    """log1p values ``(genes, tissues)``, the seeded 10% held-out mask and the reference-only
+    matrix (held-out rows NaN): the split every accuracy row of a seed shares."""
     Yall = np.log1p(np.asarray(adata.X, dtype=np.float64)).T
     n = adata.n_vars
     rng = np.random.default_rng(seed)
     test = np.zeros(n, bool)
     test[rng.choice(n, n // 10, replace=False)] = True
+    return Yall, test, np.where(~test[:, None], Yall, np.nan)
+
+
+def run_seed(adata, name, seed, quick):
+    Yall, test, Yobs = split(adata, seed)
     ref = ~test
     T = Yall[test]
-    Yobs = np.where(ref[:, None], Yall, np.nan)
     res: dict[str, dict[str, float]] = {}
 
     def record(row, P, t0):
@@ -284,13 +290,9 @@ def run_partial_seed(adata, name, seed):
 
     from geneimpute._core.metrics import masked_metrics
 
-    Yall = np.log1p(np.asarray(adata.X, dtype=np.float64)).T
-    n, n_t = Yall.shape
-    rng = np.random.default_rng(seed)
-    test = np.zeros(n, bool)
-    test[rng.choice(n, n // 10, replace=False)] = True
+    Yall, test, Yobs = split(adata, seed)
+    n_t = Yall.shape[1]
     ref, te = ~test, np.flatnonzero(test)
-    Yobs = np.where(ref[:, None], Yall, np.nan)
     Yref, T = Yall[ref], Yall[test]
     inputs = gene_inputs(adata, ref)
     t0 = time.perf_counter()

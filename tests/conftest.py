@@ -61,6 +61,15 @@ def small_missing():
     return hold_out(30)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch/XGBoost thread for a module's fits (CI's 2 cores are shared); restored after."""
+    before = ge.settings.n_jobs
+    ge.settings.n_jobs = 1
+    yield
+    ge.settings.n_jobs = before
+
+
 @pytest.fixture(scope="session")
 def chr22_fasta(tmp_path_factory):
     """GRCh37 chr22:20-21 Mb, decompressed (pyfaidx needs plain or bgzip FASTA), indexed.

@@ -131,6 +131,10 @@ def test_fit_rejects_bad_arrays(arrays):
         ({"batch_size": 2.5}, r"batch_size must be an integer >= 2"),
         ({"learning_rate": 0.0}, r"learning_rate must be > 0"),
         ({"xgb_subsample": 1.5}, r"xgb_subsample must be in \(0, 1\]"),
+        ({"pattern_weight": 0}, r"pattern_weight must be > 0, got 0"),
+        ({"lr_schedule": "cosine"}, r"lr_schedule must be 'constant' or 'onecycle'"),
+        ({"network_heads": "two"}, r"network_heads must be 'joint' or 'level_pattern'"),
+        ({"promoter_upstream": -1}, r"promoter_upstream must be an integer >= 0"),
     ],
 )
 def test_hybrid_config_validation(options, match):
@@ -304,3 +308,94 @@ def test_orientation_of_a_real_divergent_pair(var22):
     slot = np.flatnonzero(nb.index[pos[tst]] == pos[mpst])
     s = (pos[tst], int(slot[0]))
     assert nb.orientation[s] == 2 and nb.overlap[s] and not nb.nested[s] and nb.gap[s] == 0
+
+
+# ---------------------------------------------------------------- redesigned stage 1
+
+STAGE1 = {
+    "network_heads": "level_pattern",
+    "pooled_profile": True,
+    "pattern_weight": 3.0,
+    "lr_schedule": "onecycle",
+}
+
+
+def test_fit_early_stopping_onecycle_schedule():
+    """One cycle over max_epochs: the rate ends far below its peak; unknown names raise."""
+    import torch
+
+    net, loss_fn, val_fn = _regression()
+    lrs = []
+
+    def spy(b):
+        lrs.append(opt_lr())
+        return loss_fn(b)
+
+    res = _fit(net, 64, spy, val_fn, max_epochs=10, patience=10, schedule="onecycle")
+    assert res.n_epochs == 10 and len(lrs) == 40
+    assert max(lrs) == pytest.approx(0.05, rel=0.05) and lrs[-1] < 0.05 / 100
+    assert np.argmax(lrs) not in (0, len(lrs) - 1)  # warm-up, then annealing
+    with pytest.raises(ValueError, match="schedule must be 'constant' or 'onecycle'"):
+        _fit(torch.nn.Linear(1, 1), 64, loss_fn, val_fn, max_epochs=1, patience=1, schedule="x")
+
+
+def opt_lr():
+    """The learning rate of the optimiser fit_early_stopping is running (found on the stack)."""
+    import inspect
+
+    for frame in inspect.stack():
+        opt = frame.frame.f_locals.get("opt")
+        if opt is not None and hasattr(opt, "param_groups"):
+            return opt.param_groups[0]["lr"]
+    raise AssertionError("no optimiser on the stack")
+
+
+def test_pooled_profile_starts_as_inverse_distance_weighting():
+    """At initialisation the transformer's pooled profile is the 1/d-weighted neighbour mean."""
+    import torch
+
+    from geneimpute.models._networks import NeighborTransformer
+
+    torch.manual_seed(0)
+    T, k = 5, 4
+    profiles = torch.randn(3, k, T)
+    d = torch.tensor([[1e3, 1e4, 1e5, 2e3], [5e2, 5e2, 1e6, 1e6], [1e4, 2e4, 3e4, 4e4]])
+    dist = torch.zeros(3, k, 8)
+    dist[:, :, 0] = torch.log10(d + 1) / 6
+    tokens = torch.cat([profiles, dist], dim=2)
+    pad = torch.tensor([[False] * 4, [False, False, True, True], [False] * 4])
+    tr = NeighborTransformer(T + 8, 8, distance_col=T, pool=True).eval()
+    with torch.no_grad():
+        _, pooled = tr(tokens, pad, T)
+    w = torch.where(pad, torch.zeros(()), 1 / (d + 1))
+    expected = (w[:, :, None] * profiles).sum(1) / w.sum(1, keepdim=True)
+    torch.testing.assert_close(pooled, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def fitted_stage1(arrays):
+    Y, inputs, tissues, C, held = arrays
+    model = HybridImputer(**OPTS, **STAGE1).fit(Y, inputs, tissues, C, accelerator="cpu")
+    return model, model.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu")
+
+
+def test_stage1_fits_predicts_and_round_trips(arrays, fitted, fitted_stage1, tmp_path):
+    """Level/pattern heads, pooled profile, one-cycle: finite predictions, its own network
+    (z-score read-outs scaled back to log1p), and a save/load round trip."""
+    Y, inputs, tissues, C, held = arrays
+    model, P = fitted_stage1
+    assert P.shape == (held.sum(), len(tissues)) and np.isfinite(P).all()
+    assert model.net_args_["heads"] == "level_pattern" and model.net_args_["pooled_profile"]
+    assert model.net_.heads == "level_pattern" and model.net_.transformer.pool
+    assert not np.allclose(P, fitted[1])  # another model than the default
+    # read-outs come back in log1p units: their mean is near the tissue means
+    out = model._predict_net(model.net_, model._net_inputs(model._prepare(Y, inputs), inputs),
+                             np.flatnonzero(~held), "cpu")  # fmt: skip
+    for key in ("joint", "cnn", "transformer"):
+        assert np.abs(out[key].mean(0) - model.mu_).max() < 1.0, key
+    model.save(tmp_path / "m")
+    loaded = HybridImputer.load(tmp_path / "m")
+    assert loaded.config.network_heads == "level_pattern"
+    np.testing.assert_allclose(
+        loaded.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), P, rtol=1e-5
+    )

@@ -21,17 +21,31 @@ def has_promoters(var: pd.DataFrame, promoter_key: str | None) -> bool:
     return bool((var[promoter_key].fillna("").astype(str).str.len() > 0).any())
 
 
-def promoter_onehot(var: pd.DataFrame, promoter_key: str | None) -> np.ndarray:
-    """``(n_genes, 300, 5)`` one-hot promoters from ``var[promoter_key]`` (zeros without).
+def promoter_onehot(
+    var: pd.DataFrame,
+    promoter_key: str | None,
+    *,
+    upstream: int = DEFAULT_UPSTREAM,
+    downstream: int = DEFAULT_DOWNSTREAM,
+) -> np.ndarray:
+    """``(n_genes, upstream + downstream + 1, 5)`` one-hot promoters (zeros without).
 
-    Uses ``var[f"{promoter_key}_tss_index"]`` to align sequences on the TSS (see
-    :func:`~geneimpute._core.sequence.promoter_matrix`).
+    Uses ``var[f"{promoter_key}_tss_index"]`` to align sequences on the TSS in the window
+    ``-upstream..+downstream`` bp (default -249..+50, 300 bp; see
+    :func:`~geneimpute._core.sequence.promoter_matrix`); longer records are cut to the window
+    before encoding.
     """
     if promoter_key is None or promoter_key not in var.columns:
-        return np.zeros((len(var), DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1, 5), np.float32)
+        return np.zeros((len(var), upstream + downstream + 1, 5), np.float32)
     tss_col = f"{promoter_key}_tss_index"
     tss_index = var[tss_col].to_numpy(dtype=np.int64) if tss_col in var.columns else None
-    return encode_promoters(var[promoter_key], tss_index, what=f"var[{promoter_key!r}]")
+    return encode_promoters(
+        var[promoter_key],
+        tss_index,
+        what=f"var[{promoter_key!r}]",
+        upstream=upstream,
+        downstream=downstream,
+    )
 
 
 def stored_neighbors(adata: AnnData, key: str) -> tuple[GenomicNeighbors, dict]:

@@ -167,6 +167,12 @@ def promoter_matrix(
     tss_index = np.asarray(tss_index, dtype=np.int64)
     out = np.zeros((len(seqs), L, 5), dtype=np.float32)
     lengths = check_tss(seqs, tss_index)
+    if (lengths > L).any():  # cut long records (10.5 kb) to the window before encoding
+        seqs, tss_index = crop_to_window(
+            seqs, np.where(lengths > 0, tss_index, 0), upstream=upstream, downstream=downstream
+        )
+        tss_index = np.where(lengths > 0, tss_index, -1)
+        lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     for length in np.unique(lengths):
         if length == 0:
             continue

@@ -56,6 +56,7 @@ def fit_early_stopping(
     desc: str = "training",
     progress: bool = True,
     validate_start: bool = False,
+    schedule: str = "constant",
 ) -> TrainingResult:
     """Train ``net`` in place with AdamW and early stopping; keep the best weights.
 
@@ -86,6 +87,10 @@ def fit_early_stopping(
         Score the untrained ``net`` first (recorded as epoch -1) and keep it if no epoch
         beats it: for a residual network that starts at zero, training must earn its place
         on validation.
+    schedule
+        Learning-rate schedule: ``"constant"`` or ``"onecycle"`` (one cycle over
+        ``max_epochs`` epochs, :class:`torch.optim.lr_scheduler.OneCycleLR`, peak
+        ``learning_rate``; Smith & Topin 2019, doi:10.1117/12.2520589).
 
     Returns
     -------
@@ -95,6 +100,17 @@ def fit_early_stopping(
 
     with torch_threads():  # settings.n_jobs threads, whatever OMP_NUM_THREADS says
         opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
+        if schedule not in ("constant", "onecycle"):
+            msg = f"schedule must be 'constant' or 'onecycle', got {schedule!r}"
+            raise ValueError(msg)
+        steps = max(1, -(-len(items) // batch_size))
+        sched = (
+            torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=learning_rate, total_steps=max_epochs * steps
+            )
+            if schedule == "onecycle"
+            else None
+        )
         best, best_state, bad = np.inf, None, 0
         history: list[dict[str, Any]] = []
         epoch = -1
@@ -120,6 +136,8 @@ def fit_early_stopping(
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                if sched is not None:
+                    sched.step()
                 total += loss.item() * len(b)
                 n_seen += len(b)
             val = float(val_fn())

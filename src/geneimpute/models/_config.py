@@ -47,6 +47,29 @@ class HybridConfig:
         Network training (AdamW, early stopping on 10% of the training genes).
     embedding_dim
         Size of the promoter and neighbour embeddings.
+    network_heads
+        ``"joint"``: one head reads the joint embedding out to the log1p profile;
+        ``"level_pattern"``: separate heads for a gene's level (mean over tissues) and its
+        tissue pattern, in tissue z-score units.
+    pattern_weight
+        With ``network_heads="level_pattern"``, weight of the tissue-pattern part of the
+        network loss: the squared error of a gene's z-scored profile splits exactly into its
+        level (mean over tissues) error and its pattern (profile minus mean) error; 1 is
+        plain MSE, larger values favour the pattern (> 0).
+    lr_schedule
+        ``"constant"`` (AdamW at ``learning_rate``) or ``"onecycle"`` (one cycle over
+        ``max_epochs``, peak ``learning_rate``; Smith & Topin 2019,
+        doi:10.1117/12.2520589).
+    pooled_profile
+        The transformer also pools its neighbours' profiles with learned attention weights
+        (a learned distance decay starting at inverse-distance weighting); the pooled
+        profile feeds the joint head and the transformer read-out.
+    promoter_upstream, promoter_downstream
+        The CNN's promoter window, bp upstream and downstream of the TSS (default
+        -249..+50, 300 bp: the bundled promoters). With promoters extracted from a genome
+        (:func:`~geneimpute.pp.extract_promoters`), ``7000`` and ``3499`` give Xpresso's
+        10.5 kb window (Agarwal & Shendure 2020, doi:10.1016/j.celrep.2020.107663); shorter
+        records are zero-padded with an "observed" channel of 0, longer ones cut.
     xgb_*
         XGBoost (``hist``) settings; rows are (gene, tissue) pairs, so ``min_child_weight`` is
         large to keep a leaf from fitting a handful of genes.
@@ -79,6 +102,12 @@ class HybridConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     embedding_dim: int = 32
+    network_heads: str = "joint"
+    pattern_weight: float = 1.0
+    lr_schedule: str = "constant"
+    pooled_profile: bool = False
+    promoter_upstream: int = 249
+    promoter_downstream: int = 50
     xgb_n_estimators: int = 200
     xgb_learning_rate: float = 0.05
     xgb_max_depth: int = 4
@@ -101,6 +130,8 @@ class HybridConfig:
             "xgb_n_estimators": 1,
             "xgb_max_depth": 1,
             "n_tissue_components": 0,
+            "promoter_upstream": 0,
+            "promoter_downstream": 0,
         }
         for name, lo in minimum.items():
             value = getattr(self, name)
@@ -117,6 +148,21 @@ class HybridConfig:
             if not getattr(self, name) > 0:
                 msg = f"HybridConfig.{name} must be > 0, got {getattr(self, name)!r}"
                 raise ValueError(msg)
+        if not self.pattern_weight > 0:
+            msg = f"HybridConfig.pattern_weight must be > 0, got {self.pattern_weight!r}"
+            raise ValueError(msg)
+        if self.network_heads not in ("joint", "level_pattern"):
+            msg = (
+                "HybridConfig.network_heads must be 'joint' or 'level_pattern', got "
+                f"{self.network_heads!r}"
+            )
+            raise ValueError(msg)
+        if self.lr_schedule not in ("constant", "onecycle"):
+            msg = (
+                "HybridConfig.lr_schedule must be 'constant' or 'onecycle', got "
+                f"{self.lr_schedule!r}"
+            )
+            raise ValueError(msg)
         if not 0 < self.xgb_subsample <= 1:
             msg = f"HybridConfig.xgb_subsample must be in (0, 1], got {self.xgb_subsample!r}"
             raise ValueError(msg)

@@ -193,36 +193,55 @@ class HybridImputer:
         n_val = max(1, len(rows) // 10)
         val, tr = rows[:n_val], rows[n_val:]
         net = self._new_net().to(device)
-        with torch.no_grad():
-            mu = torch.from_numpy(self.mu_.astype(np.float32))
-            cast("torch.nn.Linear", net.head[-1]).bias.copy_(mu)
-            for h in (net.cnn_head, net.transformer_head):
-                if h is not None:
-                    h.bias.copy_(mu)
-        Yt = torch.from_numpy(np.nan_to_num(Y).astype(np.float32))
+        # "level_pattern" heads learn z-scores; the "joint" head learns log1p, from the mean
+        z = net.heads == "level_pattern"
+        if not z:
+            with torch.no_grad():
+                mu = torch.from_numpy(self.mu_.astype(np.float32))
+                for h in (net.head[-1], net.cnn_head, net.transformer_head):
+                    if h is not None:
+                        cast("torch.nn.Linear", h).bias.copy_(mu)
+        target = (Y - self.mu_) / self.sd_ if z else Y
+        Yt = torch.from_numpy(np.nan_to_num(target).astype(np.float32))
         seen = np.isfinite(Y)
         # partly measured genes: the loss is the mean over measured cells only
         Mt = None if seen[rows].all() else torch.from_numpy(seen.astype(np.float32))
+        w = float(cfg.pattern_weight) if z else 1.0
 
-        def mse(out: torch.Tensor, y: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
-            if m is None:
-                return ((out - y) ** 2).mean()
-            return (((out - y) ** 2) * m).sum() / m.sum().clamp(min=1.0)
+        def loss_of(out: torch.Tensor, y: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
+            if w == 1.0:  # plain MSE over the measured cells
+                if m is None:
+                    return ((out - y) ** 2).mean()
+                return (((out - y) ** 2) * m).sum() / m.sum().clamp(min=1.0)
+            # MSE = level error + pattern error (orthogonal over a gene's measured tissues);
+            # the pattern part is weighted by ``pattern_weight``
+            m = torch.ones_like(y) if m is None else m
+            n_t = m.sum(dim=1, keepdim=True).clamp(min=1.0)
+            o_m = (out * m).sum(dim=1, keepdim=True) / n_t
+            y_m = (y * m).sum(dim=1, keepdim=True) / n_t
+            level = ((o_m - y_m) ** 2 * n_t).sum()
+            pattern = ((((out - o_m) - (y - y_m)) ** 2) * m).sum()
+            return (level + w * pattern) / m.sum().clamp(min=1.0)
 
         def loss_fn(b: np.ndarray) -> torch.Tensor:
             out = net(*self._batch(t, b, device))
             bt = torch.from_numpy(b)
             y = Yt[bt].to(device)
             m = None if Mt is None else Mt[bt].to(device)
-            loss = mse(out["joint"], y, m)
+            loss = loss_of(out["joint"], y, m)
             for key in ("cnn", "transformer"):
                 if key in out:
-                    loss = loss + 0.5 * mse(out[key], y, m)
+                    loss = loss + 0.5 * loss_of(out[key], y, m)
             return loss
 
         def val_fn() -> float:
-            err = (self._predict_net(net, t, val, device)["joint"] - Y[val]) ** 2
-            return float(err.mean() if Mt is None else np.nanmean(err))
+            if not z:  # log1p MSE of the joint head
+                err = (self._predict_net(net, t, val, device)["joint"] - Y[val]) ** 2
+                return float(err.mean() if Mt is None else np.nanmean(err))
+            P = self._predict_net(net, t, val, device, scale=False)["joint"]
+            m = None if Mt is None else Mt[val]
+            with torch.no_grad():
+                return float(loss_of(torch.from_numpy(P), Yt[val], m))
 
         result = fit_early_stopping(
             net,
@@ -238,13 +257,21 @@ class HybridImputer:
             min_batch=2,
             desc=desc,
             progress=settings.progress,
+            schedule=cfg.lr_schedule,
         )
         self.history_ += [{"net": desc, **h} for h in result.history]
         return net
 
     def _predict_net(
-        self, net: HybridNet, t: dict, rows: np.ndarray, device: str, batch_size: int = 1024
+        self,
+        net: HybridNet,
+        t: dict,
+        rows: np.ndarray,
+        device: str,
+        batch_size: int = 1024,
+        scale: bool = True,
     ) -> dict[str, np.ndarray]:
+        """Network outputs for ``rows``: profiles in log1p (z-scores with ``scale=False``)."""
         import torch
 
         net.eval()
@@ -256,7 +283,12 @@ class HybridImputer:
                     outs.setdefault(k, []).append(v.float().cpu().numpy())
         if not len(rows):
             return {"joint": np.zeros((0, len(self.setup_.tissues)))}
-        return {k: np.concatenate(v) for k, v in outs.items()}
+        res = {k: np.concatenate(v) for k, v in outs.items()}
+        if scale and net.heads == "level_pattern":  # z-scores -> log1p
+            for k in ("joint", "cnn", "transformer"):
+                if k in res:
+                    res[k] = self.mu_ + self.sd_ * res[k]
+        return res
 
     def _promoter_embeddings(
         self, net: HybridNet, promoter: np.ndarray, device: str, batch_size: int = 1024
@@ -429,6 +461,8 @@ class HybridImputer:
                 "use_cnn": bool(cfg.use_cnn),
                 "use_transformer": bool(cfg.use_transformer),
                 "dim": int(cfg.embedding_dim),
+                "pooled_profile": bool(cfg.pooled_profile),
+                "heads": cfg.network_heads,
             }
             if self.uses_network
             else None

@@ -56,6 +56,8 @@ class NeighborTransformer(nn.Module):
         n_heads: int = 4,
         n_layers: int = 2,
         dropout: float = 0.1,
+        distance_col: int | None = None,
+        pool: bool = False,
     ) -> None:
         super().__init__()
         self.embed = nn.Linear(token_dim, d_model)
@@ -65,21 +67,54 @@ class NeighborTransformer(nn.Module):
         )
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.proj = nn.Sequential(nn.Linear(d_model, dim), nn.ReLU())
+        self.pool = pool
+        if not pool:
+            return
+        # pooling score = learned token score + decay * log10(TSS distance) / 6: starts as
+        # inverse-distance weighting (weight 1/d), then learns which neighbours matter
+        self.score = nn.Linear(d_model, 1)
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
+        self.decay = nn.Parameter(torch.tensor(-6.0 * 2.302585))
+        self.distance_col = distance_col
 
-    def forward(self, tokens: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
-        """Embed neighbour sets ``(batch, k, token_dim)`` -> ``(batch, dim)``."""
+    def forward(
+        self, tokens: torch.Tensor, pad: torch.Tensor, n_profile: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Embed neighbour sets ``(batch, k, token_dim)``.
+
+        Returns the ``[CLS]`` embedding ``(batch, dim)`` and, with ``n_profile > 0``, the
+        attention-pooled neighbour profile ``(batch, n_profile)``: a learned weighting of the
+        first ``n_profile`` token columns (the neighbours' z-scored profiles), one softmax
+        weight per neighbour read from its encoded token (a learned distance decay).
+        """
         b = tokens.shape[0]
         h = torch.cat([self.cls.expand(b, -1, -1), self.embed(tokens)], dim=1)
         mask = torch.cat([torch.zeros(b, 1, dtype=torch.bool, device=pad.device), pad], dim=1)
         h = self.encoder(h, src_key_padding_mask=mask)
-        return self.proj(h[:, 0])
+        pooled = None
+        if n_profile and self.pool:
+            s = self.score(h[:, 1:]).squeeze(-1)
+            if self.distance_col is not None:
+                s = s + self.decay * tokens[:, :, self.distance_col]
+            s = s.masked_fill(pad, float("-inf"))
+            w = torch.softmax(s, dim=1)
+            pooled = torch.einsum("bk,bkt->bt", w, tokens[:, :, :n_profile])
+        return self.proj(h[:, 0]), pooled
 
 
 class HybridNet(nn.Module):
     """Joint network: CNN and transformer embeddings + gene features -> tissue profile.
 
-    Besides the joint head, each branch has a linear read-out to the tissue profile (deep
-    supervision); these branch read-outs are what the XGBoost stage receives.
+    With ``heads="level_pattern"`` (models trained since 0.7) the joint head predicts a
+    gene's level (its mean over tissues) and its tissue pattern (the profile minus that mean)
+    separately, in tissue z-score units, so the pattern can be weighted in the loss and is not
+    drowned by the level; with ``pooled_profile`` the transformer also returns its
+    attention-pooled neighbour profile (a learned distance decay that starts as inverse
+    distance weighting), which feeds the joint head and, plus a linear correction, is the
+    transformer's read-out. ``heads="joint"`` is the earlier single head in log1p units, kept
+    so saved models load. Each branch has a read-out to the tissue profile (deep
+    supervision); the read-outs are what the XGBoost stage receives.
     """
 
     def __init__(
@@ -92,36 +127,63 @@ class HybridNet(nn.Module):
         use_transformer: bool = True,
         dim: int = 32,
         dropout: float = 0.2,
+        pooled_profile: bool = False,
+        heads: str = "joint",
     ) -> None:
         super().__init__()
+        if heads not in ("joint", "level_pattern"):
+            msg = f"heads must be 'joint' or 'level_pattern', got {heads!r}"
+            raise ValueError(msg)
         self.use_cnn, self.use_transformer = use_cnn, use_transformer
+        self.n_tissues, self.heads = n_tissues, heads
+        pool = pooled_profile and use_transformer
+        self.n_profile = n_tissues if pool else 0
         self.cnn = PromoterCNN(dim, dropout=dropout) if use_cnn else None
-        self.transformer = NeighborTransformer(token_dim, dim) if use_transformer else None
-        n_in = n_gene_features + dim * (int(use_cnn) + int(use_transformer))
-        self.head = nn.Sequential(
-            nn.Linear(n_in, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, n_tissues)
+        self.transformer = (
+            NeighborTransformer(token_dim, dim, distance_col=token_dim - 8, pool=pool)
+            if use_transformer
+            else None
         )
+        n_in = n_gene_features + dim * (int(use_cnn) + int(use_transformer)) + self.n_profile
+        if heads == "joint":
+            self.head = nn.Sequential(
+                nn.Linear(n_in, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, n_tissues)
+            )
+        else:
+            self.trunk = nn.Sequential(nn.Linear(n_in, 128), nn.ReLU(), nn.Dropout(dropout))
+            self.level = nn.Linear(128, 1)
+            self.pattern = nn.Linear(128, n_tissues)
         self.cnn_head = nn.Linear(dim, n_tissues) if use_cnn else None
         self.transformer_head = nn.Linear(dim, n_tissues) if use_transformer else None
 
     def embed(
         self, promoter: torch.Tensor, tokens: torch.Tensor, pad: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Promoter and neighbour embeddings, ``(batch, dim)`` each (None if disabled)."""
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """Promoter and neighbour embeddings ``(batch, dim)`` and the pooled profile."""
         e_p = self.cnn(promoter) if self.cnn is not None else None
-        e_n = self.transformer(tokens, pad) if self.transformer is not None else None
-        return e_p, e_n
+        e_n, pooled = (
+            self.transformer(tokens, pad, self.n_profile)
+            if self.transformer is not None
+            else (None, None)
+        )
+        return e_p, e_n, pooled
 
     def forward(
         self, promoter: torch.Tensor, tokens: torch.Tensor, pad: torch.Tensor, genef: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         """Return ``{"joint", "cnn", "transformer", "promoter_embedding"}`` outputs."""
-        e_p, e_n = self.embed(promoter, tokens, pad)
-        parts = [genef] + [e for e in (e_p, e_n) if e is not None]
-        out = {"joint": self.head(torch.cat(parts, dim=1))}
+        e_p, e_n, pooled = self.embed(promoter, tokens, pad)
+        x = torch.cat([genef] + [e for e in (e_p, e_n, pooled) if e is not None], dim=1)
+        if self.heads == "joint":
+            out = {"joint": self.head(x)}
+        else:
+            h = self.trunk(x)
+            pattern = self.pattern(h)
+            out = {"joint": self.level(h) + pattern - pattern.mean(dim=1, keepdim=True)}
         if e_p is not None and self.cnn_head is not None:
             out["cnn"] = self.cnn_head(e_p)
             out["promoter_embedding"] = e_p
         if e_n is not None and self.transformer_head is not None:
-            out["transformer"] = self.transformer_head(e_n)
+            t = self.transformer_head(e_n)
+            out["transformer"] = t if pooled is None else t + pooled
         return out

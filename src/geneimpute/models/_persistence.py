@@ -154,7 +154,7 @@ def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> An
             raise _damaged(
                 p, f"network.pt does not load: {(why or type(err).__name__)[:300]}"
             ) from None
-        if net.head[-1].out_features != T:
+        if net.n_tissues != T:
             raise _damaged(p, "network output size differs from the number of tissues")
         model.net_ = net
     if not (p / "xgboost.ubj").exists():

@@ -101,7 +101,10 @@ def promoter_attribution(
                 "promoter_key= (the column ge.pp.extract_promoters wrote) or zoom=None"
             )
             raise KeyError(msg)
-        seq = window_sequences(promoter_onehot(adata.var.iloc[[j]], promoter_key))[0]
+        X = promoter_onehot(
+            adata.var.iloc[[j]], promoter_key, upstream=tss, downstream=len(attr) - tss - 1
+        )
+        seq = window_sequences(X)[0]
         if len(seq) != len(attr):
             msg = (
                 f"var[{promoter_key!r}] decodes to a {len(seq)} bp window but varm[{key!r}] "

@@ -9,6 +9,7 @@ from ._predict import predict_profiles
 from ._regulators import impute_from_regulators, regulator_attribution, train_regulators
 from ._samples import impute_samples
 from ._train import impute_expression, train
+from ._tune import tune
 
 __all__ = [
     "attribute_promoters",
@@ -23,4 +24,5 @@ __all__ = [
     "regulator_attribution",
     "train",
     "train_regulators",
+    "tune",
 ]

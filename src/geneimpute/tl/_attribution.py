@@ -10,14 +10,23 @@ import pandas as pd
 from anndata import AnnData
 
 from .._anndata import promoter_onehot
-from .._core.sequence import DEFAULT_UPSTREAM, window_sequences
+from .._core.sequence import window_sequences
 from .._utils import check_unique_var_names, gene_mask
 from ..models import HybridImputer
 
 
-def _readout(net, tissue: int | None):
-    """CNN branch of a :class:`~geneimpute.models.HybridNet` read out to one scalar per gene."""
+def _readout(net, tissue: int | None, sd: np.ndarray):
+    """CNN branch of a :class:`~geneimpute.models.HybridNet` read out to one scalar per gene.
+
+    In log1p units: a ``"level_pattern"`` network's read-out (tissue z-scores) is scaled by
+    the tissue standard deviations ``sd`` (the added tissue means carry no attribution).
+    """
+    import torch
     from torch import nn
+
+    scale = torch.from_numpy(
+        np.asarray(sd if net.heads == "level_pattern" else np.ones_like(sd), dtype=np.float32)
+    )
 
     class _PromoterReadout(nn.Module):
         def __init__(self) -> None:
@@ -25,7 +34,7 @@ def _readout(net, tissue: int | None):
             self.cnn, self.head = net.cnn, net.cnn_head
 
         def forward(self, x):
-            out = self.head(self.cnn(x))
+            out = self.head(self.cnn(x)) * scale
             return out.mean(dim=1) if tissue is None else out[:, tissue]
 
     return _PromoterReadout()
@@ -140,10 +149,12 @@ def attribute_promoters(
 
     Returns
     -------
-    Writes ``adata.varm[key_added]``: float32 ``(n_genes, 300)``, position ``i`` = bp
-    ``i - 249`` relative to the TSS, NaN for genes not explained or without sequence at that
-    position; ``adata.uns[key_added]``: ``params`` and ``top_kmers`` (DataFrame: ``kmer``,
-    ``n_genes``, ``mean_attribution``, ``jaspar_id``, ``jaspar_name``, ``motif_score``).
+    Writes ``adata.varm[key_added]``: float32 ``(n_genes, L)`` with the model's promoter window
+    ``L = promoter_upstream + promoter_downstream + 1`` (300 by default), position ``i`` = bp
+    ``i - promoter_upstream`` (``i - 249``) relative to the TSS (log1p units), NaN for genes
+    not explained or without sequence at that position; ``adata.uns[key_added]``: ``params``
+    and ``top_kmers`` (DataFrame: ``kmer``, ``n_genes``, ``mean_attribution``, ``jaspar_id``,
+    ``jaspar_name``, ``motif_score``).
 
     Raises
     ------
@@ -173,7 +184,12 @@ def attribute_promoters(
     if key not in adata.var.columns:
         msg = f"adata.var has no promoter column {key!r}; pass promoter_key="
         raise KeyError(msg)
-    X = promoter_onehot(adata.var, key)
+    X = promoter_onehot(
+        adata.var,
+        key,
+        upstream=model.config.promoter_upstream,
+        downstream=model.config.promoter_downstream,
+    )
     has_seq = X[:, :, 4].sum(axis=1) > 0
     sel = gene_mask(adata, genes, has_seq, "genes") & has_seq
     if not sel.any():
@@ -181,7 +197,7 @@ def attribute_promoters(
         raise ValueError(msg)
     rows = np.flatnonzero(sel)
     net = model.net_.cpu().eval()
-    ig = IntegratedGradients(_readout(net, t_idx))
+    ig = IntegratedGradients(_readout(net, t_idx, model.sd_))
     attr = np.full(X.shape[:2], np.nan, dtype=np.float32)
     for s in range(0, len(rows), batch_size):
         r = rows[s : s + batch_size]
@@ -227,7 +243,7 @@ def attribute_promoters(
             "promoter_key": key,
             "n_steps": int(n_steps),
             "tissue": tissue or "mean over tissues",
-            "tss_index": DEFAULT_UPSTREAM,
+            "tss_index": int(model.config.promoter_upstream),
             "n_genes": int(len(rows)),
             "kmer": int(kmer),
             "jaspar_release": jaspar_release or "",

@@ -12,7 +12,12 @@ from anndata import AnnData
 from .._anndata import promoter_onehot, read_tissue_correlation, stored_neighbors
 from .._core.correlation import check_correlation, correlation_matrix
 from .._core.neighbors import GenomicNeighbors, find_genomic_neighbors
-from .._core.sequence import promoter_composition
+from .._core.sequence import (
+    DEFAULT_DOWNSTREAM,
+    DEFAULT_UPSTREAM,
+    crop_to_window,
+    promoter_composition,
+)
 from .._logging import warn_data
 from .._timing import timed
 from .._utils import tissue_frame
@@ -56,6 +61,16 @@ def gene_feature_table(
     """
     has = promoter_key is not None and promoter_key in var.columns
     seqs = var[promoter_key] if has else pd.Series("", index=var.index)
+    tss_col = f"{promoter_key}_tss_index"
+    if has and tss_col in var.columns:  # composition of the -249..+50 core, as predict_profiles
+        s = seqs.astype(object).fillna("").astype(str)
+        tss = pd.to_numeric(var[tss_col], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+        lens = s.str.len().to_numpy()
+        ok = (lens > 0) & (tss >= 0) & (tss < lens)  # invalid TSS: promoter_onehot raises
+        if ok.any():
+            s = s.copy()
+            s[ok] = crop_to_window(s[ok].tolist(), tss[ok])[0]
+        seqs = s
     feats = promoter_composition(seqs)
     if not use_structure:
         return feats
@@ -167,11 +182,13 @@ def build_inputs(
     use_structure: bool,
     sources: InputSources,
     feature_names: list[str] | None = None,
+    window: tuple[int, int] = (DEFAULT_UPSTREAM, DEFAULT_DOWNSTREAM),
 ) -> GeneInputs:
     """Assemble :class:`~geneimpute.models.GeneInputs` from ``adata.var`` and stored keys.
 
     ``feature_names`` (from a trained model) fixes the hand-made feature columns; a column the
-    model knows but ``var`` lacks raises ``KeyError``.
+    model knows but ``var`` lacks raises ``KeyError``. ``window`` is the CNN's promoter window
+    (bp upstream, downstream of the TSS).
     """
     var = adata.var
     with timed("gene_features"):
@@ -187,7 +204,7 @@ def build_inputs(
             raise KeyError(msg)
         table = table[list(feature_names)]
     with timed("promoter_onehot"):
-        promoter = promoter_onehot(var, promoter_key)
+        promoter = promoter_onehot(var, promoter_key, upstream=window[0], downstream=window[1])
     sources.promoters = (
         f"var[{promoter_key!r}]" if promoter_key is not None and promoter_key in var else "none"
     )

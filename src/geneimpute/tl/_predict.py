@@ -96,8 +96,10 @@ def _tss_positions(seqs: pd.Series, tss_index: int | Mapping[str, int] | pd.Seri
     return np.full(len(seqs), int(tss_index), dtype=np.int64)
 
 
-def _gene_table(data: Sequences, tss_index, promoter_key: str) -> tuple[pd.DataFrame, str]:
-    """``var``-like table with cropped promoters in ``promoter_key`` and their TSS index."""
+def _gene_table(
+    data: Sequences, tss_index, promoter_key: str, window: tuple[int, int]
+) -> tuple[pd.DataFrame, str]:
+    """``var``-like table with promoters cropped to ``window`` and their TSS index."""
     tss_col = f"{promoter_key}_tss_index"
     if isinstance(data, AnnData):
         var = data.var.copy()
@@ -136,7 +138,9 @@ def _gene_table(data: Sequences, tss_index, promoter_key: str) -> tuple[pd.DataF
     cropped = seqs.copy()
     new_tss = np.full(len(seqs), -1, dtype=np.int64)
     if has.any():
-        c, t = crop_to_window(seqs[has].tolist(), tss[has])
+        c, t = crop_to_window(
+            seqs[has].tolist(), tss[has], upstream=window[0], downstream=window[1]
+        )
         cropped[has] = c
         new_tss[has] = t
     var[promoter_key] = cropped.to_numpy()
@@ -227,13 +231,15 @@ def predict_profiles(
     """
     check_interval(interval)
     t0 = time.perf_counter()
-    var, source = _gene_table(sequences, tss_index, promoter_key)
     if isinstance(model, str) and model == "auto":
-        known = all(c in var.columns for c in ("start", "end", *STRUCTURE_COLUMNS))
+        cols = sequences.var.columns if isinstance(sequences, AnnData) else ()
+        known = all(c in cols for c in ("start", "end", *STRUCTURE_COLUMNS))
         model = SEQUENCE_MODEL if known else PROMOTER_MODEL
     resolved, source_model, _ = resolve_model(model, None)
     assert resolved is not None
     model = resolved
+    window = (model.config.promoter_upstream, model.config.promoter_downstream)
+    var, source = _gene_table(sequences, tss_index, promoter_key, window)
     if "neighbors" in model.features_:
         msg = (
             f"model {source_model!r} uses genomic neighbours (features {model.features_}): it "
@@ -256,7 +262,11 @@ def predict_profiles(
         )
     table = table[model.feature_names_]
     promoter = encode_promoters(
-        var[promoter_key], var[f"{promoter_key}_tss_index"].to_numpy(), what=source
+        var[promoter_key],
+        var[f"{promoter_key}_tss_index"].to_numpy(),
+        what=source,
+        upstream=window[0],
+        downstream=window[1],
     )
     n, T = len(var), len(model.tissues_)
     inputs = GeneInputs(

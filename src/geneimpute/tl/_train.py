@@ -53,6 +53,39 @@ def units_of(is_log1p: bool) -> str:
     return "log1p_TPM" if is_log1p else "TPM"
 
 
+def usable_features(
+    adata: AnnData, features: Sequence[str], promoter_key: str | None, *, stacklevel: int
+) -> list[str]:
+    """Validate ``features`` and drop ``"promoter"`` (warned) when ``adata`` has no promoters.
+
+    ``stacklevel`` goes to :func:`~geneimpute._logging.warn_data`: 3 attributes the warning
+    to this function's caller, each further level to the caller above.
+
+    Raises
+    ------
+    ValueError
+        On unknown feature names, or ``"promoter"`` alone without promoter sequences.
+    """
+    features = list(features)
+    feature_options(features)  # validates the names
+    if "promoter" in features and not has_promoters(adata.var, promoter_key):
+        rest = [f for f in features if f != "promoter"]
+        if not rest:
+            msg = (
+                f"features={features} needs promoter sequences, but var[{promoter_key!r}] is "
+                "absent or empty; add them with geneimpute.pp.extract_promoters"
+            )
+            raise ValueError(msg)
+        what = "is absent" if promoter_key not in adata.var else "holds only empty sequences"
+        warn_data(
+            f"var[{promoter_key!r}] {what}: training without the promoter CNN "
+            f"(features={rest}); add promoters with geneimpute.pp.extract_promoters",
+            stacklevel=stacklevel,
+        )
+        features = rest
+    return features
+
+
 def fit_hybrid(
     adata: AnnData,
     Y: np.ndarray,
@@ -76,23 +109,7 @@ def fit_hybrid(
     ``Y`` is genes x ``tissues`` log1p(TPM) with NaN outside ``reference``; ``adata`` supplies
     ``var`` and the ``uns``/``varp`` keys. Everything is validated before the slow part.
     """
-    features = list(features)
-    feature_options(features)  # validates the names
-    if "promoter" in features and not has_promoters(adata.var, promoter_key):
-        rest = [f for f in features if f != "promoter"]
-        if not rest:
-            msg = (
-                f"features={features} needs promoter sequences, but var[{promoter_key!r}] is "
-                "absent or empty; add them with geneimpute.pp.extract_promoters"
-            )
-            raise ValueError(msg)
-        what = "is absent" if promoter_key not in adata.var else "holds only empty sequences"
-        warn_data(
-            f"var[{promoter_key!r}] {what}: training without the promoter CNN "
-            f"(features={rest}); add promoters with geneimpute.pp.extract_promoters",
-            stacklevel=4,
-        )
-        features = rest
+    features = usable_features(adata, features, promoter_key, stacklevel=5)
     opts = {**feature_options(features), **model_kwargs}
     model = HybridImputer(random_state=random_state, **opts)  # validates the options
     sources = InputSources()
@@ -106,6 +123,7 @@ def fit_hybrid(
         neighbors_key=neighbors_key,
         use_structure="structure" in features,
         sources=sources,
+        window=(model.config.promoter_upstream, model.config.promoter_downstream),
     )
     if not use_promoter:  # promoter composition belongs to the "promoter" features
         keep = [i for i, n in enumerate(inputs.feature_names) if n not in PROMOTER_FEATURES]
@@ -333,6 +351,7 @@ def predict_hybrid(
             use_structure=True,
             sources=sources,
             feature_names=model.feature_names_,
+            window=(model.config.promoter_upstream, model.config.promoter_downstream),
         )
     out = model.predict(
         Y, inputs, rows, accelerator=accelerator, return_embedding=True, return_sigma=with_sigma
