@@ -17,7 +17,9 @@ centring, R^2 on log1p values). Rows, all on the same split of each seed:
 
 Writes benchmarks/results/stage1.json (``{"seeds", dataset: {row: {metric: {"mean", "sd",
 "per_seed"}}}}``) and benchmarks/results/stage1.md (means, and paired differences
-``stage1 - row`` with their sd over seeds), after each dataset.
+``stage1 - row`` with their sd over seeds), after each dataset. Datasets already in the output
+file with the same seeds and settings are kept, so ``--datasets gtex`` and ``--datasets
+roadmap`` can run one after the other.
 """
 
 from __future__ import annotations
@@ -104,18 +106,21 @@ def main() -> None:
     args = p.parse_args()
     ge.settings.progress = False
     out: dict = {"seeds": args.seeds, "stage1": STAGE1}
-    md = []
+    if args.output.exists():  # keep other datasets run with the same seeds and settings
+        old = json.loads(args.output.read_text())
+        if old.get("seeds") == args.seeds and old.get("stage1") == STAGE1:
+            out = old
     for name in args.datasets:
         adata = load(name)
         print(f"{name}: {adata.n_obs} tissues x {adata.n_vars} genes; seeds {args.seeds}")
         out[name] = summarise([run_seed(adata, name, s) for s in args.seeds])
-        md.append(tables(name, out[name], args.seeds))
+        md = [tables(d, out[d], args.seeds) for d in ("gtex", "roadmap") if d in out]
         args.output.write_text(json.dumps(out, indent=2))
         args.output.with_suffix(".md").write_text(
             "Produced by `python benchmarks/stage1.py` (stage-1 settings: "
             f"`{json.dumps(STAGE1)}`).\n\n" + "\n\n".join(md) + "\n"
         )
-    print("\n" + "\n\n".join(md))
+        print("\n" + "\n\n".join(md))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,104 @@
+"""Tune the hybrid on the bundled GTEx table with ``ge.tl.tune`` and save every trial.
+
+Usage: python benchmarks/tune_gtex.py [--n-trials 30] [--timeout SECONDS] [--seed 0]
+       [--stage1] [--quick]
+
+The search runs on the reference genes of the accuracy benchmark's seed-``seed`` split (its
+10% held-out evaluation genes are excluded from ``reference``, so they are never seen by a
+trial). ``--stage1`` fixes the redesigned stage 1 (``benchmarks/stage1.py``'s ``STAGE1``
+switches: level/pattern heads, pooled neighbour profile, one-cycle schedule) and adds
+``pattern_weight`` and ``max_epochs`` to the searched fields. ``--quick``: 2 trials of a small
+space on chr21/chr22 genes (a smoke test of the script, minutes).
+
+Writes benchmarks/results/tune_gtex.json (the call's settings, best params and value, every
+trial) and tune_gtex.csv (the trial table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from accuracy import load, split
+
+import geneimpute as ge
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SPACE = {
+    "learning_rate": ("float", 5e-4, 5e-3, True),
+    "k_idw": ("int", 5, 20),
+    "embedding_dim": ("categorical", [16, 32, 64]),
+    "xgb_n_estimators": ("int", 200, 800, True),
+    "xgb_max_depth": ("int", 3, 6),
+    "xgb_learning_rate": ("float", 0.02, 0.1, True),
+    "xgb_min_child_weight": ("float", 100.0, 1000.0, True),
+}
+STAGE1_SPACE = {"pattern_weight": ("float", 1.0, 5.0, True), "max_epochs": ("int", 3, 8)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n-trials", type=int, default=30)
+    p.add_argument("--timeout", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stage1", action="store_true")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--output", type=Path, default=RESULTS / "tune_gtex.json")
+    args = p.parse_args()
+    ge.settings.progress = False
+    adata = load("gtex")
+    _, test, _ = split(adata, args.seed)
+    adata.var["tune_reference"] = ~test
+    space, fixed = dict(SPACE), {}
+    if args.stage1:
+        from stage1 import STAGE1
+
+        fixed = {k: v for k, v in STAGE1.items() if k not in STAGE1_SPACE}
+        fixed.pop("xgb_n_estimators", None)  # searched
+        space |= STAGE1_SPACE
+    n_trials = args.n_trials
+    if args.quick:
+        keep = adata.var["chrom"].isin(["chr21", "chr22"]).to_numpy()
+        adata = adata[:, keep].copy()
+        space = {"learning_rate": SPACE["learning_rate"], "xgb_max_depth": ("int", 3, 4)}
+        fixed |= {"max_epochs": 1, "xgb_n_estimators": 50}
+        n_trials = 2
+    best = ge.tl.tune(
+        adata,
+        "tune_reference",
+        n_trials=n_trials,
+        timeout=args.timeout,
+        search_space=space,
+        neighbors_key=None,
+        random_state=args.seed,
+        accelerator="cpu",
+        **fixed,
+    )
+    trials = best["trials"]
+    print(trials.to_string())
+    print("best", json.dumps(best["params"]), round(best["value"], 4))
+    out = {
+        "settings": {
+            "n_trials": n_trials,
+            "timeout": args.timeout,
+            "seed": args.seed,
+            "stage1": args.stage1,
+            "quick": args.quick,
+            "search_space": {k: list(map(str, v)) for k, v in space.items()},
+            "fixed": fixed,
+            "n_reference_genes": int(np.sum(adata.var["tune_reference"])),
+        },
+        "best_params": best["params"],
+        "best_value": best["value"],
+        "trials": json.loads(trials.to_json(orient="records")),
+    }
+    path = args.output if not args.quick else args.output.with_name("tune_gtex_quick.json")
+    path.write_text(json.dumps(out, indent=2, default=str))
+    trials.to_csv(path.with_suffix(".csv"), index=False)
+    print(f"wrote {path} and {path.with_suffix('.csv')}")
+
+
+if __name__ == "__main__":
+    main()
