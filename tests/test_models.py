@@ -364,9 +364,9 @@ def test_pooled_profile_starts_as_inverse_distance_weighting():
     dist[:, :, 0] = torch.log10(d + 1) / 6
     tokens = torch.cat([profiles, dist], dim=2)
     pad = torch.tensor([[False] * 4, [False, False, True, True], [False] * 4])
-    tr = NeighborTransformer(T + 8, 8, distance_col=T, pool=True).eval()
+    tr = NeighborTransformer(T + 8, 8, distance_col=T, n_pool=T).eval()
     with torch.no_grad():
-        _, pooled = tr(tokens, pad, T)
+        _, pooled = tr(tokens, pad)
     w = torch.where(pad, torch.zeros(()), 1 / (d + 1))
     expected = (w[:, :, None] * profiles).sum(1) / w.sum(1, keepdim=True)
     torch.testing.assert_close(pooled, expected, rtol=1e-4, atol=1e-5)
@@ -386,7 +386,7 @@ def test_stage1_fits_predicts_and_round_trips(arrays, fitted, fitted_stage1, tmp
     model, P = fitted_stage1
     assert P.shape == (held.sum(), len(tissues)) and np.isfinite(P).all()
     assert model.net_args_["heads"] == "level_pattern" and model.net_args_["pooled_profile"]
-    assert model.net_.heads == "level_pattern" and model.net_.transformer.pool
+    assert model.net_.heads == "level_pattern" and model.net_.transformer.n_pool == len(tissues)
     assert not np.allclose(P, fitted[1])  # another model than the default
     # read-outs come back in log1p units: their mean is near the tissue means
     out = model._predict_net(model.net_, model._net_inputs(model._prepare(Y, inputs), inputs),

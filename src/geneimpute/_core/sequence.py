@@ -168,10 +168,8 @@ def promoter_matrix(
     out = np.zeros((len(seqs), L, 5), dtype=np.float32)
     lengths = check_tss(seqs, tss_index)
     if (lengths > L).any():  # cut long records (10.5 kb) to the window before encoding
-        seqs, tss_index = crop_to_window(
-            seqs, np.where(lengths > 0, tss_index, 0), upstream=upstream, downstream=downstream
-        )
-        tss_index = np.where(lengths > 0, tss_index, -1)
+        # (an empty record stays empty whatever its TSS index)
+        seqs, tss_index = crop_to_window(seqs, tss_index, upstream=upstream, downstream=downstream)
         lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     for length in np.unique(lengths):
         if length == 0:

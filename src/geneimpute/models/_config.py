@@ -144,28 +144,27 @@ class HybridConfig:
                 f"({self.k_neighbors})"
             )
             raise ValueError(msg)
-        for name in ("learning_rate", "xgb_learning_rate"):
+        for name in ("learning_rate", "xgb_learning_rate", "pattern_weight"):
             if not getattr(self, name) > 0:
                 msg = f"HybridConfig.{name} must be > 0, got {getattr(self, name)!r}"
                 raise ValueError(msg)
-        if not self.pattern_weight > 0:
-            msg = f"HybridConfig.pattern_weight must be > 0, got {self.pattern_weight!r}"
-            raise ValueError(msg)
-        if self.network_heads not in ("joint", "level_pattern"):
-            msg = (
-                "HybridConfig.network_heads must be 'joint' or 'level_pattern', got "
-                f"{self.network_heads!r}"
-            )
-            raise ValueError(msg)
-        if self.lr_schedule not in ("constant", "onecycle"):
-            msg = (
-                "HybridConfig.lr_schedule must be 'constant' or 'onecycle', got "
-                f"{self.lr_schedule!r}"
-            )
-            raise ValueError(msg)
+        choices = {
+            "network_heads": ("joint", "level_pattern"),
+            "lr_schedule": ("constant", "onecycle"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                options = " or ".join(repr(a) for a in allowed)
+                msg = f"HybridConfig.{name} must be {options}, got {getattr(self, name)!r}"
+                raise ValueError(msg)
         if not 0 < self.xgb_subsample <= 1:
             msg = f"HybridConfig.xgb_subsample must be in (0, 1], got {self.xgb_subsample!r}"
             raise ValueError(msg)
+
+    @property
+    def promoter_window(self) -> tuple[int, int]:
+        """The CNN's promoter window ``(promoter_upstream, promoter_downstream)`` in bp."""
+        return self.promoter_upstream, self.promoter_downstream
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], **overrides: Any) -> HybridConfig:

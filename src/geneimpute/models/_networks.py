@@ -57,7 +57,7 @@ class NeighborTransformer(nn.Module):
         n_layers: int = 2,
         dropout: float = 0.1,
         distance_col: int | None = None,
-        pool: bool = False,
+        n_pool: int = 0,
     ) -> None:
         super().__init__()
         self.embed = nn.Linear(token_dim, d_model)
@@ -67,25 +67,23 @@ class NeighborTransformer(nn.Module):
         )
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.proj = nn.Sequential(nn.Linear(d_model, dim), nn.ReLU())
-        self.pool = pool
-        if not pool:
-            return
-        # pooling score = learned token score + decay * log10(TSS distance) / 6: starts as
-        # inverse-distance weighting (weight 1/d), then learns which neighbours matter
-        self.score = nn.Linear(d_model, 1)
-        nn.init.zeros_(self.score.weight)
-        nn.init.zeros_(self.score.bias)
-        self.decay = nn.Parameter(torch.tensor(-6.0 * 2.302585))
-        self.distance_col = distance_col
+        self.n_pool, self.distance_col = n_pool, distance_col
+        if n_pool:
+            # pooling score = learned token score + decay * log10(TSS distance) / 6: starts as
+            # inverse-distance weighting (weight 1/d), then learns which neighbours matter
+            self.score = nn.Linear(d_model, 1)
+            nn.init.zeros_(self.score.weight)
+            nn.init.zeros_(self.score.bias)
+            self.decay = nn.Parameter(torch.tensor(-6.0 * 2.302585))
 
     def forward(
-        self, tokens: torch.Tensor, pad: torch.Tensor, n_profile: int = 0
+        self, tokens: torch.Tensor, pad: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Embed neighbour sets ``(batch, k, token_dim)``.
 
-        Returns the ``[CLS]`` embedding ``(batch, dim)`` and, with ``n_profile > 0``, the
-        attention-pooled neighbour profile ``(batch, n_profile)``: a learned weighting of the
-        first ``n_profile`` token columns (the neighbours' z-scored profiles), one softmax
+        Returns the ``[CLS]`` embedding ``(batch, dim)`` and, with ``n_pool > 0``, the
+        attention-pooled neighbour profile ``(batch, n_pool)``: a learned weighting of the
+        first ``n_pool`` token columns (the neighbours' z-scored profiles), one softmax
         weight per neighbour read from its encoded token (a learned distance decay).
         """
         b = tokens.shape[0]
@@ -93,13 +91,13 @@ class NeighborTransformer(nn.Module):
         mask = torch.cat([torch.zeros(b, 1, dtype=torch.bool, device=pad.device), pad], dim=1)
         h = self.encoder(h, src_key_padding_mask=mask)
         pooled = None
-        if n_profile and self.pool:
+        if self.n_pool:
             s = self.score(h[:, 1:]).squeeze(-1)
             if self.distance_col is not None:
                 s = s + self.decay * tokens[:, :, self.distance_col]
             s = s.masked_fill(pad, float("-inf"))
             w = torch.softmax(s, dim=1)
-            pooled = torch.einsum("bk,bkt->bt", w, tokens[:, :, :n_profile])
+            pooled = torch.einsum("bk,bkt->bt", w, tokens[:, :, : self.n_pool])
         return self.proj(h[:, 0]), pooled
 
 
@@ -136,11 +134,10 @@ class HybridNet(nn.Module):
             raise ValueError(msg)
         self.use_cnn, self.use_transformer = use_cnn, use_transformer
         self.n_tissues, self.heads = n_tissues, heads
-        pool = pooled_profile and use_transformer
-        self.n_profile = n_tissues if pool else 0
+        self.n_profile = n_tissues if pooled_profile and use_transformer else 0
         self.cnn = PromoterCNN(dim, dropout=dropout) if use_cnn else None
         self.transformer = (
-            NeighborTransformer(token_dim, dim, distance_col=token_dim - 8, pool=pool)
+            NeighborTransformer(token_dim, dim, distance_col=token_dim - 8, n_pool=self.n_profile)
             if use_transformer
             else None
         )
@@ -162,9 +159,7 @@ class HybridNet(nn.Module):
         """Promoter and neighbour embeddings ``(batch, dim)`` and the pooled profile."""
         e_p = self.cnn(promoter) if self.cnn is not None else None
         e_n, pooled = (
-            self.transformer(tokens, pad, self.n_profile)
-            if self.transformer is not None
-            else (None, None)
+            self.transformer(tokens, pad) if self.transformer is not None else (None, None)
         )
         return e_p, e_n, pooled
 

@@ -184,12 +184,8 @@ def attribute_promoters(
     if key not in adata.var.columns:
         msg = f"adata.var has no promoter column {key!r}; pass promoter_key="
         raise KeyError(msg)
-    X = promoter_onehot(
-        adata.var,
-        key,
-        upstream=model.config.promoter_upstream,
-        downstream=model.config.promoter_downstream,
-    )
+    upstream, downstream = model.config.promoter_window
+    X = promoter_onehot(adata.var, key, upstream=upstream, downstream=downstream)
     has_seq = X[:, :, 4].sum(axis=1) > 0
     sel = gene_mask(adata, genes, has_seq, "genes") & has_seq
     if not sel.any():
@@ -243,7 +239,7 @@ def attribute_promoters(
             "promoter_key": key,
             "n_steps": int(n_steps),
             "tissue": tissue or "mean over tissues",
-            "tss_index": int(model.config.promoter_upstream),
+            "tss_index": int(upstream),
             "n_genes": int(len(rows)),
             "kmer": int(kmer),
             "jaspar_release": jaspar_release or "",

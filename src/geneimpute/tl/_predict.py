@@ -238,7 +238,7 @@ def predict_profiles(
     resolved, source_model, _ = resolve_model(model, None)
     assert resolved is not None
     model = resolved
-    window = (model.config.promoter_upstream, model.config.promoter_downstream)
+    window = model.config.promoter_window
     var, source = _gene_table(sequences, tss_index, promoter_key, window)
     if "neighbors" in model.features_:
         msg = (

@@ -123,7 +123,7 @@ def fit_hybrid(
         neighbors_key=neighbors_key,
         use_structure="structure" in features,
         sources=sources,
-        window=(model.config.promoter_upstream, model.config.promoter_downstream),
+        window=model.config.promoter_window,
     )
     if not use_promoter:  # promoter composition belongs to the "promoter" features
         keep = [i for i, n in enumerate(inputs.feature_names) if n not in PROMOTER_FEATURES]
@@ -351,7 +351,7 @@ def predict_hybrid(
             use_structure=True,
             sources=sources,
             feature_names=model.feature_names_,
-            window=(model.config.promoter_upstream, model.config.promoter_downstream),
+            window=model.config.promoter_window,
         )
     out = model.predict(
         Y, inputs, rows, accelerator=accelerator, return_embedding=True, return_sigma=with_sigma

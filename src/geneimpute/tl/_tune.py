@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ from anndata import AnnData
 
 from .._anndata import stored_neighbors
 from .._core.metrics import masked_metrics, regression_metrics
-from .._logging import logger
+from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from ..models import FEATURES, HybridConfig
 from ..models._config import feature_options
@@ -670,8 +669,7 @@ def tune(
             f"{int(failed['number'].iloc[0])}: {failed['fail_reason'].iloc[0]}); see "
             f"uns[{key_added!r}]['trials']"
         )
-        logger.warning(msg)
-        warnings.warn(msg, UserWarning, stacklevel=2)
+        warn_data(msg, stacklevel=3)
     best = study.best_trial
     best_params = {**fixed, **best.user_attrs["config"]}
     best_value = float(best.value) if best.value is not None else math.nan
