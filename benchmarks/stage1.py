@@ -1,6 +1,6 @@
 """Stage-1 redesign of the hybrid, paired against today's defaults and ablated (issue 12).
 
-Usage: python benchmarks/stage1.py [--seeds 0 1 2] [--datasets gtex roadmap]
+Usage: python benchmarks/stage1.py [--seeds 0 1 2] [--datasets gtex roadmap] [--design stage2]
 
 Same datasets, split and metrics as ``benchmarks/accuracy.py`` (a seeded random 10% of genes
 held out; per-tissue Pearson r across genes, per-gene Pearson r across tissues after tissue
@@ -14,6 +14,11 @@ centring, R^2 on log1p values). Rows, all on the same split of each seed:
 - ``stage1_no_cnn``, ``stage1_no_transformer``, ``stage1_no_tissue_corr``,
   ``stage1_xgboost_features``: the same settings with one part removed (the last: both
   networks), so every ablation has the full model's training budget.
+
+``--design stage2`` runs the same ablations of :data:`STAGE2` (the stage-1 settings plus the
+XGBoost tissue-pattern model, ``xgb_pattern_model``) as rows ``stage2``, ``stage2_no_cnn``, ...,
+without the two package-default rows (their per-seed figures are in stage1.json, on the same
+splits; the md file pairs them) and writes stage2.json / stage2.md.
 
 Writes benchmarks/results/stage1.json (``{"seeds", dataset: {row: {metric: {"mean", "sd",
 "per_seed"}}}}``) and benchmarks/results/stage1.md (means, and paired differences
@@ -46,25 +51,38 @@ STAGE1 = {
     "pattern_weight": 3.0,
     "xgb_n_estimators": 500,
 }
-ROWS = {
+#: stage 1 plus the XGBoost tissue-pattern model (``--design stage2``)
+STAGE2 = {**STAGE1, "xgb_pattern_model": True}
+DESIGNS = {"stage1": STAGE1, "stage2": STAGE2}
+DEFAULT_ROWS = {
     "hybrid": {},
     "xgboost_features": {"use_cnn": False, "use_transformer": False},
-    "stage1": STAGE1,
-    "stage1_no_cnn": {**STAGE1, "use_cnn": False},
-    "stage1_no_transformer": {**STAGE1, "use_transformer": False},
-    "stage1_no_tissue_corr": {**STAGE1, "use_tissue_correlation": False},
-    "stage1_xgboost_features": {**STAGE1, "use_cnn": False, "use_transformer": False},
 }
+
+
+def design_rows(design: str) -> dict[str, dict]:
+    """The rows of ``design``: it and its four ablations, each with its full training budget."""
+    opts = DESIGNS[design]
+    return {
+        design: opts,
+        f"{design}_no_cnn": {**opts, "use_cnn": False},
+        f"{design}_no_transformer": {**opts, "use_transformer": False},
+        f"{design}_no_tissue_corr": {**opts, "use_tissue_correlation": False},
+        f"{design}_xgboost_features": {**opts, "use_cnn": False, "use_transformer": False},
+    }
+
+
+ROWS = DEFAULT_ROWS | design_rows("stage1")
 METRICS = ("pearson_tissue", "pearson_gene_centered", "r2")
 
 
-def run_seed(adata, name: str, seed: int) -> dict:
+def run_seed(adata, name: str, seed: int, rows: dict[str, dict] = ROWS) -> dict:
     Yall, test, Yobs = split(adata, seed)
     ref = ~test
     inputs = gene_inputs(adata, ref)
     C = correlation_matrix(Yall[ref])
     res = {}
-    for row, opts in ROWS.items():
+    for row, opts in rows.items():
         t0 = time.perf_counter()
         m = HybridImputer(random_state=seed, **opts)
         m.fit(Yobs, inputs, list(adata.obs_names), C, accelerator="cpu")
@@ -79,20 +97,25 @@ def run_seed(adata, name: str, seed: int) -> dict:
     return res
 
 
-def tables(name: str, summ: dict, seeds: list[int]) -> str:
+def tables(
+    name: str, summ: dict, seeds: list[int], design: str = "stage1", extra: dict | None = None
+) -> str:
+    """Means table and paired ``design - row`` differences; ``extra``: rows of another run on
+    the same splits and seeds (paired too, not repeated in the means table)."""
     lines = [f"### {name} ({len(seeds)} seeds: {seeds})", ""]
     lines += ["| row | " + " | ".join(METRICS) + " | seconds |", "|---" * (len(METRICS) + 2) + "|"]
     for row, m in summ.items():
         cells = [f"{m[c]['mean']:.4f} ± {m[c]['sd']:.4f}" for c in METRICS]
         lines.append(f"| {row} | " + " | ".join(cells) + f" | {m['seconds']['mean']:.0f} |")
-    lines += ["", "paired `stage1 - row` (mean ± sd over seeds):", ""]
+    lines += ["", f"paired `{design} - row` (mean ± sd over seeds):", ""]
     lines += ["| row | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
-    for row in summ:
-        if row == "stage1":
+    others = {**(extra or {}), **summ}
+    for row in others:
+        if row == design:
             continue
         cells = []
         for c in METRICS:
-            d = np.subtract(summ["stage1"][c]["per_seed"], summ[row][c]["per_seed"])
+            d = np.subtract(summ[design][c]["per_seed"], others[row][c]["per_seed"])
             cells.append(f"{d.mean():+.4f} ± {d.std():.4f}")
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -102,23 +125,36 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--datasets", nargs="+", default=["gtex", "roadmap"])
-    p.add_argument("--output", type=Path, default=RESULTS / "stage1.json")
+    p.add_argument("--design", choices=list(DESIGNS), default="stage1")
+    p.add_argument("--output", type=Path, default=None, help="default results/<design>.json")
     args = p.parse_args()
     ge.settings.progress = False
-    out: dict = {"seeds": args.seeds, "stage1": STAGE1}
-    if args.output.exists():  # keep other datasets run with the same seeds and settings
-        old = json.loads(args.output.read_text())
-        if old.get("seeds") == args.seeds and old.get("stage1") == STAGE1:
+    design, opts = args.design, DESIGNS[args.design]
+    output = args.output or RESULTS / f"{design}.json"
+    rows = ROWS if design == "stage1" else design_rows(design)
+    out: dict = {"seeds": args.seeds, design: opts}
+    if output.exists():  # keep other datasets run with the same seeds and settings
+        old = json.loads(output.read_text())
+        if old.get("seeds") == args.seeds and old.get(design) == opts:
             out = old
+    # the package-default and stage-1 rows of the same splits, for the paired table
+    base_file = RESULTS / "stage1.json"
+    base = json.loads(base_file.read_text()) if design != "stage1" and base_file.exists() else {}
     for name in args.datasets:
         adata = load(name)
         print(f"{name}: {adata.n_obs} tissues x {adata.n_vars} genes; seeds {args.seeds}")
-        out[name] = summarise([run_seed(adata, name, s) for s in args.seeds])
-        md = [tables(d, out[d], args.seeds) for d in ("gtex", "roadmap") if d in out]
-        args.output.write_text(json.dumps(out, indent=2))
-        args.output.with_suffix(".md").write_text(
-            "Produced by `python benchmarks/stage1.py` (stage-1 settings: "
-            f"`{json.dumps(STAGE1)}`).\n\n" + "\n\n".join(md) + "\n"
+        out[name] = summarise([run_seed(adata, name, s, rows) for s in args.seeds])
+        md = []
+        for d in ("gtex", "roadmap"):
+            if d not in out:
+                continue
+            same = base.get(f"{d}_seeds", base.get("seeds")) == args.seeds
+            extra = base.get(d) if same else None
+            md.append(tables(d, out[d], args.seeds, design, extra))
+        output.write_text(json.dumps(out, indent=2))
+        output.with_suffix(".md").write_text(
+            f"Produced by `python benchmarks/stage1.py --design {design}` (settings: "
+            f"`{json.dumps(opts)}`).\n\n" + "\n\n".join(md) + "\n"
         )
         print("\n" + "\n\n".join(md))
 

@@ -399,3 +399,58 @@ def test_stage1_fits_predicts_and_round_trips(arrays, fitted, fitted_stage1, tmp
     np.testing.assert_allclose(
         loaded.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), P, rtol=1e-5
     )
+
+
+def test_xgb_pattern_model_keeps_the_level_and_round_trips(arrays, fitted, tmp_path):
+    """``xgb_pattern_model``: the profile model's level (mean over tissues) is kept exactly and
+    a second model gives the tissue pattern; both are saved and loaded."""
+    Y, inputs, tissues, C, held = arrays
+    model = HybridImputer(**OPTS, xgb_pattern_model=True).fit(
+        Y, inputs, tissues, C, accelerator="cpu"
+    )
+    P = model.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu")
+    base = fitted[1]  # the same network and profile model (same seed), no pattern model
+    assert P.shape == base.shape and np.isfinite(P).all()
+    np.testing.assert_allclose(P.mean(axis=1), base.mean(axis=1), rtol=1e-6, atol=1e-6)
+    pattern = P - P.mean(1, keepdims=True)
+    assert np.abs(pattern - (base - base.mean(1, keepdims=True))).max() > 0.05
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "xgboost_pattern.ubj").exists()
+    loaded = HybridImputer.load(tmp_path / "m")
+    assert loaded.config.xgb_pattern_model and loaded.pattern_xgb_ is not None
+    np.testing.assert_allclose(
+        loaded.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), P, rtol=1e-6
+    )
+    (tmp_path / "m" / "xgboost_pattern.ubj").unlink()
+    with pytest.raises(ge.models.DamagedModelError, match="xgboost_pattern.ubj"):
+        HybridImputer.load(tmp_path / "m")
+
+
+def test_stage2_pattern_model_on_partly_measured_genes():
+    """The pattern model learns each gene's profile minus its mean over the measured tissues:
+    on a target that is level + a tissue pattern, with scattered NaN cells, it recovers the
+    pattern (within 0.15: centring over the measured tissues only shifts a partly measured
+    gene's target a little), and the joint model gives the level."""
+    from geneimpute.models._boosting import fit_stage2, predict_stage2
+
+    rng = np.random.default_rng(0)
+    n, T = 600, 5
+    level = rng.normal(3, 1, n)
+    kind = rng.integers(0, 2, n)  # two tissue patterns, told by a gene-level feature
+    patterns = np.array([[1.0, -1, 0, 0, 0], [0, 0, 0, 1, -1]])
+    Y = level[:, None] + patterns[kind]
+    X3 = np.zeros((n, T, 3), dtype=np.float32)
+    X3[:, :, 0] = np.arange(T)
+    X3[:, :, 1] = kind[:, None]
+    X3[:, :, 2] = level[:, None]
+    Ytrain = Y.copy()
+    Ytrain[rng.random(Y.shape) < 0.1] = np.nan
+    params = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.1, "random_state": 0}
+    joint, pattern = fit_stage2(params, X3, Ytrain, pattern=True)
+    assert fit_stage2(params, X3, Ytrain)[1] is None
+    P = predict_stage2(joint, pattern, X3)
+    assert P.shape == (n, T)
+    centred = P - P.mean(1, keepdims=True)
+    np.testing.assert_allclose(centred, patterns[kind], atol=0.15)
+    assert np.median(np.abs(P.mean(1) - level)) < 0.1
+    assert predict_stage2(joint, pattern, X3[:0]).shape == (0, T)

@@ -55,3 +55,46 @@ def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None
     local = xgb.XGBRegressor(**params)
     local.load_model(bytearray(dist.get_booster().save_raw("ubj")))
     return local
+
+
+def fit_stage2(
+    params: dict, X3: np.ndarray, Y: np.ndarray, client: Any = None, *, pattern: bool = False
+) -> tuple[Any, Any]:
+    """Fit the hybrid's XGBoost stage on a design ``X3`` ``(n_genes, n_tissues, n_features)``.
+
+    ``Y`` ``(n_genes, n_tissues)`` is the target (NaN: not measured, left out). Returns the
+    model of ``Y`` on (gene, tissue) rows and, with ``pattern``, a second model of the
+    tissue-centred target ``Y - nanmean(Y, axis=1)`` (else None); see :func:`predict_stage2`.
+    """
+    n, T, F = X3.shape
+    X = X3.reshape(n * T, F)
+
+    def fit(target: np.ndarray) -> Any:
+        y = target.ravel()
+        seen = np.isfinite(y)
+        if seen.all():
+            return fit_regressor(params, X, y, client)
+        return fit_regressor(params, X[seen], y[seen], client)
+
+    if not pattern:
+        return fit(Y), None
+    with np.errstate(invalid="ignore"):
+        centred = Y - np.nanmean(Y, axis=1, keepdims=True)
+    return fit(Y), fit(centred)
+
+
+def predict_stage2(model: Any, pattern_model: Any, X3: np.ndarray) -> np.ndarray:
+    """Predict ``(n_genes, n_tissues)`` from the models of :func:`fit_stage2`.
+
+    Without a pattern model, the profile model's prediction; with one, the profile model's
+    level (its mean over tissues) plus the pattern model's prediction centred over tissues.
+    """
+    n, T, F = X3.shape
+    if n == 0:
+        return np.zeros((0, T))
+    X = X3.reshape(n * T, F)
+    P = np.asarray(model.predict(X), dtype=np.float64).reshape(n, T)
+    if pattern_model is None:
+        return P
+    Q = np.asarray(pattern_model.predict(X), dtype=np.float64).reshape(n, T)
+    return P.mean(axis=1, keepdims=True) + Q - Q.mean(axis=1, keepdims=True)

@@ -70,6 +70,13 @@ class HybridConfig:
         (:func:`~geneimpute.pp.extract_promoters`), ``7000`` and ``3499`` give Xpresso's
         10.5 kb window (Agarwal & Shendure 2020, doi:10.1016/j.celrep.2020.107663); shorter
         records are zero-padded with an "observed" channel of 0, longer ones cut.
+    xgb_pattern_model
+        Stage 2 as two XGBoost models on the same design: the (gene, tissue) model of the
+        log1p profile gives a gene's level (its mean over tissues), and a second model fitted
+        to the tissue-centred profile (log1p minus the gene's mean over its measured tissues)
+        gives its tissue pattern. A model of the profile itself spends its squared error
+        mostly on level differences between genes; the pattern model spends it on the
+        differences between tissues (cf. ``network_heads``).
     xgb_*
         XGBoost (``hist``) settings; rows are (gene, tissue) pairs, so ``min_child_weight`` is
         large to keep a leaf from fitting a handful of genes.
@@ -108,6 +115,7 @@ class HybridConfig:
     pooled_profile: bool = False
     promoter_upstream: int = 249
     promoter_downstream: int = 50
+    xgb_pattern_model: bool = False
     xgb_n_estimators: int = 200
     xgb_learning_rate: float = 0.05
     xgb_max_depth: int = 4

@@ -19,7 +19,7 @@ from .._core.neighbors import idw_profiles
 from .._core.training import fit_early_stopping
 from .._settings import Accelerator, resolve_device, settings, torch_threads
 from .._timing import timed
-from ._boosting import fit_regressor
+from ._boosting import fit_regressor, fit_stage2, predict_stage2
 from ._conditioning import ObservedTissueConditioner
 from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
 from ._conformal import TissueConformal, floor_sigmas
@@ -80,6 +80,7 @@ class HybridImputer:
         self.net_: HybridNet | None = None
         self.net_args_: dict[str, Any] | None = None
         self.xgb_: Any = None
+        self.pattern_xgb_: Any = None
         self.sigma_xgb_: Any = None
         self.conditioner_: ObservedTissueConditioner | None = None
         self.oof_prediction_: np.ndarray | None = None
@@ -496,15 +497,17 @@ class HybridImputer:
 
         with timed("xgboost_design", self.timings_):
             self.oof_ = {k: v[rows] for k, v in oof.items()}
-            X = self._design(self.oof_, prep, rows)
-            y = Y[rows].ravel()
+            X3 = self._design(self.oof_, prep, rows).reshape(len(rows), T, -1)
         with timed("xgboost_fit", self.timings_):
-            self.xgb_ = fit_regressor(self._xgb_params(device), *_measured(X, y), client)
+            self.xgb_, self.pattern_xgb_ = fit_stage2(
+                self._xgb_params(device), X3, Y[rows], client, pattern=cfg.xgb_pattern_model
+            )
         with timed("out_of_fold_errors", self.timings_):
-            X3 = X.reshape(len(rows), T, X.shape[1])
             where = [np.searchsorted(rows, np.sort(h)) for h in folds]
             #: out-of-fold hybrid predictions of the reference genes (not saved)
-            self.oof_prediction_ = self._cross_fit(X3, Y[rows], where, device, client)
+            self.oof_prediction_ = self._cross_fit(
+                X3, Y[rows], where, device, client, pattern=cfg.xgb_pattern_model
+            )
             self.oof_rows_ = rows
             residuals = Y[rows] - self.oof_prediction_
             self.conditioner_ = ObservedTissueConditioner().fit(residuals)
@@ -525,21 +528,24 @@ class HybridImputer:
         device: str,
         client: Any = None,
         params: dict | None = None,
+        *,
+        pattern: bool = False,
     ) -> np.ndarray:
         """Out-of-fold predictions ``(n_rows, T)`` of an XGBoost model of ``target``.
 
         ``X3`` is the design as ``(n_rows, T, F)``; for each gene fold in ``where`` (positions
-        in the rows), the model is refitted on the other folds' genes and predicts the fold,
-        so every prediction comes from a model that did not see its gene.
+        in the rows), the model (with ``pattern``, the level and pattern models of
+        :func:`~geneimpute.models._boosting.fit_stage2`) is refitted on the other folds'
+        genes and predicts the fold, so every prediction comes from a model that did not see
+        its gene.
         """
-        n, T, F = X3.shape
+        n, T, _ = X3.shape
         params = params or self._xgb_params(device)
         out = np.empty((n, T))
         for hi in where:
             tr = np.setdiff1d(np.arange(n), hi)
-            Xt, yt = _measured(X3[tr].reshape(-1, F), target[tr].ravel())
-            m = fit_regressor(params, Xt, yt, client)
-            out[hi] = m.predict(X3[hi].reshape(-1, F)).reshape(len(hi), T)
+            models = fit_stage2(params, X3[tr], target[tr], client, pattern=pattern)
+            out[hi] = predict_stage2(*models, X3[hi])
         return out
 
     def _calibrate(
@@ -677,9 +683,11 @@ class HybridImputer:
                     emb = self._promoter_embeddings(self.net_, inputs.promoter, device)
         with timed("xgboost_predict"):
             X = self._design(out, prep, rows)
-            self.xgb_.set_params(device="cuda" if device == "cuda" else "cpu")
-            pred = self.xgb_.predict(X).reshape(len(rows), T) if len(rows) else np.zeros((0, T))
-            pred = np.asarray(pred, dtype=np.float64)
+            for m in (self.xgb_, self.pattern_xgb_):
+                if m is not None:
+                    m.set_params(device="cuda" if device == "cuda" else "cpu")
+            X3 = X.reshape(len(rows), T, X.shape[1])
+            pred = predict_stage2(self.xgb_, self.pattern_xgb_, X3)
         if return_sigma:
             self._calibration()
             raw = self.sigma_xgb_.predict(X).reshape(len(rows), T) if len(rows) else pred.copy()

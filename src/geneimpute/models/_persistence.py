@@ -73,6 +73,8 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
         if model.net_ is not None:
             torch.save(model.net_.cpu().state_dict(), tmp / "network.pt")
         model.xgb_.save_model(tmp / "xgboost.ubj")
+        if model.pattern_xgb_ is not None:
+            model.pattern_xgb_.save_model(tmp / "xgboost_pattern.ubj")
         if model.calibrated:
             model.sigma_xgb_.save_model(tmp / "xgboost_sigma.ubj")
             np.savez_compressed(
@@ -80,6 +82,21 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
                 residuals=model.conformal_.residuals_,
                 sigmas=model.conformal_.sigmas_,
             )
+
+
+def _load_booster(path: Path, name: str) -> Any:
+    """Load the XGBoost regressor saved as ``path / name``; ``DamagedModelError`` if it cannot."""
+    import xgboost as xgb
+
+    if not (path / name).exists():
+        raise _damaged(path, f"{name} is missing")
+    try:
+        model = xgb.XGBRegressor()
+        model.load_model(path / name)
+    except Exception as err:  # noqa: BLE001 - any failure here means a bad directory
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise _damaged(path, f"{name} does not load: {first[:300]}") from None
+    return model
 
 
 def _vector(state: dict, key: str, n: int, path: Path) -> np.ndarray:
@@ -157,14 +174,9 @@ def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> An
         if net.n_tissues != T:
             raise _damaged(p, "network output size differs from the number of tissues")
         model.net_ = net
-    if not (p / "xgboost.ubj").exists():
-        raise _damaged(p, "xgboost.ubj is missing")
-    try:
-        model.xgb_ = xgb.XGBRegressor()
-        model.xgb_.load_model(p / "xgboost.ubj")
-    except Exception as err:  # noqa: BLE001
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise _damaged(p, f"xgboost.ubj does not load: {first[:300]}") from None
+    model.xgb_ = _load_booster(p, "xgboost.ubj")
+    if model.config.xgb_pattern_model:  # written by models fitted with the pattern model
+        model.pattern_xgb_ = _load_booster(p, "xgboost_pattern.ubj")
     if bool(state["state"].get("calibrated", False)):
         try:
             with np.load(p / "calibration.npz", allow_pickle=False) as cal:
