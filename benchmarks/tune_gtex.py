@@ -1,13 +1,17 @@
 """Tune the hybrid on the bundled GTEx table with ``ge.tl.tune`` and save every trial.
 
 Usage: python benchmarks/tune_gtex.py [--n-trials 30] [--timeout SECONDS] [--seed 0]
-       [--stage1] [--quick]
+       [--design stage1|stage2] [--quick]
 
 The search runs on the reference genes of the accuracy benchmark's seed-``seed`` split (its
 10% held-out evaluation genes are excluded from ``reference``, so they are never seen by a
-trial). ``--stage1`` fixes the redesigned stage 1 (``benchmarks/stage1.py``'s ``STAGE1``
-switches: level/pattern heads, pooled neighbour profile, one-cycle schedule) and adds
-``pattern_weight`` and ``max_epochs`` to the searched fields. ``--quick``: 2 trials of a small
+trial). ``--design stage1`` fixes the redesigned stage 1 (``benchmarks/stage1.py``'s
+``STAGE1`` switches: level/pattern heads, pooled neighbour profile, one-cycle schedule),
+``--design stage2`` also the XGBoost tissue-pattern model (``STAGE2``); both add
+``pattern_weight``, ``max_epochs`` and ``n_folds`` (out-of-fold networks behind the XGBoost
+training rows) to the searched fields. The first trial is the design's own settings (the
+package defaults without ``--design``), so the table shows what the search gains over them.
+``--quick``: 2 trials of a small
 space on chr21/chr22 genes (a smoke test of the script, minutes).
 
 Writes benchmarks/results/tune_gtex.json (the call's settings, best params and value, every
@@ -22,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 from accuracy import load, split
+from stage1 import DESIGNS
 
 import geneimpute as ge
+from geneimpute.models import HybridConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPACE = {
@@ -35,7 +41,11 @@ SPACE = {
     "xgb_learning_rate": ("float", 0.02, 0.1, True),
     "xgb_min_child_weight": ("float", 100.0, 1000.0, True),
 }
-STAGE1_SPACE = {"pattern_weight": ("float", 1.0, 5.0, True), "max_epochs": ("int", 3, 8)}
+STAGE1_SPACE = {
+    "pattern_weight": ("float", 1.0, 5.0, True),
+    "max_epochs": ("int", 3, 8),
+    "n_folds": ("int", 2, 4),
+}
 
 
 def main() -> None:
@@ -43,7 +53,7 @@ def main() -> None:
     p.add_argument("--n-trials", type=int, default=30)
     p.add_argument("--timeout", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--stage1", action="store_true")
+    p.add_argument("--design", choices=["stage1", "stage2"], default=None)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--output", type=Path, default=RESULTS / "tune_gtex.json")
     args = p.parse_args()
@@ -52,10 +62,8 @@ def main() -> None:
     _, test, _ = split(adata, args.seed)
     adata.var["tune_reference"] = ~test
     space, fixed = dict(SPACE), {}
-    if args.stage1:
-        from stage1 import STAGE1
-
-        fixed = {k: v for k, v in STAGE1.items() if k not in STAGE1_SPACE}
+    if args.design:
+        fixed = {k: v for k, v in DESIGNS[args.design].items() if k not in STAGE1_SPACE}
         fixed.pop("xgb_n_estimators", None)  # searched
         space |= STAGE1_SPACE
     n_trials = args.n_trials
@@ -65,12 +73,16 @@ def main() -> None:
         space = {"learning_rate": SPACE["learning_rate"], "xgb_max_depth": ("int", 3, 4)}
         fixed |= {"max_epochs": 1, "xgb_n_estimators": 50}
         n_trials = 2
+    # trial 0: the settings in use (the design's, else the package defaults)
+    start = HybridConfig(**{**DESIGNS.get(args.design or "", {}), **fixed})
+    first = {k: getattr(start, k) for k in space}
     best = ge.tl.tune(
         adata,
         "tune_reference",
         n_trials=n_trials,
         timeout=args.timeout,
         search_space=space,
+        first_trial=first,
         neighbors_key=None,
         random_state=args.seed,
         accelerator="cpu",
@@ -84,10 +96,11 @@ def main() -> None:
             "n_trials": n_trials,
             "timeout": args.timeout,
             "seed": args.seed,
-            "stage1": args.stage1,
+            "design": args.design,
             "quick": args.quick,
             "search_space": {k: list(map(str, v)) for k, v in space.items()},
             "fixed": fixed,
+            "first_trial": first,
             "n_reference_genes": int(np.sum(adata.var["tune_reference"])),
         },
         "best_params": best["params"],

@@ -194,6 +194,27 @@ def test_seeded_folds_and_sampling(sub, monkeypatch):
     assert not t0["params_learning_rate"].equals(t2["params_learning_rate"])
 
 
+def test_first_trial_is_the_given_settings(sub, monkeypatch):
+    calls = []
+    monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
+    adata = sub.copy()
+    first = {"learning_rate": 1e-3, "k_neighbors": 5}
+    ge.tl.tune(adata, "ref", n_trials=3, n_validation_folds=1, search_space=SPACE,
+               first_trial=first)  # fmt: skip
+    assert {k: calls[0][1][k] for k in first} == first  # trial 0 trains with them
+    assert calls[1][1]["learning_rate"] != 1e-3  # later trials are sampled
+    row = adata.uns["tune"]["trials"].iloc[0]
+    assert row["params_learning_rate"] == 1e-3 and row["params_k_neighbors"] == 5
+    assert adata.uns["tune"]["params"]["first_trial"] == first
+    for bad, match in (
+        ({"max_epochs": 2}, r"not searched: \['max_epochs'\]"),
+        ({"learning_rate": 1.0}, r"first_trial\['learning_rate'\] = 1.0 is outside"),
+        ({"k_neighbors": 4.5}, r"first_trial\['k_neighbors'\] = 4.5 is outside"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            ge.tl.tune(sub.copy(), "ref", n_trials=1, search_space=SPACE, first_trial=bad)
+
+
 def test_pruning_and_failures_are_recorded(sub, monkeypatch, tmp_path):
     calls = []
     score = fake_scorer(calls)

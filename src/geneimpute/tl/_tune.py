@@ -111,6 +111,46 @@ class Dimension:
         return f"{self.kind} [{self.low}, {self.high}]" + (" log" if self.log else "")
 
 
+def check_first_trial(
+    first_trial: Mapping[str, Any] | None, dims: Mapping[str, Dimension]
+) -> dict[str, Any] | None:
+    """Validate ``tune(first_trial=...)`` against the searched dimensions.
+
+    Raises
+    ------
+    TypeError
+        If ``first_trial`` is not a dict.
+    ValueError
+        If it names a field that is not searched, or a value outside that field's range
+        (not one of its choices, or not an integer for an integer field).
+    """
+    if first_trial is None:
+        return None
+    if not isinstance(first_trial, Mapping):
+        msg = f"first_trial must be a dict of searched fields, got {type(first_trial).__name__}"
+        raise TypeError(msg)
+    unknown = sorted(set(first_trial) - set(dims))
+    if unknown:
+        msg = f"first_trial names fields that are not searched: {unknown}; searched: {sorted(dims)}"
+        raise ValueError(msg)
+    out = {}
+    for name, value in first_trial.items():
+        d, value = dims[name], _plain(value)
+        if d.kind == "categorical":
+            ok = value in d.choices
+        elif d.kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            ok = ok and d.low <= value <= d.high
+        else:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and d.low <= value <= d.high
+        if not ok:
+            msg = f"first_trial[{name!r}] = {value!r} is outside the searched {d.describe()}"
+            raise ValueError(msg)
+        out[name] = value
+    return out
+
+
 def parse_dimension(name: str, spec: Any) -> Dimension:
     """Read one ``search_space`` entry.
 
@@ -461,6 +501,7 @@ def tune(
     n_trials: int | None = 20,
     timeout: float | None = None,
     search_space: Mapping[str, Any] | None = None,
+    first_trial: Mapping[str, Any] | None = None,
     n_validation_folds: int = 2,
     validation_fraction: float = 0.1,
     layer: str | None = None,
@@ -532,6 +573,10 @@ def tune(
         fields for a model without network and the neighbour fields without
         ``"neighbors"`` in ``features``, and ``k_neighbors`` is capped at the neighbours
         stored under ``uns[neighbors_key]``.
+    first_trial
+        Values of searched fields for the first trial (optuna's ``Study.enqueue_trial``),
+        e.g. the settings in use, so the trial table shows how far the search improves on
+        them; searched fields it does not name are sampled. None: every trial is sampled.
     n_validation_folds
         Folds per trial (>= 1); the pruner sees the running mean after each.
     validation_fraction
@@ -581,8 +626,9 @@ def tune(
     - ``"params"``: the call's settings: ``n_trials``, ``timeout``, ``n_validation_folds``,
       ``validation_fraction``, ``n_validation_genes`` (per fold), ``n_reference_genes``,
       ``random_state``, ``metric``, ``sampler``, ``pruner``, ``search_space`` (field ->
-      description), ``fixed``, ``features``, ``layer``, ``is_log1p``, ``units``,
-      ``reference``, ``promoter_key``, ``k_neighbors_limit`` (neighbours stored under
+      description), ``fixed``, ``first_trial`` (``{}`` without), ``features``,
+      ``layer``, ``is_log1p``, ``units``, ``reference``, ``promoter_key``,
+      ``k_neighbors_limit`` (neighbours stored under
       ``uns[neighbors_key]``; None without), ``device``, ``optuna_version``.
 
     Raises
@@ -593,7 +639,8 @@ def tune(
         outside (0, 0.5], a fold would hide fewer than 10 or keep fewer than 20 reference
         genes, ``search_space`` names a field that is not a searchable HybridConfig field,
         is malformed or allows values HybridConfig rejects, a field
-        is both fixed and searched, or ``k_neighbors`` could exceed the stored neighbours.
+        is both fixed and searched, ``k_neighbors`` could exceed the stored neighbours, or
+        ``first_trial`` names a field that is not searched or a value outside its range.
         All of these are raised before any training, and ``adata`` is unchanged.
     TypeError
         On unknown ``fixed`` names (as :func:`train`), or a ``search_space`` that is not a
@@ -624,6 +671,7 @@ def tune(
     if neighbors_key is not None and neighbors_key in adata.uns:
         stored_k = stored_neighbors(adata, neighbors_key)[0].k
     dims = resolve_search_space(search_space, fixed, base, stored_k, neighbors_key)
+    start = check_first_trial(first_trial, dims)
     task = prepare_task(
         adata, None, layer=layer, is_log1p=is_log1p, reference=reference, require_targets=False
     )
@@ -651,7 +699,7 @@ def tune(
         random_state=int(random_state),
         accelerator=accelerator,
     )
-    study = _optimize(setting, folds, dims, base, dict(fixed), n_trials, timeout, device)
+    study = _optimize(setting, folds, dims, base, dict(fixed), n_trials, timeout, device, start)
 
     table = trials_table(study, dims)
     complete = table["state"] == "COMPLETE"
@@ -693,6 +741,7 @@ def tune(
             "pruner": f"MedianPruner(n_startup_trials={PRUNER_STARTUP_TRIALS})",
             "search_space": {n: d.describe() for n, d in dims.items()},
             "fixed": {k: _plain(v) for k, v in fixed.items()},
+            "first_trial": start or {},
             "features": features,
             "layer": layer or "X",
             "is_log1p": bool(is_log1p),
@@ -729,6 +778,7 @@ def _optimize(
     n_trials: int | None,
     timeout: float | None,
     device: str,
+    first_trial: dict[str, Any] | None = None,
 ) -> optuna.Study:
     """Run the optuna study (optuna quiet, torch's global RNG restored afterwards)."""
     import optuna
@@ -781,6 +831,8 @@ def _optimize(
             sampler=optuna.samplers.TPESampler(seed=setting.random_state),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS),
         )
+        if first_trial:
+            study.enqueue_trial(first_trial)
         with torch.random.fork_rng(devices=devices):
             study.optimize(
                 objective,
