@@ -44,7 +44,7 @@ SPACE = {
 STAGE1_SPACE = {
     "pattern_weight": ("float", 1.0, 5.0, True),
     "max_epochs": ("int", 3, 8),
-    "n_folds": ("int", 2, 4),
+    "n_folds": ("int", 2, 3),
 }
 
 
