@@ -57,6 +57,12 @@ def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None
     return local
 
 
+def measured_rows(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Design rows with a finite target (NaN: a tissue a partly measured gene lacks)."""
+    seen = np.isfinite(y)
+    return (X, y) if seen.all() else (X[seen], y[seen])
+
+
 def fit_stage2(
     params: dict, X3: np.ndarray, Y: np.ndarray, client: Any = None, *, pattern: bool = False
 ) -> tuple[Any, Any]:
@@ -70,11 +76,7 @@ def fit_stage2(
     X = X3.reshape(n * T, F)
 
     def fit(target: np.ndarray) -> Any:
-        y = target.ravel()
-        seen = np.isfinite(y)
-        if seen.all():
-            return fit_regressor(params, X, y, client)
-        return fit_regressor(params, X[seen], y[seen], client)
+        return fit_regressor(params, *measured_rows(X, target.ravel()), client)
 
     if not pattern:
         return fit(Y), None

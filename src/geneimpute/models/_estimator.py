@@ -19,7 +19,7 @@ from .._core.neighbors import idw_profiles
 from .._core.training import fit_early_stopping
 from .._settings import Accelerator, resolve_device, settings, torch_threads
 from .._timing import timed
-from ._boosting import fit_regressor, fit_stage2, predict_stage2
+from ._boosting import fit_regressor, fit_stage2, measured_rows, predict_stage2
 from ._conditioning import ObservedTissueConditioner
 from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
 from ._conformal import TissueConformal, floor_sigmas
@@ -30,12 +30,6 @@ if TYPE_CHECKING:
     import torch
 
     from ._networks import HybridNet
-
-
-def _measured(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Design rows with a finite target (NaN: a tissue a partly measured gene lacks)."""
-    seen = np.isfinite(y)
-    return (X, y) if seen.all() else (X[seen], y[seen])
 
 
 class HybridImputer:
@@ -565,7 +559,7 @@ class HybridImputer:
         absres = np.abs(residuals)
         params = self._sigma_params(device)
         raw = self._cross_fit(X3, absres, where, device, client, params)
-        X, target = _measured(X3.reshape(-1, X3.shape[2]), absres.ravel())
+        X, target = measured_rows(X3.reshape(-1, X3.shape[2]), absres.ravel())
         self.sigma_xgb_ = fit_regressor(params, X, target, client)
         sigmas, self.sigma_floor_ = floor_sigmas(raw)
         self.conformal_ = TissueConformal().fit(residuals, sigmas)

@@ -104,6 +104,15 @@ class Dimension:
             return trial.suggest_int(self.name, int(lo), int(hi), log=self.log)
         return trial.suggest_float(self.name, float(lo), float(hi), log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is a choice, or a number within the bounds (an int for "int")."""
+        if self.kind == "categorical":
+            return value in self.choices
+        kinds = int if self.kind == "int" else int | float
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return False
+        return bool(self.low <= value <= self.high)
+
     def describe(self) -> str:
         """E.g. ``"float [0.0003, 0.01] log"`` or ``"categorical [16, 32, 64]"``."""
         if self.kind == "categorical":
@@ -136,15 +145,7 @@ def check_first_trial(
     out = {}
     for name, value in first_trial.items():
         d, value = dims[name], _plain(value)
-        if d.kind == "categorical":
-            ok = value in d.choices
-        elif d.kind == "int":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            ok = ok and d.low <= value <= d.high
-        else:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            ok = ok and d.low <= value <= d.high
-        if not ok:
+        if not d.contains(value):
             msg = f"first_trial[{name!r}] = {value!r} is outside the searched {d.describe()}"
             raise ValueError(msg)
         out[name] = value
@@ -643,8 +644,8 @@ def tune(
         ``first_trial`` names a field that is not searched or a value outside its range.
         All of these are raised before any training, and ``adata`` is unchanged.
     TypeError
-        On unknown ``fixed`` names (as :func:`train`), or a ``search_space`` that is not a
-        dict.
+        On unknown ``fixed`` names (as :func:`train`), or a ``search_space`` or
+        ``first_trial`` that is not a dict.
     RuntimeError
         If no trial completed, with the first failure's message; ``adata`` is unchanged.
 
