@@ -32,7 +32,9 @@ over the reference genes, one fit per pattern of measured tissues), ``knn_impute
 benchmarks/results/accuracy_partial.md.
 
 Writes benchmarks/results/accuracy.json
-({"seeds": [...], dataset: {row: {metric: {"mean", "sd", "per_seed"}}}}; ``per_seed`` in the
+({"seeds": [...], "defaults": {HybridConfig fields}, dataset: {row: {metric: {"mean", "sd",
+"per_seed"}}}}; written after each dataset; a run of some datasets keeps the others from the
+file when its seeds and package defaults are the same; ``per_seed`` in the
 order of ``seeds``, so ``benchmarks/paired_differences.py`` can pair rows seed by seed) and
 benchmarks/results/accuracy.md, and prints the tables. The peer CNN and the hybrid train
 through the package's one training loop (``geneimpute._core.training.fit_early_stopping``).
@@ -44,6 +46,7 @@ import argparse
 import itertools
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +60,7 @@ from geneimpute._core.correlation import correlation_matrix
 from geneimpute._core.metrics import regression_metrics
 from geneimpute._core.neighbors import idw_profiles
 from geneimpute._core.training import fit_early_stopping
-from geneimpute.models import HybridImputer, PromoterCNN
+from geneimpute.models import HybridConfig, HybridImputer, PromoterCNN
 from geneimpute.models._conditioning import observation_patterns
 from geneimpute.tl._inputs import InputSources, build_inputs
 
@@ -65,6 +68,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 HOLDOUT_CHROMS = ("chr1", "chr8", "chr15")
+DATASETS = ("gtex", "roadmap")
 PROMOTER_KEY = "promoter_seq"
 ABLATIONS = {
     "hybrid": {},
@@ -363,7 +367,7 @@ def partial_table(name: str, summ: dict) -> str:
 
 def main_partial(args) -> None:
     out = json.loads(args.output.read_text()) if args.output.exists() else {}
-    out["partial"] = {"seeds": args.seeds}
+    out["partial"] = {"seeds": args.seeds, "defaults": asdict(HybridConfig())}
     md = []
     for name in args.datasets:
         adata = load(name)
@@ -429,7 +433,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one seed, GTEx only, 3-epoch peer CNN")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--datasets", nargs="+", default=["gtex", "roadmap"])
+    p.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     p.add_argument("--output", type=Path, default=RESULTS / "accuracy.json")
     p.add_argument("--partial", action="store_true", help="the partial-profile protocol only")
     args = p.parse_args()
@@ -439,12 +443,23 @@ def main() -> None:
         return
     seeds = args.seeds[:1] if args.quick else args.seeds
     datasets = ["gtex"] if args.quick else args.datasets
-    out: dict = {"seeds": seeds}
-    md = []
+    defaults = asdict(HybridConfig())
+    out: dict = {"seeds": seeds, "defaults": defaults}
+    if args.output.exists():  # keep the partial protocol and datasets of the same setup
+        old = json.loads(args.output.read_text())
+        same = old.get("seeds") == seeds and old.get("defaults") == defaults
+        out |= {k: v for k, v in old.items() if k == "partial" or (same and k in DATASETS)}
     for name in datasets:
         adata = load(name)
         print(f"{name}: {adata.n_obs} tissues x {adata.n_vars} genes; seeds {seeds}")
         out[name] = summarise([run_seed(adata, name, s, args.quick) for s in seeds])
+        write(args, out, seeds)  # after each dataset: a long run keeps what it finished
+
+
+def write(args: argparse.Namespace, out: dict, seeds: list[int]) -> None:
+    """Write ``out`` to ``args.output`` and its tables to the ``.md`` beside it."""
+    md = []
+    for name in (d for d in DATASETS if d in out):
         md.append(table(name, out[name]))
         best = max(out[name][f"distance_k{k}"]["pearson_tissue"]["mean"] for k in (1, 5, 20))
         hyb = out[name]["hybrid"]["pearson_tissue"]["mean"]
@@ -455,7 +470,8 @@ def main() -> None:
     args.output.write_text(json.dumps(out, indent=2))
     args.output.with_suffix(".md").write_text(
         f"Produced by `python benchmarks/accuracy.py{' --quick' if args.quick else ''}` "
-        f"({len(seeds)} seed{'s' * (len(seeds) > 1)}, package defaults).\n\n" + text + "\n"
+        f"({len(seeds)} seed{'s' * (len(seeds) > 1)}, package defaults: "
+        "`HybridConfig()`, recorded under `defaults` in the JSON).\n\n" + text + "\n"
     )
     print(f"wrote {args.output} and {args.output.with_suffix('.md')}")
 

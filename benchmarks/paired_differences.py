@@ -42,6 +42,7 @@ def has_per_seed(path: Path) -> bool:
 def from_json(path: Path) -> Rows:
     data = json.loads(path.read_text())
     seeds = data.pop("seeds")
+    data.pop("defaults", None)  # the HybridConfig the rows were run with
     rows: Rows = {}
     for ds, table in data.items():
         for row, metrics in table.items():
@@ -64,6 +65,7 @@ def from_log(path: Path) -> Rows:
 def from_partial(path: Path) -> Rows:
     data = json.loads(path.read_text())["partial"]
     seeds = data.pop("seeds")
+    data.pop("defaults", None)  # the HybridConfig the rows were run with
     rows: Rows = {}
     for ds, fractions in data.items():
         for frac, table in fractions.items():

@@ -11,8 +11,11 @@ import pytest
 import geneimpute as ge
 
 DATA = Path(__file__).parent / "data"
-#: small settings so a model trains in seconds on 2 CPU cores
-FAST = {"max_epochs": 2, "n_folds": 2, "xgb_n_estimators": 30, "accelerator": "cpu"}
+#: small settings so a model trains in seconds on 2 CPU cores. Three epochs, not two: a
+#: two-epoch one-cycle schedule takes so few steps on a few hundred genes that the fold
+#: networks and the final network differ, and 90% intervals covered 0.82-0.91 over three
+#: held-out seeds of test_tl's table (0.89-0.91 with three epochs, as with the defaults)
+FAST = {"max_epochs": 3, "n_folds": 2, "xgb_n_estimators": 30, "accelerator": "cpu"}
 
 
 def hold_out(n_held: int, seed: int = 0):

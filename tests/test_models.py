@@ -405,11 +405,14 @@ def test_xgb_pattern_model_keeps_the_level_and_round_trips(arrays, fitted, tmp_p
     """``xgb_pattern_model``: the profile model's level (mean over tissues) is kept exactly and
     a second model gives the tissue pattern; both are saved and loaded."""
     Y, inputs, tissues, C, held = arrays
-    model = HybridImputer(**OPTS, xgb_pattern_model=True).fit(
+    model, P = fitted  # the defaults fit the pattern model
+    assert model.config.xgb_pattern_model and model.pattern_xgb_ is not None
+    # the same network and profile model (same seed), no pattern model
+    one = HybridImputer(**OPTS, xgb_pattern_model=False).fit(
         Y, inputs, tissues, C, accelerator="cpu"
     )
-    P = model.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu")
-    base = fitted[1]  # the same network and profile model (same seed), no pattern model
+    assert one.pattern_xgb_ is None
+    base = one.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu")
     assert P.shape == base.shape and np.isfinite(P).all()
     np.testing.assert_allclose(P.mean(axis=1), base.mean(axis=1), rtol=1e-6, atol=1e-6)
     pattern = P - P.mean(1, keepdims=True)
@@ -454,3 +457,29 @@ def test_stage2_pattern_model_on_partly_measured_genes():
     np.testing.assert_allclose(centred, patterns[kind], atol=0.15)
     assert np.median(np.abs(P.mean(1) - level)) < 0.1
     assert predict_stage2(joint, pattern, X3[:0]).shape == (0, T)
+
+
+def test_config_json_without_newer_fields_loads_as_trained(arrays, tmp_path):
+    """A model saved before a field existed (its config.json lacks it) loads with the
+    behaviour it was trained with, not with today's default for that field."""
+    import json
+
+    from geneimpute.models._config import SAVED_BEFORE_FIELD
+
+    Y, inputs, tissues, C, held = arrays
+    old = HybridImputer(**OPTS, **SAVED_BEFORE_FIELD).fit(Y, inputs, tissues, C, accelerator="cpu")
+    assert all(getattr(HybridConfig(), k) != v for k, v in SAVED_BEFORE_FIELD.items()
+               if k not in ("promoter_upstream", "promoter_downstream"))  # fmt: skip
+    P = old.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu")
+    old.save(tmp_path / "m")
+    cfg = tmp_path / "m" / "config.json"
+    state = json.loads(cfg.read_text())
+    for name in SAVED_BEFORE_FIELD:
+        del state["config"][name]
+    cfg.write_text(json.dumps(state))
+    loaded = HybridImputer.load(tmp_path / "m")
+    for name, value in SAVED_BEFORE_FIELD.items():
+        assert getattr(loaded.config, name) == value, name
+    np.testing.assert_allclose(
+        loaded.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), P, rtol=1e-6
+    )

@@ -36,10 +36,12 @@ def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None
     import dask.array as da
     from xgboost import dask as dxgb
 
-    # one partition per worker, sent once with scatter (not embedded in the task graph)
+    # one partition per worker, sent once with scatter (not embedded in the task graph);
+    # hash=False: fresh keys per call, so the release of an earlier fit's partitions of the
+    # same rows (two models on one design) cannot cancel this fit's
     parts = [p for p in np.array_split(np.arange(len(X)), n_workers(client)) if len(p)]
-    fx = client.scatter([np.ascontiguousarray(X[p]) for p in parts])
-    fy = client.scatter([np.ascontiguousarray(y[p]) for p in parts])
+    fx = client.scatter([np.ascontiguousarray(X[p]) for p in parts], hash=False)
+    fy = client.scatter([np.ascontiguousarray(y[p]) for p in parts], hash=False)
     Xd = da.concatenate(
         [
             da.from_delayed(f, shape=(len(p), X.shape[1]), dtype=X.dtype)

@@ -24,7 +24,7 @@ import numpy as np
 from .. import __version__
 from .._core.io import atomic_directory
 from ._conditioning import ObservedTissueConditioner
-from ._config import HybridConfig, ModelSetup
+from ._config import SAVED_BEFORE_FIELD, HybridConfig, ModelSetup
 from ._conformal import TissueConformal
 
 FORMAT = "geneimpute.HybridImputer"
@@ -129,7 +129,8 @@ def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> An
             f"this geneimpute ({__version__}) reads schema {SCHEMA_VERSION}",
         )
     try:
-        config = HybridConfig.from_dict(state["config"])
+        # a field missing from an older config.json means the behaviour before it existed
+        config = HybridConfig.from_dict({**SAVED_BEFORE_FIELD, **state["config"]})
         setup = ModelSetup.from_dict(state["setup"])
         s = state["state"]
         model = cls(config)
