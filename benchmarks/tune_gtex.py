@@ -63,9 +63,8 @@ def main() -> None:
     adata.var["tune_reference"] = ~test
     space, fixed = dict(SPACE), {}
     if args.design:
-        fixed = {k: v for k, v in DESIGNS[args.design].items() if k not in STAGE1_SPACE}
-        fixed.pop("xgb_n_estimators", None)  # searched
         space |= STAGE1_SPACE
+        fixed = {k: v for k, v in DESIGNS[args.design].items() if k not in space}
     n_trials = args.n_trials
     if args.quick:
         keep = adata.var["chrom"].isin(["chr21", "chr22"]).to_numpy()

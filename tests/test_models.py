@@ -386,7 +386,8 @@ def test_stage1_fits_predicts_and_round_trips(arrays, fitted, fitted_stage1, tmp
     model, P = fitted_stage1
     assert P.shape == (held.sum(), len(tissues)) and np.isfinite(P).all()
     assert model.net_args_["heads"] == "level_pattern" and model.net_args_["pooled_profile"]
-    assert model.net_.heads == "level_pattern" and model.net_.transformer.n_pool == len(tissues)
+    net = model.net_.members[0]  # the defaults keep the out-of-fold networks
+    assert net.heads == "level_pattern" and net.transformer.n_pool == len(tissues)
     assert not np.allclose(P, fitted[1])  # another model than the default
     # read-outs come back in log1p units: their mean is near the tissue means
     out = model._predict_net(model.net_, model._net_inputs(model._prepare(Y, inputs), inputs),
@@ -483,3 +484,33 @@ def test_config_json_without_newer_fields_loads_as_trained(arrays, tmp_path):
     np.testing.assert_allclose(
         loaded.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), P, rtol=1e-6
     )
+
+
+def test_network_ensemble_serves_new_genes_with_the_out_of_fold_networks(arrays, fitted, tmp_path):
+    """Default: no network refitted on all reference genes; new genes get the mean read-outs
+    of the n_folds out-of-fold networks XGBoost learned from; the ensemble round-trips.
+    ``network_ensemble=False`` refits one network on all reference genes (as before)."""
+    from geneimpute.models._networks import HybridNet, NetworkEnsemble
+
+    Y, inputs, tissues, C, held = arrays
+    model, P = fitted
+    assert isinstance(model.net_, NetworkEnsemble) and len(model.net_.members) == OPTS["n_folds"]
+    assert {h["net"] for h in model.history_} == {"network fold 1/2", "network fold 2/2"}
+    rows = np.flatnonzero(held)
+    t = model._net_inputs(model._prepare(Y, inputs), inputs)
+    each = [model._predict_net(n, t, rows, "cpu") for n in model.net_.members]
+    mean = model._predict_net(model.net_, t, rows, "cpu")
+    for key in ("joint", "cnn", "transformer"):
+        np.testing.assert_allclose(mean[key], (each[0][key] + each[1][key]) / 2, rtol=1e-5)
+        assert np.abs(each[0][key] - each[1][key]).max() > 1e-3  # two different networks
+    np.testing.assert_array_equal(mean["promoter_embedding"], each[0]["promoter_embedding"])
+    model.save(tmp_path / "m")
+    loaded = HybridImputer.load(tmp_path / "m")
+    assert isinstance(loaded.net_, NetworkEnsemble)
+    np.testing.assert_allclose(loaded.predict(Y, inputs, rows, accelerator="cpu"), P, rtol=1e-6)
+    refit = HybridImputer(**OPTS, network_ensemble=False).fit(
+        Y, inputs, tissues, C, accelerator="cpu"
+    )
+    assert isinstance(refit.net_, HybridNet)
+    assert "network (all genes)" in {h["net"] for h in refit.history_}
+    assert not np.allclose(refit.predict(Y, inputs, rows, accelerator="cpu"), P)

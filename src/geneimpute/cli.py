@@ -303,7 +303,8 @@ def run_demo(args: argparse.Namespace) -> dict:
         "features", 0
     ) + timings.get("prepare", 0)
     steps["train CNN + transformer (out-of-fold)"] = timings.get("network_out_of_fold", 0)
-    steps["train CNN + transformer (all genes)"] = timings.get("network_final", 0)
+    if not model.config.network_ensemble:  # else new genes use the out-of-fold networks
+        steps["train CNN + transformer (all genes)"] = timings.get("network_final", 0)
     steps["train XGBoost"] = timings.get("xgboost_design", 0) + timings.get("xgboost_fit", 0)
     steps["XGBoost out-of-fold (error covariance, residuals)"] = timings.get(
         "out_of_fold_errors", 0

@@ -29,6 +29,7 @@ SAVED_BEFORE_FIELD = {
     "promoter_upstream": 249,
     "promoter_downstream": 50,
     "xgb_pattern_model": False,
+    "network_ensemble": False,
 }
 
 
@@ -62,6 +63,13 @@ class HybridConfig:
         Give XGBoost the distance-based profile (False for sequence-only models).
     n_folds
         Out-of-fold networks for the XGBoost training rows (>= 2).
+    network_ensemble
+        New genes get the mean read-outs of the ``n_folds`` out-of-fold networks, the
+        networks whose read-outs XGBoost was trained on (no network refitted on all reference
+        genes: about a third less training time). ``False``: a network refitted on all
+        reference genes serves new genes (the behaviour before this field); its read-outs are
+        distributed differently from the out-of-fold ones XGBoost learned from, and on GTEx
+        it imputed less accurately (``benchmarks/results/network_ensemble.md``).
     max_epochs, patience, batch_size, learning_rate, weight_decay
         Network training (AdamW, early stopping on 10% of the training genes).
     embedding_dim
@@ -122,6 +130,7 @@ class HybridConfig:
     use_distance: bool = True
     use_neighbor_features: bool = True
     n_folds: int = 2
+    network_ensemble: bool = True
     max_epochs: int = 7
     patience: int = 5
     batch_size: int = 256

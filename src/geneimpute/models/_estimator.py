@@ -29,7 +29,7 @@ from ._features import GeneInputs, density_features, distance_features
 if TYPE_CHECKING:
     import torch
 
-    from ._networks import HybridNet
+    from ._networks import HybridNet, NetworkEnsemble
 
 
 class HybridImputer:
@@ -71,7 +71,7 @@ class HybridImputer:
         self.genef_names_: list[str] = []
         self.timings_: dict[str, float] = {}
         self.history_: list[dict] = []
-        self.net_: HybridNet | None = None
+        self.net_: HybridNet | NetworkEnsemble | None = None
         self.net_args_: dict[str, Any] | None = None
         self.xgb_: Any = None
         self.pattern_xgb_: Any = None
@@ -168,13 +168,22 @@ class HybridImputer:
         )
 
     # ------------------------------------------------------------------ stage 1
-    def _new_net(self) -> HybridNet:
+    def _new_member(self) -> HybridNet:
+        """Build an untrained :class:`HybridNet` with the model's network arguments."""
         from ._networks import HybridNet
 
         if self.net_args_ is None:
             msg = "network arguments are not set"
             raise RuntimeError(msg)
         return HybridNet(**self.net_args_)
+
+    def _new_net(self) -> HybridNet | NetworkEnsemble:
+        """Build an untrained ``net_``: one network, or the ``n_folds`` out-of-fold ones."""
+        from ._networks import NetworkEnsemble
+
+        if self.config.network_ensemble:
+            return NetworkEnsemble([self._new_member() for _ in range(self.config.n_folds)])
+        return self._new_member()
 
     def _fit_net(
         self, t: dict, Y: np.ndarray, rows: np.ndarray, device: str, seed: int, desc: str
@@ -187,7 +196,7 @@ class HybridImputer:
         rows = rng.permutation(rows)
         n_val = max(1, len(rows) // 10)
         val, tr = rows[:n_val], rows[n_val:]
-        net = self._new_net().to(device)
+        net = self._new_member().to(device)
         # "level_pattern" heads learn z-scores; the "joint" head learns log1p, from the mean
         z = net.heads == "level_pattern"
         if not z:
@@ -259,7 +268,7 @@ class HybridImputer:
 
     def _predict_net(
         self,
-        net: HybridNet,
+        net: HybridNet | NetworkEnsemble,
         t: dict,
         rows: np.ndarray,
         device: str,
@@ -286,7 +295,11 @@ class HybridImputer:
         return res
 
     def _promoter_embeddings(
-        self, net: HybridNet, promoter: np.ndarray, device: str, batch_size: int = 1024
+        self,
+        net: HybridNet | NetworkEnsemble,
+        promoter: np.ndarray,
+        device: str,
+        batch_size: int = 1024,
     ) -> np.ndarray:
         """CNN embeddings ``(n_genes, dim)`` of every promoter; genes without one share one."""
         import torch
@@ -467,6 +480,7 @@ class HybridImputer:
             rng = np.random.default_rng(cfg.random_state)
             folds = np.array_split(rng.permutation(rows), cfg.n_folds)
             oof: dict[str, np.ndarray] = {}
+            fold_nets = []
             for f, held in enumerate(folds if self.uses_network else []):
                 train_rows = np.setdiff1d(rows, held)
                 net = self._fit_net(
@@ -477,17 +491,23 @@ class HybridImputer:
                     cfg.random_state + 1 + f,
                     f"network fold {f + 1}/{cfg.n_folds}",
                 )
+                fold_nets.append(net)
                 out = self._predict_net(net, t, np.sort(held), device)
                 for k, v in out.items():
                     if k == "promoter_embedding":
                         continue
                     oof.setdefault(k, np.zeros((len(Y), T)))[np.sort(held)] = v
         with timed("network_final", self.timings_):
-            self.net_ = (
-                self._fit_net(t, Y, rows, device, cfg.random_state, "network (all genes)")
-                if self.uses_network
-                else None
-            )
+            if not self.uses_network:
+                self.net_ = None
+            elif cfg.network_ensemble:  # new genes: the networks XGBoost learned from
+                from ._networks import NetworkEnsemble
+
+                self.net_ = NetworkEnsemble(fold_nets)
+            else:
+                self.net_ = self._fit_net(
+                    t, Y, rows, device, cfg.random_state, "network (all genes)"
+                )
 
         with timed("xgboost_design", self.timings_):
             self.oof_ = {k: v[rows] for k, v in oof.items()}

@@ -182,3 +182,53 @@ class HybridNet(nn.Module):
             t = self.transformer_head(e_n)
             out["transformer"] = t if pooled is None else t + pooled
         return out
+
+
+class NetworkEnsemble(nn.Module):
+    """The out-of-fold :class:`HybridNet` s as one network: the mean of their outputs.
+
+    XGBoost is trained on the out-of-fold networks' read-outs of the reference genes, so new
+    genes get read-outs from the same networks (averaged), not from a network refitted on all
+    reference genes, whose read-outs are distributed differently from the ones XGBoost learned
+    to trust (``HybridConfig.network_ensemble``). ``promoter_embedding`` is the first
+    network's (embeddings of separately trained networks share no axes, so they are not
+    averaged).
+
+    Parameters
+    ----------
+    nets
+        The networks, all built with the same arguments (at least one).
+    """
+
+    def __init__(self, nets: list[HybridNet]) -> None:
+        super().__init__()
+        if not nets:
+            msg = "NetworkEnsemble needs at least one network"
+            raise ValueError(msg)
+        self.nets = nn.ModuleList(nets)
+        first = nets[0]
+        self.n_tissues, self.heads = first.n_tissues, first.heads
+
+    @property
+    def members(self) -> list[HybridNet]:
+        """The networks of the ensemble."""
+        return list(self.nets)  # type: ignore[arg-type]
+
+    @property
+    def cnn(self) -> PromoterCNN | None:
+        """The first network's promoter CNN (the one behind ``promoter_embedding``)."""
+        return self.members[0].cnn
+
+    def forward(
+        self, promoter: torch.Tensor, tokens: torch.Tensor, pad: torch.Tensor, genef: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Mean over the networks of each read-out; the first network's embedding."""
+        outs = [net(promoter, tokens, pad, genef) for net in self.nets]
+        mean = {
+            k: torch.stack([o[k] for o in outs]).mean(dim=0)
+            for k in outs[0]
+            if k != "promoter_embedding"
+        }
+        if "promoter_embedding" in outs[0]:
+            mean["promoter_embedding"] = outs[0]["promoter_embedding"]
+        return mean

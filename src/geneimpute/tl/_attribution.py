@@ -16,7 +16,7 @@ from ..models import HybridImputer
 
 
 def _readout(net, tissue: int | None, sd: np.ndarray):
-    """CNN branch of a :class:`~geneimpute.models.HybridNet` read out to one scalar per gene.
+    """CNN branch of a network read out to one scalar per gene (of an ensemble: the mean).
 
     In log1p units: a ``"level_pattern"`` network's read-out (tissue z-scores) is scaled by
     the tissue standard deviations ``sd`` (the added tissue means carry no attribution).
@@ -28,13 +28,18 @@ def _readout(net, tissue: int | None, sd: np.ndarray):
         np.asarray(sd if net.heads == "level_pattern" else np.ones_like(sd), dtype=np.float32)
     )
 
+    # an ensemble of out-of-fold networks (HybridConfig.network_ensemble) reads out their mean
+    members = getattr(net, "members", [net])
+
     class _PromoterReadout(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.cnn, self.head = net.cnn, net.cnn_head
+            self.cnns = nn.ModuleList([m.cnn for m in members])
+            self.heads = nn.ModuleList([m.cnn_head for m in members])
 
         def forward(self, x):
-            out = self.head(self.cnn(x)) * scale
+            out = torch.stack([h(c(x)) for c, h in zip(self.cnns, self.heads, strict=True)])
+            out = out.mean(dim=0) * scale
             return out.mean(dim=1) if tissue is None else out[:, tissue]
 
     return _PromoterReadout()
