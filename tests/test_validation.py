@@ -245,10 +245,13 @@ def _swap_network(path):
     import torch
 
     from geneimpute.models import HybridNet
+    from geneimpute.models._networks import NetworkEnsemble
 
-    args = json.loads((path / "config.json").read_text())["network"]
-    other = HybridNet(**{**args, "dim": args["dim"] // 2})
-    torch.save(other.state_dict(), path / "network.pt")
+    state = json.loads((path / "config.json").read_text())
+    args, cfg = state["network"], state["config"]
+    other = [HybridNet(**{**args, "dim": args["dim"] // 2}) for _ in range(cfg["n_folds"])]
+    net = NetworkEnsemble(other) if cfg["network_ensemble"] else other[0]
+    torch.save(net.state_dict(), path / "network.pt")
 
 
 def _pickled_calibration(path):

@@ -42,8 +42,9 @@ class HybridImputer:
     read-outs, the distance-based profile, tissue-correlation context, tissue descriptors (top
     eigenvectors of the tissue correlation matrix) and the hand-made gene features. Stage-2
     training rows use out-of-fold stage-1 outputs (``n_folds`` networks) so XGBoost sees the
-    network as it behaves on unseen genes; a final network fitted on all reference genes
-    serves new genes.
+    network as it behaves on unseen genes, and new genes get the mean read-outs of those same
+    networks (``network_ensemble``; with ``network_ensemble=False``, a network refitted on all
+    reference genes).
 
     Parameters
     ----------
