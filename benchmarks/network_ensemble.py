@@ -32,8 +32,7 @@ from accuracy import gene_inputs, load, metrics_with_low, split, summarise
 
 import geneimpute as ge
 from geneimpute._core.correlation import correlation_matrix
-from geneimpute.models import HybridConfig, HybridImputer
-from geneimpute.models._networks import NetworkEnsemble
+from geneimpute.models import HybridConfig, HybridImputer, NetworkEnsemble
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = ("pearson_tissue", "pearson_gene_centered", "r2")

@@ -490,7 +490,7 @@ def test_network_ensemble_serves_new_genes_with_the_out_of_fold_networks(arrays,
     """Default: no network refitted on all reference genes; new genes get the mean read-outs
     of the n_folds out-of-fold networks XGBoost learned from; the ensemble round-trips.
     ``network_ensemble=False`` refits one network on all reference genes (as before)."""
-    from geneimpute.models._networks import HybridNet, NetworkEnsemble
+    from geneimpute.models import HybridNet, NetworkEnsemble
 
     Y, inputs, tissues, C, held = arrays
     model, P = fitted

@@ -244,8 +244,7 @@ def _nan_correlation(cfg):
 def _swap_network(path):
     import torch
 
-    from geneimpute.models import HybridNet
-    from geneimpute.models._networks import NetworkEnsemble
+    from geneimpute.models import HybridNet, NetworkEnsemble
 
     state = json.loads((path / "config.json").read_text())
     args, cfg = state["network"], state["config"]

@@ -22,6 +22,7 @@ from ._regulators import RegulatorConfig, RegulatorImputer, RegulatorSetup
 
 _LAZY = {
     "HybridNet": "._networks",
+    "NetworkEnsemble": "._networks",
     "NeighborTransformer": "._networks",
     "PromoterCNN": "._networks",
     "RegulatorNet": "._regulator_networks",

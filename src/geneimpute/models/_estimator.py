@@ -64,6 +64,10 @@ class HybridImputer:
         :class:`ModelSetup`: tissues, features, units, keys it was trained with.
     net_args_
         Constructor arguments of the stage-1 network (None without one).
+    net_
+        The network that reads out new genes: a :class:`NetworkEnsemble` of the ``n_folds``
+        out-of-fold :class:`HybridNet` s (``network_ensemble=True``), one refitted
+        :class:`HybridNet`, or None without a network.
     """
 
     def __init__(self, config: HybridConfig | None = None, **kwargs: Any) -> None:
