@@ -41,19 +41,16 @@ from accuracy import gene_inputs, load, metrics_with_low, split, summarise
 import geneimpute as ge
 from geneimpute._core.correlation import correlation_matrix
 from geneimpute.models import HybridImputer
+from geneimpute.models._config import SAVED_BEFORE_FIELD
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: the package defaults before the tuning run (a2c677f), pinned so the committed stage1.json /
 #: stage2.json rows and the tuning run's trial 0 can be re-run as they were
 PREVIOUS_DEFAULTS = {
+    **SAVED_BEFORE_FIELD,  # the fields added since, at their earlier values (refit included)
     "k_idw": 10,
     "max_epochs": 3,
     "patience": 2,
-    "network_heads": "joint",
-    "pattern_weight": 1.0,
-    "lr_schedule": "constant",
-    "pooled_profile": False,
-    "xgb_pattern_model": False,
     "xgb_n_estimators": 200,
     "xgb_learning_rate": 0.05,
     "xgb_min_child_weight": 300.0,
