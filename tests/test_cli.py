@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import geneimpute as ge
-from geneimpute.cli import build_parser, main
+from geneimpute.cli import _Signals, _Terminated, build_parser, main
 
 from .conftest import hold_out
 
@@ -372,6 +372,31 @@ def test_signal_during_work_is_one_line(
     assert _lines(capsys.readouterr().err) == [line]
     assert not out.exists()
     _assert_original(infile, adata)
+
+
+@pytest.mark.parametrize(
+    ("signum", "raised"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, _Terminated)]
+)
+def test_signal_during_startup_imports_is_acted_on_after_them(signum, raised):
+    """torch runs Python from C++ while it imports; an exception raised there by the handler
+    makes pybind11 abort the process (SIGABRT). The CLI's imports hold the signal back and it
+    is acted on as soon as they have finished."""
+    before = {
+        s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)
+    }
+    sig = _Signals()
+    finished = []
+    try:
+        with pytest.raises(raised), sig.installed(restore=True):
+            with sig.deferred():
+                signal.raise_signal(signum)  # the import carries on
+                finished.append("import")
+            finished.append("after")  # not reached
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
+    assert finished == ["import"]
+    assert sig.received == signum
 
 
 # --- a real process, interrupted ----------------------------------------------------------

@@ -560,15 +560,38 @@ class _Signals:
         self.stopping = False
         self.reported = False
         self.received: int | None = None
+        self.deferring = False
         self._previous_hook = sys.unraisablehook
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.stopping:
             return
         self.received = signum
+        if self.deferring:
+            return  # acted on when :meth:`deferred` ends
+        self._raise(signum)
+
+    @staticmethod
+    def _raise(signum: int) -> None:
         if signum == signal.SIGTERM:
             raise _Terminated
         raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold a signal received in the block back until the block has finished.
+
+        For imports of native libraries: torch runs Python code from C++ while it loads, and an
+        exception raised there by the handler makes pybind11 abort the process (SIGABRT, a C++
+        message instead of the one line). The signal is acted on right after the import.
+        """
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.received is not None and not self.stopping:
+            self._raise(self.received)
 
     def _unraisable(self, args: Any) -> None:
         """Re-deliver an interruption that hit a finalizer or weakref callback.
@@ -640,7 +663,11 @@ def _run(argv: list[str] | None, sig: _Signals) -> int:
     try:
         checks = {"demo": _check_demo, "impute": _check_impute, "predict": _check_predict}
         checks[args.command](args)
-        import geneimpute as ge
+        with sig.deferred():
+            import torch  # noqa: F401  (every command needs it; see _Signals.deferred)
+            import xgboost  # noqa: F401
+
+            import geneimpute as ge
 
         if args.no_progress:
             ge.settings.progress = False
