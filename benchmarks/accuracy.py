@@ -403,6 +403,36 @@ def summarise(per_seed: list[dict]) -> dict:
     }
 
 
+def kept_datasets(path: Path, seeds: list[int], key: str, settings: object) -> dict:
+    """The datasets of results file ``path`` whose run had these ``seeds`` and ``settings``
+    (recorded under ``key``): a run of some datasets keeps the others ({} if none match)."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    if old.get("seeds") != seeds or old.get(key) != settings:
+        return {}
+    # with their notes (``roadmap_seeds``: a dataset run on other seeds, by hand)
+    return {k: v for k, v in old.items() if k.split("_")[0] in DATASETS}
+
+
+def paired_table(
+    summ: dict, base: str, rows: list[str], metrics: tuple[str, ...], others: dict | None = None
+) -> list[str]:
+    """Markdown lines: paired ``base - row`` differences, mean ± sd over seeds, for each of
+    ``rows`` (looked up in ``summ``, then in ``others``: rows of another run on the same splits
+    and seeds)."""
+    pool = {**(others or {}), **summ}
+    lines = [f"paired `{base} - row` (mean ± sd over seeds):", ""]
+    lines += ["| row | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for row in rows:
+        cells = []
+        for c in metrics:
+            d = np.subtract(summ[base][c]["per_seed"], pool[row][c]["per_seed"])
+            cells.append(f"{d.mean():+.4f} ± {d.std():.4f}")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def table(name: str, summ: dict) -> str:
     cols = [
         "pearson_tissue",
@@ -445,10 +475,10 @@ def main() -> None:
     datasets = ["gtex"] if args.quick else args.datasets
     defaults = asdict(HybridConfig())
     out: dict = {"seeds": seeds, "defaults": defaults}
-    if args.output.exists():  # keep the partial protocol and datasets of the same setup
+    out |= kept_datasets(args.output, seeds, "defaults", defaults)
+    if args.output.exists():  # the partial protocol records its own seeds and defaults
         old = json.loads(args.output.read_text())
-        same = old.get("seeds") == seeds and old.get("defaults") == defaults
-        out |= {k: v for k, v in old.items() if k == "partial" or (same and k in DATASETS)}
+        out |= {k: v for k, v in old.items() if k == "partial"}
     for name in datasets:
         adata = load(name)
         print(f"{name}: {adata.n_obs} tissues x {adata.n_vars} genes; seeds {seeds}")

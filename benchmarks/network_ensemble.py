@@ -28,7 +28,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from accuracy import gene_inputs, load, metrics_with_low, split, summarise
+from accuracy import (
+    gene_inputs,
+    kept_datasets,
+    load,
+    metrics_with_low,
+    paired_table,
+    split,
+    summarise,
+)
 
 import geneimpute as ge
 from geneimpute._core.correlation import correlation_matrix
@@ -83,14 +91,7 @@ def table(name: str, summ: dict, seeds: list[int]) -> str:
     for row in ROWS:
         cells = [f"{summ[row][c]['mean']:.4f} ± {summ[row][c]['sd']:.4f}" for c in METRICS]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    lines += ["", "paired `fold_ensemble - row` (mean ± sd over seeds):", ""]
-    lines += ["| row | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
-    for row in ROWS[1:]:
-        cells = []
-        for c in METRICS:
-            d = np.subtract(summ["fold_ensemble"][c]["per_seed"], summ[row][c]["per_seed"])
-            cells.append(f"{d.mean():+.4f} ± {d.std():.4f}")
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    lines += ["", *paired_table(summ, "fold_ensemble", list(ROWS[1:]), METRICS)]
     fit = summ["seconds"]
     lines += [
         "",
@@ -109,10 +110,7 @@ def main() -> None:
     ge.settings.progress = False
     defaults = asdict(HybridConfig())
     out: dict = {"seeds": args.seeds, "defaults": defaults}
-    if args.output.exists():  # keep datasets of the same seeds and defaults
-        old = json.loads(args.output.read_text())
-        if old.get("seeds") == args.seeds and old.get("defaults") == defaults:
-            out = old
+    out |= kept_datasets(args.output, args.seeds, "defaults", defaults)
     for name in args.datasets:
         adata = load(name)
         per_seed = [run_seed(adata, name, s) for s in args.seeds]

@@ -36,7 +36,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from accuracy import gene_inputs, load, metrics_with_low, split, summarise
+from accuracy import (
+    gene_inputs,
+    kept_datasets,
+    load,
+    metrics_with_low,
+    paired_table,
+    split,
+    summarise,
+)
 
 import geneimpute as ge
 from geneimpute._core.correlation import correlation_matrix
@@ -121,17 +129,8 @@ def tables(
     for row, m in summ.items():
         cells = [f"{m[c]['mean']:.4f} ± {m[c]['sd']:.4f}" for c in METRICS]
         lines.append(f"| {row} | " + " | ".join(cells) + f" | {m['seconds']['mean']:.0f} |")
-    lines += ["", f"paired `{design} - row` (mean ± sd over seeds):", ""]
-    lines += ["| row | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
-    others = {**(extra or {}), **summ}
-    for row in others:
-        if row == design:
-            continue
-        cells = []
-        for c in METRICS:
-            d = np.subtract(summ[design][c]["per_seed"], others[row][c]["per_seed"])
-            cells.append(f"{d.mean():+.4f} ± {d.std():.4f}")
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    rows = [r for r in {**(extra or {}), **summ} if r != design]
+    lines += ["", *paired_table(summ, design, rows, METRICS, extra)]
     return "\n".join(lines)
 
 
@@ -147,10 +146,7 @@ def main() -> None:
     output = args.output or RESULTS / f"{design}.json"
     rows = ROWS if design == "stage1" else design_rows(design)
     out: dict = {"seeds": args.seeds, design: opts}
-    if output.exists():  # keep other datasets run with the same seeds and settings
-        old = json.loads(output.read_text())
-        if old.get("seeds") == args.seeds and old.get(design) == opts:
-            out = old
+    out |= kept_datasets(output, args.seeds, design, opts)
     # the package-default and stage-1 rows of the same splits, for the paired table
     base_file = RESULTS / "stage1.json"
     base = json.loads(base_file.read_text()) if design != "stage1" and base_file.exists() else {}

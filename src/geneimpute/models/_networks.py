@@ -206,13 +206,21 @@ class NetworkEnsemble(nn.Module):
             msg = "NetworkEnsemble needs at least one network"
             raise ValueError(msg)
         self.nets = nn.ModuleList(nets)
-        first = nets[0]
-        self.n_tissues, self.heads = first.n_tissues, first.heads
 
     @property
     def members(self) -> list[HybridNet]:
         """The networks of the ensemble."""
         return list(self.nets)  # type: ignore[arg-type]
+
+    @property
+    def n_tissues(self) -> int:
+        """Number of tissues of the profiles (the first network's)."""
+        return self.members[0].n_tissues
+
+    @property
+    def heads(self) -> str:
+        """Head layout of the networks (``"joint"`` or ``"level_pattern"``)."""
+        return self.members[0].heads
 
     @property
     def cnn(self) -> PromoterCNN | None:
