@@ -3,6 +3,8 @@ torch training loop and the array-level neighbour search."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -85,6 +87,23 @@ def test_fit_is_seeded(arrays, fitted):
     np.testing.assert_array_equal(
         again.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), fitted[1]
     )
+
+
+def test_predict_moves_every_xgboost_model_to_the_requested_device(arrays, fitted):
+    """A model fitted on a GPU (device "cuda" in its XGBoost models, as after loading one)
+    predicts on the CPU when asked, the interval model included."""
+    Y, inputs, _, _, held = arrays
+    model = copy.deepcopy(fitted[0])
+    boosters = [m for m in (model.xgb_, model.pattern_xgb_, model.sigma_xgb_) if m is not None]
+    assert model.sigma_xgb_ is not None and len(boosters) >= 2
+    for m in boosters:
+        m.set_params(device="cuda")
+    pred, _, sigma = model.predict(
+        Y, inputs, np.flatnonzero(held), accelerator="cpu", return_sigma=True
+    )
+    assert [m.get_params()["device"] for m in boosters] == ["cpu"] * len(boosters)
+    np.testing.assert_allclose(pred, fitted[1])
+    assert sigma.shape == pred.shape and np.isfinite(sigma).all()
 
 
 def test_predict_rejects_wrong_tissue_count(arrays, fitted):

@@ -702,8 +702,8 @@ class HybridImputer:
                     emb = self._promoter_embeddings(self.net_, inputs.promoter, device)
         with timed("xgboost_predict"):
             X = self._design(out, prep, rows)
-            for m in (self.xgb_, self.pattern_xgb_):
-                if m is not None:
+            for m in (self.xgb_, self.pattern_xgb_, self.sigma_xgb_):
+                if m is not None:  # a model fitted on a GPU predicts where it is asked to
                     m.set_params(device="cuda" if device == "cuda" else "cpu")
             X3 = X.reshape(len(rows), T, X.shape[1])
             pred = predict_stage2(self.xgb_, self.pattern_xgb_, X3)
