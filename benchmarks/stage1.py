@@ -98,7 +98,15 @@ ROWS = DEFAULT_ROWS | design_rows("stage1")
 METRICS = ("pearson_tissue", "pearson_gene_centered", "r2")
 
 
-def run_seed(adata, name: str, seed: int, rows: dict[str, dict] = ROWS) -> dict:
+def run_seed(
+    adata,
+    name: str,
+    seed: int,
+    rows: dict[str, dict] = ROWS,
+    estimators: dict[str, type[HybridImputer]] | None = None,
+) -> dict:
+    """Fit and score each row (``HybridImputer`` with the row's options, or the row's class in
+    ``estimators``) on the seed's split."""
     Yall, test, Yobs = split(adata, seed)
     ref = ~test
     inputs = gene_inputs(adata, ref)
@@ -106,7 +114,7 @@ def run_seed(adata, name: str, seed: int, rows: dict[str, dict] = ROWS) -> dict:
     res = {}
     for row, opts in rows.items():
         t0 = time.perf_counter()
-        m = HybridImputer(random_state=seed, **opts)
+        m = (estimators or {}).get(row, HybridImputer)(random_state=seed, **opts)
         m.fit(Yobs, inputs, list(adata.obs_names), C, accelerator="cpu")
         P = m.predict(Yobs, inputs, np.flatnonzero(test))
         res[row] = metrics_with_low(P, Yall[test]) | {"seconds": time.perf_counter() - t0}

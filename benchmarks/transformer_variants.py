@@ -31,24 +31,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-from accuracy import (
-    gene_inputs,
-    kept_datasets,
-    load,
-    metrics_with_low,
-    paired_table,
-    split,
-    summarise,
-)
+from accuracy import kept_datasets, load, paired_table, summarise
+from stage1 import run_seed
 
 import geneimpute as ge
-from geneimpute._core.correlation import correlation_matrix
 from geneimpute.models import HybridConfig, HybridImputer, HybridNet
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -111,27 +102,6 @@ VARIANTS: dict[str, type[HybridImputer]] = {
 }
 
 
-def run_seed(adata, name: str, seed: int, variants: list[str]) -> dict:
-    Yall, test, Yobs = split(adata, seed)
-    ref = ~test
-    inputs = gene_inputs(adata, ref)
-    C = correlation_matrix(Yall[ref])
-    res = {}
-    for row in variants:
-        t0 = time.perf_counter()
-        m = VARIANTS[row](random_state=seed)  # package defaults
-        m.fit(Yobs, inputs, list(adata.obs_names), C, accelerator="cpu")
-        P = m.predict(Yobs, inputs, np.flatnonzero(test))
-        res[row] = metrics_with_low(P, Yall[test]) | {"seconds": time.perf_counter() - t0}
-        print(
-            f"  {name} seed {seed} {row:24s} r_tissue {res[row]['pearson_tissue']:.4f} "
-            f"r_gene_c {res[row]['pearson_gene_centered']:.4f} R2 {res[row]['r2']:.4f} "
-            f"({res[row]['seconds']:.0f} s)",
-            flush=True,
-        )
-    return res
-
-
 def baseline_rows(accuracy: dict, name: str, seeds: list[int]) -> dict:
     """accuracy.py's rows of ``name`` restricted to ``seeds`` (in their order)."""
     pos = [accuracy["seeds"].index(s) for s in seeds]
@@ -173,7 +143,8 @@ def main() -> None:
         if name not in accuracy:
             p.error(f"results/accuracy.json has no {name} rows to pair with")
         adata = load(name)
-        per_seed = [run_seed(adata, name, s, args.variants) for s in args.seeds]
+        rows = {v: {} for v in args.variants}  # package defaults
+        per_seed = [run_seed(adata, name, s, rows, VARIANTS) for s in args.seeds]
         out[name] = {**out.get(name, {}), **summarise(per_seed)}
         md = [
             table(d, out[d], baseline_rows(accuracy, d, args.seeds), args.seeds)
