@@ -49,7 +49,7 @@ from accuracy import (
 import geneimpute as ge
 from geneimpute._core.correlation import correlation_matrix
 from geneimpute.models import HybridImputer
-from geneimpute.models._config import SAVED_BEFORE_FIELD
+from geneimpute.models.hybrid._config import SAVED_BEFORE_FIELD
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: the package defaults before the tuning run (a2c677f), pinned so the committed stage1.json /

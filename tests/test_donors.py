@@ -211,7 +211,7 @@ def _scores(out, truth, held, tissues, min_donors=15):
 
 
 def test_donor_hybrid_beats_tissue_mean(panel, monkeypatch, one_torch_thread):
-    import geneimpute.models._donor as donor_mod
+    import geneimpute.models.donor._models as donor_mod
     from geneimpute._core import training
 
     calls = []

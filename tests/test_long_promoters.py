@@ -262,7 +262,7 @@ def test_long_promoters_are_cropped_before_one_hot_encoding(long_promoters):
 def test_promoter_cnn_takes_any_length(length):
     import torch
 
-    from geneimpute.models._networks import PromoterCNN
+    from geneimpute.models.hybrid._networks import PromoterCNN
 
     torch.manual_seed(0)
     x = torch.zeros(2, length, 5)

@@ -373,7 +373,7 @@ def test_pooled_profile_starts_as_inverse_distance_weighting():
     """At initialisation the transformer's pooled profile is the 1/d-weighted neighbour mean."""
     import torch
 
-    from geneimpute.models._networks import NeighborTransformer
+    from geneimpute.models.hybrid._networks import NeighborTransformer
 
     torch.manual_seed(0)
     T, k = 5, 4
@@ -454,7 +454,7 @@ def test_stage2_pattern_model_on_partly_measured_genes():
     on a target that is level + a tissue pattern, with scattered NaN cells, it recovers the
     pattern (within 0.15: centring over the measured tissues only shifts a partly measured
     gene's target a little), and the joint model gives the level."""
-    from geneimpute.models._boosting import fit_stage2, predict_stage2
+    from geneimpute.models.hybrid._boosting import fit_stage2, predict_stage2
 
     rng = np.random.default_rng(0)
     n, T = 600, 5
@@ -484,7 +484,7 @@ def test_config_json_without_newer_fields_loads_as_trained(arrays, tmp_path):
     behaviour it was trained with, not with today's default for that field."""
     import json
 
-    from geneimpute.models._config import SAVED_BEFORE_FIELD
+    from geneimpute.models.hybrid._config import SAVED_BEFORE_FIELD
 
     Y, inputs, tissues, C, held = arrays
     old = HybridImputer(**OPTS, **SAVED_BEFORE_FIELD).fit(Y, inputs, tissues, C, accelerator="cpu")

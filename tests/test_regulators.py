@@ -167,7 +167,7 @@ def test_context_ridge_is_sklearn_ridge_on_measured_genes(gtex_masked):
     from sklearn.linear_model import Ridge, RidgeCV
 
     from geneimpute.models import ContextRidge
-    from geneimpute.models._context import ALPHAS
+    from geneimpute.models.regulators._context import ALPHAS
 
     adata, _, M = gtex_masked
     X = np.asarray(adata.X, dtype=np.float64)

@@ -11,27 +11,27 @@ from typing import Any
 
 from .._core.neighbors import idw_profiles, idw_weights
 from ._conditioning import ObservedTissueConditioner
-from ._config import FEATURES, HybridConfig, ModelSetup
+from .hybrid._config import FEATURES, HybridConfig, ModelSetup
 from ._conformal import TissueConformal
-from ._context import ContextRidge
-from ._estimator import HybridImputer
-from ._features import GeneInputs
+from .regulators._context import ContextRidge
+from .hybrid._estimator import HybridImputer
+from .hybrid._features import GeneInputs
 from ._persistence import DamagedModelError
 from ._pretrained import list_pretrained, pretrained, pretrained_card
-from ._regulators import RegulatorConfig, RegulatorImputer, RegulatorSetup
+from .regulators._estimator import RegulatorConfig, RegulatorImputer, RegulatorSetup
 
 _LAZY = {
-    "HybridNet": "._networks",
-    "NetworkEnsemble": "._networks",
-    "NeighborTransformer": "._networks",
-    "PromoterCNN": "._networks",
-    "RegulatorNet": "._regulator_networks",
-    "SampleAutoencoder": "._regulator_networks",
-    "DonorHybrid": "._donor",
-    "DonorTransformer": "._donor",
-    "KNNDonor": "._donor",
-    "TEEBoT": "._donor",
-    "TissueMean": "._donor",
+    "HybridNet": ".hybrid._networks",
+    "NetworkEnsemble": ".hybrid._networks",
+    "NeighborTransformer": ".hybrid._networks",
+    "PromoterCNN": ".hybrid._networks",
+    "RegulatorNet": ".regulators._networks",
+    "SampleAutoencoder": ".regulators._networks",
+    "DonorHybrid": ".donor._models",
+    "DonorTransformer": ".donor._models",
+    "KNNDonor": ".donor._models",
+    "TEEBoT": ".donor._models",
+    "TissueMean": ".donor._models",
 }
 
 __all__ = [

@@ -24,7 +24,7 @@ import numpy as np
 from .. import __version__
 from .._core.io import atomic_directory
 from ._conditioning import ObservedTissueConditioner
-from ._config import SAVED_BEFORE_FIELD, HybridConfig, ModelSetup
+from .hybrid._config import SAVED_BEFORE_FIELD, HybridConfig, ModelSetup
 from ._conformal import TissueConformal
 
 FORMAT = "geneimpute.HybridImputer"

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._estimator import HybridImputer
+from .hybrid._estimator import HybridImputer
 
 #: Names of the shipped models and what each is.
 PRETRAINED = {

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._layout import LAYOUT_KEY, donor_layout
+from .._donor_layout import LAYOUT_KEY, donor_layout
 from .._logging import warn_data
 from .._utils import get_expression
 

@@ -11,7 +11,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._core.sequence import promoter_composition
-from .._layout import donor_layout
+from .._donor_layout import donor_layout
 from .._logging import warn_data
 from .._settings import Accelerator
 
@@ -26,7 +26,7 @@ def donor_array(dadata: AnnData) -> tuple[np.ndarray, list[str]]:
     Raises
     ------
     KeyError
-        If ``dadata`` is not a donor-layer AnnData (see :func:`geneimpute._layout.donor_layout`).
+        If ``dadata`` is not a donor-layer AnnData (see :func:`geneimpute._donor_layout.donor_layout`).
     """
     tissues = [str(t) for t in donor_layout(dadata)["tissues"]]
     layers = []

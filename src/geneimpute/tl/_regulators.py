@@ -15,7 +15,7 @@ from .._dask import is_dask, map_rows
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from .._utils import check_unique_var_names, expression_source, get_expression
-from ..models._regulators import RegulatorImputer
+from ..models.regulators._estimator import RegulatorImputer
 
 Genes = str | Sequence[str] | Sequence[bool] | np.ndarray | None
 

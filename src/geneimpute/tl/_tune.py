@@ -17,7 +17,7 @@ from .._core.metrics import masked_metrics, regression_metrics
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from ..models import FEATURES, HybridConfig
-from ..models._config import feature_options
+from ..models.hybrid._config import feature_options
 from ._common import ExpressionTask, prepare_task
 from ._train import (
     DEFAULT_NEIGHBORS_KEY,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._core.neighbors import ORIENTATION_CODES, GenomicNeighbors
+from ..._core.neighbors import ORIENTATION_CODES, GenomicNeighbors
 
 #: Number of per-token distance / orientation features (:func:`distance_features`).
 N_DISTANCE_FEATURES = 8

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._conditioning import observation_patterns
+from .._conditioning import observation_patterns
 
 ALPHAS = np.logspace(-1, 5, 13)
 MIN_ROWS = 10

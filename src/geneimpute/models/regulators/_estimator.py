@@ -20,19 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import __version__
-from .._core.io import atomic_directory
-from .._core.training import fit_early_stopping
-from .._settings import Accelerator, resolve_device, settings
-from ._conditioning import observation_patterns
-from ._config import config_from_dict
-from ._persistence import DamagedModelError, _damaged
+from ... import __version__
+from ..._core.io import atomic_directory
+from ..._core.training import fit_early_stopping
+from ..._settings import Accelerator, resolve_device, settings
+from .._conditioning import observation_patterns
+from ..hybrid._config import config_from_dict
+from .._persistence import DamagedModelError, _damaged
 
 if TYPE_CHECKING:
     import torch
 
     from ._context import ContextRidge
-    from ._regulator_networks import RegulatorNet
+    from ._networks import RegulatorNet
 
 FORMAT = "geneimpute.RegulatorImputer"
 SCHEMA_VERSION = 1
@@ -334,13 +334,13 @@ class RegulatorImputer:
         )
 
     def _new_autoencoder(self, n_genes: int):
-        from ._regulator_networks import SampleAutoencoder
+        from ._networks import SampleAutoencoder
 
         return SampleAutoencoder(n_genes, self.config.autoencoder_width, self.config.dropout)
 
     def _new_net(self, n_regulators: int, n_targets: int, encoder) -> RegulatorNet:
         """Build the regulator network of this config (``encoder``: the autoencoder's, or None)."""
-        from ._regulator_networks import RegulatorNet
+        from ._networks import RegulatorNet
 
         cfg = self.config
         return RegulatorNet(

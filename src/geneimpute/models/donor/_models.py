@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._core.correlation import correlation_matrix, tissue_weights
-from .._core.training import fit_early_stopping
-from .._settings import Accelerator, resolve_device, settings
+from ..._core.correlation import correlation_matrix, tissue_weights
+from ..._core.training import fit_early_stopping
+from ..._settings import Accelerator, resolve_device, settings
 
 
 def _standardise(V: np.ndarray, donors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

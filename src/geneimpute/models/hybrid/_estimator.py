@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from .._core.correlation import check_correlation, tissue_weights
-from .._core.neighbors import idw_profiles
-from .._core.training import fit_early_stopping
-from .._settings import Accelerator, resolve_device, settings, torch_threads
-from .._timing import timed
+from ..._core.correlation import check_correlation, tissue_weights
+from ..._core.neighbors import idw_profiles
+from ..._core.training import fit_early_stopping
+from ..._settings import Accelerator, resolve_device, settings, torch_threads
+from ..._timing import timed
 from ._boosting import fit_regressor, fit_stage2, measured_rows, predict_stage2
-from ._conditioning import ObservedTissueConditioner
+from .._conditioning import ObservedTissueConditioner
 from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
-from ._conformal import TissueConformal, floor_sigmas
+from .._conformal import TissueConformal, floor_sigmas
 from ._design import build_design, design_names
 from ._features import GeneInputs, density_features, distance_features
 
@@ -398,7 +398,7 @@ class HybridImputer:
         client
             A ``dask.distributed.Client``: every XGBoost model (the regressor and the
             cross-fitted calibration models) is fitted with ``xgboost.dask`` on the cluster
-            (:func:`~geneimpute.models._boosting.fit_regressor`); the network trains here.
+            (:func:`~geneimpute.models.hybrid._boosting.fit_regressor`); the network trains here.
 
         Raises
         ------
@@ -554,7 +554,7 @@ class HybridImputer:
 
         ``X3`` is the design as ``(n_rows, T, F)``; for each gene fold in ``where`` (positions
         in the rows), the model (with ``pattern``, the level and pattern models of
-        :func:`~geneimpute.models._boosting.fit_stage2`) is refitted on the other folds'
+        :func:`~geneimpute.models.hybrid._boosting.fit_stage2`) is refitted on the other folds'
         genes and predicts the fold, so every prediction comes from a model that did not see
         its gene.
         """
@@ -731,7 +731,7 @@ class HybridImputer:
         RuntimeError
             If the model is not fitted.
         """
-        from ._persistence import save_hybrid
+        from .._persistence import save_hybrid
 
         self.check_fitted()
         save_hybrid(self, path, overwrite=overwrite)
@@ -748,6 +748,6 @@ class HybridImputer:
             If the directory is damaged or from another geneimpute version, naming what is
             wrong.
         """
-        from ._persistence import load_hybrid
+        from .._persistence import load_hybrid
 
         return load_hybrid(cls, path, map_location=map_location)

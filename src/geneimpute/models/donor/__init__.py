@@ -1,0 +1,1 @@
+"""Donor x tissue completion models (HYFA's task): baselines and the donor hybrid."""
