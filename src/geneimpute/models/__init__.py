@@ -11,13 +11,13 @@ from typing import Any
 
 from .._core.neighbors import idw_profiles, idw_weights
 from ._conditioning import ObservedTissueConditioner
-from .hybrid._config import FEATURES, HybridConfig, ModelSetup
 from ._conformal import TissueConformal
-from .regulators._context import ContextRidge
-from .hybrid._estimator import HybridImputer
-from .hybrid._features import GeneInputs
 from ._persistence import DamagedModelError
 from ._pretrained import list_pretrained, pretrained, pretrained_card
+from .hybrid._config import FEATURES, HybridConfig, ModelSetup
+from .hybrid._estimator import HybridImputer
+from .hybrid._features import GeneInputs
+from .regulators._context import ContextRidge
 from .regulators._estimator import RegulatorConfig, RegulatorImputer, RegulatorSetup
 
 _LAZY = {

@@ -24,8 +24,8 @@ import numpy as np
 from .. import __version__
 from .._core.io import atomic_directory
 from ._conditioning import ObservedTissueConditioner
-from .hybrid._config import SAVED_BEFORE_FIELD, HybridConfig, ModelSetup
 from ._conformal import TissueConformal
+from .hybrid._config import SAVED_BEFORE_FIELD, HybridConfig, ModelSetup
 
 FORMAT = "geneimpute.HybridImputer"
 SCHEMA_VERSION = 2

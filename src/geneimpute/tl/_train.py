@@ -15,8 +15,8 @@ from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from .._timing import timed
 from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
-from ..models.hybrid._config import feature_options
 from ..models._pretrained import PRETRAINED, pretrained
+from ..models.hybrid._config import feature_options
 from ._common import (
     ExpressionTask,
     check_interval,

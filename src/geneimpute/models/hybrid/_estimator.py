@@ -19,10 +19,10 @@ from ..._core.neighbors import idw_profiles
 from ..._core.training import fit_early_stopping
 from ..._settings import Accelerator, resolve_device, settings, torch_threads
 from ..._timing import timed
-from ._boosting import fit_regressor, fit_stage2, measured_rows, predict_stage2
 from .._conditioning import ObservedTissueConditioner
-from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
 from .._conformal import TissueConformal, floor_sigmas
+from ._boosting import fit_regressor, fit_stage2, measured_rows, predict_stage2
+from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
 from ._design import build_design, design_names
 from ._features import GeneInputs, density_features, distance_features
 

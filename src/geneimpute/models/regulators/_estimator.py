@@ -25,8 +25,8 @@ from ..._core.io import atomic_directory
 from ..._core.training import fit_early_stopping
 from ..._settings import Accelerator, resolve_device, settings
 from .._conditioning import observation_patterns
-from ..hybrid._config import config_from_dict
 from .._persistence import DamagedModelError, _damaged
+from ..hybrid._config import config_from_dict
 
 if TYPE_CHECKING:
     import torch
