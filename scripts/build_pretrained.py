@@ -1,11 +1,11 @@
 """Build the pretrained models shipped in ``geneimpute/models/_weights`` and their model cards.
 
-Run from the repository root (about 8 minutes on 2 CPU cores)::
+Run from the repository root (about 10 minutes on 2 CPU cores)::
 
     python scripts/build_pretrained.py            # train, evaluate, write files + cards
     python scripts/build_pretrained.py --check    # re-evaluate the shipped files, compare
 
-Both models are trained with the package defaults on the bundled GTEx v8 table
+The models are trained with the package defaults (``HybridConfig()``) on the bundled GTEx v8 table
 (``ge.datasets.gtex_tissues()``: 37 HPA tissues x 18,241 genes, TPM) with every chr8 gene left
 out of training (not a target, not a neighbour), so the card's accuracy is measured on genes
 the shipped model never saw:
@@ -206,13 +206,14 @@ def markdown(c: dict) -> str:
         f"- Data: `{c['data']['dataset']}` -- {c['data']['source']}. Units: {c['data']['units']} "
         f"(log1p internally); {len(c['data']['tissues'])} tissues.",
         f"- Trained on {c['data']['n_training_genes']:,} genes (features "
-        f"{', '.join(c['training']['features'])}; package defaults, seed "
-        f"{c['training']['random_state']}); all {c['data']['n_held_out_genes']:,} "
+        f"{', '.join(c['training']['features'])}; `HybridConfig()` of geneimpute "
+        f"{c['geneimpute_version']}, seed {c['training']['random_state']}); all {c['data']['n_held_out_genes']:,} "
         f"{c['data']['held_out_chromosome']} genes held out of training.",
         f"- Intervals: split conformal per tissue on cross-fitted residuals, a seeded "
         f"{c['training']['calibration_genes']:,}-gene calibration subset.",
         "- Files: `config.json` (setup, config), `network.pt` (torch state_dict, loaded with "
-        "`weights_only=True`), `xgboost.ubj`, `xgboost_sigma.ubj`, `calibration.npz` "
+        "`weights_only=True`), `xgboost.ubj`, `xgboost_pattern.ubj`, `xgboost_sigma.ubj`, "
+        "`calibration.npz` "
         "(`allow_pickle=False`). No pickle.",
         "",
         "## Accuracy on the held-out chromosome",

@@ -4,6 +4,7 @@ torch training loop and the array-level neighbour search."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,8 +152,8 @@ def test_fit_rejects_bad_arrays(arrays):
         ({"learning_rate": 0.0}, r"learning_rate must be > 0"),
         ({"xgb_subsample": 1.5}, r"xgb_subsample must be in \(0, 1\]"),
         ({"pattern_weight": 0}, r"pattern_weight must be > 0, got 0"),
-        ({"lr_schedule": "cosine"}, r"lr_schedule must be 'constant' or 'onecycle'"),
-        ({"network_heads": "two"}, r"network_heads must be 'joint' or 'level_pattern'"),
+        ({"components": ["cnn", "attention"]}, r"components: unknown \['attention'\]"),
+        ({"components": "cnn"}, r"components must be a sequence of names"),
         ({"promoter_upstream": -1}, r"promoter_upstream must be an integer >= 0"),
     ],
 )
@@ -331,12 +332,7 @@ def test_orientation_of_a_real_divergent_pair(var22):
 
 # ---------------------------------------------------------------- redesigned stage 1
 
-STAGE1 = {
-    "network_heads": "level_pattern",
-    "pooled_profile": True,
-    "pattern_weight": 3.0,
-    "lr_schedule": "onecycle",
-}
+STAGE1 = {"pattern_weight": 3.0}
 
 
 def test_fit_early_stopping_onecycle_schedule():
@@ -398,54 +394,60 @@ def fitted_stage1(arrays):
     return model, model.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu")
 
 
+def _read_out(model, net, Y, inputs, rows):
+    """Log1p read-outs of ``net`` for ``rows`` (the estimator's own stage-1 path)."""
+    from geneimpute.models.hybrid._stage1 import read_out
+
+    t = model._net_inputs(model._prepare(Y, inputs), inputs)
+    return read_out(net, t, rows, "cpu", scale=(model.mu_, model.sd_))
+
+
 def test_stage1_fits_predicts_and_round_trips(arrays, fitted, fitted_stage1, tmp_path):
-    """Level/pattern heads, pooled profile, one-cycle: finite predictions, its own network
-    (z-score read-outs scaled back to log1p), and a save/load round trip."""
+    """Level/pattern heads, pooled profile, one-cycle, another pattern weight: finite
+    predictions, its own network (z-score read-outs scaled back to log1p), a round trip."""
     Y, inputs, tissues, C, held = arrays
     model, P = fitted_stage1
     assert P.shape == (held.sum(), len(tissues)) and np.isfinite(P).all()
-    assert model.net_args_["heads"] == "level_pattern" and model.net_args_["pooled_profile"]
-    net = model.net_.members[0]  # the defaults keep the out-of-fold networks
-    assert net.heads == "level_pattern" and net.transformer.n_pool == len(tissues)
+    assert set(model.net_args_) == {
+        "n_tissues", "n_gene_features", "token_dim", "use_cnn", "use_transformer", "dim"
+    }  # fmt: skip
+    net = model.net_.members[0]  # the out-of-fold networks serve new genes
+    assert net.transformer.n_pool == len(tissues) and net.pattern.out_features == len(tissues)
     assert not np.allclose(P, fitted[1])  # another model than the default
     # read-outs come back in log1p units: their mean is near the tissue means
-    out = model._predict_net(model.net_, model._net_inputs(model._prepare(Y, inputs), inputs),
-                             np.flatnonzero(~held), "cpu")  # fmt: skip
+    out = _read_out(model, model.net_, Y, inputs, np.flatnonzero(~held))
     for key in ("joint", "cnn", "transformer"):
         assert np.abs(out[key].mean(0) - model.mu_).max() < 1.0, key
     model.save(tmp_path / "m")
     loaded = HybridImputer.load(tmp_path / "m")
-    assert loaded.config.network_heads == "level_pattern"
+    assert loaded.config.pattern_weight == 3.0
     np.testing.assert_allclose(
         loaded.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), P, rtol=1e-5
     )
 
 
-def test_xgb_pattern_model_keeps_the_level_and_round_trips(arrays, fitted, tmp_path):
-    """``xgb_pattern_model``: the profile model's level (mean over tissues) is kept exactly and
-    a second model gives the tissue pattern; both are saved and loaded."""
+def test_xgb_pattern_model_round_trips(arrays, fitted, tmp_path):
+    """The stage-2 profile model gives the level (mean over tissues) and the pattern model the
+    tissue pattern; both are saved and loaded, and a directory without one is refused."""
+    from geneimpute.models.hybrid._boosting import predict_stage2
+
     Y, inputs, tissues, C, held = arrays
-    model, P = fitted  # the defaults fit the pattern model
-    assert model.config.xgb_pattern_model and model.pattern_xgb_ is not None
-    # the same network and profile model (same seed), no pattern model
-    one = HybridImputer(**OPTS, xgb_pattern_model=False).fit(
-        Y, inputs, tissues, C, accelerator="cpu"
-    )
-    assert one.pattern_xgb_ is None
-    base = one.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu")
-    assert P.shape == base.shape and np.isfinite(P).all()
-    np.testing.assert_allclose(P.mean(axis=1), base.mean(axis=1), rtol=1e-6, atol=1e-6)
+    model, P = fitted
+    assert model.pattern_xgb_ is not None
+    rows = np.flatnonzero(held)
+    out = _read_out(model, model.net_, Y, inputs, rows)
+    out.pop("promoter_embedding")
+    X3 = model._design(out, model._prepare(Y, inputs), rows).reshape(len(rows), len(tissues), -1)
+    level_only = predict_stage2(model.xgb_, None, X3)
+    np.testing.assert_allclose(P.mean(axis=1), level_only.mean(axis=1), rtol=1e-6, atol=1e-6)
     pattern = P - P.mean(1, keepdims=True)
-    assert np.abs(pattern - (base - base.mean(1, keepdims=True))).max() > 0.05
+    assert np.abs(pattern - (level_only - level_only.mean(1, keepdims=True))).max() > 0.05
     model.save(tmp_path / "m")
-    assert (tmp_path / "m" / "xgboost_pattern.ubj").exists()
     loaded = HybridImputer.load(tmp_path / "m")
-    assert loaded.config.xgb_pattern_model and loaded.pattern_xgb_ is not None
-    np.testing.assert_allclose(
-        loaded.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), P, rtol=1e-6
-    )
+    assert loaded.pattern_xgb_ is not None
+    np.testing.assert_allclose(loaded.predict(Y, inputs, rows, accelerator="cpu"), P, rtol=1e-6)
     (tmp_path / "m" / "xgboost_pattern.ubj").unlink()
-    with pytest.raises(ge.models.DamagedModelError, match="xgboost_pattern.ubj"):
+    with pytest.raises(ge.models.DamagedModelError, match="xgboost_pattern.ubj is missing"):
         HybridImputer.load(tmp_path / "m")
 
 
@@ -470,7 +472,7 @@ def test_stage2_pattern_model_on_partly_measured_genes():
     Ytrain[rng.random(Y.shape) < 0.1] = np.nan
     params = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.1, "random_state": 0}
     joint, pattern = fit_stage2(params, X3, Ytrain, pattern=True)
-    assert fit_stage2(params, X3, Ytrain)[1] is None
+    assert fit_stage2(params, X3, Ytrain, pattern=False)[1] is None
     P = predict_stage2(joint, pattern, X3)
     assert P.shape == (n, T)
     centred = P - P.mean(1, keepdims=True)
@@ -479,46 +481,18 @@ def test_stage2_pattern_model_on_partly_measured_genes():
     assert predict_stage2(joint, pattern, X3[:0]).shape == (0, T)
 
 
-def test_config_json_without_newer_fields_loads_as_trained(arrays, tmp_path):
-    """A model saved before a field existed (its config.json lacks it) loads with the
-    behaviour it was trained with, not with today's default for that field."""
-    import json
-
-    from geneimpute.models.hybrid._config import SAVED_BEFORE_FIELD
-
-    Y, inputs, tissues, C, held = arrays
-    old = HybridImputer(**OPTS, **SAVED_BEFORE_FIELD).fit(Y, inputs, tissues, C, accelerator="cpu")
-    assert all(getattr(HybridConfig(), k) != v for k, v in SAVED_BEFORE_FIELD.items()
-               if k not in ("promoter_upstream", "promoter_downstream"))  # fmt: skip
-    P = old.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu")
-    old.save(tmp_path / "m")
-    cfg = tmp_path / "m" / "config.json"
-    state = json.loads(cfg.read_text())
-    for name in SAVED_BEFORE_FIELD:
-        del state["config"][name]
-    cfg.write_text(json.dumps(state))
-    loaded = HybridImputer.load(tmp_path / "m")
-    for name, value in SAVED_BEFORE_FIELD.items():
-        assert getattr(loaded.config, name) == value, name
-    np.testing.assert_allclose(
-        loaded.predict(Y, inputs, np.flatnonzero(held), accelerator="cpu"), P, rtol=1e-6
-    )
-
-
 def test_network_ensemble_serves_new_genes_with_the_out_of_fold_networks(arrays, fitted, tmp_path):
-    """Default: no network refitted on all reference genes; new genes get the mean read-outs
-    of the n_folds out-of-fold networks XGBoost learned from; the ensemble round-trips.
-    ``network_ensemble=False`` refits one network on all reference genes (as before)."""
-    from geneimpute.models import HybridNet, NetworkEnsemble
+    """No network refitted on all reference genes: new genes get the mean read-outs of the
+    n_folds out-of-fold networks XGBoost learned from; the ensemble round-trips."""
+    from geneimpute.models import NetworkEnsemble
 
     Y, inputs, tissues, C, held = arrays
     model, P = fitted
     assert isinstance(model.net_, NetworkEnsemble) and len(model.net_.members) == OPTS["n_folds"]
     assert {h["net"] for h in model.history_} == {"network fold 1/2", "network fold 2/2"}
     rows = np.flatnonzero(held)
-    t = model._net_inputs(model._prepare(Y, inputs), inputs)
-    each = [model._predict_net(n, t, rows, "cpu") for n in model.net_.members]
-    mean = model._predict_net(model.net_, t, rows, "cpu")
+    each = [_read_out(model, n, Y, inputs, rows) for n in model.net_.members]
+    mean = _read_out(model, model.net_, Y, inputs, rows)
     for key in ("joint", "cnn", "transformer"):
         np.testing.assert_allclose(mean[key], (each[0][key] + each[1][key]) / 2, rtol=1e-5)
         assert np.abs(each[0][key] - each[1][key]).max() > 1e-3  # two different networks
@@ -527,9 +501,44 @@ def test_network_ensemble_serves_new_genes_with_the_out_of_fold_networks(arrays,
     loaded = HybridImputer.load(tmp_path / "m")
     assert isinstance(loaded.net_, NetworkEnsemble)
     np.testing.assert_allclose(loaded.predict(Y, inputs, rows, accelerator="cpu"), P, rtol=1e-6)
-    refit = HybridImputer(**OPTS, network_ensemble=False).fit(
-        Y, inputs, tissues, C, accelerator="cpu"
+
+
+
+# ---------------------------------------------------------------- model schema fixtures
+
+MODELS = Path(__file__).parent / "data" / "models"
+
+
+def test_saved_directory_of_this_schema_loads_and_predicts_as_saved(arrays):
+    """tests/data/models/hybrid_schema3 (a tiny hybrid on these arrays, saved with schema 3)
+    loads and predicts what it predicted when saved: a schema change must be deliberate."""
+    Y, inputs, tissues, C, held = arrays
+    model = HybridImputer.load(MODELS / "hybrid_schema3")
+    assert model.tissues_ == tissues and model.config.components == HybridConfig().components
+    P, _, S = model.predict(
+        Y, inputs, np.flatnonzero(held), accelerator="cpu", return_embedding=True, return_sigma=True
     )
-    assert isinstance(refit.net_, HybridNet)
-    assert "network (all genes)" in {h["net"] for h in refit.history_}
-    assert not np.allclose(refit.predict(Y, inputs, rows, accelerator="cpu"), P)
+    expected = np.load(MODELS / "hybrid_schema3_predictions.npz")
+    np.testing.assert_allclose(P, expected["pred"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(S, expected["sigma"], rtol=1e-5, atol=1e-6)
+
+
+def test_older_schema_is_refused_with_one_line(tmp_path):
+    """A directory saved by the previous schema (2) is refused with one line that names its
+    version and how to retrain, for every way of loading a model."""
+    import shutil
+
+    old = MODELS / "hybrid_schema2"
+    match = (
+        r"is a model of schema version 2 \(written by geneimpute 0\.1\.0\); this geneimpute "
+        r"\(.*\) reads schema 3 only: train it again with this version"
+    )
+    with pytest.raises(ge.models.DamagedModelError, match=match) as err:
+        HybridImputer.load(old)
+    assert "\n" not in str(err.value)
+    copy_ = tmp_path / "old"
+    shutil.copytree(old, copy_)
+    before = {p.name: p.read_bytes() for p in copy_.iterdir()}
+    with pytest.raises(ValueError, match=match):
+        ge.tl.impute_expression(ge.datasets.gtex_tissues()[:12, :50].copy(), str(copy_))
+    assert {p.name: p.read_bytes() for p in copy_.iterdir()} == before

@@ -74,6 +74,28 @@ class TissueConformal:
         """Number of tissues (Mondrian categories) calibrated."""
         return 0 if self.residuals_ is None else int(self.residuals_.shape[1])
 
+    def subset(self, n_genes: int, random_state: int = 0) -> TissueConformal:
+        """Calibrate on a seeded random subset of ``n_genes`` of the calibration genes.
+
+        Returns ``self`` when it holds ``n_genes`` or fewer.
+
+        Raises
+        ------
+        ValueError
+            If ``n_genes`` is not an integer >= 20, or the calibration is not fitted.
+        """
+        if isinstance(n_genes, bool) or not isinstance(n_genes, int) or n_genes < 20:
+            msg = f"n_genes must be an integer >= 20, got {n_genes!r}"
+            raise ValueError(msg)
+        R, S = self.residuals_, self.sigmas_
+        if R is None or S is None:
+            msg = "this TissueConformal is not fitted"
+            raise ValueError(msg)
+        if n_genes >= len(R):
+            return self
+        keep = np.sort(np.random.default_rng(random_state).choice(len(R), n_genes, replace=False))
+        return TissueConformal().fit(R[keep], S[keep])
+
     def interval(
         self, pred: np.ndarray, sigmas: np.ndarray, confidence: float
     ) -> tuple[np.ndarray, np.ndarray]:

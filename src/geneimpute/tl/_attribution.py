@@ -9,26 +9,23 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._anndata import promoter_onehot
+from .._adata import check_unique_var_names, gene_mask, promoter_onehot
 from .._core.sequence import window_sequences
-from .._utils import check_unique_var_names, gene_mask
 from ..models import HybridImputer
 
 
 def _readout(net, tissue: int | None, sd: np.ndarray):
     """CNN branch of a network read out to one scalar per gene (of an ensemble: the mean).
 
-    In log1p units: a ``"level_pattern"`` network's read-out (tissue z-scores) is scaled by
-    the tissue standard deviations ``sd`` (the added tissue means carry no attribution).
+    In log1p units: the network's read-out (tissue z-scores) is scaled by the tissue
+    standard deviations ``sd`` (the added tissue means carry no attribution).
     """
     import torch
     from torch import nn
 
-    scale = torch.from_numpy(
-        np.asarray(sd if net.heads == "level_pattern" else np.ones_like(sd), dtype=np.float32)
-    )
+    scale = torch.from_numpy(np.asarray(sd, dtype=np.float32))
 
-    # an ensemble of out-of-fold networks (HybridConfig.network_ensemble) reads out their mean
+    # the ensemble of out-of-fold networks reads out their mean
     members = getattr(net, "members", [net])
 
     class _PromoterReadout(nn.Module):

@@ -13,6 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ..._settings import settings
+from .._conformal import TissueConformal, floor_sigmas
+from ._config import HybridConfig
+
 
 def n_workers(client: Any) -> int:
     """Return the number of workers of a ``dask.distributed.Client`` (at least 1)."""
@@ -66,13 +70,16 @@ def measured_rows(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def fit_stage2(
-    params: dict, X3: np.ndarray, Y: np.ndarray, client: Any = None, *, pattern: bool = False
+    params: dict, X3: np.ndarray, Y: np.ndarray, client: Any = None, *, pattern: bool = True
 ) -> tuple[Any, Any]:
     """Fit the hybrid's XGBoost stage on a design ``X3`` ``(n_genes, n_tissues, n_features)``.
 
     ``Y`` ``(n_genes, n_tissues)`` is the target (NaN: not measured, left out). Returns the
     model of ``Y`` on (gene, tissue) rows and, with ``pattern``, a second model of the
-    tissue-centred target ``Y - nanmean(Y, axis=1)`` (else None); see :func:`predict_stage2`.
+    tissue-centred target ``Y - nanmean(Y, axis=1)`` (else None; ``pattern=False`` is for a
+    single model of another target, such as the interval difficulty); see
+    :func:`predict_stage2`. A model of the profile spends its squared error mostly on level
+    differences between genes; the pattern model spends it on the differences between tissues.
     """
     n, T, F = X3.shape
     X = X3.reshape(n * T, F)
@@ -102,3 +109,67 @@ def predict_stage2(model: Any, pattern_model: Any, X3: np.ndarray) -> np.ndarray
         return P
     Q = np.asarray(pattern_model.predict(X), dtype=np.float64).reshape(n, T)
     return P.mean(axis=1, keepdims=True) + Q - Q.mean(axis=1, keepdims=True)
+
+
+def cross_fit(
+    params: dict,
+    X3: np.ndarray,
+    target: np.ndarray,
+    where: list[np.ndarray],
+    client: Any = None,
+    *,
+    pattern: bool = True,
+) -> np.ndarray:
+    """Out-of-fold predictions ``(n_rows, T)`` of the XGBoost stage of ``target``.
+
+    ``X3`` is the design as ``(n_rows, T, F)``; for each gene fold in ``where`` (positions in
+    the rows), the models of :func:`fit_stage2` are refitted on the other folds' genes and
+    predict the fold, so every prediction comes from a model that did not see its gene.
+    """
+    n, T, _ = X3.shape
+    out = np.empty((n, T))
+    for hi in where:
+        tr = np.setdiff1d(np.arange(n), hi)
+        models = fit_stage2(params, X3[tr], target[tr], client, pattern=pattern)
+        out[hi] = predict_stage2(*models, X3[hi])
+    return out
+
+
+def xgb_params(config: HybridConfig, device: str) -> dict:
+    """``XGBRegressor`` keyword arguments of the hybrid's stage 2 (``hist``, seeded)."""
+    return {
+        "n_estimators": config.xgb_n_estimators,
+        "learning_rate": config.xgb_learning_rate,
+        "max_depth": config.xgb_max_depth,
+        "subsample": config.xgb_subsample,
+        "colsample_bytree": 0.8,
+        "min_child_weight": config.xgb_min_child_weight,
+        "reg_lambda": config.xgb_reg_lambda,
+        "tree_method": "hist",
+        "device": "cuda" if device == "cuda" else "cpu",
+        "n_jobs": settings.n_jobs,
+        "random_state": config.random_state,
+    }
+
+
+def fit_difficulty(
+    params: dict,
+    X3: np.ndarray,
+    residuals: np.ndarray,
+    where: list[np.ndarray],
+    client: Any = None,
+) -> tuple[Any, TissueConformal, float]:
+    """Interval calibration from the reference genes' out-of-fold ``residuals``.
+
+    A difficulty model (XGBoost on the design ``X3``, target ``|residual|``; ``params``
+    smaller than the profile model's) is cross-fitted over the gene folds ``where`` for the
+    calibration genes and fitted on all of them for new genes. Returns the difficulty model,
+    the per-tissue conformal calibration (:class:`~geneimpute.models.TissueConformal`) and the
+    difficulty floor.
+    """
+    absres = np.abs(residuals)
+    raw = cross_fit(params, X3, absres, where, client, pattern=False)
+    X, target = measured_rows(X3.reshape(-1, X3.shape[2]), absres.ravel())
+    sigma_model = fit_regressor(params, X, target, client)
+    sigmas, floor = floor_sigmas(raw)
+    return sigma_model, TissueConformal().fit(residuals, sigmas), floor

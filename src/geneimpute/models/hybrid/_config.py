@@ -19,91 +19,59 @@ DENSITY_NAMES = (
 )
 
 
-#: Values of the fields added after the first saved models, for a saved ``config.json`` that
-#: lacks them: the behaviour those models were trained with (not today's defaults).
-SAVED_BEFORE_FIELD = {
-    "network_heads": "joint",
-    "pattern_weight": 1.0,
-    "lr_schedule": "constant",
-    "pooled_profile": False,
-    "promoter_upstream": 249,
-    "promoter_downstream": 50,
-    "xgb_pattern_model": False,
-    "network_ensemble": False,
-}
+#: Components of the hybrid (``components=``): each can be left out for an ablation.
+COMPONENTS = ("cnn", "transformer", "tissue_correlation", "distance", "neighbor_profile")
 
 
 @dataclass
 class HybridConfig:
-    """Hyperparameters and component switches of :class:`HybridImputer`.
+    """Hyperparameters and components of :class:`HybridImputer`.
 
-    The ``use_*`` switches exist for ablations: each removes one component of the hybrid.
+    The defaults are trial 4 of the GTEx tuning run (``experiments/results/tune_gtex.csv``,
+    ``python experiments/tune_gtex.py --design stage2``; its values rounded): it scored 0.4211
+    on held-out reference genes, tied with the best trial (0.4212, which used three folds and
+    took 1.6x as long), against 0.4160 for the untuned stage-2 settings.
 
-    The defaults are trial 4 of the committed GTEx tuning run
-    (``benchmarks/results/tune_gtex.csv``, ``python benchmarks/tune_gtex.py --design stage2``;
-    its values rounded): it scored 0.4211 on held-out reference genes, tied with the best trial
-    (0.4212, which used three folds and took 1.6x as long), against 0.4160 for the untuned
-    stage-2 settings.
+    The architecture is fixed (see :class:`~geneimpute.models.HybridNet`): separate level and
+    tissue-pattern heads, an attention-pooled neighbour profile, a one-cycle learning rate
+    (Smith & Topin 2019, doi:10.1117/12.2520589), the ``n_folds`` out-of-fold networks serving
+    new genes, and an XGBoost stage of a profile model (a gene's level) and a tissue-centred
+    pattern model. ``experiments/README.md`` lists the paired comparisons behind each choice.
 
     Attributes
     ----------
+    components
+        Parts of the hybrid to use, a subset of :data:`COMPONENTS`: ``"cnn"`` (the promoter
+        CNN), ``"transformer"`` (the neighbour transformer), ``"tissue_correlation"``
+        (neighbour tokens smoothed over correlated tissues, tissue-correlation context and
+        eigenvector coordinates for XGBoost), ``"distance"`` (distances in bp and orientation
+        for the transformer, inverse-distance weights and neighbourhood-density features),
+        ``"neighbor_profile"`` (the distance-based profile as an XGBoost feature). Leaving
+        one out is an ablation; :func:`geneimpute.tl.train`'s ``features=`` removes the
+        components of input groups the data lacks.
     k_neighbors
         Neighbour reference genes per gene given to the transformer (>= 1).
     k_idw
         Neighbours averaged by the distance-based profile fed to XGBoost (1..``k_neighbors``).
-    use_cnn, use_transformer
-        Include the promoter CNN / the neighbour transformer.
-    use_tissue_correlation
-        Smooth neighbour tokens over correlated tissues and give XGBoost tissue-correlation
-        context and tissue eigenvector coordinates.
-    use_distance
-        Give distances (bp) and orientation to the transformer, weight the distance-based
-        profile by inverse distance, and add neighbourhood-density features.
-    use_neighbor_features
-        Give XGBoost the distance-based profile (False for sequence-only models).
     n_folds
-        Out-of-fold networks for the XGBoost training rows (>= 2).
-    network_ensemble
-        New genes get the mean read-outs of the ``n_folds`` out-of-fold networks, the
-        networks whose read-outs XGBoost was trained on (no network refitted on all reference
-        genes: about a third less training time). ``False``: a network refitted on all
-        reference genes serves new genes (the behaviour before this field); its read-outs are
-        distributed differently from the out-of-fold ones XGBoost learned from, and on GTEx
-        it imputed less accurately (``benchmarks/results/network_ensemble.md``).
+        Out-of-fold networks for the XGBoost training rows (>= 2); their mean read-out serves
+        new genes.
     max_epochs, patience, batch_size, learning_rate, weight_decay
-        Network training (AdamW, early stopping on 10% of the training genes).
+        Network training (AdamW with a one-cycle schedule peaking at ``learning_rate``, early
+        stopping on 10% of the training genes).
     embedding_dim
         Size of the promoter and neighbour embeddings.
-    network_heads
-        ``"joint"``: one head reads the joint embedding out to the log1p profile;
-        ``"level_pattern"``: separate heads for a gene's level (mean over tissues) and its
-        tissue pattern, in tissue z-score units.
     pattern_weight
-        With ``network_heads="level_pattern"``, weight of the tissue-pattern part of the
-        network loss: the squared error of a gene's z-scored profile splits exactly into its
-        level (mean over tissues) error and its pattern (profile minus mean) error; 1 is
-        plain MSE, larger values favour the pattern (> 0).
-    lr_schedule
-        ``"constant"`` (AdamW at ``learning_rate``) or ``"onecycle"`` (one cycle over
-        ``max_epochs``, peak ``learning_rate``; Smith & Topin 2019,
-        doi:10.1117/12.2520589).
-    pooled_profile
-        The transformer also pools its neighbours' profiles with learned attention weights
-        (a learned distance decay starting at inverse-distance weighting); the pooled
-        profile feeds the joint head and the transformer read-out.
+        Weight of the tissue-pattern part of the network loss: the squared error of a gene's
+        z-scored profile splits exactly into its level (mean over tissues) error and its
+        pattern (profile minus mean) error; 1 is plain MSE, larger values favour the pattern
+        (> 0).
     promoter_upstream, promoter_downstream
         The CNN's promoter window, bp upstream and downstream of the TSS (default
         -249..+50, 300 bp: the bundled promoters). With promoters extracted from a genome
         (:func:`~geneimpute.pp.extract_promoters`), ``7000`` and ``3499`` give Xpresso's
         10.5 kb window (Agarwal & Shendure 2020, doi:10.1016/j.celrep.2020.107663); shorter
         records are zero-padded with an "observed" channel of 0, longer ones cut.
-    xgb_pattern_model
-        Stage 2 as two XGBoost models on the same design: the (gene, tissue) model of the
-        log1p profile gives a gene's level (its mean over tissues), and a second model fitted
-        to the tissue-centred profile (log1p minus the gene's mean over its measured tissues)
-        gives its tissue pattern. A model of the profile itself spends its squared error
-        mostly on level differences between genes; the pattern model spends it on the
-        differences between tissues (cf. ``network_heads``).
     xgb_*
         XGBoost (``hist``) settings; rows are (gene, tissue) pairs, so ``min_child_weight`` is
         large to keep a leaf from fitting a handful of genes.
@@ -119,31 +87,23 @@ class HybridConfig:
     Raises
     ------
     ValueError
-        On out-of-range values (e.g. ``n_folds < 2``, ``k_idw < 1``), naming the field.
+        On out-of-range values (e.g. ``n_folds < 2``, ``k_idw < 1``) or unknown components,
+        naming the field.
     """
 
+    components: list[str] = field(default_factory=lambda: list(COMPONENTS))
     k_neighbors: int = 20
     k_idw: int = 7
-    use_cnn: bool = True
-    use_transformer: bool = True
-    use_tissue_correlation: bool = True
-    use_distance: bool = True
-    use_neighbor_features: bool = True
     n_folds: int = 2
-    network_ensemble: bool = True
     max_epochs: int = 7
     patience: int = 5
     batch_size: int = 256
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     embedding_dim: int = 32
-    network_heads: str = "level_pattern"
     pattern_weight: float = 2.9
-    lr_schedule: str = "onecycle"
-    pooled_profile: bool = True
     promoter_upstream: int = 249
     promoter_downstream: int = 50
-    xgb_pattern_model: bool = True
     xgb_n_estimators: int = 330
     xgb_learning_rate: float = 0.06
     xgb_max_depth: int = 4
@@ -184,18 +144,23 @@ class HybridConfig:
             if not getattr(self, name) > 0:
                 msg = f"HybridConfig.{name} must be > 0, got {getattr(self, name)!r}"
                 raise ValueError(msg)
-        choices = {
-            "network_heads": ("joint", "level_pattern"),
-            "lr_schedule": ("constant", "onecycle"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                options = " or ".join(repr(a) for a in allowed)
-                msg = f"HybridConfig.{name} must be {options}, got {getattr(self, name)!r}"
-                raise ValueError(msg)
+        comps = self.components
+        if isinstance(comps, str) or not all(isinstance(c, str) for c in comps):
+            msg = f"HybridConfig.components must be a sequence of names, got {comps!r}"
+            raise ValueError(msg)
+        unknown = sorted(set(comps) - set(COMPONENTS))
+        if unknown:
+            msg = f"HybridConfig.components: unknown {unknown}; known: {list(COMPONENTS)}"
+            raise ValueError(msg)
+        # canonical order, no repeats; a list, so it survives JSON and .h5ad round trips
+        self.components = [c for c in COMPONENTS if c in comps]
         if not 0 < self.xgb_subsample <= 1:
             msg = f"HybridConfig.xgb_subsample must be in (0, 1], got {self.xgb_subsample!r}"
             raise ValueError(msg)
+
+    def uses(self, component: str) -> bool:
+        """Whether ``component`` (one of :data:`COMPONENTS`) is part of the model."""
+        return component in self.components
 
     @property
     def promoter_window(self) -> tuple[int, int]:
@@ -224,8 +189,16 @@ def config_from_dict(cls: type[_C], values: dict[str, Any], overrides: dict[str,
     return cls(**{**values, **overrides})
 
 
-def feature_options(features: Sequence[str]) -> dict[str, bool]:
-    """``use_*`` switches implied by the input groups ``features`` (subset of :data:`FEATURES`).
+#: Components that need each input group of ``features=``.
+FEATURE_COMPONENTS = {
+    "promoter": ("cnn",),
+    "neighbors": ("transformer", "distance", "neighbor_profile"),
+    "structure": (),
+}
+
+
+def check_features(features: Sequence[str]) -> list[str]:
+    """Return ``features`` as a list after checking it is a non-empty subset of FEATURES.
 
     Raises
     ------
@@ -237,14 +210,20 @@ def feature_options(features: Sequence[str]) -> dict[str, bool]:
     if unknown or not features:
         msg = f"features must be a non-empty subset of {list(FEATURES)}, got {features}"
         raise ValueError(msg)
-    opts = {
-        "use_cnn": "promoter" in features,
-        "use_transformer": "neighbors" in features,
-        "use_neighbor_features": "neighbors" in features,
-    }
-    if "neighbors" not in features:
-        opts["use_distance"] = False
-    return opts
+    return features
+
+
+def components_for(features: Sequence[str], components: Sequence[str] = COMPONENTS) -> list[str]:
+    """``components`` without those whose input group is not in ``features``.
+
+    Raises
+    ------
+    ValueError
+        If ``features`` is empty or names an unknown group.
+    """
+    features = check_features(features)
+    dropped = {c for f in FEATURES if f not in features for c in FEATURE_COMPONENTS[f]}
+    return [c for c in components if c not in dropped]
 
 
 @dataclass
@@ -298,3 +277,8 @@ class ModelSetup:
     def from_dict(cls, values: dict[str, Any]) -> ModelSetup:
         """Inverse of :meth:`to_dict` (``TypeError`` on unknown keys)."""
         return cls(**values)
+
+
+def feature_options(features: Sequence[str]) -> dict[str, Any]:  # TEMP-LEAD: call site moves
+    """``{"components": ...}`` implied by the input groups ``features``."""
+    return {"components": components_for(features)}

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..._core.neighbors import ORIENTATION_CODES, GenomicNeighbors
+from ..._core.neighbors import ORIENTATION_CODES, GenomicNeighbors, idw_profiles
+from ._config import HybridConfig
 
 #: Number of per-token distance / orientation features (:func:`distance_features`).
 N_DISTANCE_FEATURES = 8
@@ -96,3 +97,71 @@ def density_features(neighbors: GenomicNeighbors) -> np.ndarray:
     div20 = ((d < 20_000) & (neighbors.orientation == ORIENTATION_CODES["divergent"])).sum(axis=1)
     nearest = np.where(np.isfinite(d[:, 0]), np.log10(d[:, 0] + 1), np.nan)
     return np.column_stack([nearest, near20, near60, div20 / np.maximum(near20, 1)])
+
+
+def reference_rows(Y: np.ndarray, inputs: GeneInputs, n_tissues: int, n_folds: int) -> np.ndarray:
+    """Validate training arrays; return the reference rows (genes measured in some tissue).
+
+    Raises
+    ------
+    ValueError
+    On a ``Y`` of another shape than ``(n_genes, n_tissues)``, infinite values, fewer than
+    20 reference genes, neighbours that point at unmeasured genes, or a tissue measured in
+    fewer than 20 reference genes.
+    """
+    if Y.ndim != 2 or Y.shape[1] != n_tissues or Y.shape[0] != len(inputs.promoter):
+        msg = (
+            f"Y has shape {Y.shape}; expected ({len(inputs.promoter)}, {n_tissues}) "
+            "(genes x tissues)"
+        )
+        raise ValueError(msg)
+    if np.isinf(Y).any():
+        msg = "Y has infinite values"
+        raise ValueError(msg)
+    ref = np.isfinite(Y).any(axis=1)
+    rows = np.flatnonzero(ref)
+    if len(rows) < max(20, 2 * n_folds):
+        msg = f"need at least 20 reference genes (measured in some tissue), got {len(rows)}"
+        raise ValueError(msg)
+    nb_idx = inputs.neighbors.index
+    if (nb_idx >= 0).any() and not ref[nb_idx[nb_idx >= 0]].all():
+        msg = "inputs.neighbors points at genes without any measured value"
+        raise ValueError(msg)
+    measured = np.isfinite(Y[rows])
+    if not measured.all() and (measured.sum(axis=0) < 20).any():
+        msg = "every tissue needs at least 20 reference genes measured in it"
+        raise ValueError(msg)
+    return rows
+
+
+def neighbor_arrays(
+    Y: np.ndarray,
+    inputs: GeneInputs,
+    scale: tuple[np.ndarray, np.ndarray],
+    W: np.ndarray,
+    config: HybridConfig,
+) -> dict[str, np.ndarray]:
+    """Derive the hybrid's arrays from the reference profiles ``Y`` (genes x tissues, log1p).
+
+    Returns ``profile_tokens`` (every gene's tissue z-scores with ``scale = (mu, sd)``, NaN
+    as 0, and with ``"tissue_correlation"`` also smoothed by the tissue weights ``W``),
+    ``dist`` (distance/orientation features, zero without ``"distance"``), ``idw`` (the
+    distance-based profile of the ``k_idw`` nearest neighbours) and ``genef`` (the gene
+    features, plus neighbourhood density with ``"distance"`` and ``"neighbor_profile"``).
+    """
+    mu, sd = scale
+    Yz = (Y - mu) / sd
+    Yz = np.where(np.isfinite(Yz), Yz, 0.0)
+    tok = [Yz]
+    if config.uses("tissue_correlation"):
+        tok.append(Yz @ W.T)
+    prof = np.concatenate(tok, axis=1).astype(np.float32)
+    use_distance = config.uses("distance")
+    dist = distance_features(inputs.neighbors)
+    if not use_distance:
+        dist[:] = 0
+    idw = idw_profiles(Y, inputs.neighbors, config.k_idw, use_distance)
+    genef = inputs.gene_features.astype(np.float64)
+    if use_distance and config.uses("neighbor_profile"):
+        genef = np.column_stack([genef, density_features(inputs.neighbors)])
+    return {"profile_tokens": prof, "dist": dist, "idw": idw, "genef": genef}

@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._config import HybridConfig
+
+_DEFAULTS = HybridConfig()
+
 
 class PromoterCNN(nn.Module):
     """Convolutional encoder of one-hot promoter sequence (Xpresso-style).
@@ -14,7 +18,9 @@ class PromoterCNN(nn.Module):
     Output ``(batch, dim)``.
     """
 
-    def __init__(self, dim: int = 32, channels: int = 64, dropout: float = 0.2) -> None:
+    def __init__(
+        self, dim: int = _DEFAULTS.embedding_dim, channels: int = 64, dropout: float = 0.2
+    ) -> None:
         super().__init__()
         self.conv = nn.Sequential(
             nn.Conv1d(5, channels, kernel_size=11, padding=5),
@@ -104,15 +110,29 @@ class NeighborTransformer(nn.Module):
 class HybridNet(nn.Module):
     """Joint network: CNN and transformer embeddings + gene features -> tissue profile.
 
-    With ``heads="level_pattern"`` (models trained since 0.7) the joint head predicts a
-    gene's level (its mean over tissues) and its tissue pattern (the profile minus that mean)
-    separately, in tissue z-score units, so the pattern can be weighted in the loss and is not
-    drowned by the level; with ``pooled_profile`` the transformer also returns its
-    attention-pooled neighbour profile (a learned distance decay that starts as inverse
-    distance weighting), which feeds the joint head and, plus a linear correction, is the
-    transformer's read-out. ``heads="joint"`` is the earlier single head in log1p units, kept
-    so saved models load. Each branch has a read-out to the tissue profile (deep
-    supervision); the read-outs are what the XGBoost stage receives.
+    The joint head predicts a gene's level (its mean over tissues) and its tissue pattern
+    (the profile minus that mean) separately, in tissue z-score units, so the pattern can be
+    weighted in the loss (:attr:`HybridConfig.pattern_weight`) and is not drowned by the level.
+    The transformer also returns its attention-pooled neighbour profile (a learned distance
+    decay that starts as inverse distance weighting), which feeds the joint head and, plus a
+    linear correction, is the transformer's read-out. Each branch has a read-out to the tissue
+    profile (deep supervision); the read-outs are what the XGBoost stage receives.
+
+    Parameters
+    ----------
+    n_tissues
+        Tissues of the profile.
+    n_gene_features
+        Gene-feature columns (z-scored, plus missingness indicators).
+    token_dim
+        Size of a neighbour token (profile, smoothed profile, 8 distance/orientation columns).
+    use_cnn, use_transformer
+        Include the promoter CNN / the neighbour transformer (the ``"cnn"`` and
+        ``"transformer"`` components of :class:`HybridConfig`).
+    dim
+        Embedding size (default: :attr:`HybridConfig.embedding_dim`).
+    dropout
+        Dropout of the heads and branches.
     """
 
     def __init__(
@@ -123,18 +143,13 @@ class HybridNet(nn.Module):
         *,
         use_cnn: bool = True,
         use_transformer: bool = True,
-        dim: int = 32,
+        dim: int = _DEFAULTS.embedding_dim,
         dropout: float = 0.2,
-        pooled_profile: bool = False,
-        heads: str = "joint",
     ) -> None:
         super().__init__()
-        if heads not in ("joint", "level_pattern"):
-            msg = f"heads must be 'joint' or 'level_pattern', got {heads!r}"
-            raise ValueError(msg)
         self.use_cnn, self.use_transformer = use_cnn, use_transformer
-        self.n_tissues, self.heads = n_tissues, heads
-        self.n_profile = n_tissues if pooled_profile and use_transformer else 0
+        self.n_tissues = n_tissues
+        self.n_profile = n_tissues if use_transformer else 0
         self.cnn = PromoterCNN(dim, dropout=dropout) if use_cnn else None
         self.transformer = (
             NeighborTransformer(token_dim, dim, distance_col=token_dim - 8, n_pool=self.n_profile)
@@ -142,14 +157,9 @@ class HybridNet(nn.Module):
             else None
         )
         n_in = n_gene_features + dim * (int(use_cnn) + int(use_transformer)) + self.n_profile
-        if heads == "joint":
-            self.head = nn.Sequential(
-                nn.Linear(n_in, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, n_tissues)
-            )
-        else:
-            self.trunk = nn.Sequential(nn.Linear(n_in, 128), nn.ReLU(), nn.Dropout(dropout))
-            self.level = nn.Linear(128, 1)
-            self.pattern = nn.Linear(128, n_tissues)
+        self.trunk = nn.Sequential(nn.Linear(n_in, 128), nn.ReLU(), nn.Dropout(dropout))
+        self.level = nn.Linear(128, 1)
+        self.pattern = nn.Linear(128, n_tissues)
         self.cnn_head = nn.Linear(dim, n_tissues) if use_cnn else None
         self.transformer_head = nn.Linear(dim, n_tissues) if use_transformer else None
 
@@ -169,12 +179,9 @@ class HybridNet(nn.Module):
         """Return ``{"joint", "cnn", "transformer", "promoter_embedding"}`` outputs."""
         e_p, e_n, pooled = self.embed(promoter, tokens, pad)
         x = torch.cat([genef] + [e for e in (e_p, e_n, pooled) if e is not None], dim=1)
-        if self.heads == "joint":
-            out = {"joint": self.head(x)}
-        else:
-            h = self.trunk(x)
-            pattern = self.pattern(h)
-            out = {"joint": self.level(h) + pattern - pattern.mean(dim=1, keepdim=True)}
+        h = self.trunk(x)
+        pattern = self.pattern(h)
+        out = {"joint": self.level(h) + pattern - pattern.mean(dim=1, keepdim=True)}
         if e_p is not None and self.cnn_head is not None:
             out["cnn"] = self.cnn_head(e_p)
             out["promoter_embedding"] = e_p
@@ -190,7 +197,7 @@ class NetworkEnsemble(nn.Module):
     XGBoost is trained on the out-of-fold networks' read-outs of the reference genes, so new
     genes get read-outs from the same networks (averaged), not from a network refitted on all
     reference genes, whose read-outs are distributed differently from the ones XGBoost learned
-    to trust (``HybridConfig.network_ensemble``). ``promoter_embedding`` is the first
+    to trust. ``promoter_embedding`` is the first
     network's (embeddings of separately trained networks share no axes, so they are not
     averaged).
 
@@ -216,11 +223,6 @@ class NetworkEnsemble(nn.Module):
     def n_tissues(self) -> int:
         """Number of tissues of the profiles (the first network's)."""
         return self.members[0].n_tissues
-
-    @property
-    def heads(self) -> str:
-        """Head layout of the networks (``"joint"`` or ``"level_pattern"``)."""
-        return self.members[0].heads
 
     @property
     def cnn(self) -> PromoterCNN | None:

@@ -1,0 +1,250 @@
+"""Stage 1 of the hybrid: the networks' input tensors, their training and their read-outs.
+
+Arrays and tensors only (no AnnData). The networks learn tissue z-scores (``(Y - mu) / sd``
+per tissue); :func:`read_out` returns log1p profiles unless asked for z-scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..._core.training import fit_early_stopping
+from ..._settings import settings, torch_threads
+from ._config import HybridConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from ._networks import HybridNet, NetworkEnsemble
+
+#: Branch read-outs the XGBoost stage receives.
+READ_OUTS = ("joint", "cnn", "transformer")
+
+
+def network_tensors(
+    prep: dict[str, np.ndarray],
+    promoter: np.ndarray,
+    index: np.ndarray,
+    scaler: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> dict[str, torch.Tensor]:
+    """Tensors of every gene the networks read, for :func:`batch_tensors`.
+
+    ``prep`` holds the neighbour-token profiles ``profile_tokens``, distance features
+    ``dist`` and gene features ``genef`` of every gene; ``promoter`` is the one-hot
+    ``(n_genes, L, 5)``, ``index`` the ``(n_genes, k)`` neighbour rows (-1: none). Gene
+    features are z-scored with ``scaler = (mean, sd, columns with a missingness indicator)``,
+    missing values set to 0.
+    """
+    import torch
+
+    gmu, gsd, gmiss_cols = scaler
+    gz = (prep["genef"] - gmu) / gsd
+    miss = ~np.isfinite(gz)
+    gz = np.where(miss, 0.0, gz)
+    g_all = np.column_stack([gz, miss[:, gmiss_cols]]).astype(np.float32)
+    return {
+        "promoter": torch.from_numpy(promoter),
+        "profile": torch.from_numpy(prep["profile_tokens"]),
+        "dist": torch.from_numpy(prep["dist"]),
+        "index": torch.from_numpy(index),
+        "genef": torch.from_numpy(g_all),
+    }
+
+
+def batch_tensors(t: dict, rows: np.ndarray, device: str) -> tuple:
+    """Network inputs ``(promoter, tokens, pad, genef)`` of the genes ``rows``.
+
+    ``t`` holds ``promoter`` ``(n_genes, L, 5)``, ``profile`` (neighbour-token profiles of
+    every gene), ``dist`` ``(n_genes, k, 8)``, ``index`` ``(n_genes, k)`` (-1: no neighbour)
+    and ``genef`` (scaled gene features).
+    """
+    import torch
+
+    r = torch.from_numpy(rows)
+    idx = t["index"][r]
+    pad = idx < 0
+    tokens = t["profile"][idx.clamp(min=0)]
+    tokens = torch.cat([tokens, t["dist"][r][:, : idx.shape[1]]], dim=2)
+    tokens[pad] = 0
+    # a gene with no neighbour at all keeps one (zero) token so attention is defined
+    empty = pad.all(dim=1)
+    pad[empty, 0] = False
+    return (
+        t["promoter"][r].to(device),
+        tokens.to(device),
+        pad.to(device),
+        t["genef"][r].to(device),
+    )
+
+
+def level_pattern_loss(
+    out: torch.Tensor, y: torch.Tensor, m: torch.Tensor | None, weight: float
+) -> torch.Tensor:
+    """Squared error split into a gene's level and tissue-pattern parts, the pattern weighted.
+
+    The error over a gene's measured tissues (``m``: 1 measured, 0 not; None: all) is its
+    level error (mean over tissues) plus its pattern error (profile minus mean), orthogonal;
+    ``weight`` multiplies the pattern part (1: plain MSE over the measured cells).
+    """
+    import torch
+
+    m = torch.ones_like(y) if m is None else m
+    n_t = m.sum(dim=1, keepdim=True).clamp(min=1.0)
+    o_m = (out * m).sum(dim=1, keepdim=True) / n_t
+    y_m = (y * m).sum(dim=1, keepdim=True) / n_t
+    level = ((o_m - y_m) ** 2 * n_t).sum()
+    pattern = ((((out - o_m) - (y - y_m)) ** 2) * m).sum()
+    return (level + weight * pattern) / m.sum().clamp(min=1.0)
+
+
+def fit_network(
+    new_net: Callable[[], HybridNet],
+    t: dict,
+    Z: np.ndarray,
+    rows: np.ndarray,
+    config: HybridConfig,
+    *,
+    device: str,
+    seed: int,
+    desc: str,
+) -> tuple[HybridNet, list[dict]]:
+    """Build a network with ``new_net()``; train it on the z-scored profiles ``Z`` of ``rows``.
+
+    ``Z`` is ``(n_genes, n_tissues)``, ``(Y - mu) / sd`` per tissue.
+    NaN cells of ``Z`` (tissues a gene was not measured in) are left out of the loss. 10% of
+    ``rows`` (seeded) are held out for early stopping. The branch read-outs are trained with
+    half weight (deep supervision). The network is initialised and trained with torch's RNG
+    seeded by ``seed`` inside :func:`torch.random.fork_rng`, so the caller's RNG state is
+    unchanged. Returns the network and its per-epoch history.
+    """
+    import torch
+
+    cuda = [torch.cuda.current_device()] if device == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        return _fit_seeded(new_net, t, Z, rows, config, device, seed, desc)
+
+
+def _fit_seeded(
+    new_net: Callable[[], HybridNet],
+    t: dict,
+    Z: np.ndarray,
+    rows: np.ndarray,
+    config: HybridConfig,
+    device: str,
+    seed: int,
+    desc: str,
+) -> tuple[HybridNet, list[dict]]:
+    import torch
+
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(rows)
+    n_val = max(1, len(rows) // 10)
+    val, tr = rows[:n_val], rows[n_val:]
+    net = new_net().to(device)
+    Zt = torch.from_numpy(np.nan_to_num(Z).astype(np.float32))
+    seen = np.isfinite(Z)
+    # partly measured genes: the loss is the mean over measured cells only
+    Mt = None if seen[rows].all() else torch.from_numpy(seen.astype(np.float32))
+    w = float(config.pattern_weight)
+
+    def loss_fn(b: np.ndarray) -> torch.Tensor:
+        out = net(*batch_tensors(t, b, device))
+        bt = torch.from_numpy(b)
+        y = Zt[bt].to(device)
+        m = None if Mt is None else Mt[bt].to(device)
+        loss = level_pattern_loss(out["joint"], y, m, w)
+        for key in ("cnn", "transformer"):
+            if key in out:
+                loss = loss + 0.5 * level_pattern_loss(out[key], y, m, w)
+        return loss
+
+    def val_fn() -> float:
+        P = read_out(net, t, val, device)["joint"]
+        m = None if Mt is None else Mt[val]
+        with torch.no_grad():
+            return float(level_pattern_loss(torch.from_numpy(P), Zt[val], m, w))
+
+    result = fit_early_stopping(
+        net,
+        tr,
+        loss_fn,
+        val_fn,
+        rng=rng,
+        max_epochs=config.max_epochs,
+        patience=config.patience,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        min_batch=2,
+        desc=desc,
+        progress=settings.progress,
+        schedule="onecycle",
+    )
+    return net, [{"net": desc, **h} for h in result.history]
+
+
+def read_out(
+    net: HybridNet | NetworkEnsemble,
+    t: dict,
+    rows: np.ndarray,
+    device: str,
+    *,
+    scale: tuple[np.ndarray, np.ndarray] | None = None,
+    batch_size: int = 1024,
+) -> dict[str, np.ndarray]:
+    """Network outputs for ``rows``: z-scores, or log1p profiles with ``scale=(mu, sd)``.
+
+    Returns a dict of ``(len(rows), n_tissues)`` arrays (``"joint"``, ``"cnn"``,
+    ``"transformer"``, and ``"promoter_embedding"`` ``(len(rows), dim)`` with a CNN).
+    """
+    import torch
+
+    net.eval()
+    outs: dict[str, list] = {}
+    with torch_threads(), torch.no_grad():
+        for s in range(0, len(rows), batch_size):
+            o = net(*batch_tensors(t, rows[s : s + batch_size], device))
+            for k, v in o.items():
+                outs.setdefault(k, []).append(v.float().cpu().numpy())
+    if not len(rows):
+        return {"joint": np.zeros((0, net.n_tissues))}
+    res = {k: np.concatenate(v) for k, v in outs.items()}
+    if scale is not None:  # z-scores -> log1p
+        mu, sd = scale
+        for k in READ_OUTS:
+            if k in res:
+                res[k] = mu + sd * res[k]
+    return res
+
+
+def promoter_embeddings(
+    net: HybridNet | NetworkEnsemble, promoter: np.ndarray, device: str, batch_size: int = 1024
+) -> np.ndarray:
+    """CNN embeddings ``(n_genes, dim)`` of every promoter; genes without one share one."""
+    import torch
+
+    net.eval()
+    cnn = net.cnn
+    if cnn is None:
+        msg = "the network has no promoter CNN"
+        raise RuntimeError(msg)
+    observed = promoter[:, :, 4].any(axis=1)
+    todo = np.flatnonzero(observed)
+    if not observed.all():  # every gene without a promoter has the same (empty) input
+        todo = np.append(todo, np.flatnonzero(~observed)[0])
+    parts = []
+    with torch_threads(), torch.inference_mode():
+        for s in range(0, len(todo), batch_size):
+            x = torch.from_numpy(promoter[todo[s : s + batch_size]]).to(device)
+            parts.append(cnn(x).float().cpu().numpy())
+    dim = int(cnn.proj[1].out_features)
+    emb = np.concatenate(parts) if parts else np.zeros((0, dim))
+    out = np.empty((len(promoter), emb.shape[1]), dtype=emb.dtype)
+    out[todo] = emb
+    if not observed.all():
+        out[~observed] = emb[-1]
+    return out
