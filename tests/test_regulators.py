@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import anndata as ad
 import matplotlib
 import numpy as np
@@ -234,15 +236,18 @@ def test_context_ridge_config_and_damaged_context(gtex_masked, fitted, tmp_path)
     np.save(tmp_path / "m" / "context.npy", np.zeros((3, 2), np.float32))
     with pytest.raises(DamagedModelError, match="context.npy has shape"):
         RegulatorImputer.load(tmp_path / "m")
+    (tmp_path / "m" / "context.npy").unlink()
+    with pytest.raises(DamagedModelError, match=r"context.npy is missing"):
+        RegulatorImputer.load(tmp_path / "m")
     no_ae = RegulatorImputer(use_autoencoder=False)
     assert not no_ae.uses_context_ridge
-    # a directory saved before the context ridge existed (no such config key) still loads,
-    # as the network with its ridge base
-    import json
-
+    # a directory of an older schema (the regulators' own schema 1, saved before the context
+    # ridge existed) is refused with one line naming its version, not loaded another way
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["format"] == "geneimpute.RegulatorImputer" and cfg["schema_version"] == 3
+    cfg["schema_version"] = 1
     del cfg["config"]["context_ridge"], cfg["config"]["context_folds"]
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
-    (tmp_path / "m" / "context.npy").unlink()
-    old = RegulatorImputer.load(tmp_path / "m")
-    assert not old.uses_context_ridge and old.context_ is None
+    with pytest.raises(DamagedModelError, match="schema version 1") as err:
+        RegulatorImputer.load(tmp_path / "m")
+    assert "\n" not in str(err.value)

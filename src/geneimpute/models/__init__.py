@@ -1,7 +1,15 @@
-"""Models on arrays (no AnnData): the hybrid estimator, its torch networks, donor models.
+"""Models on arrays (no AnnData), one subpackage per family.
 
-torch is imported only when a network is built, fitted or loaded: the classes that are torch
-modules (and the donor models) are loaded on first access.
+- :mod:`~geneimpute.models.hybrid`: the hybrid (promoter CNN, neighbour transformer, tissue
+  correlations, XGBoost; :class:`HybridImputer`, :class:`HybridConfig`, :class:`HybridNet`);
+- :mod:`~geneimpute.models.donor`: donor x tissue completion (:class:`DonorHybrid` and
+  baselines);
+- :mod:`~geneimpute.models.regulators`: regulator-driven imputation (:class:`RegulatorImputer`).
+
+Every family saves and loads through one persistence module (a versioned ``config.json``,
+torch ``state_dict`` files, XGBoost UBJ, ``.npz``; no pickle). torch is imported only when a
+network is built, fitted or loaded: the classes that are torch modules (and the donor models)
+are loaded on first access.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from ._conditioning import ObservedTissueConditioner
 from ._conformal import TissueConformal
 from ._persistence import DamagedModelError
 from ._pretrained import list_pretrained, pretrained, pretrained_card
-from .hybrid._config import FEATURES, HybridConfig, ModelSetup
+from .hybrid._config import COMPONENTS, FEATURES, HybridConfig, ModelSetup
 from .hybrid._estimator import HybridImputer
 from .hybrid._features import GeneInputs
 from .regulators._context import ContextRidge
@@ -35,6 +43,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "COMPONENTS",
     "FEATURES",
     "ContextRidge",
     "DamagedModelError",

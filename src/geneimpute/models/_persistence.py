@@ -28,6 +28,11 @@ from .._core.io import atomic_directory
 
 #: Schema of every model directory this version writes and reads.
 SCHEMA_VERSION = 3
+#: How to train each format again (named in the refusal of another schema).
+_RETRAIN = {
+    "geneimpute.HybridImputer": "geneimpute.tl.train",
+    "geneimpute.RegulatorImputer": "geneimpute.tl.train_regulators",
+}
 
 
 class DamagedModelError(ValueError):
@@ -126,7 +131,8 @@ def read_model(path: str | Path, fmt: str) -> tuple[Path, dict[str, Any]]:
         msg = (
             f"{p} is a model of schema version {schema!r} (written by geneimpute {written}); "
             f"this geneimpute ({__version__}) reads schema {SCHEMA_VERSION} only: train it "
-            "again with this version (e.g. geneimpute.tl.train) and save it"
+            f"again with this version ({_RETRAIN.get(fmt, fmt.split('.')[-1] + '.fit')}) "
+            "and save it"
         )
         raise DamagedModelError(msg)
     return p, state

@@ -15,7 +15,9 @@ from ._gtex_tissues import gtex_tissue_map, merge_gtex_tissues
 from ._lazy import read_lazy, write_layers
 from ._neighbors import neighbor_features
 from ._promoters import extract_promoters, one_hot_encode
-from ._readers import read_annotation, read_fasta, read_gct, read_wide_tsv
+from ._read_annotation import read_annotation
+from ._read_fasta import read_fasta
+from ._read_tables import read_gct, read_wide_tsv
 
 __all__ = [
     "annotate_genes",

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._adata import check_intervals, check_unique_var_names, normalize_chrom
 from .._logging import warn_data
-from .._utils import check_intervals, check_unique_var_names, normalize_chrom
-from ._readers import read_annotation, strip_version
+from ._files import strip_version
+from ._read_annotation import read_annotation
 
 
 def annotate_genes(

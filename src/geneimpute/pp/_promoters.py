@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._adata import check_coordinates, check_unique_var_names
+from .._core.neighbors import tss_of
 from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, one_hot_encode, promoter_matrix
 from .._logging import warn_data
-from .._utils import check_coordinates, check_unique_var_names, tss_of
-from ._readers import check_fasta_index
+from ._read_fasta import check_fasta_index
 
 __all__ = [
     "DEFAULT_DOWNSTREAM",

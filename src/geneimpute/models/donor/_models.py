@@ -2,154 +2,51 @@
 
 The data are a donors x tissues x genes array ``V`` (log expression) with NaN where a donor
 gave no sample of a tissue. Every model predicts a target tissue's gene profile of a donor from
-the donor's other (observed) tissues. Nothing here touches AnnData.
+the donor's other (observed) tissues. Nothing here touches AnnData. The baselines live in
+:mod:`._baselines`, the transformer in :mod:`._networks`; all save through :mod:`._saving`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
-from torch import nn
 
 from ..._core.correlation import correlation_matrix, tissue_weights
-from ..._core.training import fit_early_stopping
+from ..._core.training import TrainingResult, fit_early_stopping
 from ..._settings import Accelerator, resolve_device, settings
+from .._persistence import damaged, load_booster
+from ._baselines import KNNDonor, TEEBoT, TissueMean, _standardise
+from ._networks import DonorTransformer
+from ._saving import SavedModel, need
+
+__all__ = ["DonorHybrid", "DonorTransformer", "KNNDonor", "TEEBoT", "TissueMean"]
+
+#: Features of the stage-2 design before the per-gene features (see ``DonorHybrid._design``).
+N_DESIGN = 10
 
 
-def _standardise(V: np.ndarray, donors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per (tissue, gene) mean and sd over ``donors`` that have the tissue; ``(T, G)`` each."""
-    with np.errstate(invalid="ignore"):
-        mu = np.nanmean(V[donors], axis=0)
-        sd = np.nanstd(V[donors], axis=0)
-    glob_mu = np.nanmean(V[donors], axis=(0, 1))
-    mu_out = np.array(mu, dtype=np.float64)
-    bad = ~np.isfinite(mu_out)
-    mu_out[bad] = np.broadcast_to(glob_mu, mu_out.shape)[bad]
-    sd_out: np.ndarray = np.where(np.isfinite(sd) & (sd > 1e-3), sd, 1.0)
-    return mu_out, sd_out
-
-
-class TissueMean:
-    """Baseline: a tissue's mean profile over training donors."""
-
-    def fit(self, V: np.ndarray, donors: np.ndarray) -> TissueMean:
-        """Learn per-tissue means from ``donors`` of ``V`` ``(D, T, G)``."""
-        self.mu_, _ = _standardise(V, donors)
-        return self
-
-    def predict(self, V: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        """Predict ``(n, G)`` for ``pairs`` ``(n, 2)`` of (donor, target tissue)."""
-        return self.mu_[pairs[:, 1]]
-
-
-class KNNDonor:
-    """Baseline: scikit-learn ``KNNImputer`` on the donors x (tissue, gene) matrix."""
-
-    def __init__(self, n_neighbors: int = 10) -> None:
-        self.n_neighbors = n_neighbors
-
-    def fit(self, V: np.ndarray, donors: np.ndarray) -> KNNDonor:
-        """Fit on the flattened profiles of ``donors``."""
-        from sklearn.impute import KNNImputer
-
-        self.shape_ = V.shape[1:]
-        W = V[donors].reshape(len(donors), -1)
-        self.keep_ = np.isfinite(W).any(axis=0)
-        self.knn_ = KNNImputer(n_neighbors=self.n_neighbors, keep_empty_features=True)
-        self.knn_.fit(W)
-        return self
-
-    def predict(self, V: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        """Mask each target tissue, impute the donor's row, read the target back."""
-        T, G = self.shape_
-        out = np.zeros((len(pairs), G))
-        rows = V[pairs[:, 0]].copy()
-        rows[np.arange(len(pairs)), pairs[:, 1]] = np.nan
-        filled = self.knn_.transform(rows.reshape(len(pairs), -1)).reshape(len(pairs), T, G)
-        out[:] = filled[np.arange(len(pairs)), pairs[:, 1]]
-        return out
-
-
-class TEEBoT:
-    """Baseline after TEEBoT (Basu et al. 2021): truncated SVD + linear regression.
-
-    A source tissue's standardised profile is reduced by truncated SVD and regressed onto the
-    target tissue's; predictions from all of a donor's observed source tissues are averaged,
-    weighted by the number of training donors that have both.
-    """
-
-    def __init__(self, n_components: int = 10, min_pairs: int = 15) -> None:
-        self.n_components, self.min_pairs = n_components, min_pairs
-
-    def fit(self, V: np.ndarray, donors: np.ndarray) -> TEEBoT:
-        """Fit one SVD + regression per (source, target) tissue pair with enough donors."""
-        from sklearn.decomposition import TruncatedSVD
-        from sklearn.linear_model import Ridge
-
-        self.mu_, self.sd_ = _standardise(V, donors)
-        Z = (V - self.mu_) / self.sd_
-        seen = np.isfinite(V[donors]).all(axis=2)
-        T = V.shape[1]
-        self.models_: dict[tuple[int, int], tuple] = {}
-        for s in range(T):
-            for t in range(T):
-                both = donors[seen[:, s] & seen[:, t]] if s != t else donors[:0]
-                if len(both) < self.min_pairs:
-                    continue
-                k = min(self.n_components, len(both) - 1, V.shape[2] - 1)
-                svd = TruncatedSVD(k, random_state=0).fit(Z[both, s])
-                reg = Ridge(alpha=1.0).fit(svd.transform(Z[both, s]), Z[both, t])
-                self.models_[(s, t)] = (svd, reg, len(both))
-        return self
-
-    def predict(self, V: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        """Average the per-source predictions (tissue mean where no source model exists)."""
-        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        Z = (V - self.mu_) / self.sd_
-        seen = np.isfinite(V).all(axis=2)
-        acc = np.zeros((len(pairs), V.shape[2]))
-        wsum = np.zeros(len(pairs))
-        # one batched call per (source, target) model; rows accumulate in ascending source order
-        for (s, t), (svd, reg, n) in sorted(self.models_.items()):
-            rows = np.flatnonzero((pairs[:, 1] == t) & seen[pairs[:, 0], s])
-            if not len(rows):
-                continue
-            acc[rows] += n * reg.predict(svd.transform(Z[pairs[rows, 0], s]))
-            wsum[rows] += n
-        z = np.divide(acc, wsum[:, None], out=np.zeros_like(acc), where=wsum[:, None] > 0)
-        target = pairs[:, 1]
-        return self.mu_[target] + self.sd_[target] * z
-
-
-class DonorTransformer(nn.Module):
-    """Transformer over a donor's observed tissues (tokens) with a query token for the target.
-
-    Token = standardised gene profile + learned tissue embedding + projected tissue-correlation
-    row; the query token carries only the target tissue's identity and correlation row.
-    """
-
-    def __init__(self, n_genes: int, n_tissues: int, d_model: int = 64, n_layers: int = 2) -> None:
-        super().__init__()
-        self.profile = nn.Linear(n_genes, d_model)
-        self.tissue = nn.Embedding(n_tissues, d_model)
-        self.corr = nn.Linear(n_tissues, d_model)
-        self.query = nn.Parameter(torch.zeros(1, 1, d_model))
-        layer = nn.TransformerEncoderLayer(d_model, 4, 2 * d_model, dropout=0.1, batch_first=True)
-        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
-        self.out = nn.Linear(d_model, n_genes)
-
-    def forward(self, z, src, pad, target, C):  # noqa: D102
-        tok = self.profile(z) + self.tissue(src) + self.corr(C[src])
-        q = (
-            self.query.expand(len(target), -1, -1)
-            + (self.tissue(target) + self.corr(C[target]))[:, None]
+def _check_inputs(V: np.ndarray, gene_features: np.ndarray | None):
+    """``V`` as float64 ``(D, T, G)`` and the gene features ``(G, F)`` (``F = 0`` for None)."""
+    V = np.asarray(V, dtype=np.float64)
+    if V.ndim != 3:
+        msg = f"V must be (n_donors, n_tissues, n_genes), got shape {V.shape}"
+        raise ValueError(msg)
+    if gene_features is None:
+        return V, np.zeros((V.shape[2], 0))
+    gene_features = np.asarray(gene_features, dtype=float)
+    if gene_features.ndim != 2 or len(gene_features) != V.shape[2]:
+        msg = (
+            f"gene_features must be (n_genes={V.shape[2]}, n_features), got shape "
+            f"{gene_features.shape}"
         )
-        h = torch.cat([q, tok], dim=1)
-        mask = torch.cat([torch.zeros(len(target), 1, dtype=torch.bool, device=pad.device), pad], 1)
-        return self.out(self.encoder(h, src_key_padding_mask=mask)[:, 0])
+        raise ValueError(msg)
+    return V, gene_features
 
 
-class DonorHybrid:
+class DonorHybrid(SavedModel):
     """Hybrid donor-tissue imputer: transformer over observed tissues, XGBoost on top.
 
     Stage 1 (:class:`DonorTransformer`) is trained on 75% of the training donors to predict a
@@ -159,7 +56,20 @@ class DonorHybrid:
     average of the donor's observed values of that gene, the best-correlated observed tissue's
     value, the number of observed tissues, tissue and gene identity, the tissue x gene mean and
     sd, and per-gene features (e.g. promoter GC / CpG). Predictions are de-standardised.
+
+    Saved by :meth:`save` as a directory: ``config.json`` (format ``"geneimpute.DonorHybrid"``,
+    ``config``: the constructor's arguments, ``setup``: ``n_tissues``/``n_genes``,
+    ``network``: the :class:`DonorTransformer`'s constructor arguments), ``network.pt`` (its
+    ``state_dict``), ``xgboost.ubj`` (the stage-2 regressor) and ``arrays.npz``: ``mu``,
+    ``sd`` ``(n_tissues, n_genes)`` (the standardisation), ``tissue_correlation`` and
+    ``tissue_weights`` ``(n_tissues, n_tissues)``, ``gene_features`` ``(n_genes,
+    n_features)`` (NaN kept) and the linear stage-1 maps as ``linear_*`` (the
+    :class:`TEEBoT` arrays). :meth:`load` reads it back; the training history ``training_``
+    is not saved (None after loading).
     """
+
+    FORMAT = "geneimpute.DonorHybrid"
+    FITTED = "xgb_"
 
     def __init__(
         self,
@@ -286,19 +196,7 @@ class DonorHybrid:
         """
         import xgboost as xgb
 
-        V = np.asarray(V, dtype=np.float64)
-        if V.ndim != 3:
-            msg = f"V must be (n_donors, n_tissues, n_genes), got shape {V.shape}"
-            raise ValueError(msg)
-        if gene_features is not None:
-            gene_features = np.asarray(gene_features, dtype=float)
-            if gene_features.ndim != 2 or len(gene_features) != V.shape[2]:
-                msg = (
-                    f"gene_features must be (n_genes={V.shape[2]}, n_features), got shape "
-                    f"{gene_features.shape}"
-                )
-                raise ValueError(msg)
-
+        V, self.gene_features_ = _check_inputs(V, gene_features)
         device = resolve_device(accelerator)
         rng = np.random.default_rng(self.random_state)
         torch.manual_seed(self.random_state)
@@ -307,9 +205,6 @@ class DonorHybrid:
         C = correlation_matrix(self.mu_.T)
         self.C_, self.W_ = C, tissue_weights(C)
         self.C_t_ = torch.from_numpy(C.astype(np.float32))
-        self.gene_features_ = (
-            np.zeros((G, 0)) if gene_features is None else np.asarray(gene_features, float)
-        )
         Z = np.where(np.isfinite(V), (V - self.mu_) / self.sd_, 0.0)
         seen = np.isfinite(V).all(axis=2)
         donors = rng.permutation(donors)
@@ -336,7 +231,7 @@ class DonorHybrid:
             zv = self._predict_z(Z, seen, val_pairs, device)
             return float(((zv - z_val) ** 2).mean())
 
-        self.training_ = fit_early_stopping(
+        self.training_: TrainingResult | None = fit_early_stopping(
             self.net_,
             np.arange(len(tr_pairs)),
             loss_fn,
@@ -381,3 +276,52 @@ class DonorHybrid:
         zx = self.xgb_.predict(self._design(V, Z, seen, pairs, zhat)).reshape(len(pairs), -1)
         t = pairs[:, 1]
         return self.mu_[t] + self.sd_[t] * zx
+
+    # -- saving --------------------------------------------------------------------------
+    def _shape(self) -> tuple[int, int]:
+        return self.mu_.shape
+
+    def _header(self) -> dict[str, Any]:
+        config = {
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "xgb_n_estimators": self.xgb_n_estimators,
+            "random_state": self.random_state,
+        }
+        return {"config": config, "network": dict(self.net_.init_args), "state": {}}
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "mu": self.mu_,
+            "sd": self.sd_,
+            "tissue_correlation": self.C_,
+            "tissue_weights": self.W_,
+            "gene_features": self.gene_features_,
+            **self.linear_._arrays(prefix="linear_"),
+        }
+
+    def _write_files(self, tmp: Path) -> None:
+        self.net_._write_files(tmp)
+        self.xgb_.save_model(tmp / "xgboost.ubj")
+
+    def _restore(self, path, shape, state, arrays, map_location) -> None:
+        T, G = shape
+        self.mu_ = need(arrays, "mu", path, shape)
+        self.sd_ = need(arrays, "sd", path, shape)
+        self.C_ = need(arrays, "tissue_correlation", path, (T, T))
+        self.W_ = need(arrays, "tissue_weights", path, (T, T))
+        self.C_t_ = torch.from_numpy(self.C_.astype(np.float32))
+        self.gene_features_ = need(arrays, "gene_features", path, (G, None), finite=False)
+        self.linear_ = TEEBoT()
+        self.linear_.set_arrays(path, shape, arrays, prefix="linear_")
+        self.net_ = DonorTransformer._new(state)
+        self.net_._restore(path, shape, state, {}, map_location)
+        self.xgb_ = load_booster(path, "xgboost.ubj")
+        n_features = N_DESIGN + self.gene_features_.shape[1]
+        if self.xgb_.get_booster().num_features() != n_features:
+            raise damaged(path, f"xgboost.ubj does not take the {n_features} design columns")
+        self.device_ = str(map_location)
+        self.xgb_.set_params(device="cuda" if self.device_.startswith("cuda") else "cpu")
+        self.training_ = None

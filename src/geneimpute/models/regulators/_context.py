@@ -10,6 +10,9 @@ fixed set of predictors. The regulator network learns its residual.
 
 Fits are cached per pattern (measured genes, wanted targets), so applying the model to many
 samples that share a pattern (a cohort, a panel) costs one fit.
+
+:func:`regulator_ridge` is the linear base without the context ridge: the targets regressed on
+the regulators alone.
 """
 
 from __future__ import annotations
@@ -210,3 +213,34 @@ class ContextRidge:
             # regulators are always measured: the first rows of coef
             total[:, want] += Zq[idx, :nR].astype(np.float64).sum(axis=0)[:, None] * coef[:nR]
         return total / max(len(Zq), 1)
+
+
+def regulator_ridge(Rz: np.ndarray, Yz: np.ndarray) -> np.ndarray:
+    """``(n_regulators, n_targets)`` ridge coefficients of z-scored targets on regulators.
+
+    One penalty for all targets, chosen by generalised cross-validation
+    (:class:`sklearn.linear_model.RidgeCV`) on the targets every sample measured; a target
+    with NaN is fitted on the samples that measured it (the Gram matrix downdated by the
+    others), one solve per pattern of missing samples.
+    """
+    from sklearn.linear_model import RidgeCV
+
+    observed = np.isfinite(Yz)
+    complete = observed.all(axis=0)
+    G = Rz.T.astype(np.float64) @ Rz
+    eye = np.eye(G.shape[0])
+    if complete.sum() >= 10:
+        fit = RidgeCV(alphas=np.logspace(0, 5, 16), fit_intercept=False)
+        alpha = float(fit.fit(Rz, Yz[:, complete]).alpha_)
+    else:
+        alpha = float(len(Rz))
+    B = np.zeros((Rz.shape[1], Yz.shape[1]))
+    if complete.any():
+        B[:, complete] = np.linalg.solve(G + alpha * eye, Rz.T @ Yz[:, complete])
+    partial = np.flatnonzero(~complete)
+    # one solve per set of samples that measured the targets (the Gram matrix downdated)
+    for cols, ok, missing in observation_patterns(observed[:, partial].T):
+        js = partial[cols]
+        Gs = G - Rz[missing].T @ Rz[missing]
+        B[:, js] = np.linalg.solve(Gs + alpha * eye, Rz[ok].T @ Yz[np.ix_(ok, js)])
+    return B

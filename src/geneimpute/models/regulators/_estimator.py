@@ -13,146 +13,39 @@ arXiv:1704.02685) or Integrated Gradients (Sundararajan et al., ICML 2017) from 
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ... import __version__
-from ..._core.io import atomic_directory
 from ..._core.training import fit_early_stopping
 from ..._settings import Accelerator, resolve_device, settings
-from .._conditioning import observation_patterns
-from .._persistence import DamagedModelError, _damaged
-from ..hybrid._config import config_from_dict
+from ._config import RegulatorConfig, RegulatorSetup
+from ._context import ContextRidge, regulator_ridge
 
 if TYPE_CHECKING:
     import torch
 
-    from ._context import ContextRidge
     from ._networks import RegulatorNet
 
-FORMAT = "geneimpute.RegulatorImputer"
-SCHEMA_VERSION = 1
 
+class _Split(NamedTuple):
+    """Training and validation samples, and the fixed targets hidden for validation."""
 
-@dataclass
-class RegulatorConfig:
-    """Hyperparameters of :class:`RegulatorImputer`.
-
-    Attributes
-    ----------
-    hidden
-        Units of the regulator network's dense layers (DeepSF: 183, 82).
-    use_autoencoder
-        Join the encoder of a sample-context autoencoder before the output layer (False: the
-        regulator network alone, the ablation).
-    context_ridge
-        With the autoencoder: add the network's output to a context ridge
-        (:class:`~geneimpute.models.ContextRidge`): each target a sample did not measure
-        regressed on every gene it measured (regulators and targets), a penalty per target by
-        generalised cross-validation, over the training samples. The network learns its
-        residual, trained on ``context_folds`` fixed folds of targets hidden from cross-fitted
-        context ridges (each sample's fold of targets hidden, the ridge fitted on the other
-        samples). The model keeps its z-scored training matrix for it (``context.npy``).
-    context_folds
-        Folds of targets and of samples for the context ridge's cross-fitting (>= 2).
-    ridge_base
-        Without the context ridge: add the network's output to a ridge regression of the
-        targets on the regulators (one penalty for all targets, chosen by generalised
-        cross-validation on the fully measured targets; each target fitted on the samples
-        that measured it), so the layers learn
-        the residual: what the linear model misses.
-    autoencoder_width
-        Units of the autoencoder's three hidden layers (DeepSF: 512).
-    hide_fraction
-        Fraction of each training sample's observed targets hidden from the context (and
-        scored) in every batch; also the denoising fraction of the autoencoder.
-    max_epochs, patience, autoencoder_epochs
-        Epoch limits (early stopping on ``val_fraction`` of the samples).
-    batch_size, learning_rate, weight_decay, dropout
-        Training settings (AdamW).
-    val_fraction
-        Fraction of samples used for early stopping.
-    random_state
-        Seed of numpy and torch (global RNG state untouched).
-
-    Raises
-    ------
-    ValueError
-        On out-of-range values, naming the field.
-    """
-
-    hidden: list[int] = field(default_factory=lambda: [183, 82])
-    use_autoencoder: bool = True
-    context_ridge: bool = True
-    context_folds: int = 5
-    ridge_base: bool = True
-    autoencoder_width: int = 512
-    hide_fraction: float = 0.5
-    max_epochs: int = 200
-    autoencoder_epochs: int = 100
-    patience: int = 20
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    dropout: float = 0.1
-    val_fraction: float = 0.1
-    random_state: int = 0
-
-    def __post_init__(self) -> None:
-        self.hidden = [int(h) for h in self.hidden]
-        if not self.hidden or min(self.hidden) < 1:
-            msg = f"RegulatorConfig.hidden must be positive layer sizes, got {self.hidden}"
-            raise ValueError(msg)
-        for name in ("max_epochs", "autoencoder_epochs", "patience", "autoencoder_width"):
-            if int(getattr(self, name)) < 1:
-                msg = f"RegulatorConfig.{name} must be >= 1, got {getattr(self, name)!r}"
-                raise ValueError(msg)
-        if int(self.context_folds) < 2:
-            msg = f"RegulatorConfig.context_folds must be >= 2, got {self.context_folds!r}"
-            raise ValueError(msg)
-        if self.batch_size < 2:
-            msg = f"RegulatorConfig.batch_size must be >= 2 (batch norm), got {self.batch_size}"
-            raise ValueError(msg)
-        for name in ("hide_fraction", "val_fraction"):
-            if not 0 < float(getattr(self, name)) < 1:
-                msg = f"RegulatorConfig.{name} must be in (0, 1), got {getattr(self, name)!r}"
-                raise ValueError(msg)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], **overrides: Any) -> RegulatorConfig:
-        """Build from a dict plus overrides; unknown names raise ``TypeError``."""
-        return config_from_dict(cls, values, overrides)
-
-
-@dataclass
-class RegulatorSetup:
-    """What a :class:`RegulatorImputer` was trained on (stored, checked when applied).
-
-    Attributes
-    ----------
-    regulators, targets
-        Gene names (``var_names``) of the inputs and outputs, in model order.
-    units
-        Units of the expression it was trained on (e.g. ``"log2 normalised"``).
-    layer
-        Layer read (None = ``X``).
-    n_samples
-        Training samples.
-    """
-
-    regulators: list[str] = field(default_factory=list)
-    targets: list[str] = field(default_factory=list)
-    units: str = ""
-    layer: str | None = None
-    n_samples: int = 0
+    train: np.ndarray
+    val: np.ndarray
+    val_hide: np.ndarray
 
 
 def _zscore(A: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
     return ((A - mu) / sd).astype(np.float32)
+
+
+def _masked_mse(out: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of ``out`` against ``target`` weighted by ``w`` (0 = not scored)."""
+    err = (out - target) ** 2 * w
+    return err.sum() / w.sum().clamp(min=1.0)
 
 
 class RegulatorImputer:
@@ -240,31 +133,32 @@ class RegulatorImputer:
         Rz, Yz = _zscore(R, self.r_mu_, self.r_sd_), _zscore(Y, self.y_mu_, self.y_sd_)
         order = rng.permutation(n)
         n_val = max(2, int(round(cfg.val_fraction * n)))
-        val, train = order[:n_val], order[n_val:]
         observed = np.isfinite(Yz)
         # a fixed hidden set for validation: the same score every epoch
         val_hide = (rng.random(Yz.shape) < cfg.hide_fraction) & observed
+        split = _Split(order[n_val:], order[:n_val], val_hide)
         nR, nT = R.shape[1], Y.shape[1]
         self.context_ = None
         context_base = None
         if self.uses_context_ridge:
             context_base, net_hide = self._context_folds(Rz, Yz, rng)
-        base = self._ridge_base(Rz, Yz) if cfg.ridge_base and context_base is None else None
+        base = regulator_ridge(Rz, Yz) if cfg.ridge_base and context_base is None else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.random_state)
             encoder = None
             if cfg.use_autoencoder:
                 ae = self._new_autoencoder(nR + nT).to(device)
-                self._pretrain(ae, Rz, Yz, train, val, val_hide, rng, device)
+                self._pretrain(ae, Rz, Yz, split, rng, device)
                 encoder = ae.encoder
             net = self._new_net(nR, nT, encoder)
             if base is not None:
                 net.base.copy_(torch.from_numpy(base.astype(np.float32)))  # type: ignore[operator]
             net = net.to(device)
             if context_base is not None:
-                self._train_residual(net, Rz, Yz, context_base, net_hide, train, val, device)
+                fixed = split._replace(val_hide=net_hide)
+                self._train_residual(net, Rz, Yz, context_base, fixed, device)
             else:
-                self._train_net(net, Rz, Yz, train, val, val_hide, rng, device)
+                self._train_net(net, Rz, Yz, split, rng, device)
         self.net_ = net.cpu().eval()
         return self
 
@@ -282,8 +176,6 @@ class RegulatorImputer:
         Returns the ``(n, n_targets)`` z-scored predictions (0 where not hidden) and the
         hidden mask, the cells the residual network is trained on.
         """
-        from ._context import ContextRidge
-
         K = int(self.config.context_folds)
         n, nT = Yz.shape
         Z = np.concatenate([Rz, Yz], axis=1)
@@ -306,10 +198,15 @@ class RegulatorImputer:
         pred = self.context_.predict(np.concatenate([Rz, Yz], axis=1))
         return np.where(np.isfinite(Yz), 0.0, np.nan_to_num(pred)).astype(np.float32)
 
-    def _train_residual(self, net, Rz, Yz, base, hide, train, val, device) -> None:
-        """Train the network on the residual of the cross-fitted context ridge (fixed folds)."""
+    def _train_residual(self, net, Rz, Yz, base, split: _Split, device) -> None:
+        """Train the network on the residual of the cross-fitted context ridge.
+
+        ``split.val_hide`` holds the fixed folds the ridge was cross-fitted on: training
+        batches and validation hide (and score) those cells.
+        """
         import torch
 
+        hide = split.val_hide
         t_R = torch.from_numpy(Rz)
         t_target = torch.from_numpy(np.where(hide, Yz - base, 0.0).astype(np.float32))
 
@@ -317,20 +214,12 @@ class RegulatorImputer:
             ctx = torch.from_numpy(self._context(Rz[rows], Yz[rows], hide_y)).to(device)
             out = net(t_R[rows].to(device), ctx)
             w = torch.from_numpy(hide_y).float().to(device)
-            err = (out - t_target[rows].to(device)) ** 2 * w
-            return err.sum() / w.sum().clamp(min=1.0)
+            return _masked_mse(out, t_target[rows].to(device), w)
 
+        rng = np.random.default_rng(self.config.random_state + 1)
+        desc = "regulator network (context-ridge residual)"
         self.history_["network"] = self._fit_loop(
-            net,
-            run,
-            train,
-            val,
-            hide,
-            lambda b: hide[b],  # the fixed folds the ridge was cross-fitted on
-            np.random.default_rng(self.config.random_state + 1),
-            self.config.max_epochs,
-            "regulator network (context-ridge residual)",
-            validate_start=True,
+            net, run, split, lambda b: hide[b], rng, self.config.max_epochs, desc, True
         )
 
     def _new_autoencoder(self, n_genes: int):
@@ -352,37 +241,6 @@ class RegulatorImputer:
             dropout=cfg.dropout,
         )
 
-    @staticmethod
-    def _ridge_base(Rz: np.ndarray, Yz: np.ndarray) -> np.ndarray:
-        """``(n_regulators, n_targets)`` ridge coefficients of z-scored targets on regulators.
-
-        One penalty for all targets, chosen by generalised cross-validation
-        (:class:`sklearn.linear_model.RidgeCV`) on the targets every sample measured; a target
-        with NaN is fitted on the samples that measured it (the Gram matrix downdated by the
-        others), one solve per pattern of missing samples.
-        """
-        from sklearn.linear_model import RidgeCV
-
-        observed = np.isfinite(Yz)
-        complete = observed.all(axis=0)
-        G = Rz.T.astype(np.float64) @ Rz
-        eye = np.eye(G.shape[0])
-        if complete.sum() >= 10:
-            fit = RidgeCV(alphas=np.logspace(0, 5, 16), fit_intercept=False)
-            alpha = float(fit.fit(Rz, Yz[:, complete]).alpha_)
-        else:
-            alpha = float(len(Rz))
-        B = np.zeros((Rz.shape[1], Yz.shape[1]))
-        if complete.any():
-            B[:, complete] = np.linalg.solve(G + alpha * eye, Rz.T @ Yz[:, complete])
-        partial = np.flatnonzero(~complete)
-        # one solve per set of samples that measured the targets (the Gram matrix downdated)
-        for cols, ok, missing in observation_patterns(observed[:, partial].T):
-            js = partial[cols]
-            Gs = G - Rz[missing].T @ Rz[missing]
-            B[:, js] = np.linalg.solve(Gs + alpha * eye, Rz[ok].T @ Yz[np.ix_(ok, js)])
-        return B
-
     def _random_hiding(self, Yz: np.ndarray, rng: np.random.Generator):
         """``rows -> mask``: a fresh random ``hide_fraction`` of the rows' observed targets."""
 
@@ -392,7 +250,7 @@ class RegulatorImputer:
 
         return hide
 
-    def _pretrain(self, ae, Rz, Yz, train, val, val_hide, rng, device) -> None:
+    def _pretrain(self, ae, Rz, Yz, split: _Split, rng, device) -> None:
         import torch
 
         cfg = self.config
@@ -407,22 +265,14 @@ class RegulatorImputer:
             hidden = np.concatenate([np.zeros_like(Rz[rows], bool), hide_y], axis=1)
             # reconstruct every measured gene, the hidden ones (denoising) counted twice
             w = t_known[rows].float() + torch.from_numpy(hidden).float()
-            err = (out - t_full[rows].to(device)) ** 2 * w.to(device)
-            return err.sum() / w.sum().clamp(min=1.0)
+            return _masked_mse(out, t_full[rows].to(device), w.to(device))
 
+        hiding = self._random_hiding(Yz, rng)
         self.history_["autoencoder"] = self._fit_loop(
-            ae,
-            run,
-            train,
-            val,
-            val_hide,
-            self._random_hiding(Yz, rng),
-            rng,
-            cfg.autoencoder_epochs,
-            "sample autoencoder",
+            ae, run, split, hiding, rng, cfg.autoencoder_epochs, "sample autoencoder"
         )
 
-    def _train_net(self, net, Rz, Yz, train, val, val_hide, rng, device) -> None:
+    def _train_net(self, net, Rz, Yz, split: _Split, rng, device) -> None:
         import torch
 
         cfg = self.config
@@ -437,40 +287,22 @@ class RegulatorImputer:
                 w = torch.from_numpy(hide_y).float().to(device)  # score what was hidden
             else:
                 w = torch.from_numpy(np.isfinite(Yz[rows])).float().to(device)
-            out = net(t_R[rows].to(device), ctx)
-            err = (out - t_Y[rows].to(device)) ** 2 * w
-            return err.sum() / w.sum().clamp(min=1.0)
+            return _masked_mse(net(t_R[rows].to(device), ctx), t_Y[rows].to(device), w)
 
+        hiding = self._random_hiding(Yz, rng)
         self.history_["network"] = self._fit_loop(
-            net,
-            run,
-            train,
-            val,
-            val_hide,
-            self._random_hiding(Yz, rng),
-            rng,
-            cfg.max_epochs,
-            "regulator network",
+            net, run, split, hiding, rng, cfg.max_epochs, "regulator network"
         )
 
     def _fit_loop(
-        self,
-        module,
-        run,
-        train,
-        val,
-        val_hide,
-        batch_hide,
-        rng,
-        epochs: int,
-        desc: str,
-        *,
-        validate_start: bool = False,
-    ):
+        self, module, run, split: _Split, batch_hide, rng, epochs: int, desc: str, start=False
+    ) -> list[dict]:
         """Train ``module`` with the package's loop; ``run(rows, hidden)`` gives the loss.
 
-        Training batches hide ``batch_hide(rows)`` of the targets (a fresh random part, or
-        fixed folds), validation ``val_hide``. ``rng`` shuffles the batches.
+        Training batches of ``split.train`` hide ``batch_hide(rows)`` of the targets (a fresh
+        random part, or fixed folds), validation (``split.val``) ``split.val_hide``. ``rng``
+        shuffles the batches; ``start``: score the untrained module first (it is kept unless
+        training improves on it).
         """
         import torch
 
@@ -482,11 +314,11 @@ class RegulatorImputer:
         def val_fn() -> float:
             module.eval()
             with torch.no_grad():
-                return float(run(val, val_hide[val]))
+                return float(run(split.val, split.val_hide[split.val]))
 
         res = fit_early_stopping(
             module,
-            train,
+            split.train,
             loss_fn,
             val_fn,
             rng=rng,
@@ -498,7 +330,7 @@ class RegulatorImputer:
             min_batch=2,
             desc=desc,
             progress=settings.progress,
-            validate_start=validate_start,
+            validate_start=start,
         )
         return res.history
 
@@ -608,38 +440,23 @@ class RegulatorImputer:
     def save(self, path: str | Path, *, overwrite: bool = False) -> None:
         """Write the model directory atomically.
 
-        ``config.json`` (schema, setup, config, scalers), ``network.pt`` and, with the context
-        ridge, ``context.npy`` (the z-scored training matrix it regresses on).
+        ``config.json`` (schema version, config, setup, network sizes, scalers),
+        ``network.pt`` and, with the context ridge, ``context.npy`` (the z-scored training
+        matrix it regresses on); see :mod:`geneimpute.models.regulators._saving`.
 
         Raises
         ------
+        RuntimeError
+            If the model is not fitted (nothing is written).
         FileExistsError
             If ``path`` exists and ``overwrite`` is False.
-        RuntimeError
-            If the model is not fitted.
+        FileNotFoundError
+            If the parent directory of ``path`` does not exist.
         """
-        import torch
+        from ._saving import save_regulators
 
         self.check_fitted()
-        assert self.net_ is not None
-        state = {
-            "format": FORMAT,
-            "schema_version": SCHEMA_VERSION,
-            "geneimpute_version": __version__,
-            "config": asdict(self.config),
-            "setup": asdict(self.setup_),
-            "state": {
-                "r_mu": self.r_mu_.tolist(),
-                "r_sd": self.r_sd_.tolist(),
-                "y_mu": self.y_mu_.tolist(),
-                "y_sd": self.y_sd_.tolist(),
-            },
-        }
-        with atomic_directory(path, overwrite=overwrite) as tmp:
-            (tmp / "config.json").write_text(json.dumps(state, indent=2, allow_nan=False))
-            torch.save(self.net_.state_dict(), tmp / "network.pt")
-            if self.context_ is not None:
-                np.save(tmp / "context.npy", self.context_.Z, allow_pickle=False)
+        save_regulators(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path) -> RegulatorImputer:
@@ -650,43 +467,9 @@ class RegulatorImputer:
         FileNotFoundError
             If ``path`` has no ``config.json``.
         DamagedModelError
-            If the directory is damaged, edited or from another version.
+            (a ``ValueError``) If the directory is damaged or edited, naming what is wrong, or
+            of another model schema (one line naming its version and how to retrain).
         """
-        import torch
+        from ._saving import load_regulators
 
-        p = Path(path)
-        if not (p / "config.json").exists():
-            msg = f"{p} is not a saved RegulatorImputer: config.json is missing"
-            raise FileNotFoundError(msg)
-
-        try:
-            state = json.loads((p / "config.json").read_text())
-            if state.get("format") != FORMAT or state.get("schema_version") != SCHEMA_VERSION:
-                raise _damaged(p, f"not a {FORMAT} schema {SCHEMA_VERSION} directory")
-            values = dict(state["config"])
-            values.setdefault("context_ridge", False)  # saved before the context ridge existed
-            model = cls(RegulatorConfig.from_dict(values))
-            model.setup_ = RegulatorSetup(**state["setup"])
-            s = state["state"]
-            model.r_mu_, model.r_sd_ = np.asarray(s["r_mu"]), np.asarray(s["r_sd"])
-            model.y_mu_, model.y_sd_ = np.asarray(s["y_mu"]), np.asarray(s["y_sd"])
-            nR, nT = len(model.r_mu_), len(model.y_mu_)
-            if nR != len(model.setup_.regulators) or nT != len(model.setup_.targets):
-                raise _damaged(p, "scalers do not match the regulators / targets of the setup")
-            enc = model._new_autoencoder(nR + nT).encoder if model.config.use_autoencoder else None
-            net = model._new_net(nR, nT, enc)
-            net.load_state_dict(torch.load(p / "network.pt", map_location="cpu", weights_only=True))
-            if model.uses_context_ridge:
-                from ._context import ContextRidge
-
-                Z = np.load(p / "context.npy", allow_pickle=False)
-                if Z.ndim != 2 or Z.shape[1] != nR + nT:
-                    raise _damaged(p, f"context.npy has shape {Z.shape}, expected (n, {nR + nT})")
-                model.context_ = ContextRidge(Z, nR)
-        except DamagedModelError:
-            raise
-        except Exception as err:  # noqa: BLE001 - any failure here means a bad directory
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise _damaged(p, f"{type(err).__name__}: {first[:300]}") from None
-        model.net_ = net.eval()
-        return model
+        return load_regulators(cls, path)

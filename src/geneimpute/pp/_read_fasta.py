@@ -1,0 +1,141 @@
+"""Reader of FASTA (via pyfaidx) and the check of its index."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .._logging import warn_data
+from ._files import existing_file, few, is_bgzip, is_gzip
+
+
+def check_fasta_index(p: Path, caller: str) -> list[Path]:
+    """Check that pyfaidx can use or write ``<p>.fai`` (and ``.gzi``); warn when it will.
+
+    ``caller`` (the public function, e.g. ``"read_fasta"``) names the reader in the message.
+    Returns the index files pyfaidx will write (missing, or older than the FASTA).
+
+    Raises
+    ------
+    PermissionError
+        If an index must be written and the FASTA's directory is not writable.
+    """
+    indexes = [Path(f"{p}.fai")] + ([Path(f"{p}.gzi")] if is_gzip(p) else [])
+    mtime = p.stat().st_mtime
+    stale = [i for i in indexes if not i.exists() or i.stat().st_mtime < mtime]
+    if not stale:
+        return []
+    names = " and ".join(i.name for i in stale)
+    if not os.access(p.parent, os.W_OK):
+        msg = (
+            f"{caller} needs the FASTA index {names} next to {p}, which does not exist (or "
+            f"is older than the FASTA) and cannot be written: {p.parent} is not writable. Copy "
+            "the FASTA to a writable directory, or have the index created there once "
+            "(`samtools faidx FASTA`)"
+        )
+        raise PermissionError(msg)
+    warn_data(
+        f"{caller}: writing the FASTA index {names} next to {p} (pyfaidx); later calls reuse it",
+        stacklevel=4,
+    )
+    return stale
+
+
+def _duplicated_names(p: Path, err: Exception) -> list[str]:
+    """Record names listed more than once in the ``.fai`` pyfaidx wrote (or in its error)."""
+    try:
+        names = pd.read_csv(f"{p}.fai", sep="\t", header=None, usecols=[0], dtype=str)[0]
+    except (OSError, ValueError, pd.errors.ParserError):
+        return [str(err).removeprefix("Duplicate key ").strip('"')]
+    return list(names[names.duplicated()].unique())
+
+
+def read_fasta(path: str | Path) -> pd.Series:
+    """Read a FASTA of sequences (e.g. promoters) into a Series with :mod:`pyfaidx`.
+
+    :mod:`pyfaidx` reads the FASTA through an index, ``<path>.fai`` (plus ``<path>.gzi`` for
+    bgzip), kept next to the FASTA. When it is missing or older than the FASTA it is written
+    there, with a :class:`~geneimpute.DataWarning` saying so; later calls reuse it. If reading
+    fails, index files written by the call are removed again.
+
+    Parameters
+    ----------
+    path
+        FASTA, uncompressed or bgzip-compressed (``samtools``/``htslib`` ``bgzip``; plain gzip
+        cannot be indexed); each record ``>name description`` followed by sequence lines of one
+        length (the last line of a record may be shorter). The record name is the first word
+        after ``>``.
+
+    Returns
+    -------
+    Series of upper-case sequences (str) indexed by record name, in file order, named
+    ``"sequence"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    PermissionError
+        If the index must be written and the FASTA's directory is not writable.
+    ValueError
+        Naming the file: if it is gzip- but not bgzip-compressed (decompress it or recompress
+        with ``bgzip``); it is empty, has text before the first ``>`` line, a record without a
+        name, or lines of unequal length inside a record (pyfaidx cannot index it); records
+        have no sequence or names are duplicated (named).
+
+    Examples
+    --------
+    >>> seqs = ge.pp.read_fasta("promoters.fa")  # doctest: +SKIP
+    >>> adata.var["promoter_seq"] = seqs.reindex(adata.var_names).fillna("")  # doctest: +SKIP
+    """
+    import pyfaidx
+
+    p = existing_file(path)
+    if is_gzip(p) and not is_bgzip(p):
+        plain = p.name.removesuffix(".gz").removesuffix(".bgz")
+        msg = (
+            f"{p.name} is gzip-compressed but not with bgzip, which pyfaidx needs to index it: "
+            f"decompress it (`gunzip {p.name}`) and read {plain}, or then recompress that with "
+            f"bgzip (`bgzip {plain}`)"
+        )
+        raise ValueError(msg)
+    if is_gzip(p) and not p.name.lower().endswith((".gz", ".bgz")):
+        msg = f"{p.name} is bgzip-compressed but its name does not end in .gz or .bgz: rename it"
+        raise ValueError(msg)
+    if p.stat().st_size == 0:
+        msg = f"{p.name} has no FASTA records (the file is empty)"
+        raise ValueError(msg)
+    written = check_fasta_index(p, "read_fasta")
+    try:
+        with pyfaidx.Fasta(str(p), as_raw=True, sequence_always_upper=True) as fa:
+            seqs = pd.Series({k: str(fa[k][:]) for k in fa.keys()}, dtype=object)
+    except ImportError as err:  # bgzip needs Biopython
+        msg = f"reading the bgzip FASTA {p.name} needs biopython (or decompress it): {err}"
+        _remove(written)
+        raise ImportError(msg) from err
+    except pyfaidx.FastaIndexingError as err:
+        _remove(written)
+        msg = f"{p.name} is not a FASTA file pyfaidx can index: {err}"
+        raise ValueError(msg) from None
+    except ValueError as err:
+        if not str(err).startswith("Duplicate key"):
+            _remove(written)
+            raise
+        dup = _duplicated_names(p, err)
+        _remove(written)
+        msg = f"{p.name} has {len(dup)} duplicated record names, e.g. {few(dup)}"
+        raise ValueError(msg) from None
+    seqs.name = "sequence"
+    empty = seqs.index[seqs.str.len().to_numpy() == 0]
+    if len(empty):
+        _remove(written)
+        msg = f"{p.name} has {len(empty)} records without sequence, e.g. {few(empty)}"
+        raise ValueError(msg)
+    return seqs
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
