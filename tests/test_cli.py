@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 
 import geneimpute as ge
-from geneimpute.cli import _Signals, _Terminated, build_parser, main
+from geneimpute.cli import build_parser, main
+from geneimpute.cli._signals import Interrupted, Signals
 
 from .conftest import hold_out
 
@@ -329,6 +330,25 @@ def test_new_output_file_follows_umask(saved, infile):
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
 
 
+def _impute_with(work, saved, infile, monkeypatch) -> tuple[int, Path]:
+    """Run ``impute`` in-process with ``work`` as ``tl.impute_expression``; handlers restored."""
+    monkeypatch.setattr(ge.tl, "impute_expression", work)
+    before = {
+        s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)
+    }
+    hook = sys.unraisablehook
+    try:
+        out = infile.parent / "o.h5ad"
+        rc = main([*BASE, "impute", str(infile), "-o", str(out), "--model", str(saved[0])])
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is signal.default_int_handler
+        assert sys.unraisablehook is hook
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
+    return rc, out
+
+
 @pytest.mark.parametrize("converted", [False, True])
 @pytest.mark.parametrize(
     ("signum", "status", "line"),
@@ -342,7 +362,7 @@ def test_signal_during_work_is_one_line(
 ):
     """A signal while imputing, raised through or turned into an error by C code (h5py does
     that inside its callbacks): one line, its exit status, no output, handlers restored."""
-    model, adata, _ = saved
+    _, adata, _ = saved
 
     def work(*args, **kwargs):
         try:
@@ -355,39 +375,25 @@ def test_signal_during_work_is_one_line(
             raise
         raise AssertionError("no handler was installed")
 
-    monkeypatch.setattr(ge.tl, "impute_expression", work)
-    before = {
-        s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)
-    }
-    hook = sys.unraisablehook
-    try:
-        out = infile.parent / "o.h5ad"
-        rc = main([*BASE, "impute", str(infile), "-o", str(out), "--model", str(model)])
-        assert signal.getsignal(signal.SIGTERM) is signal.default_int_handler
-        assert sys.unraisablehook is hook
-    finally:
-        for s, h in before.items():
-            signal.signal(s, h)
+    rc, out = _impute_with(work, saved, infile, monkeypatch)
     assert rc == status
     assert _lines(capsys.readouterr().err) == [line]
     assert not out.exists()
     _assert_original(infile, adata)
 
 
-@pytest.mark.parametrize(
-    ("signum", "raised"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, _Terminated)]
-)
-def test_signal_during_startup_imports_is_acted_on_after_them(signum, raised):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_startup_imports_is_acted_on_after_them(signum):
     """torch runs Python from C++ while it imports; an exception raised there by the handler
     makes pybind11 abort the process (SIGABRT). The CLI's imports hold the signal back and it
     is acted on as soon as they have finished."""
     before = {
         s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)
     }
-    sig = _Signals()
+    sig = Signals()
     finished = []
     try:
-        with pytest.raises(raised), sig.installed(restore=True):
+        with pytest.raises(Interrupted) as exc, sig.installed(restore=True):
             with sig.deferred():
                 signal.raise_signal(signum)  # the import carries on
                 finished.append("import")
@@ -396,7 +402,56 @@ def test_signal_during_startup_imports_is_acted_on_after_them(signum, raised):
         for s, h in before.items():
             signal.signal(s, h)
     assert finished == ["import"]
-    assert sig.received == signum
+    assert exc.value.signum == sig.received == signum
+    assert not isinstance(exc.value, KeyboardInterrupt)  # see Interrupted
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "line"),
+    [
+        (signal.SIGINT, 130, "geneimpute: interrupted"),
+        (signal.SIGTERM, 143, "geneimpute: terminated"),
+    ],
+)
+def test_signal_in_a_finalizer_is_delivered_again(
+    signum, status, line, saved, infile, capsys, monkeypatch
+):
+    """Python only reports an exception raised in a finalizer ("Exception ignored in ...",
+    a traceback) and carries on: the signal is sent again and stops the run with one line."""
+
+    class Finalized:
+        def __del__(self):
+            signal.raise_signal(signum)  # the handler raises here, inside the finalizer
+
+    def work(*args, **kwargs):
+        Finalized()  # collected at once
+        time.sleep(5)  # the signal, sent again, ends the sleep
+        raise AssertionError("the signal was lost in the finalizer")
+
+    t0 = time.monotonic()
+    rc, out = _impute_with(work, saved, infile, monkeypatch)
+    assert time.monotonic() - t0 < 4
+    assert rc == status
+    assert _lines(capsys.readouterr().err) == [line]
+    assert not out.exists()
+    _assert_original(infile, saved[1])
+
+
+def test_signals_while_unwinding_are_ignored(saved, infile, capsys, monkeypatch):
+    """Ctrl-C pressed again (or a SIGTERM) while the first one unwinds: still one line."""
+
+    def work(*args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        finally:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGTERM)
+
+    rc, out = _impute_with(work, saved, infile, monkeypatch)
+    assert rc == 130
+    assert _lines(capsys.readouterr().err) == ["geneimpute: interrupted"]
+    assert not out.exists()
+    _assert_original(infile, saved[1])
 
 
 # --- a real process, interrupted ----------------------------------------------------------
