@@ -28,12 +28,41 @@ import numpy as np
 import pandas as pd
 
 import geneimpute as ge
-from geneimpute._core.metrics import rowwise_pearson
 from geneimpute.models import DonorHybrid, KNNDonor, TEEBoT, TissueMean
-from geneimpute.tl._donors import donor_array, promoter_gene_features
 
 OUT = Path(__file__).parent / "results" / "donor.json"
 MIN_TEST_DONORS = 25
+
+
+def rowwise_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Pearson r between matching rows of ``A`` and ``B``; NaN where a row is constant."""
+    A = A - A.mean(axis=1, keepdims=True)
+    B = B - B.mean(axis=1, keepdims=True)
+    den = np.sqrt((A**2).sum(axis=1) * (B**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (A * B).sum(axis=1) / den, np.nan)
+
+
+def donor_array(donors) -> tuple[np.ndarray, list[str]]:
+    """``(n_donors, n_tissues, n_genes)`` float64 from ``ge.pp.to_donor_layers``' tissue layers
+    (listed in ``uns["donor_layout"]["tissues"]``; NaN = tissue not sampled)."""
+    tissues = [str(t) for t in donors.uns["donor_layout"]["tissues"]]
+    V = np.stack([np.asarray(donors.layers[t], dtype=np.float64) for t in tissues], axis=1)
+    return V, tissues
+
+
+def promoter_features(seqs: pd.Series) -> tuple[np.ndarray, int]:
+    """Promoter GC fraction, CpG observed/expected and length (bp) per gene, NaN without a
+    promoter (the features ``ge.tl.impute_donors`` gives the donor hybrid); and the number of
+    genes without one."""
+    s = seqs.fillna("").astype(str).str.upper()
+    n = s.str.len().astype(float)
+    acgt = n - s.str.count("N")
+    c, g, cg = s.str.count("C"), s.str.count("G"), s.str.count("CG")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gc = ((c + g) / acgt).where(acgt > 0)
+        cpg = (cg * acgt / (c * g)).where((c > 0) & (g > 0))
+    return np.column_stack([gc, cpg, n]).astype(float), int((n == 0).sum())
 
 
 def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,7 +102,7 @@ def main() -> None:
     )
     donors = ge.pp.to_donor_layers(long)
     V, tissues = donor_array(donors)
-    gfeat, _, n_no_promoter = promoter_gene_features(donors.var, "promoter_seq")
+    gfeat, n_no_promoter = promoter_features(donors.var["promoter_seq"])
     print(
         f"GTEx v8: {V.shape[0]} donors x {V.shape[1]} tissues x {V.shape[2]} genes, "
         f"{np.isfinite(V).all(axis=2).mean():.1%} of donor x tissue cells observed, "

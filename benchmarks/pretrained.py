@@ -11,7 +11,8 @@ Each run is a fresh Python process doing what a new user does::
 
 and reports the seconds of each step (import, load data, impute incl. loading the model,
 neighbour search, prediction and 90% intervals) and its peak resident memory. Writes
-``benchmarks/results/pretrained.json`` (every run, plus the median) and prints a table.
+``benchmarks/results/pretrained.json`` (every run, the median, and the model's settings from
+``uns["imputed"]["params"]["model_config"]``) and prints a table.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def once() -> dict:
     filled = adata.layers["imputed"][:, :500]
     assert np.isfinite(filled).all() and np.isfinite(adata.layers["imputed_upper"][:, :500]).all()
     timings = adata.uns["imputed"]["timings"]
+    config = adata.uns["imputed"]["params"]["model_config"]
     return {
+        "model_config": json.loads(json.dumps(dict(config), default=list)),
         "import_s": t1 - t0,
         "load_data_s": t2 - t1,
         "impute_s": t3 - t2,
@@ -86,7 +89,8 @@ def main() -> int:
                 "machine": f"{platform.machine()}, {platform.processor() or '?'}, "
                 f"Python {platform.python_version()}",
                 "median": median,
-                "runs": runs,
+                "model_config": runs[0]["model_config"],
+                "runs": [{k: v for k, v in r.items() if k != "model_config"} for r in runs],
             },
             indent=2,
         )

@@ -27,7 +27,8 @@ TCGA, mean over genes), ``pearson_sample`` (per-sample r across its masked genes
 of the ``dnn_ae`` model per seed (TCGA), and how often it is the same across seeds.
 
 Writes ``benchmarks/results/regulators.json`` (``{dataset: {row: {metric: {"mean", "sd",
-"per_seed"}}}}``, paired differences, timings, DeepLIFT stability) and ``regulators.md``.
+"per_seed"}}}}``, paired differences, timings, DeepLIFT stability) and prints its tables;
+``python benchmarks/report.py`` renders them into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from report import regulator_table
 
 import geneimpute as ge
 
@@ -258,45 +260,9 @@ def main() -> int:
         out[name] = block
         Path(args.out).parent.mkdir(exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    write_markdown(out, Path(args.out).with_suffix(".md"))
+    for name in args.datasets:
+        print(f"\n{name}:\n" + regulator_table(out[name]))
     return 0
-
-
-def write_markdown(out: dict, path: Path) -> None:
-    lines = [
-        "# Regulator-driven imputation (benchmarks/regulators.py)",
-        "",
-        f"Seeds {out['seeds']}; mean ± sd over seeds; paired = dnn_ae minus the row.",
-        "",
-    ]
-    for name in ("tcga", "gtex"):
-        if name not in out:
-            continue
-        b = out[name]
-        lines += [
-            f"## {name}",
-            "",
-            "| row | per-gene r | per-sample r | R² | seconds | paired Δ per-gene r |",
-            "|---|---|---|---|---|---|",
-        ]
-        for row in ROWS:
-            d = b["paired_dnn_ae_minus"].get(row, {}).get("pearson_gene")
-            dd = f"{d['mean']:+.4f} ± {d['sd']:.4f}" if d else "—"
-            lines.append(
-                f"| {row} | "
-                + " | ".join(f"{b[row][m]['mean']:.4f} ± {b[row][m]['sd']:.4f}" for m in METRICS)
-                + f" | {b['seconds'][row]['mean']:.1f} | {dd} |"
-            )
-        if "deeplift_top_regulator" in b:
-            s = b["deeplift_top_regulator"]
-            lines += [
-                "",
-                f"DeepLIFT top regulator of {s['n_targets']} fixed targets: the same "
-                f"in all seeds for {s['same_in_all_seeds']:.0%} of them; pairwise "
-                f"agreement between seeds {s['pairwise_agreement_mean']:.0%}.",
-            ]
-        lines.append("")
-    path.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -43,17 +43,22 @@ transformer are one network trained jointly, so they are timed together: out-of-
 final fit, inference), the XGBoost design matrix and fit, XGBoost prediction, writing the
 layers and writing the h5ad. Gene-level runs train (``ge.tl.train``) and then impute
 (``ge.tl.impute_expression`` with the model), so the input stages run twice, as they do for a
-user. After each gene-level run the short stages are called again on their own, 5 times each,
-and the fastest is kept (``isolated_seconds``).
+user. Stage times come from geneimpute's timing hook: each stage is logged at ``DEBUG`` on the
+``geneimpute`` logger with its span (record attributes ``stage``, ``start``, ``end``), and a
+``logging.Handler`` here collects them. After each gene-level run the short stages are timed
+again in warm memory (``isolated_seconds``, the fastest of several calls): reading and writing
+the h5ad and ``ge.pp.tissue_correlation`` 5 times each, and the input, XGBoost-prediction and
+layer-writing stages from 3 more ``ge.tl.impute_expression`` calls with the trained model.
 
 Peak memory is the largest resident set size (RSS) of the process sampled every 20 ms during a
 stage (process-wide, so it includes data loaded before the stage; the largest over repeats).
 Prints a table and writes benchmarks/results/scale.json:
-``{"runs": [{"level", "n_obs", "n_vars", "device", "stages": {stage: {"seconds", "peak_mib"}},
-"total_seconds", "peak_mib"}], "exponents": {stage: value}, ...}``, where ``exponents`` is the
-least-squares slope of log(seconds) on log(number of genes) over the gene-level runs (see
-:func:`exponents` for which times each stage is fitted on). ``--recompute`` re-fits the
-exponents and rewrites the tables from an existing JSON.
+``{"runs": [{"level", "n_obs", "n_vars", "device", "defaults", "stages": {stage: {"seconds",
+"peak_mib"}}, "total_seconds", "peak_mib"}], "exponents": {stage: value}, ...}``, where
+``exponents`` is the least-squares slope of log(seconds) on log(number of genes) over the
+gene-level runs (see :func:`exponents` for which times each stage is fitted on).
+``--recompute`` re-fits the exponents and prints the tables from an existing JSON;
+``python benchmarks/report.py`` renders them into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -61,24 +66,39 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import psutil
+from report import dask_table, exponent_table, scale_table
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHIFT_BP = 300_000_000  # copies of genes live this far along their chromosome (> chr1 length)
 MIB = 2**20
 ISOLATED_CALLS = 5
+#: ``ge.tl.impute_expression`` calls behind the isolated times of its short stages
+IMPUTE_CALLS = 3
+#: stages re-timed from those calls (the network inference is long: pipeline times suffice)
+IMPUTE_STAGES = (
+    "gene_features",
+    "promoter_onehot",
+    "neighbor_features",
+    "xgboost_predict",
+    "write_layers",
+)
 #: pipeline-time exponents are only fitted for stages at least this long at every size
 MIN_PIPELINE_SECONDS = 0.5
 
@@ -187,11 +207,35 @@ class RSSSampler:
         return max(inside) / MIB
 
 
+class SpanHandler(logging.Handler):
+    """Collect the ``(stage, start, end)`` spans geneimpute logs at ``DEBUG`` as stages end."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.spans: list[tuple[str, float, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "stage"):
+            self.spans.append((record.stage, record.start, record.end))
+
+
+@contextmanager
+def stage_spans() -> Iterator[list[tuple[str, float, float]]]:
+    """The spans of the stages that end inside the block (a list filled as they end)."""
+    log = logging.getLogger("geneimpute")
+    handler, level = SpanHandler(), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        yield handler.spans
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
 def run_one(level: str, path: Path, accelerator: str) -> dict:
     """Run one level on one input file in this process; return its record."""
     import geneimpute as ge
-    from geneimpute._settings import resolve_device
-    from geneimpute._timing import SPANS
 
     ge.settings.progress = False
     spans: list[tuple[str, float, float]] = []
@@ -200,13 +244,13 @@ def run_one(level: str, path: Path, accelerator: str) -> dict:
         t0 = time.perf_counter()
         adata = ad.read_h5ad(path)
         spans.append(("read_h5ad", t0, time.perf_counter()))
-        del SPANS[:]
-        if level == "gene":
-            model = ge.tl.train(adata, random_state=0, accelerator=accelerator)
-            ge.tl.impute_expression(adata, model, accelerator=accelerator)
-        else:
-            ge.tl.impute_samples(adata, random_state=0, accelerator=accelerator)
-        spans += SPANS
+        with stage_spans() as logged:
+            if level == "gene":
+                model = ge.tl.train(adata, random_state=0, accelerator=accelerator)
+                ge.tl.impute_expression(adata, model, accelerator=accelerator)
+            else:
+                ge.tl.impute_samples(adata, random_state=0, accelerator=accelerator)
+        spans += logged
         out = path.with_name(path.stem + "_out.h5ad")
         t0 = time.perf_counter()
         adata.write_h5ad(out)
@@ -228,7 +272,8 @@ def run_one(level: str, path: Path, accelerator: str) -> dict:
         "n_obs": int(adata.n_obs),
         "n_vars": int(adata.n_vars),
         "n_genes_imputed": int(params["n_genes_imputed"]),
-        "device": resolve_device(accelerator),
+        "device": params["device"],
+        "defaults": asdict(ge.models.HybridConfig()),
         "stages": stages,
         "total_seconds": round(total, 2),
         "peak_mib": round(max(m for _, m in rss.samples) / MIB, 1),
@@ -247,54 +292,37 @@ def best_of(fn, n: int = ISOLATED_CALLS) -> float:
 
 
 def retime_isolated(path: Path, model, accelerator: str) -> dict[str, float]:
-    """Best-of-5 seconds of the short stages, each called on its own after the run.
+    """Fastest seconds of the short stages, each timed again after the run in warm memory.
 
     A stage that takes well under a second inside the pipeline is dominated by first-touch
-    page faults and timer noise there; called repeatedly on the same inputs its cost is
-    measured reliably, so its growth exponent is fitted on these times.
+    page faults and timer noise there; timed on repeated calls its cost is measured reliably,
+    so its growth exponent is fitted on these times. Reading and writing the h5ad and
+    ``ge.pp.tissue_correlation`` are called ``ISOLATED_CALLS`` times; the stages of
+    ``IMPUTE_STAGES`` come from ``IMPUTE_CALLS`` calls of ``ge.tl.impute_expression`` with the
+    trained model (its inputs, XGBoost prediction and layer writing; no intervals).
     """
-    from geneimpute._anndata import promoter_onehot
-    from geneimpute._core.correlation import correlation_matrix
-    from geneimpute._core.neighbors import find_genomic_neighbors
-    from geneimpute._settings import resolve_device
-    from geneimpute.tl._common import prepare_task
-    from geneimpute.tl._inputs import InputSources, build_inputs, gene_feature_table
+    import geneimpute as ge
 
     adata = ad.read_h5ad(path)
-    task = prepare_task(adata, None, layer=None, is_log1p=False)
-    var, ref = adata.var, task.reference
-    k = model.config.k_neighbors
-    promoter_key = model.setup_.promoter_key  # None when the model has no promoter CNN
-    inputs = build_inputs(
-        adata,
-        ref,
-        k=k,
-        promoter_key=promoter_key,
-        neighbors_key=None,  # the input file holds no stored neighbours: search, as the run did
-        use_structure=True,
-        sources=InputSources(),
-        feature_names=model.feature_names_,
-    )
-    prep = model._prepare(task.Y, inputs)
-    rows = np.flatnonzero(ref)
-    targets = np.flatnonzero(task.target)
-    device = resolve_device(accelerator)
-    out = model._predict_net(model.net_, model._net_inputs(prep, inputs), targets, device)
-    out.pop("promoter_embedding", None)
-    X_pred = model._design(out, prep, targets)
     with tempfile.TemporaryDirectory() as tmp:
         h5 = Path(tmp) / "w.h5ad"
-        return {
+        out = {
             "read_h5ad": best_of(lambda: ad.read_h5ad(path)),
-            "gene_features": best_of(lambda: gene_feature_table(var, promoter_key)),
-            "promoter_onehot": best_of(lambda: promoter_onehot(var, promoter_key)),
-            "neighbor_features": best_of(lambda: find_genomic_neighbors(var, ref, k=k)),
-            "tissue_correlation": best_of(lambda: correlation_matrix(task.Y[ref])),
-            "prepare": best_of(lambda: model._prepare(task.Y, inputs)),
-            "xgboost_design": best_of(lambda: model._design(model.oof_, prep, rows)),
-            "xgboost_predict": best_of(lambda: model.xgb_.predict(X_pred)),
+            "tissue_correlation": best_of(lambda: ge.pp.tissue_correlation(adata, inplace=False)),
             "h5ad_write": best_of(lambda: adata.write_h5ad(h5)),
         }
+    calls = []
+    for _ in range(IMPUTE_CALLS):
+        with stage_spans() as logged:
+            ge.tl.impute_expression(adata, model, interval=None, accelerator=accelerator, copy=True)
+        seconds: dict[str, float] = {}
+        for name, a, b in logged:
+            seconds[name] = seconds.get(name, 0.0) + b - a
+        calls.append(seconds)
+    for st in IMPUTE_STAGES:
+        if all(st in c for c in calls):
+            out[st] = round(min(c[st] for c in calls), 4)
+    return out
 
 
 def _subprocess(*args: str) -> str:
@@ -361,7 +389,8 @@ def exponents(runs: list[dict]) -> dict[str, dict]:
         in_pipeline = _slope(genes, secs) if min(secs) >= MIN_PIPELINE_SECONDS else None
         if all(st in r.get("isolated_seconds", {}) for r in gene):
             secs = [r["isolated_seconds"][st] for r in gene]
-            fitted_on = f"isolated best of {ISOLATED_CALLS}"
+            calls = IMPUTE_CALLS if st in IMPUTE_STAGES else ISOLATED_CALLS
+            fitted_on = f"isolated best of {calls}"
         elif in_pipeline is not None:
             fitted_on = "pipeline"
         else:
@@ -373,50 +402,6 @@ def exponents(runs: list[dict]) -> dict[str, dict]:
             "in_pipeline": in_pipeline,
         }
     return fits
-
-
-def table(runs: list[dict]) -> str:
-    stages = list(dict.fromkeys(s for r in runs for s in r["stages"]))
-    head = [
-        f"{r['level']} {r['n_obs']:,}x{r['n_vars']:,} ({r['device']}"
-        + (", dask)" if r.get("engine") == "dask" else ")")
-        for r in runs
-    ]
-    lines = [
-        "| stage | " + " | ".join(head) + " |",
-        "|---" * (len(runs) + 1) + "|",
-    ]
-    for st in stages:
-        cells = [
-            f"{r['stages'][st]['seconds']:.1f} s / {r['stages'][st]['peak_mib']:,.0f} MiB"
-            if st in r["stages"]
-            else "-"
-            for r in runs
-        ]
-        lines.append(f"| {st} | " + " | ".join(cells) + " |")
-    lines.append(
-        "| **total** | "
-        + " | ".join(f"**{r['total_seconds']:.0f} s / {r['peak_mib']:,.0f} MiB**" for r in runs)
-        + " |"
-    )
-    return "\n".join(lines)
-
-
-def exponent_table(fits: dict[str, dict], runs: list[dict]) -> str:
-    head = [f"{r['n_vars']:,} genes" for r in runs if r["level"] == "gene"]
-    lines = [
-        "Growth exponent of time in the number of genes (gene level), with the seconds it was "
-        "fitted on, and the exponent of the in-pipeline times where a stage takes at least "
-        f"{MIN_PIPELINE_SECONDS} s at every size:",
-        "",
-        "| stage | exponent | fitted on | " + " | ".join(head) + " | in-pipeline exponent |",
-        "|---" * (4 + len(head)) + "|",
-    ]
-    for st, f in fits.items():
-        cells = " | ".join(f"{x:.3g} s" for x in f["seconds"])
-        pipe = "-" if f["in_pipeline"] is None else f"{f['in_pipeline']:.2f}"
-        lines.append(f"| {st} | {f['exponent']:.2f} | {f['fitted_on']} | {cells} | {pipe} |")
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- dask (10x GTEx)
@@ -560,7 +545,6 @@ def run_dask(args) -> dict:
     from dask.distributed import Client, LocalCluster
 
     import geneimpute as ge
-    from geneimpute._timing import SPANS
 
     ge.settings.progress = False
     n_obs, n_vars = args.dask_samples, args.sample_genes
@@ -606,15 +590,15 @@ def run_dask(args) -> dict:
             # impute_samples computes the tissue medians itself (its column pass: medians,
             # finite counts and the beta-fit rows in one read), so they are not computed twice
 
-            del SPANS[:]
             t0 = time.perf_counter()
-            ge.tl.impute_samples(lazy, random_state=0, client=client, accelerator="cpu")
-            spans.append(("impute_samples_call", t0, time.perf_counter()))
-            spans += [(f"impute_samples.{n}", a, b) for n, a, b in SPANS]
+            with stage_spans() as logged:
+                ge.tl.impute_samples(lazy, random_state=0, client=client, accelerator="cpu")
+            t1 = time.perf_counter()
+            spans.append(("impute_samples_call", t0, t1))
+            spans += [(f"impute_samples.{n}", a, b) for n, a, b in logged]
             params = lazy.uns["imputed"]["params"]
             print(
-                f"  impute_samples (lazy layers): {spans[-len(SPANS) - 1][2] - t0:.0f} s; "
-                f"beta {params['beta']:.3f}",
+                f"  impute_samples (lazy layers): {t1 - t0:.0f} s; beta {params['beta']:.3f}",
                 flush=True,
             )
 
@@ -658,6 +642,7 @@ def run_dask(args) -> dict:
         "n_values_imputed": int(params["n_values_imputed"]),
         "n_values_in_written_mask": n_mask,
         "device": "cpu",
+        "defaults": asdict(ge.models.HybridConfig()),
         "cluster": {
             "n_workers": args.workers,
             "threads_per_worker": 1,
@@ -770,7 +755,7 @@ def main() -> None:
 
 
 def write_results(runs: list[dict], output: Path) -> None:
-    """Fit the exponents, print the tables and write ``output`` (.json) and its .md."""
+    """Fit the exponents, print the tables and write ``output`` (.json)."""
     fits = exponents(runs)
     result = {
         "runs": runs,
@@ -785,47 +770,13 @@ def write_results(runs: list[dict], output: Path) -> None:
             "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         },
     }
-    text = table(runs) + "\n\n" + exponent_table(fits, runs)
-    print("\n" + text)
+    print("\n" + scale_table(runs) + "\n\n" + exponent_table(result))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
-    output.with_suffix(".md").write_text(
-        "Produced by `python benchmarks/scale.py` (inputs resampled from real GTEx v8 data).\n\n"
-        + text
-        + "\n"
-    )
-    print(f"wrote {output} and {output.with_suffix('.md')}")
     dask_runs = [r for r in runs if r.get("engine") == "dask"]
     if dask_runs:
-        md = output.with_name(output.stem + "_dask.md")
-        md.write_text(dask_table(dask_runs[-1]) + "\n")
-        print(f"wrote {md}")
-
-
-def dask_table(r: dict) -> str:
-    """Markdown summary of a dask run: stages with the peak RSS of every process."""
-    procs = list(r["process_peak_mib"])
-    gib = 1024.0
-    lines = [
-        f"{r['n_obs']:,} samples x {r['n_vars']:,} genes, {r['n_genes_imputed']:,} genes "
-        f"filled in every sample ({r['n_values_imputed']:,} values; the written mask holds "
-        f"{r['n_values_in_written_mask']:,}); {r['cluster']['n_workers']} workers x 1 thread, "
-        f"memory limit {r['cluster']['memory_limit']} each. Store: {r['store']['format']}; "
-        f"{r['store']['values']}; {r['store']['uncompressed_gib']} GiB as float32, "
-        f"{r['store']['compressed_gib']} GiB on disk, "
-        f"{r['store']['compressed_gib_with_layers']} GiB with the two layers "
-        f"(removed afterwards: {r['store_removed']}). Bytes spilled to disk by the workers: "
-        f"{sum(r['spilled_bytes'].values()):,}.",
-        "",
-        "| stage | seconds | " + " | ".join(f"peak RSS {p} (GiB)" for p in procs) + " |",
-        "|---" * (2 + len(procs)) + "|",
-    ]
-    for name, st in r["stages"].items():
-        cells = " | ".join(f"{st['process_peak_mib'][p] / gib:.2f}" for p in procs)
-        lines.append(f"| {name} | {st['seconds']:.1f} | {cells} |")
-    cells = " | ".join(f"**{r['process_peak_mib'][p] / gib:.2f}**" for p in procs)
-    lines.append(f"| **total** | **{r['total_seconds']:.0f}** | {cells} |")
-    return "\n".join(lines)
+        print("\n" + dask_table(dask_runs[-1]))
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

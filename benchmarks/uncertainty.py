@@ -17,7 +17,9 @@ on log1p(TPM):
 - the same figures for a paired ablation (`plain_*`): Mondrian conformal intervals from the
   same model, split and calibration residuals but without the difficulty model (sigma = 1).
 
-Writes benchmarks/results/uncertainty.json (mean, sd and per-seed values) and uncertainty.md.
+Writes benchmarks/results/uncertainty.json (mean, sd and per-seed values, and the
+``HybridConfig`` defaults it ran with) and prints a table; ``python benchmarks/report.py``
+renders it into docs/benchmarks.md.
 Usage: python benchmarks/uncertainty.py [--seeds 0 1 2 3 4] [--datasets gtex roadmap]
 """
 
@@ -26,13 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from accuracy import load  # the same GTEx / Roadmap tables as the accuracy benchmark
 
 import geneimpute as ge
-from geneimpute._core.metrics import per_gene_centered_pearson
 from geneimpute.models import TissueConformal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +43,16 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def coverage(truth, lower, upper):
     return (truth >= lower) & (truth <= upper)
+
+
+def per_gene_centered_pearson(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Pearson r across tissues per gene (rows) after centring each tissue over the genes, as
+    ``ge.tl.evaluate``'s ``pearson_gene_centered``; NaN for a constant row."""
+    a, b = pred - pred.mean(axis=0), true - true.mean(axis=0)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    den = np.sqrt((a**2).sum(axis=1) * (b**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (a * b).sum(axis=1) / den, np.nan)
 
 
 def run_seed(truth, seed: int) -> dict:
@@ -120,7 +132,7 @@ def main() -> None:
     p.add_argument("--out", default=str(RESULTS / "uncertainty.json"))
     args = p.parse_args()
     ge.settings.progress = False
-    results: dict = {"seeds": args.seeds}
+    results: dict = {"seeds": args.seeds, "defaults": asdict(ge.models.HybridConfig())}
     for name in args.datasets:
         truth = load(name)
         per_seed = []
@@ -139,8 +151,6 @@ def main() -> None:
             f"{results[d][key]['mean']:.3f} ± {results[d][key]['sd']:.3f}" for d in args.datasets
         ]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    md = f"# Interval calibration (seeds {args.seeds}, 10% genes held out, package defaults)\n\n"
-    Path(args.out).with_suffix(".md").write_text(md + "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -1,5 +1,13 @@
 """Which networks should serve new genes: a refitted one or the out-of-fold ones (issue 12).
 
+Record, not maintained code (see ``experiments/README.md``). Results:
+``results/network_ensemble.json`` / ``network_ensemble.md`` (46ae7ee, 2026-12-01; log
+``network_ensemble_gtex.log``). This script runs as it stands at commit 93bbb6e (``git checkout
+93bbb6e``), the last commit before issue 28 removed the options and private helpers it compares
+and imports; paths ``benchmarks/...`` below are the layout of that commit (its results now live
+in ``experiments/results/``). Its figures are not current figures: ``docs/benchmarks.md`` has
+those.
+
 Usage: python benchmarks/network_ensemble.py [--seeds 0 1 2 3 4] [--datasets gtex roadmap]
 
 XGBoost is trained on the read-outs of the ``n_folds`` out-of-fold networks. Until

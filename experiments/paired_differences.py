@@ -1,7 +1,11 @@
 """Paired differences of the hybrid and every other row, seed by seed, from accuracy results.
 
-Usage: python benchmarks/paired_differences.py [benchmarks/results/accuracy.json | accuracy.log]
-       python benchmarks/paired_differences.py --partial [benchmarks/results/accuracy.json]
+Usage: python experiments/paired_differences.py [benchmarks/results/accuracy.json | accuracy.log]
+       python experiments/paired_differences.py --partial [benchmarks/results/accuracy.json]
+
+Record of how ``results/accuracy_paired.md`` was made (from ``benchmarks/results/accuracy.json``
+at 15cbbe5, 2026-12-01). It reads results files only, so it still runs; ``benchmarks/report.py``
+now computes the same paired differences for ``docs/benchmarks.md``.
 
 Ablations share their split with the full hybrid, so the paired difference (hybrid - row, per
 seed) is the fair test of whether a component earns its place: it is shown as mean ± standard
@@ -13,7 +17,7 @@ written before ``per_seed`` existed, the per-seed lines of ``accuracy.log`` (3 d
 Without an argument: ``accuracy.json`` when it has per-seed values, else ``accuracy.log``.
 ``--partial`` reads the partial-profile protocol (``accuracy.json["partial"]``), one table per
 dataset and hidden fraction, marks each difference larger than its paired sd with ``*``, and
-writes the tables to ``benchmarks/results/accuracy_partial_paired.md``.
+writes the tables to ``experiments/results/accuracy_partial_paired.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"  # what it reads
+OUT = Path(__file__).resolve().parent / "results"  # what it writes
 METRICS = ("pearson_tissue", "pearson_gene_centered", "r2")
 LINE = re.compile(r"\s+(\w+) seed (\d+) (\w+)\s+r_tissue ([-\d.]+) r_gene_c ([-\d.]+) R2 ([-\d.]+)")
 
@@ -107,9 +112,9 @@ def main() -> None:
     if args.partial:
         text = paired_tables(from_partial(path or RESULTS / "accuracy.json"), mark=True)
         print(text)
-        out = RESULTS / "accuracy_partial_paired.md"
+        out = OUT / "accuracy_partial_paired.md"
         out.write_text(
-            "Produced by `python benchmarks/paired_differences.py --partial` from "
+            "Produced by `python experiments/paired_differences.py --partial` from "
             "`accuracy.json` (hybrid minus row, mean ± sd over seeds; `*`: |mean| > sd).\n"
             + text
             + "\n"

@@ -1,5 +1,12 @@
 """Exploratory: does averaging K regulator networks (different seeds) beat ridge?
 
+Record, not maintained code (see ``experiments/README.md``). Results:
+``results/regulators_ensemble_gtex.log`` (1153580, 2026-11-30). This script runs as it stands at
+commit 93bbb6e (``git checkout 93bbb6e``), where ``benchmarks/regulators.py``, which it imports,
+sits beside it; paths ``benchmarks/...`` below are the layout of that commit (its results now
+live in ``experiments/results/``). Its figures are not current figures: ``docs/benchmarks.md``
+has those.
+
 Usage: python benchmarks/regulators_ensemble.py [K] [gtex|tcga]
 
 Same masks, ridge row and scoring as benchmarks/regulators.py (imported from it). Prints, per

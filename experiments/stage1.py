@@ -1,5 +1,14 @@
 """Stage-1 redesign of the hybrid, paired against the earlier defaults and ablated (issue 12).
 
+Record, not maintained code (see ``experiments/README.md``). Results: ``results/stage1.json`` /
+``stage1.md`` (GTEx at c381b22, Roadmap at a835e8b, 2026-12-01; logs ``stage1_gtex.log``,
+``stage1_roadmap.log``) and, with ``--design stage2``, ``results/stage2.json`` / ``stage2.md``
+(bd6482d). This script runs as it stands at commit 93bbb6e (``git checkout 93bbb6e``), the last
+commit before issue 28 removed the options and private helpers it compares and imports; paths
+``benchmarks/...`` below are the layout of that commit (its results now live in
+``experiments/results/``). Its figures are not current figures: ``docs/benchmarks.md`` has
+those.
+
 Usage: python benchmarks/stage1.py [--seeds 0 1 2] [--datasets gtex roadmap] [--design stage2]
 
 Same datasets, split and metrics as ``benchmarks/accuracy.py`` (a seeded random 10% of genes

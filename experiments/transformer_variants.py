@@ -1,5 +1,13 @@
 """Ways to give the neighbour transformer a place, paired against accuracy.py's rows (issue 12).
 
+Record, not maintained code (see ``experiments/README.md``). Results:
+``results/transformer_variants.json`` / ``transformer_variants.md`` (34990c2, 2026-12-01; log
+``transformer_variants_gtex.log``). This script runs as it stands at commit 93bbb6e (``git
+checkout 93bbb6e``), the last commit before issue 28 removed the options and private helpers it
+compares and imports; paths ``benchmarks/...`` below are the layout of that commit (its results
+now live in ``experiments/results/``). Its figures are not current figures:
+``docs/benchmarks.md`` has those.
+
 Usage: python benchmarks/transformer_variants.py [--variants NAME ...] [--seeds 0 1 2 3 4]
        [--datasets gtex roadmap]
 

@@ -1,5 +1,12 @@
 """Tune the hybrid on the bundled GTEx table with ``ge.tl.tune`` and save every trial.
 
+Record, not maintained code (see ``experiments/README.md``). Results: ``results/tune_gtex.csv``
+/ ``tune_gtex.json`` (ba4c4de, 2026-12-01; log ``tune_gtex.log``). This script runs as it stands
+at commit 93bbb6e (``git checkout 93bbb6e``), the last commit before issue 28 removed the
+options and private helpers it compares and imports; paths ``benchmarks/...`` below are the
+layout of that commit (its results now live in ``experiments/results/``). Its figures are not
+current figures: ``docs/benchmarks.md`` has those.
+
 Usage: python benchmarks/tune_gtex.py [--n-trials 30] [--timeout SECONDS] [--seed 0]
        [--design stage1|stage2] [--quick]
 
