@@ -1,7 +1,5 @@
 """``python -m geneimpute.cli``: the ``geneimpute`` command."""
 
-import sys
-
 from . import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -1,9 +1,4 @@
-"""The command line: ``build_parser``, its argument types, and the path checks run before work.
-
-Argument types turn a bad value into argparse's ``argument --x: <message>`` (exit 2); the checks
-of :data:`CHECKS` refuse unusable paths with a :class:`~geneimpute.cli._output.CliError`
-before any data is read or model trained.
-"""
+"""The command line: ``build_parser``, its argument types, and the path checks run before work."""
 
 from __future__ import annotations
 
@@ -12,41 +7,31 @@ import math
 import os
 from pathlib import Path
 
-from ._output import CliError
 
-# --- argument types (argparse turns ArgumentTypeError into "argument --x: <message>") ---
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value < 1):
-        msg = f"must be a number strictly between 0 and 1, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+class CliError(ValueError):
+    """A bad command line found after parsing (paths): one ``geneimpute: error:`` line."""
 
 
-def _int_at_least(low: int, high: int | None = None):
-    def parse(text: str) -> int:
+def _number(kind: type, low: int, high: float = math.inf):
+    """Return an argparse type: an integer in [low, high], or a float strictly inside."""
+    bound = f">= {low}" if high == math.inf else f"between {low} and {high}"
+    what = "a number strictly" if kind is float else "an integer"
+
+    def parse(text: str):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            value = None
-        if value is None or value < low or (high is not None and value > high):
-            bound = f">= {low}" if high is None else f"between {low} and {high}"
-            msg = f"must be an integer {bound}, got {text!r}"
+            value = math.nan
+        if not (low < value < high if kind is float else low <= value <= high):  # not NaN
+            msg = f"must be {what} {bound}, got {text!r}"
             raise argparse.ArgumentTypeError(msg)
         return value
 
-    parse.__name__ = "int"
+    parse.__name__ = kind.__name__
     return parse
 
 
-_seed = _int_at_least(0, 2**32 - 1)
-
-# --- the parser ---------------------------------------------------------------------------
+_seed, _fraction = _number(int, 0, 2**32 - 1), _number(float, 0, 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,142 +45,75 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--accelerator", choices=["auto", "cpu", "cuda"], default="auto")
     sub = p.add_subparsers(dest="command", required=True)
-    _add_demo(sub)
-    _add_impute(sub)
-    _add_predict(sub)
+
+    demo = sub.add_parser("demo", help="hold out genes of the bundled GTEx data, impute, compare")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (0 to 2**32-1)")
+    demo.add_argument("--holdout", type=_fraction, default=0.1, help="fraction held out, in (0, 1)")
+    demo.add_argument("--k-distance", type=_number(int, 1), default=10, help="k of distance-based")
+    demo.add_argument("--output", "-o", default="geneimpute_demo.h5ad", help="imputed .h5ad")
+    demo.add_argument("--json", help="write the metrics to this JSON file")
+    demo.add_argument("--quick", action="store_true", help="few epochs/trees (smoke test)")
+
+    imp = sub.add_parser("impute", help="impute the NaN profiles of IN.h5ad (tissues x genes)")
+    imp.add_argument("input", help=".h5ad file, tissues x genes")
+    imp.add_argument("--output", "-o", required=True, help="output .h5ad (may be the input)")
+    imp.add_argument("--model", help="model directory or pretrained name (default: train one)")
+    imp.add_argument("--save-model", help="save the model trained here to this new directory")
+    imp.add_argument("--genes", help="boolean var column of genes to impute")
+    imp.add_argument("--layer", help="expression layer instead of X")
+    units = imp.add_mutually_exclusive_group()
+    log1p = "values are log1p(TPM) (default: the model's units; TPM when training)"
+    units.add_argument("--is-log1p", dest="is_log1p", action="store_const", const=True, help=log1p)
+    units.add_argument("--tpm", dest="is_log1p", action="store_const", const=False, help="TPM")
+    imp.add_argument(
+        "--estimate-missing-tissues",
+        action="store_true",
+        help="estimate a model tissue absent from IN.h5ad from the others (default: error)",
+    )
+    imp.add_argument("--seed", type=_seed, default=0, help="random seed when training")
+
+    pred = sub.add_parser("predict", help="tissue profiles from promoter sequence alone")
+    src = pred.add_argument_group("input (one of)")
+    src.add_argument("--fasta", help="promoters, TSS at index 249 of 300 bp unless --tss-index")
+    src.add_argument("--genes", help="text file of gene IDs or names (with --genome and --gtf)")
+    src.add_argument("--genome", help="genome FASTA for --genes")
+    src.add_argument("--gtf", help="GTF/GFF3/BED annotation for --genes")
+    pred.add_argument("--output", "-o", required=True, help="output .h5ad (tissues x genes)")
+    pred.add_argument("--model", default="auto", help="sequence-only model or pretrained name")
+    pred.add_argument(
+        "--tss-index", type=_number(int, 0), help="0-based TSS position (default 249)"
+    )
     return p
 
 
-def _add_demo(sub) -> None:
-    d = sub.add_parser("demo", help="hold out genes of the bundled GTEx data, impute, compare")
-    d.add_argument("--seed", type=_seed, default=0, help="random seed (0 to 2**32-1)")
-    d.add_argument(
-        "--holdout", type=_fraction, default=0.1, help="fraction of genes held out, in (0, 1)"
-    )
-    d.add_argument(
-        "--k-distance",
-        type=_int_at_least(1),
-        default=10,
-        help="k of the distance-based method (>= 1)",
-    )
-    d.add_argument("--output", "-o", default="geneimpute_demo.h5ad", help="imputed .h5ad")
-    d.add_argument("--json", default=None, help="write the metrics to this JSON file")
-    d.add_argument("--quick", action="store_true", help="few epochs/trees (smoke test)")
-
-
-def _add_impute(sub) -> None:
-    i = sub.add_parser("impute", help="impute the NaN profiles of IN.h5ad (tissues x genes)")
-    i.add_argument("input", help=".h5ad file, tissues x genes")
-    i.add_argument("--output", "-o", required=True, help="output .h5ad (may be the input)")
-    i.add_argument(
-        "--model",
-        default=None,
-        help="saved model directory or pretrained name, e.g. gtex_v8_37tissues "
-        "(default: train one)",
-    )
-    i.add_argument(
-        "--save-model", default=None, help="save the model trained here to this new directory"
-    )
-    i.add_argument("--genes", default=None, help="boolean var column of genes to impute")
-    i.add_argument("--layer", default=None, help="expression layer instead of X")
-    units = i.add_mutually_exclusive_group()
-    units.add_argument(
-        "--is-log1p",
-        dest="is_log1p",
-        action="store_const",
-        const=True,
-        default=None,
-        help="values are log1p(TPM) (default: the model's units; TPM when training)",
-    )
-    units.add_argument(
-        "--tpm", dest="is_log1p", action="store_const", const=False, help="values are TPM"
-    )
-    i.add_argument(
-        "--estimate-missing-tissues",
-        action="store_true",
-        help="a model tissue absent from IN.h5ad is estimated for the neighbour inputs from "
-        "the other tissues (default: error)",
-    )
-    i.add_argument("--seed", type=_seed, default=0, help="random seed when training")
-
-
-def _add_predict(sub) -> None:
-    r = sub.add_parser(
-        "predict", help="tissue profiles from promoter sequence alone (no expression table)"
-    )
-    src = r.add_argument_group("input (one of)")
-    src.add_argument(
-        "--fasta",
-        default=None,
-        help="promoters, transcription orientation, TSS at index 249 "
-        "of 300 bp (-249..+50) unless --tss-index",
-    )
-    src.add_argument(
-        "--genes", default=None, help="text file of gene IDs or names (with --genome and --gtf)"
-    )
-    src.add_argument("--genome", default=None, help="genome FASTA for --genes")
-    src.add_argument("--gtf", default=None, help="GTF/GFF3/BED annotation for --genes")
-    r.add_argument("--output", "-o", required=True, help="output .h5ad (tissues x genes)")
-    r.add_argument(
-        "--model",
-        default="auto",
-        help="sequence-only model directory or pretrained name (default: auto, "
-        "gtex_v8_37tissues_promoter for promoters alone)",
-    )
-    r.add_argument(
-        "--tss-index",
-        type=_int_at_least(0),
-        default=None,
-        help="0-based TSS position in every FASTA record (default: 249, 300 bp records)",
-    )
-
-
-# --- checks before any work ---------------------------------------------------------------
+def _check_dir(option: str, path: str, parent: Path) -> None:
+    """Refuse a ``parent`` directory that is missing or not writable."""
+    if not parent.is_dir():
+        why = "does not exist" if not parent.exists() else "is not a directory"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        why = "is not writable"
+    else:
+        return
+    msg = f"{option} {path}: directory {str(parent)!r} {why}"
+    raise CliError(msg)
 
 
 def _check_output(path: str, option: str) -> Path:
-    """Fail early (before training) if ``path`` cannot be written as a file."""
     p = Path(path)
-    parent = p.parent
     if p.is_dir():
         msg = f"{option} {path}: is a directory, expected a file name"
         raise CliError(msg)
-    if not parent.is_dir():
-        why = "does not exist" if not parent.exists() else "is not a directory"
-        msg = f"{option} {path}: directory {str(parent)!r} {why}"
-        raise CliError(msg)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        msg = f"{option} {path}: directory {str(parent)!r} is not writable"
-        raise CliError(msg)
+    _check_dir(option, path, p.parent)
     return p
 
 
 def _check_input(path: str) -> Path:
     p = Path(path)
-    if not p.exists():
-        msg = f"input file {path!r} does not exist"
-        raise CliError(msg)
-    if not p.is_file():
-        msg = f"input {path!r} is not a file"
-        raise CliError(msg)
-    if not os.access(p, os.R_OK):
-        msg = f"input file {path!r} is not readable"
+    why = "does not exist" if not p.exists() else "is not a file" if not p.is_file() else ""
+    if why or not os.access(p, os.R_OK):
+        msg = f"input file {path!r} {why or 'is not readable'}"
         raise CliError(msg)
     return p
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
-def check_demo(args: argparse.Namespace) -> None:
-    """Refuse unwritable ``--output``/``--json`` paths, or both naming one file."""
-    out = _check_output(args.output, "--output")
-    if args.json is not None:
-        js = _check_output(args.json, "--json")
-        if _same_file(out, js):
-            msg = f"--json and --output name the same file: {args.json}"
-            raise CliError(msg)
 
 
 def _check_model(name: str) -> None:
@@ -209,26 +127,31 @@ def _check_model(name: str) -> None:
         raise CliError(msg)
 
 
+def check_demo(args: argparse.Namespace) -> None:
+    """Refuse unwritable ``--output``/``--json`` paths, or both naming one file."""
+    out = _check_output(args.output, "--output")
+    if args.json is not None and _check_output(args.json, "--json").resolve() == out.resolve():
+        msg = f"--json and --output name the same file: {args.json}"
+        raise CliError(msg)
+
+
 def check_predict(args: argparse.Namespace) -> None:
     """Refuse a missing input (``--fasta``, or all of ``--genes``/``--genome``/``--gtf``)."""
     out = _check_output(args.output, "--output")
+    given = {o: getattr(args, o[2:]) for o in ("--genes", "--genome", "--gtf")}
     if args.fasta is not None:
-        if args.genes or args.genome or args.gtf:
+        if any(given.values()):
             msg = "--fasta cannot be combined with --genes/--genome/--gtf"
             raise CliError(msg)
-        if _same_file(_check_input(args.fasta), out):
+        if _check_input(args.fasta).resolve() == out.resolve():
             msg = "--output names the input FASTA"
             raise CliError(msg)
+    elif None in given.values():
+        missing = [o for o, v in given.items() if v is None]
+        msg = f"give --fasta, or all of --genes, --genome and --gtf (missing {missing})"
+        raise CliError(msg)
     else:
-        missing = [
-            o
-            for o, v in (("--genes", args.genes), ("--genome", args.genome), ("--gtf", args.gtf))
-            if v is None
-        ]
-        if missing:
-            msg = f"give --fasta, or all of --genes, --genome and --gtf (missing {missing})"
-            raise CliError(msg)
-        for path in (args.genes, args.genome, args.gtf):
+        for path in given.values():
             _check_input(path)
     _check_model(args.model)
 
@@ -239,20 +162,14 @@ def check_impute(args: argparse.Namespace) -> None:
     _check_output(args.output, "--output")
     if args.model is not None:
         _check_model(args.model)
-        if args.save_model is not None:
+    if args.save_model is not None:
+        if args.model is not None:
             msg = "--save-model saves a model trained here; it cannot be used with --model"
             raise CliError(msg)
-    if args.save_model is not None:
-        save = Path(args.save_model)
-        if save.exists():
+        if Path(args.save_model).exists():
             msg = f"--save-model {args.save_model}: exists; choose a new directory"
             raise CliError(msg)
-        if not save.parent.is_dir():
-            msg = f"--save-model {args.save_model}: directory {str(save.parent)!r} does not exist"
-            raise CliError(msg)
-        if not os.access(save.parent, os.W_OK | os.X_OK):
-            msg = f"--save-model {args.save_model}: directory {str(save.parent)!r} is not writable"
-            raise CliError(msg)
+        _check_dir("--save-model", args.save_model, Path(args.save_model).parent)
 
 
 #: the checks of each subcommand, run before any work

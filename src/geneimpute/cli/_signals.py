@@ -1,8 +1,4 @@
-"""Ctrl-C and SIGTERM: unwind the stack, then one line and exit status 128 + signal number.
-
-Unwinding runs the atomic writers' ``finally`` blocks, which remove their temporary files, so
-the files being written are left as they were.
-"""
+"""Ctrl-C and SIGTERM unwind the stack (the atomic writers clean up), print one line, exit."""
 
 from __future__ import annotations
 
@@ -20,9 +16,8 @@ SIGNALS: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "termin
 class Interrupted(BaseException):
     """SIGINT or SIGTERM, raised in the main thread by :class:`Signals`.
 
-    Not a ``KeyboardInterrupt``: one of those escaping code that ``exec()`` runs from a string
-    (dataclasses and namedtuples are built so, also while a library imports) makes CPython
-    kill itself with SIGINT at exit, although the exception was caught.
+    Not a ``KeyboardInterrupt``, which makes CPython kill itself at exit after escaping code
+    that ``exec()`` ran (as dataclasses do), even if it was caught.
     """
 
     def __init__(self, signum: int) -> None:
@@ -31,10 +26,7 @@ class Interrupted(BaseException):
 
 
 class Signals:
-    """Raise :class:`Interrupted` on the first SIGINT or SIGTERM; ignore the later ones.
-
-    ``received`` is the signal number once one has arrived (``None`` before).
-    """
+    """Raise :class:`Interrupted` on the first SIGINT or SIGTERM (``received``), ignore the rest."""
 
     def __init__(self) -> None:
         self.received: int | None = None
@@ -42,18 +34,16 @@ class Signals:
         self._hook = sys.unraisablehook
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.received is not None:
-            return  # a later signal: the first one is unwinding the stack
-        self.received = signum
-        if not self._deferring:
-            raise Interrupted(signum)
+        if self.received is None:  # a later signal: the first one is unwinding the stack
+            self.received = signum
+            if not self._deferring:
+                raise Interrupted(signum)
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
-        """Act on a signal received in the block only when the block has finished.
+        """Act on a signal received in the block only when it has finished.
 
-        For imports of native libraries: torch runs Python code from C++ while it loads, and an
-        exception raised there makes pybind11 abort the process (SIGABRT).
+        For torch's import, which runs Python from C++: an exception there makes pybind11 abort.
         """
         self._deferring = True
         try:
@@ -64,8 +54,7 @@ class Signals:
             raise Interrupted(self.received)
 
     def _unraisable(self, args: Any) -> None:
-        # Raised in a finalizer or weakref callback, which Python only reports ("Exception
-        # ignored in ..."): send the signal again, to be handled at the next safe point.
+        # raised in a finalizer, which Python only reports: send the signal again
         if isinstance(args.exc_value, Interrupted):
             self.received = None
             timer = threading.Timer(0.005, os.kill, (os.getpid(), args.exc_value.signum))
@@ -76,11 +65,9 @@ class Signals:
 
     @contextlib.contextmanager
     def installed(self, *, restore: bool) -> Iterator[None]:
-        """Install the handlers for the block (in the main thread only).
+        """Install the handlers for the block; then restore the old ones, or ignore both.
 
-        On exit the previous handlers come back or, if not ``restore``, both signals are
-        ignored: the process is about to exit and its work is done. A signal that the parent
-        process ignored (``nohup``, ``cmd &`` in a script) stays ignored.
+        Only in the main thread; a signal the parent ignored (``nohup``) stays ignored.
         """
         if threading.current_thread() is not threading.main_thread():
             yield
