@@ -8,14 +8,8 @@ import numpy as np
 def correlation_matrix(Y: np.ndarray) -> np.ndarray:
     """Pearson correlation between the columns (tissues) of ``Y`` ``(n_genes, n_tissues)``.
 
-    Constant columns get correlation 0 with every other column; the diagonal is 1. With NaN
-    (partly measured genes), each pair of tissues uses the genes measured in both
-    (pairwise-complete; pairs with fewer than 3 such genes get 0).
-
-    Raises
-    ------
-    ValueError
-        If ``Y`` has infinite values.
+    Constant columns get 0, the diagonal 1. With NaN, each pair uses the genes measured in
+    both (pairwise-complete; 0 below 3 such genes). Infinite values raise ``ValueError``.
     """
     Y = np.asarray(Y, dtype=np.float64)
     if np.isinf(Y).any():

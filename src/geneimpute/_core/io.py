@@ -1,8 +1,6 @@
-"""Atomic file writes: a temporary file or directory beside the target, then ``os.replace``.
+"""Atomic writes: a temporary file or directory beside the target, then ``os.replace``.
 
-A write interrupted at any point (an exception, Ctrl-C, a killed process) leaves either the
-previous file or no file, never a truncated one; the input of ``geneimpute impute X -o X`` is
-therefore never lost.
+An interrupted write leaves the previous file or none, never a truncated one.
 """
 
 from __future__ import annotations
@@ -25,33 +23,19 @@ def _check_parent(path: Path) -> None:
         raise NotADirectoryError(msg)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _set_mode(tmp: Path, target: Path, default: int) -> None:
-    """Give ``tmp`` the permissions ``target`` has, or ``default`` less the umask if new.
-
-    ``mkstemp``/``mkdtemp`` create private (0600/0700) entries; without this an atomic write
-    would silently make a shared file or model directory unreadable to others.
-    """
+    """Give ``tmp`` (private, from ``mkstemp``) ``target``'s mode, or ``default`` less umask."""
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
-        mode = default & ~_umask()
+        umask = os.umask(0o022)
+        os.umask(umask)
+        mode = default & ~umask
     os.chmod(tmp, mode)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp)`` on a temporary path in ``path``'s directory, then move it in place.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the directory of ``path`` does not exist.
-    """
+    """Call ``write(tmp)`` on a temporary path in ``path``'s directory, then move it in place."""
     p = Path(path)
     _check_parent(p)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
@@ -76,15 +60,8 @@ def write_h5ad_atomic(adata, path: str | Path, **kwargs) -> Path:
 def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; on success it replaces ``path``.
 
-    An existing ``path`` is kept until the new directory is complete (then removed), so an
-    interruption leaves the previous directory or none.
-
-    Raises
-    ------
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
-    FileNotFoundError
-        If the parent directory does not exist.
+    An existing ``path`` is kept until the new directory is complete; without ``overwrite``
+    it raises :class:`FileExistsError`.
     """
     p = Path(path)
     if p.exists() and not overwrite:

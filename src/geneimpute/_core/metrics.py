@@ -17,19 +17,12 @@ def rowwise_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def per_tissue_pearson(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Pearson r across genes within each tissue.
-
-    Inputs are ``(n_genes, n_tissues)``; returns ``(n_tissues,)``.
-    """
+    """Pearson r across genes within each tissue of ``(n_genes, n_tissues)``, ``(n_tissues,)``."""
     return rowwise_pearson(pred.T, true.T)
 
 
 def per_gene_centered_pearson(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Pearson r across tissues per gene after centring each tissue, ``(n_genes,)``.
-
-    Each matrix is centred by its own per-tissue mean over the evaluated genes, so the score
-    measures tissue *specificity* rather than overall expression level.
-    """
+    """Pearson r across tissues per gene after centring each tissue (tissue specificity)."""
     return rowwise_pearson(pred - pred.mean(axis=0), true - true.mean(axis=0))
 
 
@@ -46,8 +39,6 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     ``{"pearson_tissue", "pearson_gene_centered", "r2", "mse"}``; R^2 is
     :func:`sklearn.metrics.r2_score` over all (gene, tissue) values.
     """
-    from sklearn.metrics import mean_squared_error, r2_score
-
     pred = np.asarray(pred, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
     if pred.shape != true.shape:
@@ -56,11 +47,19 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     if not (np.isfinite(pred).all() and np.isfinite(true).all()):
         msg = "pred and true must not contain NaN"
         raise ValueError(msg)
+    per_tissue, per_gene = per_tissue_pearson(pred, true), per_gene_centered_pearson(pred, true)
+    return _summary(per_tissue, per_gene, true.ravel(), pred.ravel())
+
+
+def _summary(per_tissue, per_gene, true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Mean per-tissue and per-gene r, and R^2 and MSE of the values ``true``, ``pred``."""
+    from sklearn.metrics import mean_squared_error, r2_score
+
     return {
-        "pearson_tissue": float(np.nanmean(per_tissue_pearson(pred, true))),
-        "pearson_gene_centered": float(np.nanmean(per_gene_centered_pearson(pred, true))),
-        "r2": float(r2_score(true.ravel(), pred.ravel())),
-        "mse": float(mean_squared_error(true.ravel(), pred.ravel())),
+        "pearson_tissue": float(np.nanmean(per_tissue)),
+        "pearson_gene_centered": float(np.nanmean(per_gene)),
+        "r2": float(r2_score(true, pred)),
+        "mse": float(mean_squared_error(true, pred)),
     }
 
 
@@ -75,17 +74,12 @@ def masked_per_tissue_pearson(pred: np.ndarray, true: np.ndarray, mask: np.ndarr
 
 
 def masked_metrics(pred: np.ndarray, true: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """Score :func:`regression_metrics`' metrics on the cells where ``mask`` is True.
+    """:func:`regression_metrics` on the hidden cells (``mask``) of partly observed profiles.
 
-    For partly observed profiles: ``mask`` marks the hidden (imputed) cells of
-    ``(n_genes, n_tissues)`` log1p(TPM) matrices. Per-tissue r is across the genes whose cell
-    in that tissue is hidden (tissues with at least 3 such genes); per-gene r is across a
-    gene's hidden tissues (genes with at least 3), after centring each tissue by its mean over
-    the hidden cells (of ``pred`` and ``true`` separately); R^2 and MSE pool all hidden cells.
-    ``pred`` and ``true`` must be finite where ``mask`` is True.
+    Per-tissue r over the tissue's hidden genes, per-gene r over the gene's hidden tissues
+    (each with at least 3, after centring each tissue over its hidden cells); R^2 and MSE pool
+    all hidden cells, where ``pred`` and ``true`` must be finite.
     """
-    from sklearn.metrics import mean_squared_error, r2_score
-
     pred = np.asarray(pred, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
     mask = np.asarray(mask, dtype=bool)
@@ -99,17 +93,9 @@ def masked_metrics(pred: np.ndarray, true: np.ndarray, mask: np.ndarray) -> dict
     P, Y = np.where(mask, pred, np.nan), np.where(mask, true, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # tissues never hidden: all-NaN column
-        Pc, Yc = P - np.nanmean(P, axis=0), Y - np.nanmean(Y, axis=0)
-        Pc, Yc = (
-            Pc - np.nanmean(Pc, axis=1, keepdims=True),
-            Yc - np.nanmean(Yc, axis=1, keepdims=True),
-        )
+        Pc, Yc = (A - np.nanmean(A, axis=0) for A in (P, Y))
+        Pc, Yc = (A - np.nanmean(A, axis=1, keepdims=True) for A in (Pc, Yc))
         num = np.nansum(Pc * Yc, axis=1)
         den = np.sqrt(np.nansum(Pc**2, axis=1) * np.nansum(Yc**2, axis=1))
         per_gene = np.where((mask.sum(axis=1) >= 3) & (den > 0), num / den, np.nan)
-        return {
-            "pearson_tissue": float(np.nanmean(per_tissue)),
-            "pearson_gene_centered": float(np.nanmean(per_gene)),
-            "r2": float(r2_score(true[mask], pred[mask])),
-            "mse": float(mean_squared_error(true[mask], pred[mask])),
-        }
+        return _summary(per_tissue, per_gene, true[mask], pred[mask])

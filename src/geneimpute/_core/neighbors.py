@@ -1,8 +1,7 @@
-"""Array-level genomic neighbour search (no AnnData): k nearest reference genes by TSS.
+"""The one genomic neighbour search (k nearest reference genes by TSS), on arrays.
 
-This is the one neighbour search of the package: :func:`geneimpute.pp.neighbor_features`
-writes its result to ``varp``, and :mod:`geneimpute.tl`, :mod:`geneimpute.pl` and the models
-read it back through :func:`neighbors_from_distances`.
+``pp.neighbor_features`` writes its result to ``varp``; the rest reads it back with
+:func:`neighbors_from_distances`.
 """
 
 from __future__ import annotations
@@ -34,26 +33,11 @@ def tss_of(var: pd.DataFrame) -> np.ndarray:
 class GenomicNeighbors:
     """k nearest reference genes of every gene, as ``(n_genes, k)`` arrays.
 
-    Neighbours are sorted by TSS distance, ties broken by gene position. Missing neighbours
-    (fewer than ``k`` reference genes on a chromosome) have ``index == -1`` and
-    ``distance == inf``.
-
-    Attributes
-    ----------
-    index
-        Position (in the gene order used to build it) of each neighbour, int64.
-    distance
-        Absolute TSS-to-TSS distance in bp, float64.
-    upstream
-        True where the neighbour's TSS lies upstream of the target's TSS (target strand).
-    orientation
-        :data:`ORIENTATION_CODES` (1 same strand, 2 divergent, 3 convergent), 0 missing; int8.
-    overlap
-        True where the gene bodies overlap.
-    nested
-        True where one gene body lies entirely within the other.
-    gap
-        Gene-body gap in bp (0 when bodies overlap), float64.
+    Sorted by TSS distance, ties by gene position; missing neighbours have ``index == -1``
+    and ``distance == inf``. ``index``: gene position; ``distance``: TSS-to-TSS bp;
+    ``upstream``: the neighbour's TSS is upstream (target strand); ``orientation``:
+    :data:`ORIENTATION_CODES`, 0 missing; ``overlap`` / ``nested``: gene bodies overlap / one
+    lies within the other; ``gap``: gene-body gap in bp (0 when overlapping).
     """
 
     index: np.ndarray
@@ -156,16 +140,10 @@ def _relations(var: pd.DataFrame, index: np.ndarray, distance: np.ndarray) -> Ge
 def find_genomic_neighbors(
     var: pd.DataFrame, reference: np.ndarray, k: int = 20
 ) -> GenomicNeighbors:
-    """K nearest reference genes of every gene in ``var`` by TSS distance (vectorised).
+    """K nearest ``reference`` genes (bool mask) of every gene in ``var`` by TSS distance.
 
-    Works per chromosome on sorted reference TSS with :func:`numpy.searchsorted`; a gene is
-    never its own neighbour. ``var`` needs ``chrom``, ``start``, ``end``, ``strand`` (and
-    optionally ``tss``), 0-based bp; ``reference`` is a boolean ``(n_genes,)`` mask.
-
-    Raises
-    ------
-    ValueError
-        If ``k < 1``.
+    Per chromosome on the sorted reference TSS (:func:`numpy.searchsorted`); a gene is never
+    its own neighbour. ``var`` needs ``chrom``, ``start``, ``end``, ``strand`` (bp).
     """
     if int(k) < 1:
         msg = f"k must be >= 1, got {k}"
@@ -176,11 +154,7 @@ def find_genomic_neighbors(
 
 
 def neighbors_to_sparse(nb: GenomicNeighbors) -> dict[str, sparse.csr_matrix]:
-    """``(n_genes, n_genes)`` CSR graphs (row = gene, column = neighbour) of a search.
-
-    Returns ``{"distances": bp (explicit zeros kept for genes sharing a TSS),
-    "orientation": ORIENTATION_CODES, "overlap": OVERLAP_CODES}``.
-    """
+    """CSR graphs ``distances`` (bp, zeros kept), ``orientation`` and ``overlap`` of a search."""
     n, k = nb.index.shape
     valid = nb.valid
     rows = np.repeat(np.arange(n), k).reshape(n, k)[valid]
@@ -204,17 +178,10 @@ def neighbors_to_sparse(nb: GenomicNeighbors) -> dict[str, sparse.csr_matrix]:
 def neighbors_from_distances(
     var: pd.DataFrame, distances: sparse.spmatrix, k: int
 ) -> GenomicNeighbors:
-    """Rebuild a :class:`GenomicNeighbors` from a stored distance graph (no new search).
+    """Rebuild :class:`GenomicNeighbors` from the CSR of :func:`neighbors_to_sparse`.
 
-    ``distances`` is the ``(n_genes, n_genes)`` CSR written by :func:`neighbors_to_sparse`
-    (stored entries are neighbours, zeros included); the ``k`` nearest per row are kept,
-    ties broken by gene position as in :func:`find_genomic_neighbors`, and orientation,
-    overlap and gap are derived from the coordinates in ``var``.
-
-    Raises
-    ------
-    ValueError
-        If the graph's shape does not match ``var`` or it has negative distances.
+    The ``k`` nearest stored entries (zeros included) per row are kept, ties by gene position;
+    orientation, overlap and gap come from the coordinates in ``var``.
     """
     D = sparse.csr_matrix(distances)
     n = len(var)
@@ -256,11 +223,10 @@ def idw_profiles(
 ) -> np.ndarray:
     """Distance-based profile: inverse-distance-weighted mean of the ``k`` nearest references.
 
-    The method of Brown, Dong & Truong (PLoS One 19:e0307360, 2024,
-    doi:10.1371/journal.pone.0307360). Weights are ``1 / (distance_bp + 1000)`` (uniform when
-    ``use_distance`` is False). ``Y`` is ``(n_genes, n_tissues)``; genes with no neighbour get
-    NaN. A neighbour's NaN value in a tissue leaves it out of that tissue's mean (NaN when no
-    neighbour is measured there). Returns ``(n_genes, n_tissues)``.
+    Brown, Dong & Truong (PLoS One 2024, doi:10.1371/journal.pone.0307360): weights
+    ``1 / (distance_bp + 1000)`` (uniform without ``use_distance``). ``Y`` ``(n_genes,
+    n_tissues)``; NaN for genes without a neighbour; a neighbour's NaN in a tissue leaves it
+    out of that tissue's mean.
     """
     idx, w = idw_weights(neighbors, k, use_distance)
     valid = idx >= 0

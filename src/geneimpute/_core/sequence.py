@@ -11,12 +11,10 @@ import pandas as pd
 DEFAULT_UPSTREAM = 249
 DEFAULT_DOWNSTREAM = 50
 
+#: ASCII code -> channel (``ACGT`` either case), -1 for ``N``, -2 for any other letter.
 _LUT = np.full(256, -2, dtype=np.int8)
-for _i, _c in enumerate("ACGT"):
-    _LUT[ord(_c)] = _i
-    _LUT[ord(_c.lower())] = _i
-_LUT[ord("N")] = -1
-_LUT[ord("n")] = -1
+for _i, _c in enumerate("ACGTN"):
+    _LUT[[ord(_c), ord(_c.lower())]] = _i if _c != "N" else -1
 
 
 def _as_strings(sequences: Sequence[str]) -> list[str]:
@@ -94,39 +92,23 @@ def one_hot_encode(
 def check_tss(
     sequences: Sequence[str], tss_index: Sequence[int] | np.ndarray, *, what: str | None = None
 ) -> np.ndarray:
-    """Raise if a non-empty sequence's TSS index lies outside it; return the lengths (bp).
-
-    ``what`` (the source) prefixes the error message.
-
-    Raises
-    ------
-    ValueError
-        Naming how many TSS indices are outside their sequence, and the first.
-    """
+    """Return the lengths (bp); raise if a non-empty sequence's TSS index lies outside it."""
     tss_index = np.asarray(tss_index, dtype=np.int64)
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(tss_index))
     bad = (lengths > 0) & ((tss_index < 0) | (tss_index >= lengths))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        msg = (
-            f"{int(bad.sum())} promoters have a TSS index outside their sequence, e.g. "
-            f"sequence {i}: TSS index {int(tss_index[i])} for {int(lengths[i])} bp "
-            f"(valid: 0..{int(lengths[i]) - 1})"
-        )
-        raise ValueError(f"{what}: {msg}" if what else msg)
-    return lengths
+    if not bad.any():
+        return lengths
+    i = int(np.argmax(bad))  # the first
+    msg = (
+        f"{int(bad.sum())} promoters have a TSS index outside their sequence, e.g. "
+        f"sequence {i}: TSS index {int(tss_index[i])} for {int(lengths[i])} bp "
+        f"(valid: 0..{int(lengths[i]) - 1})"
+    )
+    raise ValueError(f"{what}: {msg}" if what else msg)
 
 
 def check_letters(sequences: pd.Series, *, what: str) -> None:
-    """Raise if a sequence has letters other than ``ACGTN`` (either case), naming gene and letters.
-
-    ``sequences`` is indexed by gene, ``""`` for none; ``what`` names the source.
-
-    Raises
-    ------
-    ValueError
-        With the number of such sequences, the first gene and its foreign letters.
-    """
+    """Raise if a sequence (indexed by gene) has letters other than ``ACGTN``, either case."""
     bad_letters = sequences.str.contains(r"[^ACGTNacgtn]", regex=True).to_numpy()
     if bad_letters.any():
         first = sequences.index[bad_letters][0]
@@ -147,20 +129,10 @@ def promoter_matrix(
     upstream: int = DEFAULT_UPSTREAM,
     downstream: int = DEFAULT_DOWNSTREAM,
 ) -> np.ndarray:
-    """One-hot promoters aligned on the TSS in a common window, with an "observed" channel.
+    """One-hot promoters ``(n, upstream + downstream + 1, 5)`` float32, TSS at ``upstream``.
 
-    Each sequence (TSS at ``tss_index``) is placed so its TSS lands at index ``upstream`` of an
-    ``upstream + downstream + 1`` bp window; bases outside the sequence are zeros with
-    ``observed = 0``, so 300 bp and 60 bp EPDnew promoters (and genes with none) share one input.
-
-    Returns
-    -------
-    float32 array of shape ``(n, upstream + downstream + 1, 5)``: ``A, C, G, T, observed``.
-
-    Raises
-    ------
-    ValueError
-        If a non-empty sequence's ``tss_index`` lies outside it.
+    Channels ``A, C, G, T, observed``; bases outside a sequence are zeros with ``observed = 0``,
+    so 300 bp and 60 bp EPDnew promoters (and genes with none) share one input.
     """
     L = upstream + downstream + 1
     seqs = [str(s) if isinstance(s, str) else "" for s in sequences]
@@ -194,17 +166,10 @@ def encode_promoters(
     upstream: int = DEFAULT_UPSTREAM,
     downstream: int = DEFAULT_DOWNSTREAM,
 ) -> np.ndarray:
-    """Validate promoter strings and one-hot encode them TSS-aligned, ``(n, L, 5)`` float32.
+    """Validate promoter strings (indexed by gene) and encode them with :func:`promoter_matrix`.
 
-    ``sequences`` is indexed by gene (NaN / ``""`` = no promoter). Without ``tss_index`` every
-    sequence must be exactly ``upstream + downstream + 1`` bp (TSS at ``upstream``).
+    Without ``tss_index`` every sequence must be ``upstream + downstream + 1`` bp (or empty);
     ``what`` names the source in error messages.
-
-    Raises
-    ------
-    ValueError
-        On letters other than ``ACGTN`` (gene and letters named), a missing ``tss_index`` with
-        sequences of another length, or a TSS index outside its sequence.
     """
     seqs = sequences.astype(object).fillna("").astype(str)
     check_letters(seqs, what=what)
@@ -255,19 +220,9 @@ def crop_to_window(
     upstream: int = DEFAULT_UPSTREAM,
     downstream: int = DEFAULT_DOWNSTREAM,
 ) -> tuple[list[str], np.ndarray]:
-    """Cut each sequence to ``[TSS - upstream, TSS + downstream]`` (clipped at its ends).
+    """Cut each sequence to ``[TSS - upstream, TSS + downstream]``; return it and its new TSS.
 
-    Longer records (e.g. Xpresso's -7,000..+3,500 bp) are reduced to the window a model was
-    trained on, so composition features and the CNN see what they saw in training.
-
-    Returns
-    -------
-    ``(sequences, tss_index)``: the cropped strings and the TSS position in each.
-
-    Raises
-    ------
-    ValueError
-        If a TSS index lies outside its sequence.
+    Long records (Xpresso's -7,000..+3,500 bp) are reduced to the window a model saw.
     """
     tss_index = np.asarray(tss_index, dtype=np.int64)
     check_tss(sequences, tss_index)

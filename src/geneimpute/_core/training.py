@@ -1,9 +1,4 @@
-"""The one torch training loop: AdamW, mini-batches, early stopping on a validation score.
-
-Every torch model of the package (the hybrid's stage 1, the donor transformer) and the
-benchmark peers train through :func:`fit_early_stopping`, so batching, seeding, early stopping
-and restoring the best weights behave the same everywhere. torch is imported lazily.
-"""
+"""The one torch training loop (AdamW, mini-batches, early stopping) of every torch model."""
 
 from __future__ import annotations
 
@@ -22,17 +17,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class TrainingResult:
-    """What :func:`fit_early_stopping` did.
-
-    Attributes
-    ----------
-    best_val
-        Best validation score (lower is better).
-    n_epochs
-        Epochs run.
-    history
-        One dict per epoch: ``epoch``, ``train_loss`` (mean over items), ``val``.
-    """
+    """What :func:`fit_early_stopping` did: best validation score, epochs, per-epoch history."""
 
     best_val: float
     n_epochs: int
@@ -60,41 +45,13 @@ def fit_early_stopping(
 ) -> TrainingResult:
     """Train ``net`` in place with AdamW and early stopping; keep the best weights.
 
-    Parameters
-    ----------
-    net
-        The module; left in the state of its best validation epoch.
-    items
-        Training items (gene rows, donor-tissue pairs, ...), shuffled each epoch with ``rng``
-        and split into batches of ``batch_size``.
-    loss_fn
-        Batch of items -> scalar loss tensor (the forward pass happens inside).
-    val_fn
-        Validation score after each epoch (lower is better); called with ``net`` in train mode
-        left to the callee (it should switch to ``eval``).
-    rng
-        Shuffling generator (seeded by the caller; global RNG state is not touched).
-    max_epochs, patience
-        At most ``max_epochs``; stop after ``patience`` epochs without improving by
-        ``min_delta``.
-    batch_size, learning_rate, weight_decay
-        Mini-batch size and AdamW settings.
-    min_batch
-        Batches smaller than this are skipped (e.g. 2 for batch norm).
-    desc, progress
-        Progress-bar label and switch (``tqdm.auto``).
-    validate_start
-        Score the untrained ``net`` first (recorded as epoch -1) and keep it if no epoch
-        beats it: for a residual network that starts at zero, training must earn its place
-        on validation.
-    schedule
-        Learning-rate schedule: ``"constant"`` or ``"onecycle"`` (one cycle over
-        ``max_epochs`` epochs, :class:`torch.optim.lr_scheduler.OneCycleLR`, peak
-        ``learning_rate``; Smith & Topin 2019, doi:10.1117/12.2520589).
-
-    Returns
-    -------
-    :class:`TrainingResult`.
+    Each epoch shuffles ``items`` with ``rng`` into batches (smaller than ``min_batch``
+    skipped), calls ``loss_fn(batch)`` -> scalar loss, then ``val_fn()`` -> validation score
+    (lower is better; it sets ``eval`` mode itself). Stops after ``patience`` epochs without
+    improving by ``min_delta``. ``validate_start`` scores the untrained ``net`` first (epoch
+    -1) and keeps it if no epoch beats it. ``schedule``: ``"constant"`` or ``"onecycle"``
+    (:class:`torch.optim.lr_scheduler.OneCycleLR` peaking at ``learning_rate``; Smith & Topin
+    2019, doi:10.1117/12.2520589). ``desc``/``progress``: the ``tqdm.auto`` bar.
     """
     import torch
 
@@ -118,13 +75,10 @@ def fit_early_stopping(
             best = float(val_fn())
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             history.append({"epoch": -1, "train_loss": float("nan"), "val": best})
-        if progress:
-            from tqdm.auto import tqdm
+        from tqdm.auto import tqdm
 
-            bar = tqdm(range(max_epochs), desc=desc, leave=False)
-        else:
-            bar = None
-        for epoch in bar if bar is not None else range(max_epochs):
+        bar = tqdm(range(max_epochs), desc=desc, leave=False, disable=not progress)
+        for epoch in bar:
             net.train()
             perm = rng.permutation(items)
             total, n_seen = 0.0, 0
@@ -142,8 +96,7 @@ def fit_early_stopping(
                 n_seen += len(b)
             val = float(val_fn())
             history.append({"epoch": epoch, "train_loss": total / max(n_seen, 1), "val": val})
-            if bar is not None:
-                bar.set_postfix(val=f"{val:.3f}")
+            bar.set_postfix(val=f"{val:.3f}")
             if val < best - min_delta:
                 best, bad = val, 0
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}

@@ -1,4 +1,4 @@
-"""GTEx v8 tissue expression bundled with the package."""
+"""GTEx v8 expression bundled with the package, and the reader of every bundled dataset."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ from importlib.resources import files
 
 import anndata as ad
 
-_DATA = files("geneimpute.datasets") / "_data"
+
+def read_bundled(name: str) -> ad.AnnData:
+    """Read the bundled ``_data/{name}.h5ad``."""
+    with (files("geneimpute.datasets") / "_data" / f"{name}.h5ad").open("rb") as fh:
+        return ad.read_h5ad(fh)
 
 
 def gtex_tissues() -> ad.AnnData:
@@ -45,8 +49,7 @@ def gtex_tissues() -> ad.AnnData:
     >>> adata.shape
     (37, 18241)
     """
-    with (_DATA / "gtex_tissues.h5ad").open("rb") as fh:
-        return ad.read_h5ad(fh)
+    return read_bundled("gtex_tissues")
 
 
 def gtex_donors() -> ad.AnnData:
@@ -77,5 +80,4 @@ def gtex_donors() -> ad.AnnData:
     >>> donors.shape
     (713, 59)
     """
-    with (_DATA / "gtex_donors.h5ad").open("rb") as fh:
-        return ad.read_h5ad(fh)
+    return read_bundled("gtex_donors")

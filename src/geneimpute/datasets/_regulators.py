@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anndata as ad
 
-from ._gtex import _DATA
+from ._gtex import read_bundled
 
 
 def tcga_cohorts() -> ad.AnnData:
@@ -56,8 +56,7 @@ def tcga_cohorts() -> ad.AnnData:
     >>> int((tcga.var["regulator_type"] == "RBP/SF").sum())
     221
     """
-    with (_DATA / "tcga_cohorts.h5ad").open("rb") as fh:
-        return ad.read_h5ad(fh)
+    return read_bundled("tcga_cohorts")
 
 
 def gtex_tf_samples() -> ad.AnnData:
@@ -89,8 +88,7 @@ def gtex_tf_samples() -> ad.AnnData:
       ``sample_type`` (``normal tissue``), ``donor`` (``""``, unknown).
     - ``var``: index gene symbol (org.Hs.eg.db 3.16; all 467 Entrez IDs map); ``entrez_id``,
       ``gene_symbol``, ``ensembl_id`` (str values, ``""`` for 3 genes without one; loads as
-      a category),
-      ``regulator_type`` (category ``RBP/SF`` / ``TF`` / ``""``).
+      a category), ``regulator_type`` (category ``RBP/SF`` / ``TF`` / ``""``).
     - ``uns['dataset']``: name, source, units, licence, build command and counts.
 
     Examples
@@ -104,5 +102,4 @@ def gtex_tf_samples() -> ad.AnnData:
     >>> int((gtex.var["regulator_type"] == "TF").sum())
     84
     """
-    with (_DATA / "gtex_tf_samples.h5ad").open("rb") as fh:
-        return ad.read_h5ad(fh)
+    return read_bundled("gtex_tf_samples")

@@ -1,4 +1,4 @@
-"""Plots of imputation results: imputed vs observed, a gene's profile, per-tissue accuracy."""
+"""Plots of imputation results: imputed vs observed, a gene's profile, accuracy, calibration."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._adata import get_expression
 from .._core.metrics import rowwise_pearson
-from .._utils import get_expression
+from .._docs import doc_params
 from ._utils import (
     axes_or_new,
-    doc_params,
     finish,
     gene_index,
     gene_label,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
-@doc_params("show_save_ax", "returns_axes")
+@doc_params("truth", "layer_is_log1p", "truth_is_log1p", "plot_axes")
 def imputed_vs_observed(
     adata: AnnData,
     truth: AnnData,
@@ -43,40 +43,27 @@ def imputed_vs_observed(
 ) -> Axes | None:
     """Scatter of true vs imputed log1p(TPM) of the imputed genes in one tissue.
 
-    Draws the entries of ``layers[key]`` that ``layers[f"{key}_mask"]`` marks as imputed in
-    row ``tissue`` against the same entries of ``truth`` (entries NaN in either are skipped),
-    with the identity line and their Pearson r in the title. Both axes are log1p(TPM),
-    whatever units the inputs are in.
+    The entries of row ``tissue`` that ``layers[f"{key}_mask"]`` marks as imputed (NaN in
+    either skipped), with the identity line and Pearson r in the title; both axes log1p(TPM).
 
     Parameters
     ----------
     adata
         Tissues x genes with ``layers[key]`` and ``layers[f"{key}_mask"]`` (bool), as written
         by :func:`~geneimpute.tl.impute_expression` or :func:`~geneimpute.tl.impute_neighbors`.
-    truth
-        The held-out values: an AnnData with ``adata``'s obs and var names (any order, more
-        allowed), TPM in ``X`` (log1p(TPM) with ``truth_is_log1p``).
+    {truth}
     tissue
         An ``obs_name`` of ``adata``.
     key
         Imputation layer.
-    is_log1p
-        Units of ``layers[key]`` when ``uns[key]["params"]`` does not record them (the ``tl``
-        imputers record ``is_log1p``): True for log1p(TPM), False or None for TPM. When the
-        units are recorded, None uses them and a contradicting value raises.
-    truth_is_log1p
-        Set if ``truth.X`` is already log1p(TPM) (default: TPM).
-    ax
-        Axes to draw on (default: a new 4 x 4 in figure).
-    {show_save_ax}
-
-    {returns_axes}
+    {layer_is_log1p}
+    {truth_is_log1p}
+    {plot_axes}
 
     Raises
     ------
     KeyError
-        If ``tissue``, ``layers[key]``, ``layers[f"{key}_mask"]`` or ``truth``'s obs/var
-        names are missing.
+        If ``tissue``, ``layers[key]``, its mask or ``truth``'s obs/var names are missing.
     ValueError
         If ``is_log1p`` contradicts the recorded units, or values cannot be in their units.
 
@@ -103,15 +90,12 @@ def imputed_vs_observed(
     ax.scatter(x, y, s=4, alpha=0.4, color="tab:blue", rasterized=True)
     lim = [0, max(np.nanmax(x, initial=1), np.nanmax(y, initial=1))]
     ax.plot(lim, lim, color="grey", lw=0.8, ls="--")
-    ax.set(
-        xlabel="observed log1p(TPM)",
-        ylabel="imputed log1p(TPM)",
-        title=f"{tissue} (n={int(sel.sum())}, r={r:.2f})",
-    )
+    ax.set(xlabel="observed log1p(TPM)", ylabel="imputed log1p(TPM)")
+    ax.set_title(f"{tissue} (n={int(sel.sum())}, r={r:.2f})")
     return finish(ax, show=show, save=save, own_figure=own)
 
 
-@doc_params("returns_axes")
+@doc_params("layer_is_log1p", "truth_is_log1p", "returns_axes")
 def gene_profile(
     adata: AnnData,
     gene: str,
@@ -126,12 +110,9 @@ def gene_profile(
 ) -> Axes | None:
     """Bars of a gene's log1p(TPM) in ``layers[key]`` across tissues, imputed ones coloured.
 
-    One bar per tissue (highest first): blue where the value was observed, orange where
-    ``layers[f"{key}_mask"]`` marks it imputed, with the prediction interval of each imputed
-    value as an error bar when ``layers[f"{key}_lower"]``/``[f"{key}_upper"]`` exist (written by
-    ``tl.impute_expression(..., interval=...)``); with ``truth``, the held-out true values as
-    black ticks. Bar heights are log1p(TPM): TPM layers are log-transformed, log1p layers drawn
-    as they are.
+    One bar per tissue (highest first), blue where observed, orange where imputed
+    (``layers[f"{key}_mask"]``) with its interval as an error bar if ``layers[f"{key}_lower"]``
+    and ``_upper`` exist (``tl.impute_expression(..., interval=...)``); ``truth`` as ticks.
 
     Parameters
     ----------
@@ -141,16 +122,11 @@ def gene_profile(
     gene
         A ``var_name`` (Ensembl ID) or a ``var['gene_name']`` symbol.
     truth
-        Optional AnnData with ``adata``'s obs and var names and the true TPM in ``X``
-        (log1p(TPM) with ``truth_is_log1p``).
+        Optional held-out values, as in :func:`imputed_vs_observed`.
     key
         Imputation layer.
-    is_log1p
-        Units of ``layers[key]`` when ``uns[key]["params"]`` does not record them: True for
-        log1p(TPM), False or None for TPM. When recorded, None uses them and a contradicting
-        value raises.
-    truth_is_log1p
-        Set if ``truth.X`` is already log1p(TPM).
+    {layer_is_log1p}
+    {truth_is_log1p}
     ax, show, save
         As :func:`imputed_vs_observed` (default figure width grows with the tissues).
 
@@ -167,49 +143,37 @@ def gene_profile(
     --------
     >>> ge.pl.gene_profile(adata, "APP", truth=truth)
     """
+    from matplotlib.patches import Patch
+
     j = gene_index(adata, gene)
     values = layer_log1p(adata, key, is_log1p)[:, j]
     tv = truth_log1p(truth, adata, truth_is_log1p)[:, j] if truth is not None else None
-    mask_key = f"{key}_mask"
-    if mask_key in adata.layers:
-        mask = np.asarray(adata.layers[mask_key], dtype=bool)[:, j]
-    else:
-        mask = np.zeros(adata.n_obs, bool)
-    from matplotlib.patches import Patch
-
+    mask = np.zeros(adata.n_obs, bool)
+    if f"{key}_mask" in adata.layers:
+        mask = np.asarray(adata.layers[f"{key}_mask"], dtype=bool)[:, j]
     order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    values = values[order]
     ax, own = axes_or_new(ax, (max(6, 0.22 * adata.n_obs + 1), 3.5))
     x = np.arange(adata.n_obs)
-    colors = np.where(mask[order], "tab:orange", "tab:blue")
-    ax.bar(x, values[order], color=colors, width=0.8)
+    ax.bar(x, values, color=np.where(mask[order], "tab:orange", "tab:blue"), width=0.8)
     handles: list[Any] = [
         Patch(color="tab:blue", label="observed"),
         Patch(color="tab:orange", label="imputed"),
     ]
     if tv is not None:
-        (line,) = ax.plot(x, tv[order], "k_", ms=10, mew=2, label="true (held out)")
-        handles.append(line)
-    lo_key, hi_key = f"{key}_lower", f"{key}_upper"
-    if lo_key in adata.layers and hi_key in adata.layers:
+        handles += ax.plot(x, tv[order], "k_", ms=10, mew=2, label="true (held out)")
+    if f"{key}_lower" in adata.layers and f"{key}_upper" in adata.layers:
         log1p = recorded_is_log1p(adata, key)
         log1p = bool(is_log1p) if log1p is None else log1p
-        lo, hi = (get_expression(adata, k)[:, j] for k in (lo_key, hi_key))
-        if not log1p:
-            lo, hi = np.log1p(lo), np.log1p(hi)
-        lo, hi = lo[order], hi[order]
+        lo, hi = (get_expression(adata, f"{key}_{b}")[order, j] for b in ("lower", "upper"))
+        lo, hi = (lo, hi) if log1p else (np.log1p(lo), np.log1p(hi))
         has = np.isfinite(lo) & np.isfinite(hi)
         if has.any():
-            band = ax.errorbar(
-                x[has],
-                values[order][has],
-                yerr=[values[order][has] - lo[has], hi[has] - values[order][has]],
-                fmt="none",
-                ecolor="0.25",
-                elinewidth=1,
-                capsize=2,
-                label=f"{interval_label(adata, key)} interval",
-            )
-            handles.append(band)
+            v = values[has]
+            label = f"{interval_label(adata, key)} interval"
+            yerr = [v - lo[has], hi[has] - v]
+            kw: dict[str, Any] = {"fmt": "none", "ecolor": "0.25", "elinewidth": 1, "capsize": 2}
+            handles.append(ax.errorbar(x[has], v, yerr=yerr, label=label, **kw))
     ax.set_xticks(x, adata.obs_names[order], rotation=90, fontsize=7)
     ax.set_xlim(-0.6, adata.n_obs - 0.4)
     ax.set(ylabel="log1p(TPM)", title=gene_label(adata, j))
@@ -225,10 +189,9 @@ def tissue_accuracy(
     show: bool | None = None,
     save: str | Path | None = None,
 ) -> Axes | None:
-    """Horizontal bars of per-tissue Pearson r, one colour per method.
+    """Horizontal bars of per-tissue Pearson r, one colour per method, sorted by the first.
 
-    Draws what :func:`~geneimpute.tl.evaluate` computed (``per_tissue=True``); nothing is
-    computed here. Tissues are sorted by the first method's r.
+    Draws what :func:`~geneimpute.tl.evaluate` computed (``per_tissue=True``).
 
     Parameters
     ----------
@@ -263,4 +226,81 @@ def tissue_accuracy(
     ax.set_yticks(y + h * (scores.shape[1] - 1) / 2, scores.index, fontsize=7)
     ax.set(xlabel="Pearson r across held-out genes", ylabel="tissue")
     ax.legend(loc="lower right", fontsize=8)
+    return finish(ax, show=show, save=save, own_figure=own)
+
+
+@doc_params("truth", "truth_is_log1p", "plot_axes")
+def calibration(
+    adata: AnnData,
+    truth: AnnData,
+    *,
+    key: str = "imputed",
+    truth_is_log1p: bool = False,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    save: str | Path | None = None,
+) -> Axes | None:
+    """Empirical coverage of the prediction intervals per tissue, against their nominal level.
+
+    Bars: per tissue, the fraction of imputed values (``layers[f"{key}_mask"]``) whose true
+    value lies in ``[layers[f"{key}_lower"], layers[f"{key}_upper"]]`` (from ``tl`` imputers
+    with ``interval=``); dashed line: ``uns[key]["params"]["interval"]``; overall in the title.
+
+    Parameters
+    ----------
+    adata
+        Tissues x genes with ``layers[key]``, its mask, lower and upper bounds.
+    {truth}
+    key
+        Imputation layer.
+    {truth_is_log1p}
+    {plot_axes}
+
+    Raises
+    ------
+    KeyError
+        If the interval layers or the mask are missing, or ``truth`` lacks names of ``adata``.
+    ValueError
+        If nothing was imputed.
+
+    Examples
+    --------
+    >>> ge.pl.calibration(adata, truth)  # doctest: +SKIP
+    """
+    need = [f"{key}_lower", f"{key}_upper", f"{key}_mask"]
+    if missing := [k for k in need if k not in adata.layers]:
+        msg = (
+            f"adata.layers lacks {missing}; run ge.tl.impute_expression(adata, model, "
+            "interval=0.9) (or impute_neighbors) first, or pass key="
+        )
+        raise KeyError(msg)
+    mask = np.asarray(adata.layers[f"{key}_mask"], dtype=bool)
+    if not mask.any():
+        msg = f"layers[{key!r}_mask] marks no imputed value"
+        raise ValueError(msg)
+    log1p = bool(recorded_is_log1p(adata, key))
+    lo, hi = (get_expression(adata, k) for k in need[:2])
+    tv = truth_log1p(truth, adata, truth_is_log1p)
+    if not log1p:
+        lo, hi = np.log1p(lo), np.log1p(hi)
+    inside = (tv >= lo - 1e-6) & (tv <= hi + 1e-6) & mask
+    per = inside.sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
+    has = mask.any(axis=1)
+    info = adata.uns.get(key)
+    nominal = info.get("params", {}).get("interval") if isinstance(info, dict) else None
+    names = np.asarray(adata.obs_names)[has]
+    order = np.argsort(per[has])
+    ax, own = axes_or_new(ax, (5, 0.22 * int(has.sum()) + 1.2))
+    y = np.arange(len(order))
+    ax.barh(y, per[has][order], color="tab:blue", height=0.7)
+    if nominal is not None:
+        ax.axvline(float(nominal), color="k", ls="--", lw=1, label=f"nominal {nominal:.0%}")
+        ax.legend(loc="lower left", fontsize=8)
+    ax.set_yticks(y, names[order], fontsize=7)
+    ax.set_xlim(0, 1)
+    overall = inside.sum() / mask.sum()
+    ax.set(
+        xlabel="empirical coverage of held-out values",
+        title=f"{interval_label(adata, key)} intervals: {overall:.1%} covered overall",
+    )
     return finish(ax, show=show, save=save, own_figure=own)

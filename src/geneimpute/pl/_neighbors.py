@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._anndata import stored_neighbors
+from .._adata import check_expression, get_expression, stored_neighbors
 from .._core.metrics import rowwise_pearson
+from .._docs import doc_params
 from .._logging import warn_data
-from .._utils import check_expression, get_expression
-from ._utils import axes_or_new, doc_params, finish
+from ._utils import axes_or_new, finish
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -18,13 +18,15 @@ if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
 
+    from .._core.neighbors import GenomicNeighbors
+
 #: Gene pairs correlated at a time (bounds memory on whole genomes).
 CHUNK = 50_000
 #: Fewest gene pairs for a distance bin to be drawn.
 MIN_PAIRS_PER_BIN = 5
 
 
-@doc_params("show_save_ax", "returns_axes")
+@doc_params("layer", "plot_axes")
 def distance_similarity(
     adata: AnnData,
     *,
@@ -41,12 +43,10 @@ def distance_similarity(
 ) -> Axes | None:
     """Expression similarity of neighbouring genes vs their intergene (TSS) distance.
 
-    For each gene and its neighbours stored by :func:`~geneimpute.pp.neighbor_features`
-    (no neighbour search runs here), the Pearson r of their log1p(TPM) tissue profiles is
-    binned by TSS-to-TSS distance (kb); the median per bin is plotted with its interquartile
-    range, next to the median of randomly paired genes. Nearby genes (< ~20-60 kb) share
-    tissue expression (Brown, Dong & Truong, PLoS One 19:e0307360, 2024,
-    doi:10.1371/journal.pone.0307360).
+    The Pearson r of the log1p(TPM) profiles of each gene and its neighbours stored by
+    :func:`~geneimpute.pp.neighbor_features`, binned by TSS distance (median and interquartile
+    range per bin), next to the median of random gene pairs. Nearby genes (< ~20-60 kb) share
+    tissue expression (Brown, Dong & Truong, PLoS One 2024, doi:10.1371/journal.pone.0307360).
 
     Parameters
     ----------
@@ -54,8 +54,7 @@ def distance_similarity(
         Tissues x genes with neighbours under ``uns[neighbors_key]`` / ``varp`` and
         expression in ``X`` (or ``layer``): TPM, or log1p(TPM) with ``is_log1p``. Genes with a
         NaN anywhere in their profile are skipped.
-    layer
-        Expression layer instead of ``X``.
+    {layer}
     is_log1p
         Set if the expression is already log1p(TPM) (default: TPM, log-transformed here).
     neighbors_key
@@ -70,11 +69,7 @@ def distance_similarity(
         Number of random gene pairs for the baseline line.
     random_state
         Seed of the random pairs.
-    ax
-        Axes to draw on (default: a new 5 x 3.5 in figure).
-    {show_save_ax}
-
-    {returns_axes}
+    {plot_axes}
 
     Raises
     ------
@@ -98,11 +93,9 @@ def distance_similarity(
         )
         raise KeyError(msg)
     nb, _ = stored_neighbors(adata, neighbors_key)
-    k_stored = nb.k
-    if k is None:
-        k = k_stored
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= k_stored:
-        msg = f"k must be an integer in [1, {k_stored}] (neighbours stored), got {k!r}"
+    k = nb.k if k is None else k
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= nb.k:
+        msg = f"k must be an integer in [1, {nb.k}] (neighbours stored), got {k!r}"
         raise ValueError(msg)
     if isinstance(n_random, bool) or not isinstance(n_random, int | np.integer) or n_random < 1:
         msg = f"n_random must be an integer >= 1, got {n_random!r}"
@@ -112,51 +105,17 @@ def distance_similarity(
         msg = f"bins_kb must be at least two increasing edges, got {tuple(bins_kb)}"
         raise ValueError(msg)
     X = get_expression(adata, layer)
-    check_expression(
-        X,
-        is_log1p=bool(is_log1p),
-        what=f"adata.layers[{layer!r}]" if layer else "adata.X",
-        names=(adata.obs_names, adata.var_names),
-    )
+    what = f"adata.layers[{layer!r}]" if layer else "adata.X"
+    names = (adata.obs_names, adata.var_names)
+    check_expression(X, is_log1p=bool(is_log1p), what=what, names=names)
     Y = (X if is_log1p else np.log1p(X)).T
     ok = np.isfinite(Y).all(axis=1)
     okg = np.flatnonzero(ok)
     if len(okg) < 2:
         msg = f"only {len(okg)} genes have complete expression profiles; need at least 2"
         raise ValueError(msg)
-
-    # each stored (gene, neighbour) pair once, both profiles complete
-    n = adata.n_vars
-    gi = np.repeat(np.arange(n), k)
-    ni = nb.index[:, :k].ravel()
-    d_kb = nb.distance[:, :k].ravel() / 1000
-    nis = np.where(ni >= 0, ni, 0)
-    keep = (ni >= 0) & ok[gi] & ok[nis] & (gi != nis)
-    lo, hi, d_kb = np.minimum(gi, nis)[keep], np.maximum(gi, nis)[keep], d_kb[keep]
-    _, first = np.unique(lo * n + hi, return_index=True)
-    lo, hi, d_kb = lo[first], hi[first], d_kb[first]
-    r = np.concatenate(
-        [
-            rowwise_pearson(Y[lo[s : s + CHUNK]], Y[hi[s : s + CHUNK]])
-            for s in range(0, len(lo), CHUNK)
-        ]
-        or [np.empty(0)]
-    )
-    which = np.digitize(d_kb, edges) - 1
-    med, q1, q3, mid = [], [], [], []
-    for b in range(len(edges) - 1):
-        v = r[(which == b) & np.isfinite(r)]
-        if len(v) < MIN_PAIRS_PER_BIN:
-            continue
-        med.append(np.median(v))
-        q1.append(np.percentile(v, 25))
-        q3.append(np.percentile(v, 75))
-        mid.append(np.sqrt(max(edges[b], 1) * edges[b + 1]))
-    if not med:
-        warn_data(
-            f"distance_similarity: no distance bin has {MIN_PAIRS_PER_BIN} neighbour pairs "
-            f"with complete profiles ({len(r)} pairs in all); only random pairs are drawn"
-        )
+    r, d_kb = _neighbour_correlations(Y, ok, nb, int(k))
+    mid, med, q1, q3 = _binned(r, d_kb, edges)
     rng = np.random.default_rng(random_state)
     a_, b_ = rng.choice(okg, n_random), rng.choice(okg, n_random)
     rand = np.nanmedian(rowwise_pearson(Y[a_[a_ != b_]], Y[b_[a_ != b_]]))
@@ -167,10 +126,45 @@ def distance_similarity(
     ax.axhline(rand, color="grey", ls="--", label="random gene pairs (median)")
     ax.axvspan(20, 60, color="tab:orange", alpha=0.12, label="20-60 kb")
     ax.set_xscale("log")
-    ax.set(
-        xlabel="TSS-to-TSS distance (kb)",
-        ylabel="Pearson r of log1p(TPM) profiles",
-        title="Expression similarity vs intergene distance",
-    )
+    ax.set(xlabel="TSS-to-TSS distance (kb)", ylabel="Pearson r of log1p(TPM) profiles")
+    ax.set_title("Expression similarity vs intergene distance")
     ax.legend(fontsize=7, loc="upper right")
     return finish(ax, show=show, save=save, own_figure=own)
+
+
+def _neighbour_correlations(
+    Y: np.ndarray, ok: np.ndarray, nb: GenomicNeighbors, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson r and distance (kb) of each stored gene pair once, both profiles complete."""
+    n = len(Y)
+    gi = np.repeat(np.arange(n), k)
+    ni = nb.index[:, :k].ravel()
+    d_kb = nb.distance[:, :k].ravel() / 1000
+    nis = np.where(ni >= 0, ni, 0)
+    keep = (ni >= 0) & ok[gi] & ok[nis] & (gi != nis)
+    lo, hi, d_kb = np.minimum(gi, nis)[keep], np.maximum(gi, nis)[keep], d_kb[keep]
+    _, first = np.unique(lo * n + hi, return_index=True)
+    lo, hi, d_kb = lo[first], hi[first], d_kb[first]
+    chunks = range(0, len(lo), CHUNK)
+    r = [rowwise_pearson(Y[lo[s : s + CHUNK]], Y[hi[s : s + CHUNK]]) for s in chunks]
+    return np.concatenate(r or [np.empty(0)]), d_kb
+
+
+def _binned(r: np.ndarray, d_kb: np.ndarray, edges: np.ndarray) -> tuple[list, ...]:
+    """Geometric bin centre, median, 25th and 75th percentile of ``r`` per distance bin."""
+    which = np.digitize(d_kb, edges) - 1
+    mid, med, q1, q3 = [], [], [], []
+    for b in range(len(edges) - 1):
+        v = r[(which == b) & np.isfinite(r)]
+        if len(v) >= MIN_PAIRS_PER_BIN:
+            mid.append(np.sqrt(max(edges[b], 1) * edges[b + 1]))
+            med.append(np.median(v))
+            q1.append(np.percentile(v, 25))
+            q3.append(np.percentile(v, 75))
+    if not med:
+        warn_data(
+            f"distance_similarity: no distance bin has {MIN_PAIRS_PER_BIN} neighbour pairs "
+            f"with complete profiles ({len(r)} pairs in all); only random pairs are drawn",
+            stacklevel=4,
+        )
+    return mid, med, q1, q3

@@ -7,15 +7,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._anndata import promoter_onehot
+from .._adata import promoter_onehot
 from .._core.sequence import DEFAULT_UPSTREAM, window_sequences
-from ._utils import doc_params, finish, gene_index, gene_label, pyplot
+from .._docs import doc_params
+from ._utils import finish, gene_index, gene_label, pyplot
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from anndata import AnnData
     from matplotlib.figure import Figure
+
+_XLABEL = "position relative to TSS (bp)"
 
 
 @doc_params("show_save")
@@ -101,10 +104,10 @@ def promoter_attribution(
                 "promoter_key= (the column ge.pp.extract_promoters wrote) or zoom=None"
             )
             raise KeyError(msg)
-        X = promoter_onehot(
-            adata.var.iloc[[j]], promoter_key, upstream=tss, downstream=len(attr) - tss - 1
-        )
-        seq = window_sequences(X)[0]
+        down = len(attr) - tss - 1
+        seq = window_sequences(
+            promoter_onehot(adata.var.iloc[[j]], promoter_key, upstream=tss, downstream=down)
+        )[0]
         if len(seq) != len(attr):
             msg = (
                 f"var[{promoter_key!r}] decodes to a {len(seq)} bp window but varm[{key!r}] "
@@ -119,11 +122,8 @@ def promoter_attribution(
     colors = np.where(height >= 0, "tab:red", "tab:blue")
     ax.bar(pos, height, width=1.0, color=colors)
     ax.axvline(0, color="k", lw=0.8, ls="--")
-    ax.set(
-        xlabel="position relative to TSS (bp)",
-        ylabel="attribution\n(log1p TPM)",
-        title=f"{gene_label(adata, j)}: promoter CNN attribution (Integrated Gradients)",
-    )
+    ax.set(xlabel=_XLABEL, ylabel="attribution\n(log1p TPM)")
+    ax.set_title(f"{gene_label(adata, j)}: promoter CNN attribution (Integrated Gradients)")
     if seq is not None:
         ax.axvspan(lo, hi, color="grey", alpha=0.15)
         zx = axes[1, 0]
@@ -133,6 +133,6 @@ def promoter_attribution(
         for p, letter in zip(pos[sel], np.array(list(seq))[sel], strict=True):
             zx.text(p, ymin, letter, ha="center", va="top", fontsize=7, family="monospace")
         zx.axvline(0, color="k", lw=0.8, ls="--")
-        zx.set(xlabel="position relative to TSS (bp)", ylabel="attribution", xlim=(lo - 1, hi))
+        zx.set(xlabel=_XLABEL, ylabel="attribution", xlim=(lo - 1, hi))
         zx.margins(y=0.25)
     return finish(fig, show=show, save=save)

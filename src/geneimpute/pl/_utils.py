@@ -1,18 +1,14 @@
-"""What every plot shares: the units of what it draws, gene lookup, show / save.
-
-Nothing here computes results that :mod:`geneimpute.tl` owns; ``matplotlib.pyplot`` is
-imported inside the functions that draw, so ``import geneimpute`` stays light.
-"""
+"""What every plot shares: the units of what it draws, gene lookup, show / save."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .._utils import check_expression, get_expression
+from .._adata import check_expression, get_expression
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -20,47 +16,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 _Drawn = TypeVar("_Drawn", "Axes", "Figure")
-
-#: Figure resolution of ``save``.
-SAVE_DPI = 150
-
-
-_SHOW_SAVE = """\
-show
-        Show the figure (``plt.show()``). None: show when matplotlib is interactive
-        (Jupyter, IPython){when}.
-    save
-        Path (with extension) to save the figure to, at 150 dpi; relative paths are relative
-        to the working directory."""
-
-#: Docstring fragments shared by the plots, filled in by :func:`doc_params`.
-DOC_FRAGMENTS = {
-    "show_save": _SHOW_SAVE.replace("{when}", ""),
-    "show_save_ax": _SHOW_SAVE.replace("{when}", " and no ``ax`` was passed"),
-    "returns_axes": "Returns\n    -------\n    The Axes, or None when shown.",
-}
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def doc_params(*names: str) -> Callable[[_F], _F]:
-    """Fill ``{name}`` in the decorated function's docstring with ``DOC_FRAGMENTS[name]``.
-
-    Plain replacement (not :meth:`str.format`), so other braces in the docstring stay.
-    """
-
-    def decorate(func: _F) -> _F:
-        doc = func.__doc__ or ""
-        for name in names:
-            mark = "{" + name + "}"
-            if mark not in doc:
-                msg = f"{func.__qualname__}'s docstring has no {mark}"
-                raise ValueError(msg)
-            doc = doc.replace(mark, DOC_FRAGMENTS[name])
-        func.__doc__ = doc
-        return func
-
-    return decorate
 
 
 def pyplot():
@@ -71,10 +26,7 @@ def pyplot():
 
 
 def axes_or_new(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Axes, bool]:
-    """``ax``, or the Axes of a new ``figsize`` figure; and whether the figure is new.
-
-    The flag is :func:`finish`'s ``own_figure``.
-    """
+    """``ax``, or the Axes of a new ``figsize`` figure; and whether the figure is new."""
     if ax is not None:
         return ax, False
     _, ax = pyplot().subplots(figsize=figsize)
@@ -82,17 +34,12 @@ def axes_or_new(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Axes, bo
 
 
 def finish(
-    obj: _Drawn,
-    *,
-    show: bool | None,
-    save: str | Path | None,
-    own_figure: bool = True,
+    obj: _Drawn, *, show: bool | None, save: str | Path | None, own_figure: bool = True
 ) -> _Drawn | None:
-    """Lay out, save and show the figure of ``obj`` (scanpy's ``show`` / ``save`` convention).
+    """Lay out, save and show the figure of ``obj``; return ``obj``, or None when shown.
 
-    ``show=None`` shows the figure when matplotlib is interactive (Jupyter, IPython) and the
-    plot made its own figure (``own_figure``: no ``ax`` was passed), so panels drawn into a
-    caller's Axes are not shown half-finished. Returns ``obj``, or None when shown.
+    ``show=None`` shows it when matplotlib is interactive and the plot made its own figure, so
+    panels drawn into a caller's Axes are not shown half-finished.
     """
     from matplotlib.axes import Axes
 
@@ -102,7 +49,7 @@ def finish(
     if own_figure:
         fig.tight_layout()
     if save is not None:
-        fig.savefig(Path(save), dpi=SAVE_DPI, bbox_inches="tight")
+        fig.savefig(Path(save), dpi=150, bbox_inches="tight")
     if show is None:
         show = own_figure and plt.isinteractive()
     if show:
@@ -112,12 +59,7 @@ def finish(
 
 
 def recorded_is_log1p(adata: AnnData, key: str) -> bool | None:
-    """Units recorded by the function that wrote ``layers[key]``: ``uns[key]["params"]``.
-
-    :func:`~geneimpute.tl.impute_expression`, :func:`~geneimpute.tl.impute_neighbors` and
-    :func:`~geneimpute.tl.impute_samples` record ``is_log1p`` (and ``units``, ``"TPM"`` or
-    ``"log1p_TPM"``). Returns None when nothing is recorded.
-    """
+    """Units recorded in ``uns[key]["params"]`` (``is_log1p`` or ``units``) by ``tl``; or None."""
     info = adata.uns.get(key)
     params = info.get("params") if isinstance(info, Mapping) else None
     if not isinstance(params, Mapping):
@@ -131,19 +73,7 @@ def recorded_is_log1p(adata: AnnData, key: str) -> bool | None:
 
 
 def layer_log1p(adata: AnnData, key: str, is_log1p: bool | None) -> np.ndarray:
-    """``layers[key]`` as log1p(TPM), dense float64 ``(n_obs, n_vars)``.
-
-    Units come from ``uns[key]["params"]`` when the writer recorded them; otherwise from
-    ``is_log1p`` (None: TPM), and the values are then checked against the declared units.
-
-    Raises
-    ------
-    KeyError
-        If ``layers[key]`` is missing.
-    ValueError
-        If ``is_log1p`` contradicts the recorded units, or the values cannot be in the
-        declared units (negative, infinite, too large).
-    """
+    """``layers[key]`` as dense float64 log1p(TPM), in the recorded units, else ``is_log1p``'s."""
     if key not in adata.layers:
         msg = (
             f"adata.layers has no {key!r} (available: {list(adata.layers)}); run "
@@ -151,43 +81,26 @@ def layer_log1p(adata: AnnData, key: str, is_log1p: bool | None) -> np.ndarray:
         )
         raise KeyError(msg)
     recorded = recorded_is_log1p(adata, key)
-    X = get_expression(adata, key)
-    if recorded is None:
-        log1p = bool(is_log1p)
-        check_expression(
-            X,
-            is_log1p=log1p,
-            what=f"adata.layers[{key!r}]",
-            names=(adata.obs_names, adata.var_names),
+    if recorded is not None and is_log1p is not None and bool(is_log1p) != recorded:
+        units = "log1p(TPM)" if recorded else "TPM"
+        msg = (
+            f"is_log1p={is_log1p} contradicts adata.uns[{key!r}]['params'], which records "
+            f"that layers[{key!r}] holds {units}; leave is_log1p=None to use the recorded units"
         )
-    else:
-        if is_log1p is not None and bool(is_log1p) != recorded:
-            units = "log1p(TPM)" if recorded else "TPM"
-            msg = (
-                f"is_log1p={is_log1p} contradicts adata.uns[{key!r}]['params'], which records "
-                f"that layers[{key!r}] holds {units}; leave is_log1p=None to use the "
-                "recorded units"
-            )
-            raise ValueError(msg)
-        log1p = recorded
+        raise ValueError(msg)
+    X = get_expression(adata, key)
+    log1p = bool(is_log1p) if recorded is None else recorded
+    if recorded is None:
+        names = (adata.obs_names, adata.var_names)
+        check_expression(X, is_log1p=log1p, what=f"adata.layers[{key!r}]", names=names)
     return X if log1p else np.log1p(X)
 
 
 def truth_log1p(truth: AnnData, adata: AnnData, truth_is_log1p: bool) -> np.ndarray:
-    """``truth.X`` as log1p(TPM), aligned by name to ``adata``'s obs and var, ``(n_obs, n_vars)``.
-
-    Raises
-    ------
-    KeyError
-        If ``truth`` lacks some of ``adata``'s obs or var names.
-    ValueError
-        If ``truth.X`` cannot be in the declared units.
-    """
-    for axis, have, need in (
-        ("obs_names", truth.obs_names, adata.obs_names),
-        ("var_names", truth.var_names, adata.var_names),
-    ):
-        missing = need[~need.isin(have)]
+    """``truth.X`` as log1p(TPM), aligned by name to ``adata``'s obs and var."""
+    for axis in ("obs_names", "var_names"):
+        need = getattr(adata, axis)
+        missing = need[~need.isin(getattr(truth, axis))]
         if len(missing):
             msg = (
                 f"truth lacks {len(missing)} of adata's {axis} (e.g. {list(missing[:3])}); "
@@ -195,26 +108,14 @@ def truth_log1p(truth: AnnData, adata: AnnData, truth_is_log1p: bool) -> np.ndar
             )
             raise KeyError(msg)
     X = get_expression(truth, None)
-    check_expression(
-        X,
-        is_log1p=bool(truth_is_log1p),
-        what="truth.X",
-        names=(truth.obs_names, truth.var_names),
-    )
-    rows = truth.obs_names.get_indexer(adata.obs_names)
-    cols = truth.var_names.get_indexer(adata.var_names)
-    X = X[np.ix_(rows, cols)]
+    names = (truth.obs_names, truth.var_names)
+    check_expression(X, is_log1p=bool(truth_is_log1p), what="truth.X", names=names)
+    X = X[np.ix_(names[0].get_indexer(adata.obs_names), names[1].get_indexer(adata.var_names))]
     return X if truth_is_log1p else np.log1p(X)
 
 
 def gene_index(adata: AnnData, gene: str) -> int:
-    """Position of ``gene`` (a ``var_name``, else the first ``var['gene_name']`` match).
-
-    Raises
-    ------
-    KeyError
-        If ``gene`` is neither.
-    """
+    """Position of ``gene`` (a ``var_name``, else the first ``var['gene_name']`` match)."""
     if gene in adata.var_names:
         return int(adata.var_names.get_loc(gene))
     if "gene_name" in adata.var.columns:

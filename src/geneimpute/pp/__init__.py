@@ -1,8 +1,5 @@
 """Preprocessing: readers, gene annotation, promoters, tissue correlations, neighbour features."""
 
-from ._aggregate import tissue_medians
-from ._annotate import annotate_genes
-from ._correlation import tissue_correlation
 from ._donors import (
     from_donor_layers,
     from_mudata,
@@ -15,9 +12,10 @@ from ._gtex_tissues import gtex_tissue_map, merge_gtex_tissues
 from ._lazy import read_lazy, write_layers
 from ._neighbors import neighbor_features
 from ._promoters import extract_promoters, one_hot_encode
-from ._read_annotation import read_annotation
+from ._read_annotation import annotate_genes, read_annotation
 from ._read_fasta import read_fasta
 from ._read_tables import read_gct, read_wide_tsv
+from ._tissue_level import tissue_correlation, tissue_medians
 
 __all__ = [
     "annotate_genes",

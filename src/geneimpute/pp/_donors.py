@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._adata import get_expression
+from .._docs import doc_params
 from .._donor_layout import LAYOUT_KEY, donor_layout
 from .._logging import warn_data
-from .._utils import get_expression
 
 if TYPE_CHECKING:
     from mudata import MuData
 
 
+@doc_params("copy")
 def label_samples(
     adata: AnnData,
     labels: pd.DataFrame | Sequence[pd.DataFrame],
@@ -28,9 +30,9 @@ def label_samples(
 ) -> AnnData | None:
     """Join tissue labels onto samples (``obs_names``) from one or more sample tables.
 
-    Tables are tried in order; a sample takes the label of the first table that has it.
-    Labels are matched case-insensitively to the first table's spelling (GTEx SMTSD names such
-    as ``Muscle - Skeletal``; the Toil/Xena table writes some in another case).
+    A sample takes the label of the first table that has it; labels are matched
+    case-insensitively to the first table's spelling (the Toil/Xena table writes some GTEx
+    SMTSD names in another case).
 
     Parameters
     ----------
@@ -42,17 +44,16 @@ def label_samples(
     sample_col, tissue_col
         Column names in every table.
     key_added
-        ``obs`` column for the tissue; ``obs[f"{key_added}_source"]`` records the table index.
-    copy
-        Return a modified copy instead of writing in place.
+        ``obs`` column for the tissue.
+    {copy}
 
     Returns
     -------
     ``None``, or the modified copy with ``copy=True``. Writes ``obs[key_added]`` (NaN where no
     table labels the sample), ``obs[f"{key_added}_source"]`` (index of the labelling table, -1
     for none) and ``uns[f"{key_added}_labels"]["params"]`` (``n_unlabelled``, ``n_tables``,
-    ``sample_col``, ``tissue_col``). Unlabelled samples are reported with a
-    :class:`~geneimpute.DataWarning` giving their number and a few IDs.
+    ``sample_col``, ``tissue_col``). Unlabelled samples are counted in a
+    :class:`~geneimpute.DataWarning`.
 
     Raises
     ------
@@ -91,17 +92,14 @@ def label_samples(
     adata = adata.copy() if copy else adata
     adata.obs[key_added] = tissue.to_numpy()
     adata.obs[f"{key_added}_source"] = source.to_numpy()
-    adata.uns[f"{key_added}_labels"] = {
-        "params": {
-            "n_unlabelled": n_missing,
-            "n_tables": len(tables),
-            "sample_col": sample_col,
-            "tissue_col": tissue_col,
-        }
-    }
+    params: dict[str, Any] = dict(
+        n_unlabelled=n_missing, n_tables=len(tables), sample_col=sample_col
+    )
+    adata.uns[f"{key_added}_labels"] = {"params": {**params, "tissue_col": tissue_col}}
     return adata if copy else None
 
 
+@doc_params("copy")
 def normalize_panel_counts(
     adata: AnnData,
     *,
@@ -113,10 +111,9 @@ def normalize_panel_counts(
 ) -> AnnData | None:
     """Median-of-ratios normalisation of raw read counts, then log1p (for a small gene panel).
 
-    A panel of a few dozen genes has no meaningful library size (TPM/CPM over the panel would
-    let one highly expressed gene rescale all others), so each sample's size factor is the
-    median over genes of ``count / geometric mean of that gene across samples`` (Anders &
-    Huber, Genome Biology 2010; DESeq2), using genes with non-zero counts in every sample.
+    A panel of a few dozen genes has no meaningful library size, so each sample's size factor
+    is the median over genes of ``count / geometric mean of that gene across samples`` (Anders
+    & Huber, Genome Biology 2010; DESeq2), over genes with non-zero counts in every sample.
 
     Parameters
     ----------
@@ -131,8 +128,7 @@ def normalize_panel_counts(
         is ~1).
     key_added
         ``uns`` key for the parameters.
-    copy
-        Return a modified copy instead of writing in place.
+    {copy}
 
     Returns
     -------
@@ -173,15 +169,11 @@ def normalize_panel_counts(
     adata.layers[counts_key] = C.astype(np.float32)
     adata.X = np.log1p(C / sf[:, None]).astype(np.float32)
     adata.obs[size_factor_key] = sf
-    adata.uns[key_added] = {
-        "params": {
-            "method": "median_of_ratios_log1p",
-            "layer": layer,
-            "counts_key": counts_key,
-            "size_factor_key": size_factor_key,
-            "n_genes_for_size_factors": int(usable.sum()),
-        }
-    }
+    params: dict[str, Any] = dict(
+        method="median_of_ratios_log1p", layer=layer, counts_key=counts_key
+    )
+    params.update(size_factor_key=size_factor_key, n_genes_for_size_factors=int(usable.sum()))
+    adata.uns[key_added] = {"params": params}
     return adata if copy else None
 
 
@@ -194,6 +186,9 @@ def to_donor_layers(
     layer: str | None = None,
 ) -> AnnData:
     """Reshape samples x genes (long) into donors x genes with one layer per tissue.
+
+    Samples without a donor or tissue label are left out, counted in a
+    :class:`~geneimpute.DataWarning` with the donors left with no sample.
 
     Parameters
     ----------
@@ -211,9 +206,7 @@ def to_donor_layers(
     A new AnnData ``(n_donors, n_genes)`` with ``X`` = None, ``layers[tissue]`` float32 with NaN
     where the donor has no sample of that tissue, ``obs['n_tissues']``, and
     ``uns['donor_layout']``: ``tissues`` (list), ``sample_ids`` (DataFrame donors x tissues,
-    ``""`` where missing), ``donor_key``, ``tissue_key``, ``n_unlabelled_samples``. Samples with
-    no donor or tissue label are left out and counted; a :class:`~geneimpute.DataWarning` gives
-    their number and that of donors left with no sample.
+    ``""`` where missing), ``donor_key``, ``tissue_key``, ``n_unlabelled_samples``.
 
     Raises
     ------
@@ -239,16 +232,11 @@ def to_donor_layers(
         raise ValueError(msg)
     obs = obs[ok].astype(str)
     present = sorted(obs[tissue_key].unique())
-    if tissues is not None:
-        unknown = sorted(set(present) - set(tissues))
-        if unknown:
-            msg = (
-                f"unknown tissue labels {unknown[:5]} (not in tissues=); fix or drop those samples"
-            )
-            raise ValueError(msg)
-        tissue_list = [t for t in tissues if t in present]
-    else:
-        tissue_list = present
+    unknown = sorted(set(present) - set(tissues)) if tissues is not None else []
+    if unknown:
+        msg = f"unknown tissue labels {unknown[:5]} (not in tissues=); fix or drop those samples"
+        raise ValueError(msg)
+    tissue_list = present if tissues is None else [t for t in tissues if t in present]
     slash = [t for t in tissue_list if "/" in t]
     if slash:
         msg = f"tissue names {slash} contain '/', which .h5ad keys cannot hold"
@@ -283,13 +271,8 @@ def to_donor_layers(
         out.layers[t] = L
         sample_ids.iloc[d_idx[rows], tissue_list.index(t)] = obs.index[rows].to_numpy()
     out.obs["n_tissues"] = (sample_ids != "").sum(axis=1).to_numpy()
-    out.uns[LAYOUT_KEY] = {
-        "tissues": tissue_list,
-        "sample_ids": sample_ids,
-        "donor_key": donor_key,
-        "tissue_key": tissue_key,
-        "n_unlabelled_samples": n_unlabelled,
-    }
+    lay = dict(tissues=tissue_list, sample_ids=sample_ids, donor_key=donor_key)
+    out.uns[LAYOUT_KEY] = dict(lay, tissue_key=tissue_key, n_unlabelled_samples=n_unlabelled)
     return out
 
 
@@ -387,12 +370,9 @@ def from_mudata(mdata: MuData) -> AnnData:
             raise ValueError(msg)
         out.layers[t] = np.asarray(m.X, dtype=np.float32)
     ids = lay.get("sample_ids")
-    if ids is None:
-        ids = pd.DataFrame("", index=out.obs_names, columns=tissues)
-    lay.update({"tissues": tissues, "sample_ids": pd.DataFrame(ids)})
-    lay.setdefault("donor_key", "donor")
-    lay.setdefault("tissue_key", "tissue")
-    lay.setdefault("n_unlabelled_samples", 0)
+    ids = pd.DataFrame("", index=out.obs_names, columns=tissues) if ids is None else ids
+    lay = {"donor_key": "donor", "tissue_key": "tissue", "n_unlabelled_samples": 0, **lay}
+    lay.update(tissues=tissues, sample_ids=pd.DataFrame(ids))
     seen = np.stack([np.isfinite(out.layers[t]).any(axis=1) for t in tissues], axis=1)
     out.obs["n_tissues"] = seen.sum(axis=1)
     out.uns[LAYOUT_KEY] = lay

@@ -11,20 +11,14 @@ from anndata import AnnData
 
 
 def read_lazy(
-    path: str | Path,
-    *,
-    layers: Sequence[str] | None = (),
-    chunks: tuple[int, int] | None = None,
+    path: str | Path, *, layers: Sequence[str] | None = (), chunks: tuple[int, int] | None = None
 ) -> AnnData:
     """Open an ``.h5ad`` file or ``.zarr`` store with ``X`` (and layers) as dask arrays.
 
-    ``obs``, ``var`` and ``uns`` are read into memory (they are small: one row per sample or
-    gene); ``X`` and the chosen ``layers`` stay on disk as :class:`dask.array.Array` read
-    by anndata's :func:`anndata.experimental.read_elem_lazy`, so a matrix larger than memory
-    can go through :func:`~geneimpute.pp.tissue_medians` and
-    :func:`~geneimpute.tl.impute_samples` block by block (on the active dask scheduler, e.g. a
-    ``dask.distributed.Client``). Write results with ``adata.write_zarr``; they are computed
-    then.
+    ``obs``, ``var`` and ``uns`` are read into memory; ``X`` and the chosen ``layers`` stay on
+    disk as :class:`dask.array.Array` (:func:`anndata.experimental.read_elem_lazy`), so a matrix
+    larger than memory goes through :func:`~geneimpute.pp.tissue_medians` and
+    :func:`~geneimpute.tl.impute_samples` block by block on the active dask scheduler.
 
     Parameters
     ----------
@@ -34,9 +28,8 @@ def read_lazy(
         Layers to open lazily too; None opens every layer. Other layers are not read.
     chunks
         Dask chunks ``(n_samples, n_genes)`` of every lazy matrix; None uses the store's own
-        chunking (for h5ad: anndata's default). Stores written in ~1,000 samples x ~500 genes
-        chunks are read once per pass by both of geneimpute's access patterns (whole columns
-        for medians, whole rows for imputation).
+        (for h5ad: anndata's default). ~1,000 samples x ~500 genes suits both access patterns
+        (whole columns for medians, whole rows for imputation).
 
     Returns
     -------
@@ -76,7 +69,7 @@ def read_lazy(
         msg = f"{path} is neither an .h5ad file nor a .zarr store"
         raise ValueError(msg)
 
-    def lazy(elem):
+    def lazy(elem: Any) -> Any:
         return ad.experimental.read_elem_lazy(elem, chunks=chunks)
 
     stored = list(group["layers"].keys()) if "layers" in group else []
@@ -104,14 +97,11 @@ def write_layers(
 ) -> None:
     """Write layers of ``adata`` into a zarr store, computing lazy layers in one dask pass.
 
-    For the lazy layers that :func:`~geneimpute.tl.impute_samples` and
-    :func:`~geneimpute.tl.impute_from_regulators` return for a dask-backed matrix: all
-    requested dask layers are computed together by one :func:`dask.array.store` on the active
-    scheduler -- the workers of a ``dask.distributed.Client`` when one exists, each writing its
-    own blocks -- so the input is read once for the imputed values and their mask.
-    (``adata.write_zarr`` also works, but anndata computes each dask array separately with
-    the threaded scheduler of the calling process.) The arrays are written in anndata's
-    encoding (``layers/<key>``), so :func:`anndata.read_zarr` and :func:`read_lazy` read them.
+    For the lazy layers of :func:`~geneimpute.tl.impute_samples` and
+    :func:`~geneimpute.tl.impute_from_regulators`: one :func:`dask.array.store` on the active
+    scheduler (each worker writing its own blocks) computes them together, so the input is read
+    once (``adata.write_zarr`` computes each array separately, in the calling process). The
+    arrays are in anndata's encoding (``layers/<key>``), read by :func:`read_lazy`.
 
     Parameters
     ----------
@@ -119,14 +109,12 @@ def write_layers(
         AnnData whose ``layers[key]`` are numpy or dask arrays ``(n_obs, n_vars)``.
     path
         A zarr store written by anndata for the same observations and variables (e.g. the
-        one :func:`read_lazy` opened; ``obs``/``var`` are not rewritten), or a new path, where
-        ``obs`` and ``var`` are written first.
+        one :func:`read_lazy` opened), or a new path, where ``obs`` and ``var`` are written.
     keys
         Layers to write; None: every layer. Existing layers of the same name are replaced.
     chunks
         zarr chunks of the new arrays; None: each dask layer's chunks (numpy layers: zarr's
-        automatic chunking). Dask blocks must cover whole zarr chunks (e.g. the lazy layers'
-        blocks of whole rows with ``(rows per block, any width)``), as workers write in
+        automatic chunking). Dask blocks must cover whole zarr chunks, as workers write in
         parallel without locks.
     compressors
         zarr compressors of the new arrays (e.g. ``numcodecs.Blosc(cname="zstd")``);
@@ -155,8 +143,7 @@ def write_layers(
     if not path.exists():
         AnnData(obs=adata.obs, var=adata.var).write_zarr(path)
     group = zarr.open_group(str(path), mode="r+")
-    n_obs = len(ad.io.read_elem(group["obs"]))
-    n_var = len(ad.io.read_elem(group["var"]))
+    n_obs, n_var = (len(ad.io.read_elem(group[k])) for k in ("obs", "var"))
     if (n_obs, n_var) != adata.shape:
         msg = (
             f"the store at {path} holds {n_obs} x {n_var}; adata is {adata.n_obs} x {adata.n_vars}"
@@ -168,14 +155,8 @@ def write_layers(
     for k in keys:
         arr = adata.layers[k]
         zchunks: Any = chunks or (arr.chunksize if hasattr(arr, "chunksize") else "auto")
-        z = layers.create_array(
-            k,
-            shape=arr.shape,
-            dtype=arr.dtype,
-            chunks=zchunks,
-            compressors=compressors,
-            overwrite=True,
-        )
+        kw = {"shape": arr.shape, "dtype": arr.dtype, "chunks": zchunks, "overwrite": True}
+        z = layers.create_array(k, compressors=compressors, **kw)
         z.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
         if hasattr(arr, "compute"):
             lazy_src.append(arr)

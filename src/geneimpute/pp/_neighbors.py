@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._adata import check_coordinates, check_unique_var_names, gene_mask, get_expression
 from .._core.neighbors import ORIENTATION_NAMES, find_genomic_neighbors, neighbors_to_sparse
-from .._utils import check_coordinates, check_unique_var_names, gene_mask, get_expression
 
 
 def neighbor_features(
@@ -23,15 +23,11 @@ def neighbor_features(
 ) -> pd.DataFrame | None:
     """Find each gene's ``k`` nearest reference genes and their distance and orientation.
 
-    Following Brown, Dong & Truong (PLoS One 19:e0307360, 2024,
-    doi:10.1371/journal.pone.0307360), genes within ~20-60 kb tend to share tissue expression;
-    this records, for every gene, the ``k`` nearest *reference* genes on the same chromosome
-    by TSS-to-TSS distance (ties broken by gene order), with their relative orientation (same
-    strand, divergent = head-to-head, convergent = tail-to-tail) and whether the gene bodies
-    overlap or are nested. :func:`~geneimpute.tl.train`, :func:`~geneimpute.tl.impute_expression`,
-    :func:`~geneimpute.tl.impute_neighbors`, :func:`~geneimpute.tl.impute_samples` and
-    :func:`~geneimpute.pl.distance_similarity` read the result through ``neighbors_key``
-    instead of searching again.
+    Genes within ~20-60 kb tend to share tissue expression (Brown, Dong & Truong, PLoS One
+    2024, doi:10.1371/journal.pone.0307360). For every gene, the ``k`` nearest *reference*
+    genes on its chromosome by TSS distance (ties by gene order) are recorded with their
+    orientation (same strand, divergent = head-to-head, convergent = tail-to-tail) and whether
+    the bodies overlap or nest. ``tl`` and ``pl`` functions read it through ``neighbors_key``.
 
     Parameters
     ----------
@@ -41,8 +37,7 @@ def neighbor_features(
         reference genes.
     reference
         Boolean mask or ``var`` column of genes allowed as neighbours; default: every gene
-        whose expression (``X`` or ``layer``) has no NaN -- the reference genes the ``tl``
-        functions use by default -- or every gene when ``X`` is None.
+        whose expression (``X`` or ``layer``) has no NaN (as in ``tl``), or all without ``X``.
     k
         Number of neighbours per gene (>= 1).
     layer
@@ -56,16 +51,12 @@ def neighbor_features(
 
     Returns
     -------
-    ``None`` (or the DataFrame when ``inplace=False``). Writes, each ``(n_vars, n_vars)``
-    sparse CSR with row = gene, column = neighbour:
-
-    - ``adata.varp[f"{key_added}_distances"]``: TSS-to-TSS distance in bp (stored zeros are
-      neighbours that share the TSS).
-    - ``adata.varp[f"{key_added}_orientation"]``: 1 same strand, 2 divergent, 3 convergent
-      (:data:`geneimpute._core.neighbors.ORIENTATION_CODES`).
-    - ``adata.varp[f"{key_added}_overlap"]``: 1 overlapping bodies, 2 nested, 0 neither.
-    - ``adata.uns[key_added]``: ``distances_key``, ``orientation_key``, ``overlap_key`` and
-      ``params`` (``k``, ``n_reference``, ``reference``).
+    ``None`` (or the DataFrame when ``inplace=False``). Writes ``(n_vars, n_vars)`` CSR graphs
+    (row = gene, column = neighbour) ``varp[f"{key_added}_distances"]`` (TSS distance in bp;
+    stored zeros share the TSS), ``varp[f"{key_added}_orientation"]`` (1 same strand, 2
+    divergent, 3 convergent), ``varp[f"{key_added}_overlap"]`` (1 overlapping bodies, 2
+    nested) and ``uns[key_added]``: ``distances_key``, ``orientation_key``, ``overlap_key``,
+    ``params`` (``k``, ``n_reference``, ``reference``).
 
     Raises
     ------
@@ -116,10 +107,6 @@ def neighbor_features(
     keys = {name: f"{key_added}_{name}" for name in graphs}
     for name, m in graphs.items():
         adata.varp[keys[name]] = m
-    adata.uns[key_added] = {
-        "distances_key": keys["distances"],
-        "orientation_key": keys["orientation"],
-        "overlap_key": keys["overlap"],
-        "params": {"k": int(k), "n_reference": int(ref.sum()), "reference": rule},
-    }
+    params = {"k": int(k), "n_reference": int(ref.sum()), "reference": rule}
+    adata.uns[key_added] = {f"{name}_key": key for name, key in keys.items()} | {"params": params}
     return None

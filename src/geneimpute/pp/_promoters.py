@@ -13,6 +13,7 @@ from anndata import AnnData
 from .._adata import check_coordinates, check_unique_var_names
 from .._core.neighbors import tss_of
 from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, one_hot_encode, promoter_matrix
+from .._docs import doc_params
 from .._logging import warn_data
 from ._read_fasta import check_fasta_index
 
@@ -32,11 +33,8 @@ def _fasta_index(fasta) -> dict[str, tuple[str, int, int]]:
     index: dict[str, tuple[str, int, int]] = {}
     for name in fasta.keys():
         m = _REGION.match(name)
-        length = len(fasta[name])
-        if m:
-            index[m["chrom"]] = (name, int(m["start"]) - 1, length)
-        else:
-            index[name] = (name, 0, length)
+        chrom, offset = (m["chrom"], int(m["start"]) - 1) if m else (name, 0)
+        index[chrom] = (name, offset, len(fasta[name]))
     return index
 
 
@@ -47,6 +45,7 @@ def _resolve_chrom(chrom: str, index: dict[str, tuple[str, int, int]]) -> str | 
     return None
 
 
+@doc_params("copy")
 def extract_promoters(
     adata: AnnData,
     fasta: str | Path,
@@ -60,21 +59,13 @@ def extract_promoters(
     """Extract strand-aware promoter sequences around each gene's TSS from a genome FASTA.
 
     The window is ``[TSS - upstream, TSS + downstream]`` in transcription orientation (reverse
-    complement for ``-`` strand genes), i.e. ``upstream + downstream + 1`` bp with the TSS (+1)
-    at index ``upstream`` -- the EPDnew convention (-249..+50 by default). Intervals are built
-    with :mod:`pyranges` and read with :mod:`pyfaidx` (:func:`pyranges.get_sequence`).
-
-    Chromosome names are matched with or without the ``chr`` prefix. FASTA records named as a
-    region (``22:20000001-21000000``, 1-based inclusive, as written by ``samtools faidx``) are
-    treated as that slice of the chromosome.
-
-    :mod:`pyfaidx` reads the FASTA through an index, ``<fasta>.fai`` (plus ``<fasta>.gzi`` for
-    bgzip), kept next to the FASTA. When it is missing or older than the FASTA it is written
-    there, with a :class:`~geneimpute.DataWarning` saying so; later calls reuse it.
-
-    The sequences are what :func:`~geneimpute.tl.train` and :func:`~geneimpute.tl.impute_expression`
-    read through ``promoter_key=key_added`` (the TSS positions from
-    ``var[f"{key_added}_tss_index"]``).
+    complement on ``-`` strand genes), ``upstream + downstream + 1`` bp with the TSS at index
+    ``upstream`` (EPDnew's -249..+50 by default), read with :func:`pyranges.get_sequence`.
+    Chromosomes match with or without ``chr``; FASTA records named as a region
+    (``22:20000001-21000000``, as ``samtools faidx`` writes) are that slice of the chromosome.
+    A missing or stale ``<fasta>.fai`` index (``.gzi`` for bgzip) is written next to the FASTA,
+    with a :class:`~geneimpute.DataWarning`. ``tl.train`` and ``tl.impute_expression`` read the
+    result through ``promoter_key=key_added``. On an error, ``adata`` is left unchanged.
 
     Parameters
     ----------
@@ -92,15 +83,14 @@ def extract_promoters(
         their number and a few IDs.
     key_added
         ``var`` column for the sequences; pass the same name as ``promoter_key`` to ``tl``.
-    copy
-        Return a modified copy instead of writing in place.
+    {copy}
 
     Returns
     -------
     ``None``, or the modified copy with ``copy=True``. Writes ``adata.var[key_added]`` (str,
     upper case, ``upstream + downstream + 1`` bp; ``""`` where skipped) and
     ``adata.var[f"{key_added}_tss_index"]`` (int, 0-based index of the TSS in each sequence:
-    ``upstream``, or -1 where skipped). Writes ``<fasta>.fai`` if it is missing.
+    ``upstream``, or -1 where skipped), and ``<fasta>.fai`` if it is missing.
 
     Raises
     ------
@@ -114,8 +104,6 @@ def extract_promoters(
         If ``fasta`` does not exist.
     PermissionError
         If the ``.fai`` index is missing (or stale) and the FASTA's directory is not writable.
-
-    ``adata`` is left unchanged when an error is raised.
 
     Examples
     --------
@@ -157,8 +145,7 @@ def extract_promoters(
     # (record name, 0-based offset, length) per gene; ("", 0, 0) for an absent chromosome
     spans = {c: index[r] if r is not None else ("", 0, 0) for c, r in resolved.items()}
     record = pd.Series([spans[c][0] for c in chroms], dtype=object).to_numpy()
-    offset = np.array([spans[c][1] for c in chroms], dtype=np.int64)
-    rec_len = np.array([spans[c][2] for c in chroms], dtype=np.int64)
+    offset, rec_len = np.array([spans[c][1:] for c in chroms], dtype=np.int64).reshape(-1, 2).T
     rel_lo, rel_hi = lo - offset, hi - offset
     covered = (record != "") & (rel_lo >= 0) & (rel_hi <= rec_len)
     if not covered.all():
@@ -176,17 +163,9 @@ def extract_promoters(
 
     seqs = np.full(adata.n_vars, "", dtype=object)
     if covered.any():
-        gr = pr.PyRanges(
-            pd.DataFrame(
-                {
-                    "Chromosome": record[covered],
-                    "Start": rel_lo[covered],
-                    "End": rel_hi[covered],
-                    "Strand": np.where(plus[covered], "+", "-"),
-                    "row": np.flatnonzero(covered),
-                }
-            )
-        )
+        strand = np.where(plus[covered], "+", "-")
+        cols = {"Chromosome": record[covered], "Start": rel_lo[covered], "End": rel_hi[covered]}
+        gr = pr.PyRanges(pd.DataFrame({**cols, "Strand": strand, "row": np.flatnonzero(covered)}))
         got = pr.get_sequence(gr, pyfaidx_fasta=fa)  # in gr.df order (by chromosome, strand)
         seqs[gr.df["row"].to_numpy()] = [str(s).upper() for s in got]
     adata = adata.copy() if copy else adata

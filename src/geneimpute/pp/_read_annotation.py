@@ -1,39 +1,30 @@
-"""Reader of gene annotation: GTF, GFF3 and BED (via pyranges)."""
+"""Gene annotation: read GTF, GFF3 and BED (via pyranges) and join it into ``adata.var``."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
+from anndata import AnnData
 
-from .._adata import check_intervals, normalize_chrom
+from .._adata import check_intervals, check_unique_var_names, normalize_chrom
+from .._docs import doc_params
+from .._logging import warn_data
 from ._files import existing_file, is_gzip, open_text, strip_version
 
 #: The nine tab-separated columns of a GTF/GFF3 record.
-_GFF_COLUMNS = (
-    "seqname",
-    "source",
-    "feature",
-    "start",
-    "end",
-    "score",
-    "strand",
-    "frame",
-    "attributes",
-)
-_ATTRIBUTE_HINT = {
-    "GTF": "; GTF attributes are 'key \"value\";' pairs",
-    "GFF3": "; GFF3 attributes are 'key=value;' pairs",
-}
+_GFF_COLUMNS = tuple("seqname source feature start end score strand frame attributes".split())
+_ATTRIBUTE_HINT = {"GTF": "'key \"value\";'", "GFF3": "'key=value;'"}
 #: Lines before the records of a BED file that are not records.
 _BED_HEADER = ("track", "browser", "#")
 
@@ -69,10 +60,7 @@ class _Layout(NamedTuple):
 
 
 def _bad_record(p: Path, layout: _Layout) -> str | None:
-    """Describe the first record pyranges cannot take (only run to explain a failure).
-
-    The problem is its column count, an empty column, or a start/end that is not a whole number.
-    """
+    """Describe the first record pyranges cannot take: column count, empty column, coordinate."""
     what, n_cols, rule, start_col, header = layout
     first = True
     with open_text(p) as fh:
@@ -99,11 +87,7 @@ def _bad_record(p: Path, layout: _Layout) -> str | None:
 
 
 def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
+    return re.fullmatch(r"\s*[-+]?\d+\s*", text) is not None
 
 
 def _pyranges(
@@ -118,7 +102,7 @@ def _pyranges(
     except Exception as err:  # noqa: BLE001 - pyranges raises anything from pandas parsing
         problem = _bad_record(p, layout) or (
             f"pyranges could not parse it ({type(err).__name__}: {str(err).strip()})"
-            + _ATTRIBUTE_HINT.get(what, "")
+            + (f"; {what} attributes are {_ATTRIBUTE_HINT[what]} pairs" if what != "BED" else "")
         )
         msg = f"{p.name} is not a valid {what} file: {problem}"
         raise ValueError(msg) from err
@@ -179,15 +163,7 @@ def _read_gff(p: Path, features: Sequence[str], *, gff3: bool) -> pd.DataFrame:
             f"attribute, e.g. the one at {row['Chromosome']}:{row['Start'] + 1}-{row['End']}"
         )
         raise ValueError(msg)
-    out = pd.DataFrame(
-        {
-            "chrom": genes["Chromosome"].astype(str).to_numpy(),
-            "start": genes["Start"].to_numpy(np.int64),
-            "end": genes["End"].to_numpy(np.int64),
-            "strand": genes["Strand"].astype(str).to_numpy(),
-        },
-        index=strip_version(gene_id),
-    )
+    out = _coordinates(genes, genes["Strand"].astype(str).to_numpy(), gene_id)
     name_keys = ("gene_name", "Name") if gff3 else ("gene_name",)
     type_keys = ("gene_type", "gene_biotype", "biotype")
     for dst, keys in (("gene_name", name_keys), ("gene_type", type_keys)):
@@ -228,26 +204,25 @@ def _read_bed(p: Path) -> pd.DataFrame:
         problem = _bad_record(p, layout) or "records with empty name or strand columns"
         msg = f"{p.name} is not a valid BED file: {problem}"
         raise ValueError(msg)
-    return pd.DataFrame(
-        {
-            "chrom": df["Chromosome"].astype(str).to_numpy(),
-            "start": df["Start"].to_numpy(np.int64),
-            "end": df["End"].to_numpy(np.int64),
-            "strand": df["Strand"].astype(str).to_numpy() if "Strand" in df else ".",
-        },
-        index=strip_version(df["Name"].astype(str)),
-    )
+    strand = df["Strand"].astype(str).to_numpy() if "Strand" in df else "."
+    return _coordinates(df, strand, df["Name"].astype(str))
+
+
+def _coordinates(df: pd.DataFrame, strand: np.ndarray | str, ids: pd.Series) -> pd.DataFrame:
+    """``chrom``, ``start``, ``end``, ``strand`` of pyranges records, indexed by gene ID."""
+    chrom = df["Chromosome"].astype(str).to_numpy()
+    start, end = (df[c].to_numpy(np.int64) for c in ("Start", "End"))
+    out = {"chrom": chrom, "start": start, "end": end, "strand": strand}
+    return pd.DataFrame(out, index=strip_version(ids))
 
 
 def read_annotation(path: str | Path, *, feature: str | Sequence[str] = "gene") -> pd.DataFrame:
     """Read gene coordinates from a GTF, GFF3 or BED file (plain or gzip) with :mod:`pyranges`.
 
-    Records are parsed by :func:`pyranges.read_gtf`, :func:`pyranges.read_gff3` and
-    :func:`pyranges.read_bed` and kept in file order. GTF/GFF3 coordinates (1-based, inclusive)
-    become 0-based half-open (pyranges' convention); BED ones are already 0-based half-open.
-    Chromosome names get a ``chr`` prefix (``1`` -> ``chr1``, ``MT`` -> ``chrM``) and Ensembl
-    versions are stripped from gene IDs, so GENCODE and Ensembl sources mix. Only the first
-    record of a gene ID is kept (e.g. GENCODE's ``_PAR_Y`` copies).
+    Records are read by :func:`pyranges.read_gtf` / ``read_gff3`` / ``read_bed``, in file order,
+    as 0-based half-open coordinates. Chromosomes get a ``chr`` prefix (``MT`` -> ``chrM``) and
+    gene IDs lose their Ensembl version, so GENCODE and Ensembl sources mix. Only the first
+    record of a gene ID is kept (e.g. not GENCODE's ``_PAR_Y`` copies).
 
     Parameters
     ----------
@@ -303,3 +278,116 @@ def read_annotation(path: str | Path, *, feature: str | Sequence[str] = "gene") 
     out["chrom"] = normalize_chrom(out["chrom"].str.strip()).to_numpy()
     out.index.name = "gene_id"
     return out[~out.index.duplicated()]
+
+
+@doc_params("copy")
+def annotate_genes(
+    adata: AnnData,
+    annotation: pd.DataFrame | str | Path,
+    *,
+    tss_from_bed_window: int | None = None,
+    key_added: str = "gene_annotation",
+    copy: bool = False,
+) -> AnnData | None:
+    """Join gene coordinates (chrom, start, end, strand, TSS) into ``adata.var``.
+
+    Gene IDs match without Ensembl versions and chromosomes get the ``chr`` prefix, so GENCODE
+    and Ensembl sources mix. The TSS is the 5' end: ``start`` on ``+``, ``end - 1`` on ``-``.
+
+    Parameters
+    ----------
+    adata
+        AnnData whose ``var_names`` are Ensembl gene IDs (versions optional).
+    annotation
+        DataFrame from :func:`~geneimpute.pp.read_annotation` (indexed by gene ID, with
+        ``chrom``, ``start``, ``end`` in 0-based half-open bp and ``strand``) or a
+        GTF/GFF3/BED path read with it.
+    tss_from_bed_window
+        For BED intervals centred on the TSS (Xpresso: TSS +/- 10 kb), the half-width in bp;
+        sets ``tss`` to the window centre by strand (``start + w`` on ``+``, ``end - w`` on
+        ``-``) instead of the interval's 5' end.
+    key_added
+        ``uns`` key for the record of what was annotated (the coordinate columns keep their
+        fixed names, which every other function reads).
+    {copy}
+
+    Returns
+    -------
+    ``None``, or the modified copy with ``copy=True``. Writes ``var['chrom']``,
+    ``var['start']``, ``var['end']`` (float, 0-based half-open bp), ``var['strand']``,
+    ``var['tss']`` (float, bp) -- NaN for genes not in the annotation, counted in a
+    :class:`~geneimpute.DataWarning` -- and ``var['gene_name']``/``var['gene_type']`` where
+    the annotation has them and ``var`` does not, and ``uns[key_added]["params"]`` with
+    ``annotation`` (the path, or ``"DataFrame"``), ``n_genes_annotated``, ``n_genes_missing``
+    and ``tss_from_bed_window``.
+
+    Raises
+    ------
+    ValueError
+        If gene IDs are duplicated; no gene matches the annotation; or an annotation row
+        matched to a gene has an empty chromosome, missing coordinates, ``end < start``, a
+        negative start or a strand other than ``+``/``-`` (genes named). ``adata`` is left
+        unchanged.
+    KeyError
+        If the annotation lacks ``chrom``, ``start``, ``end`` or ``strand``.
+
+    Examples
+    --------
+    >>> ge.pp.annotate_genes(adata, "gencode.v26.annotation.gtf.gz")  # doctest: +SKIP
+    """
+    check_unique_var_names(adata)
+    ann = read_annotation(annotation) if not isinstance(annotation, pd.DataFrame) else annotation
+    missing = [c for c in ("chrom", "start", "end", "strand") if c not in ann.columns]
+    if missing:
+        msg = f"annotation lacks column(s) {missing}"
+        raise KeyError(msg)
+    ann = ann.copy()
+    ann.index = strip_version(ann.index)
+    ann = ann[~ann.index.duplicated()]
+    keys = strip_version(adata.var_names)
+    found = keys.isin(ann.index)
+    if not found.any():
+        msg = (
+            "no gene of adata.var_names is in the annotation (after stripping versions); "
+            f"e.g. {list(adata.var_names[:3])} vs {list(ann.index[:3])}"
+        )
+        raise ValueError(msg)
+    joined = ann.reindex(keys)
+    rows = joined[found]
+    check_intervals(
+        rows["chrom"],
+        rows["start"],
+        rows["end"],
+        adata.var_names[found],
+        source="the annotation",
+        strand=rows["strand"],
+        strand_hint="; the TSS needs the strand (a BED needs 6 columns)",
+    )
+    chrom = np.full(adata.n_vars, np.nan, dtype=object)
+    chrom[found] = normalize_chrom(joined["chrom"][found].astype(str)).to_numpy()
+    start = pd.to_numeric(joined["start"], errors="coerce").to_numpy(dtype=float)
+    end = pd.to_numeric(joined["end"], errors="coerce").to_numpy(dtype=float)
+    plus = joined["strand"].to_numpy() == "+"
+    if tss_from_bed_window is not None:
+        tss = np.where(plus, start + tss_from_bed_window, end - tss_from_bed_window)
+    else:
+        tss = np.where(plus, start, end - 1)
+    if not found.all():
+        warn_data(
+            f"annotate_genes: {int((~found).sum())} of {adata.n_vars} genes are not in the "
+            f"annotation and get NaN coordinates, e.g. {list(adata.var_names[~found][:5])}"
+        )
+    adata = adata.copy() if copy else adata
+    adata.var["chrom"] = chrom
+    adata.var["start"] = np.where(found, start, np.nan)
+    adata.var["end"] = np.where(found, end, np.nan)
+    adata.var["strand"] = joined["strand"].to_numpy()
+    adata.var["tss"] = np.where(found, tss, np.nan)
+    for col in ("gene_name", "gene_type"):
+        if col in ann.columns and col not in adata.var.columns:
+            adata.var[col] = joined[col].to_numpy()
+    source = "DataFrame" if isinstance(annotation, pd.DataFrame) else str(annotation)
+    params: dict[str, Any] = dict(annotation=source, n_genes_annotated=int(found.sum()))
+    params.update(n_genes_missing=int((~found).sum()), tss_from_bed_window=tss_from_bed_window)
+    adata.uns[key_added] = {"params": params}
+    return adata if copy else None

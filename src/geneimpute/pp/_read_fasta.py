@@ -14,13 +14,7 @@ from ._files import existing_file, few, is_bgzip, is_gzip
 def check_fasta_index(p: Path, caller: str) -> list[Path]:
     """Check that pyfaidx can use or write ``<p>.fai`` (and ``.gzi``); warn when it will.
 
-    ``caller`` (the public function, e.g. ``"read_fasta"``) names the reader in the message.
-    Returns the index files pyfaidx will write (missing, or older than the FASTA).
-
-    Raises
-    ------
-    PermissionError
-        If an index must be written and the FASTA's directory is not writable.
+    Returns the index files pyfaidx will write; ``caller`` names the reader in the messages.
     """
     indexes = [Path(f"{p}.fai")] + ([Path(f"{p}.gzi")] if is_gzip(p) else [])
     mtime = p.stat().st_mtime
@@ -55,10 +49,8 @@ def _duplicated_names(p: Path, err: Exception) -> list[str]:
 def read_fasta(path: str | Path) -> pd.Series:
     """Read a FASTA of sequences (e.g. promoters) into a Series with :mod:`pyfaidx`.
 
-    :mod:`pyfaidx` reads the FASTA through an index, ``<path>.fai`` (plus ``<path>.gzi`` for
-    bgzip), kept next to the FASTA. When it is missing or older than the FASTA it is written
-    there, with a :class:`~geneimpute.DataWarning` saying so; later calls reuse it. If reading
-    fails, index files written by the call are removed again.
+    A missing or stale index ``<path>.fai`` (and ``.gzi`` for bgzip) is written next to the
+    FASTA, with a :class:`~geneimpute.DataWarning`, and removed again if reading fails.
 
     Parameters
     ----------
@@ -90,8 +82,6 @@ def read_fasta(path: str | Path) -> pd.Series:
     >>> seqs = ge.pp.read_fasta("promoters.fa")  # doctest: +SKIP
     >>> adata.var["promoter_seq"] = seqs.reindex(adata.var_names).fillna("")  # doctest: +SKIP
     """
-    import pyfaidx
-
     p = existing_file(path)
     if is_gzip(p) and not is_bgzip(p):
         plain = p.name.removesuffix(".gz").removesuffix(".bgz")
@@ -109,33 +99,34 @@ def read_fasta(path: str | Path) -> pd.Series:
         raise ValueError(msg)
     written = check_fasta_index(p, "read_fasta")
     try:
+        return _records(p)
+    except BaseException:
+        for f in written:  # the index files this call wrote
+            f.unlink(missing_ok=True)
+        raise
+
+
+def _records(p: Path) -> pd.Series:
+    """Read the records of ``p`` with pyfaidx, explaining its errors."""
+    import pyfaidx
+
+    try:
         with pyfaidx.Fasta(str(p), as_raw=True, sequence_always_upper=True) as fa:
-            seqs = pd.Series({k: str(fa[k][:]) for k in fa.keys()}, dtype=object)
+            seqs = pd.Series({k: str(fa[k][:]) for k in fa.keys()}, dtype=object, name="sequence")
     except ImportError as err:  # bgzip needs Biopython
         msg = f"reading the bgzip FASTA {p.name} needs biopython (or decompress it): {err}"
-        _remove(written)
         raise ImportError(msg) from err
     except pyfaidx.FastaIndexingError as err:
-        _remove(written)
         msg = f"{p.name} is not a FASTA file pyfaidx can index: {err}"
         raise ValueError(msg) from None
     except ValueError as err:
         if not str(err).startswith("Duplicate key"):
-            _remove(written)
             raise
         dup = _duplicated_names(p, err)
-        _remove(written)
         msg = f"{p.name} has {len(dup)} duplicated record names, e.g. {few(dup)}"
         raise ValueError(msg) from None
-    seqs.name = "sequence"
     empty = seqs.index[seqs.str.len().to_numpy() == 0]
     if len(empty):
-        _remove(written)
         msg = f"{p.name} has {len(empty)} records without sequence, e.g. {few(empty)}"
         raise ValueError(msg)
     return seqs
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)

@@ -28,8 +28,8 @@ def read_gct(
         sample, then one row per gene (read counts or TPM).
     sample_attributes
         Optional GTEx ``SampleAttributesDS.txt`` (or a DataFrame) with ``SAMPID`` and ``SMTSD``
-        (tissue) columns; joined into ``obs``. Samples without attributes are kept with
-        ``tissue`` NaN, and a :class:`~geneimpute.DataWarning` gives their number and a few IDs.
+        (tissue) columns, joined into ``obs``; samples without attributes get ``tissue`` NaN,
+        counted in a :class:`~geneimpute.DataWarning`.
     strip_versions
         Drop the Ensembl version from gene IDs (``ENSG...9`` -> ``ENSG...``).
 
@@ -86,24 +86,19 @@ def read_gct(
         )
         raise ValueError(msg)
     genes = strip_version(df["Name"]) if strip_versions else pd.Index(df["Name"].astype(str))
-    if genes.duplicated().any():
-        msg = f"{p.name} has duplicated gene IDs, e.g. {few(genes[genes.duplicated()], 3)}"
-        raise ValueError(msg)
+    _check_unique(genes, p)
     values = df.iloc[:, 2:]
-    non_numeric = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
+    non_numeric = _non_numeric(values)
     if non_numeric:
         msg = f"sample columns {few(non_numeric)} of {p.name} are not numeric"
         raise ValueError(msg)
     var = pd.DataFrame({"gene_name": df["Description"].astype(str).to_numpy()}, index=genes)
     obs = pd.DataFrame(index=samples)
     obs["donor"] = ["-".join(s.split("-")[:2]) for s in samples]
-    attrs = None
-    if sample_attributes is not None:
-        attrs = (
-            sample_attributes
-            if isinstance(sample_attributes, pd.DataFrame)
-            else pd.read_csv(existing_file(sample_attributes), sep="\t", low_memory=False)
-        )
+    attrs = sample_attributes
+    if attrs is not None:
+        if not isinstance(attrs, pd.DataFrame):
+            attrs = pd.read_csv(existing_file(attrs), sep="\t", low_memory=False)
         for col in ("SAMPID", "SMTSD"):
             if col not in attrs.columns:
                 msg = f"sample attributes lack column {col!r} (columns: {few(attrs.columns)})"
@@ -187,20 +182,26 @@ def read_wide_tsv(
             msg = f"column {col!r} not in {p.name} (columns: {few(df.columns)}...)"
             raise KeyError(msg)
     genes = pd.Index(df.pop(gcol).astype(str), name="gene_id")
-    if genes.duplicated().any():
-        msg = f"{p.name} has duplicated gene IDs, e.g. {few(genes[genes.duplicated()], 3)}"
-        raise ValueError(msg)
+    _check_unique(genes, p)
     names = df.pop(name_column).astype(str).to_numpy() if name_column else None
     df = df.dropna(axis=1, how="all") if index_col_false else df
-    non_numeric = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    non_numeric = _non_numeric(df)
     if non_numeric:
         msg = (
             f"tissue columns {few(non_numeric)} of {p.name} are not numeric; pass the gene "
             "symbol column as name_column"
         )
         raise ValueError(msg)
-    var = pd.DataFrame(index=genes)
-    if names is not None:
-        var["gene_name"] = names
+    var = pd.DataFrame(index=genes) if names is None else pd.DataFrame({"gene_name": names}, genes)
     obs = pd.DataFrame(index=pd.Index(df.columns.astype(str), name="tissue"))
     return ad.AnnData(X=df.to_numpy(dtype=np.float32).T, obs=obs, var=var)
+
+
+def _check_unique(genes: pd.Index, p: Path) -> None:
+    if genes.duplicated().any():
+        msg = f"{p.name} has duplicated gene IDs, e.g. {few(genes[genes.duplicated()], 3)}"
+        raise ValueError(msg)
+
+
+def _non_numeric(df: pd.DataFrame) -> list:
+    return [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]

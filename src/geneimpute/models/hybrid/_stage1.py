@@ -241,7 +241,7 @@ def promoter_embeddings(
         for s in range(0, len(todo), batch_size):
             x = torch.from_numpy(promoter[todo[s : s + batch_size]]).to(device)
             parts.append(cnn(x).float().cpu().numpy())
-    dim = int(cnn.proj[1].out_features)
+    dim = int(cnn.proj[1].out_features)  # type: ignore[arg-type]
     emb = np.concatenate(parts) if parts else np.zeros((0, dim))
     out = np.empty((len(promoter), emb.shape[1]), dtype=emb.dtype)
     out[todo] = emb

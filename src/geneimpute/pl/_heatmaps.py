@@ -1,4 +1,4 @@
-"""Heatmap of regulator -> target attributions stored by ``tl.regulator_attribution``."""
+"""Heatmaps: tissue correlations (``pp.tissue_correlation``), regulator attributions (``tl``)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,89 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ._utils import axes_or_new, doc_params, finish
+from .._adata import read_tissue_correlation
+from .._docs import doc_params
+from ._utils import axes_or_new, finish, pyplot
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from anndata import AnnData
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
-@doc_params("show_save_ax", "returns_axes")
+@doc_params("show_save")
+def tissue_correlation(
+    adata: AnnData,
+    *,
+    key: str = "tissue_correlation",
+    show: bool | None = None,
+    save: str | Path | None = None,
+) -> Figure | None:
+    """Clustered heatmap (average linkage on ``1 - r``) of the correlation in ``uns[key]``.
+
+    Parameters
+    ----------
+    adata
+        With ``uns[key]``: the output of :func:`~geneimpute.pp.tissue_correlation` (a dict
+        with ``"correlation"``, Pearson r of log1p(TPM)) or a user's tissue x tissue
+        :class:`pandas.DataFrame`.
+    key
+        ``uns`` key of the correlation.
+    {show_save}
+
+    Returns
+    -------
+    The Figure, or None when shown.
+
+    Raises
+    ------
+    KeyError
+        If ``adata.uns[key]`` is missing.
+    TypeError
+        If ``adata.uns[key]`` is neither pp output nor a DataFrame.
+    ValueError
+        If the correlation is not square, its rows and columns name different tissues, or it
+        has NaN or infinite values.
+
+    Examples
+    --------
+    >>> ge.pp.tissue_correlation(adata)
+    >>> ge.pl.tissue_correlation(adata)
+    """
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    C = read_tissue_correlation(adata, key)
+    if C is None:
+        msg = f"adata.uns has no {key!r}; run ge.pp.tissue_correlation(adata) first"
+        raise KeyError(msg)
+    values = C.to_numpy(dtype=float)
+    if values.ndim != 2 or values.shape[0] != values.shape[1] or not len(values):
+        msg = f"adata.uns[{key!r}] must be a square tissue x tissue table, got {values.shape}"
+        raise ValueError(msg)
+    if not C.index.equals(C.columns):
+        msg = f"adata.uns[{key!r}] has rows and columns naming different tissues"
+        raise ValueError(msg)
+    if not np.isfinite(values).all():
+        msg = f"adata.uns[{key!r}] has {int((~np.isfinite(values)).sum())} NaN/infinite values"
+        raise ValueError(msg)
+    if len(C) > 1:
+        dist = squareform(np.clip(1 - values, 0, None), checks=False)
+        order = leaves_list(linkage(dist, "average"))
+        C = C.iloc[order, order]
+    n = len(C)
+    fig, ax = pyplot().subplots(figsize=(0.22 * n + 2.5, 0.22 * n + 1.5))
+    im = ax.imshow(C.to_numpy(dtype=float), cmap="viridis", vmin=float(values.min()), vmax=1)
+    ax.set_xticks(range(n), C.columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), C.index, fontsize=7)
+    from_pp = isinstance(adata.uns[key], dict) and "params" in adata.uns[key]
+    fig.colorbar(im, ax=ax, label="Pearson r of log1p(TPM)" if from_pp else "r", shrink=0.7)
+    return finish(fig, show=show, save=save)
+
+
+@doc_params("plot_axes")
 def regulator_heatmap(
     adata: AnnData,
     *,
@@ -45,11 +118,7 @@ def regulator_heatmap(
         the largest total absolute score).
     n_regulators
         Regulators (rows) shown.
-    ax
-        Axes to draw into; None: a new figure.
-    {show_save_ax}
-
-    {returns_axes}
+    {plot_axes}
 
     Raises
     ------
@@ -87,9 +156,8 @@ def regulator_heatmap(
     im = ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(len(cols)), [str(c) for c in cols], rotation=90, fontsize=8)
     ax.set_yticks(range(len(rows)), [str(r) for r in rows], fontsize=8)
-    ax.set_xlabel("target")
-    ax.set_ylabel("regulator")
     method = info.get("params", {}).get("method", "attribution")
-    ax.set_title(f"{method}: mean attribution (target sd per regulator sd)")
+    title = f"{method}: mean attribution (target sd per regulator sd)"
+    ax.set(xlabel="target", ylabel="regulator", title=title)
     ax.figure.colorbar(im, ax=ax, shrink=0.8)
     return finish(ax, show=show, save=save, own_figure=own)
