@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import geneimpute as ge
-import geneimpute.tl._inputs as tl_inputs
+import geneimpute._adata._inputs as adata_inputs
 from geneimpute.models import HybridConfig, HybridImputer
 
 from .conftest import FAST, assert_unchanged, hold_out
@@ -32,7 +32,7 @@ def setup(tmp_path_factory):
     np.fill_diagonal(user_C.values, 1.0)
     adata.uns["tissue_correlation"] = user_C
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(tl_inputs, "find_genomic_neighbors", _no_search)
+        mp.setattr(adata_inputs, "find_genomic_neighbors", _no_search)
         model = ge.tl.train(adata, **FAST)
     path = tmp_path_factory.mktemp("models") / "hybrid"
     model.save(path)
@@ -133,7 +133,7 @@ def test_tpm_declared_log1p_is_an_error(setup):
 def test_config_json_lists_the_setup(setup):
     adata, _, model, path, _ = setup
     cfg = json.loads((path / "config.json").read_text())
-    assert cfg["format"] == "geneimpute.HybridImputer" and cfg["schema_version"] == 2
+    assert cfg["format"] == "geneimpute.HybridImputer" and cfg["schema_version"] == 3
     assert cfg["geneimpute_version"] == ge.__version__
     s = cfg["setup"]
     assert s["features"] == ["promoter", "neighbors", "structure"]
@@ -152,7 +152,7 @@ def test_stored_neighbors_are_not_searched_again(setup, reference, monkeypatch):
     del fresh.uns["genomic_neighbors"]
     searched = ge.tl.impute_expression(fresh, model, copy=True)
     assert searched.uns["imputed"]["params"]["inputs"]["neighbors"] == "computed"
-    monkeypatch.setattr(tl_inputs, "find_genomic_neighbors", _no_search)
+    monkeypatch.setattr(adata_inputs, "find_genomic_neighbors", _no_search)
     stored = ge.tl.impute_expression(adata, model, neighbors_key="genomic_neighbors", copy=True)
     assert stored.uns["imputed"]["params"]["inputs"]["neighbors"] == "uns['genomic_neighbors']"
     np.testing.assert_allclose(stored.layers["imputed"], searched.layers["imputed"], rtol=1e-6)
@@ -181,9 +181,11 @@ def test_neighbors_only_model_keeps_its_features(setup, tmp_path):
     model.save(tmp_path / "nb")
     cfg = json.loads((tmp_path / "nb" / "config.json").read_text())
     assert cfg["setup"]["features"] == ["neighbors", "structure"]
-    assert cfg["config"]["use_cnn"] is False and cfg["config"]["use_transformer"] is True
+    assert cfg["config"]["components"] == [
+        "transformer", "tissue_correlation", "distance", "neighbor_profile"
+    ]  # fmt: skip
     back = HybridImputer.load(tmp_path / "nb")
-    assert back.features_ == ["neighbors", "structure"] and not back.config.use_cnn
+    assert back.features_ == ["neighbors", "structure"] and not back.config.uses("cnn")
     a = adata.copy()
     a.var = a.var.drop(columns=["promoter_seq"])  # not needed by this model
     ge.tl.impute_expression(a, back)

@@ -71,8 +71,7 @@ FORBIDDEN = {
         "geneimpute.pp",
         "geneimpute.tl",
         "geneimpute.pl",
-        "geneimpute._anndata",
-        "geneimpute._utils",
+        "geneimpute._adata",
     ),
     "_core": (
         "anndata",
@@ -80,8 +79,7 @@ FORBIDDEN = {
         "geneimpute.tl",
         "geneimpute.pl",
         "geneimpute.models",
-        "geneimpute._anndata",
-        "geneimpute._utils",
+        "geneimpute._adata",
     ),
 }
 

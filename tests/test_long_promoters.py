@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import geneimpute as ge
-from geneimpute._anndata import promoter_onehot
+from geneimpute._adata import promoter_onehot
 from geneimpute._logging import DataWarning
 from geneimpute._settings import torch_threads
 

@@ -126,7 +126,7 @@ def test_sequence_only_mode(trained):
     assert model.features_ == ["promoter", "structure"]
     out = ge.tl.impute_expression(adata, model, copy=True)
     cfg = out.uns["imputed"]["params"]["model_config"]
-    assert cfg["use_cnn"] and not cfg["use_transformer"] and not cfg["use_neighbor_features"]
+    assert cfg["components"] == ["cnn", "tissue_correlation"]
     assert out.layers["imputed_mask"][:, held].all()
     assert out.uns["imputed"]["params"]["features"] == ["promoter", "structure"]
 
@@ -241,7 +241,9 @@ def test_partial_genes_overwrite(trained):
 def test_xgboost_only_model_saves_and_loads(trained, tmp_path):
     """Without CNN and transformer, stage 1 is skipped: XGBoost on hand-made features alone."""
     adata, _, held, _ = trained
-    model = ge.tl.train(adata, use_cnn=False, use_transformer=False, **FAST)
+    model = ge.tl.train(
+        adata, components=["tissue_correlation", "distance", "neighbor_profile"], **FAST
+    )
     assert model.net_ is None and not model.uses_network
     model.save(tmp_path / "xgb_only")
     assert not (tmp_path / "xgb_only" / "network.pt").exists()

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import fields
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    json_to_distribution,
+)
 
 import geneimpute as ge
 from geneimpute.models import HybridConfig
-from geneimpute.tl import _tune
+from geneimpute.tl import _tune, _tune_score
 
 from .conftest import assert_unchanged
 
 #: tiny model settings: a trial fold trains in about a second on one CPU thread
 TINY = {"max_epochs": 1, "n_folds": 2, "xgb_n_estimators": 10, "embedding_dim": 8}
 SPACE = {
-    "learning_rate": ("float", 1e-3, 1e-2, True),
-    "k_neighbors": ("int", 4, 8),
-    "k_idw": ("int", 2, 6),
-    "xgb_max_depth": ("categorical", [2, 3]),
+    "learning_rate": FloatDistribution(1e-3, 1e-2, log=True),
+    "k_neighbors": IntDistribution(4, 8),
+    "k_idw": IntDistribution(2, 6),
+    "xgb_max_depth": CategoricalDistribution([2, 3]),
 }
 
 
@@ -48,11 +55,11 @@ def tuned(sub):
     """One real search (3 trials x 2 folds), with every fit and fold recorded."""
     adata, before = sub.copy(), sub.copy()
     fits, held = [], []
-    real_fit, real_score = _tune.fit_hybrid, _tune.score_fold
+    real_fit, real_score = _tune_score.fit_hybrid, _tune_score.score_fold
 
-    def spy_fit(adata, Y, reference, tissues, **kw):
-        fits.append({"Y": Y.copy(), "reference": reference.copy(), **kw})
-        return real_fit(adata, Y, reference, tissues, **kw)
+    def spy_fit(adata, Y, reference, tissues, spec, **kw):
+        fits.append({"Y": Y.copy(), "reference": reference.copy(), "spec": spec, **kw})
+        return real_fit(adata, Y, reference, tissues, spec, **kw)
 
     def spy_score(setting, rows, config):
         held.append(rows.copy())
@@ -61,8 +68,8 @@ def tuned(sub):
     np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (the global state is the point)
     torch_state = torch.get_rng_state().clone()
     mp = pytest.MonkeyPatch()
-    mp.setattr(_tune, "fit_hybrid", spy_fit)
-    mp.setattr(_tune, "score_fold", spy_score)
+    mp.setattr(_tune_score, "fit_hybrid", spy_fit)
+    mp.setattr(_tune_score, "score_fold", spy_score)
     try:
         best = ge.tl.tune(adata, "ref", n_trials=3, search_space=SPACE, accelerator="cpu", **TINY)
     finally:
@@ -74,11 +81,11 @@ def tuned(sub):
             "rng_kept": rng_kept}  # fmt: skip
 
 
-def _within(value, spec):
-    kind, *args = spec
-    if kind == "categorical":
-        return value in args[0]
-    return args[0] <= value <= args[1] and isinstance(value, int if kind == "int" else float)
+def _within(value, dist):
+    if isinstance(dist, CategoricalDistribution):
+        return value in dist.choices
+    kind = int if isinstance(dist, IntDistribution) else float
+    return dist.low <= value <= dist.high and isinstance(value, kind)
 
 
 def test_best_params_are_in_the_space_and_the_argmax(tuned):
@@ -106,10 +113,16 @@ def test_best_params_are_in_the_space_and_the_argmax(tuned):
     p = rec["params"]
     assert p["n_trials"] == 3 and p["n_validation_folds"] == 2
     assert p["n_reference_genes"] == 578 and p["n_validation_genes"] == 58
-    assert p["search_space"]["learning_rate"] == "float [0.001, 0.01] log"
+    # the space is recorded as optuna's JSON of each distribution, and reads back equal
+    assert {n: json_to_distribution(d) for n, d in p["search_space"].items()} == SPACE
     assert p["fixed"] == TINY and p["reference"] == "user_mask"
     assert p["k_neighbors_limit"] == 8 and p["promoter_key"] == "promoter_seq"
-    assert best["study"].best_trial.number == best["trial"]
+    study = best["study"]
+    assert study.best_trial.number == best["trial"]
+    # each trial is study.ask(SPACE): optuna sampled every field from the distribution given
+    assert all(t.distributions == SPACE for t in study.trials)
+    for t, (_, row) in zip(study.trials, trials.iterrows(), strict=True):
+        assert row["params_k_idw"] == min(t.params["k_idw"], t.params["k_neighbors"])
 
 
 def test_only_reference_genes_are_held_out_or_trained_on(tuned):
@@ -128,9 +141,10 @@ def test_only_reference_genes_are_held_out_or_trained_on(tuned):
         # hidden and non-reference genes are NaN: the model never sees them
         assert np.isnan(fit["Y"][~train]).all() and np.isfinite(fit["Y"][train]).all()
         # stored neighbours / correlation (built with the held genes) are not read
-        assert fit["neighbors_key"] is None and fit["tissue_correlation_key"] is None
-        assert fit["model_kwargs"]["calibrate"] is False
-        assert fit["model_kwargs"]["max_epochs"] == 1
+        spec = fit["spec"]
+        assert spec.neighbors_key is None and spec.tissue_correlation_key is None
+        assert spec.model_kwargs["calibrate"] is False
+        assert spec.model_kwargs["max_epochs"] == 1
 
 
 def test_adata_only_gains_the_record_and_rng_is_kept(tuned):
@@ -184,7 +198,7 @@ def test_seeded_folds_and_sampling(sub, monkeypatch):
     runs = []
     for seed in (0, 0, 1):
         calls = []
-        monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
+        monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
         out = ge.tl.tune(sub.copy(), "ref", n_trials=5, search_space=SPACE, random_state=seed)
         runs.append((calls, out["trials"].drop(columns="duration_s")))
     (c0, t0), (c1, t1), (c2, t2) = runs
@@ -196,22 +210,32 @@ def test_seeded_folds_and_sampling(sub, monkeypatch):
 
 def test_first_trial_is_the_given_settings(sub, monkeypatch):
     calls = []
-    monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
+    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
     adata = sub.copy()
     first = {"learning_rate": 1e-3, "k_neighbors": 5}
-    ge.tl.tune(adata, "ref", n_trials=3, n_validation_folds=1, search_space=SPACE,
-               first_trial=first)  # fmt: skip
+    out = ge.tl.tune(adata, "ref", n_trials=3, n_validation_folds=1, search_space=SPACE,
+                     first_trial={**first, "k_neighbors": np.int64(5)})  # fmt: skip
     assert {k: calls[0][1][k] for k in first} == first  # trial 0 trains with them
+    assert type(calls[0][1]["k_neighbors"]) is int  # in the distribution's own type
+    assert out["study"].trials[0].params["learning_rate"] == 1e-3  # enqueued in optuna
     assert calls[1][1]["learning_rate"] != 1e-3  # later trials are sampled
     row = adata.uns["tune"]["trials"].iloc[0]
     assert row["params_learning_rate"] == 1e-3 and row["params_k_neighbors"] == 5
     assert adata.uns["tune"]["params"]["first_trial"] == first
-    for bad, match in (
-        ({"max_epochs": 2}, r"not searched: \['max_epochs'\]"),
-        ({"learning_rate": 1.0}, r"first_trial\['learning_rate'\] = 1.0 is outside"),
-        ({"k_neighbors": 4.5}, r"first_trial\['k_neighbors'\] = 4.5 is outside"),
-    ):
-        with pytest.raises(ValueError, match=match):
+    fits = r"does not fit the fields searched, \['k_idw', 'k_neighbors', 'learning_rate', .*\]: "
+    for bad, err, match in (
+        ({"max_epochs": 2}, ValueError, r"first_trial=\{'max_epochs': 2\} " + fits + "'max_"),
+        ({"learning_rate": 1.0}, ValueError,
+         r"first_trial=\{'learning_rate': 1.0\} " + fits + "The value 1.0 of parameter "
+         r"'learning_rate' isn't contained in the distribution FloatDistribution"),
+        ({"k_neighbors": 4.5}, ValueError, r"The value 4.5 of parameter 'k_neighbors' isn't"),
+        ({"k_neighbors": 9}, ValueError, r"The value 9 of parameter 'k_neighbors' isn't"),
+        ({"xgb_max_depth": 4}, ValueError, r"\{'xgb_max_depth': 4\} .*not in \(2, 3\)"),
+        ({"learning_rate": "fast"}, ValueError,
+         r"first_trial=\{'learning_rate': 'fast'\} does not fit .*'fast' is not a valid type"),
+        ([("learning_rate", 1e-3)], TypeError, "first_trial must be a dict"),
+    ):  # fmt: skip
+        with pytest.raises(err, match=match):
             ge.tl.tune(sub.copy(), "ref", n_trials=1, search_space=SPACE, first_trial=bad)
 
 
@@ -225,9 +249,10 @@ def test_pruning_and_failures_are_recorded(sub, monkeypatch, tmp_path):
             raise ValueError(msg)
         return score(setting, held, config)
 
-    monkeypatch.setattr(_tune, "score_fold", flaky)
+    monkeypatch.setattr(_tune_score, "score_fold", flaky)
     adata = sub.copy()
-    with pytest.warns(UserWarning, match=r"trials failed \(trial \d+: ValueError: boom\)"):
+    with pytest.warns(UserWarning, match=r"trials failed \(trial \d+ with \{.*'k_neighbors': 4"
+                      r".*\}: ValueError: boom\)"):  # fmt: skip
         best = ge.tl.tune(adata, "ref", n_trials=16, n_validation_folds=3, search_space=SPACE)
     trials = adata.uns["tune"]["trials"]
     assert len(trials) == 16
@@ -250,7 +275,7 @@ def test_every_trial_failing_raises_and_leaves_adata(sub, monkeypatch):
         msg = "the model exploded"
         raise ValueError(msg)
 
-    monkeypatch.setattr(_tune, "score_fold", broken)
+    monkeypatch.setattr(_tune_score, "score_fold", broken)
     adata = sub.copy()
     with pytest.raises(RuntimeError, match="no trial .* completed .*the model exploded"):
         ge.tl.tune(adata, "ref", n_trials=2, search_space=SPACE)
@@ -260,31 +285,57 @@ def test_every_trial_failing_raises_and_leaves_adata(sub, monkeypatch):
 
 def test_k_idw_stays_below_k_neighbors(sub, monkeypatch):
     calls = []
-    monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
-    space = {"k_neighbors": ("int", 2, 6), "k_idw": ("int", 1, 10)}
-    ge.tl.tune(sub.copy(), "ref", n_trials=8, n_validation_folds=1, search_space=space)
+    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
+    space = {"k_neighbors": IntDistribution(2, 6), "k_idw": IntDistribution(1, 10)}
+    out = ge.tl.tune(sub.copy(), "ref", n_trials=8, n_validation_folds=1, search_space=space)
     assert all(1 <= c["k_idw"] <= c["k_neighbors"] <= 6 for _, c in calls)
-    calls.clear()  # only k_neighbors searched: the default k_idw (10) is lowered with it
+    # a sampled k_idw above the trial's k_neighbors is lowered: the table holds what trained
+    sampled = [t.params["k_idw"] for t in out["study"].trials]
+    assert list(out["trials"]["params_k_idw"]) == [c["k_idw"] for _, c in calls]
+    assert any(s > c["k_neighbors"] for s, (_, c) in zip(sampled, calls, strict=True))
+    calls.clear()  # only k_neighbors searched: the default k_idw (7) is lowered with it
     only_k = {"k_neighbors": space["k_neighbors"]}
     best = ge.tl.tune(sub.copy(), "ref", n_trials=3, n_validation_folds=1, search_space=only_k)
     assert all(c["k_idw"] == c["k_neighbors"] for _, c in calls)
     HybridConfig(**best["params"])
+    calls.clear()  # a fixed k_idw is never changed
+    fixed = ge.tl.tune(sub.copy(), "ref", n_trials=2, n_validation_folds=1, k_idw=2,
+                       search_space={"k_neighbors": IntDistribution(2, 6)})  # fmt: skip
+    assert all(c["k_idw"] == 2 for _, c in calls) and fixed["params"]["k_idw"] == 2
+    assert "params_k_idw" not in fixed["trials"]
 
 
 def test_default_space(sub, monkeypatch):
+    # optuna distributions over today's HybridConfig fields, none that cannot be searched
+    default = _tune.DEFAULT_SEARCH_SPACE
+    searchable = {f.name for f in fields(HybridConfig)} - set(_tune.NOT_SEARCHABLE)
+    assert set(default) <= searchable
+    assert all(
+        isinstance(d, FloatDistribution | IntDistribution | CategoricalDistribution)
+        for d in default.values()
+    )
     calls = []
-    monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
+    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
     adata = sub.copy()  # stores 8 neighbours per gene under "genomic_neighbors"
     best = ge.tl.tune(adata, "ref", n_trials=4, n_validation_folds=1, max_epochs=1)
     space = adata.uns["tune"]["params"]["search_space"]
-    assert set(space) == set(_tune.DEFAULT_SEARCH_SPACE) - {"max_epochs"}
-    assert space["k_neighbors"] == "int [8, 8]"  # capped at the stored neighbours
+    assert set(space) == set(default) - {"max_epochs"}
+    # k_neighbors and k_idw's upper bound are capped at the stored neighbours
+    assert json_to_distribution(space["k_neighbors"]) == IntDistribution(8, 8)
+    assert json_to_distribution(space["k_idw"]) == IntDistribution(3, 8)
+    assert json_to_distribution(space["learning_rate"]) == default["learning_rate"]
     for _, config in calls:
-        for name, spec in _tune.DEFAULT_SEARCH_SPACE.items():
+        for name, dist in default.items():
             if name not in ("k_neighbors", "k_idw", "max_epochs"):  # capped or fixed
-                assert _within(config[name], spec), (name, config[name])
+                assert _within(config[name], dist), (name, config[name])
         assert config["k_idw"] <= config["k_neighbors"] == 8 and config["max_epochs"] == 1
     HybridConfig(**best["params"])
+    calls.clear()  # a fixed k_neighbors: k_idw's range stops at it
+    adata = sub.copy()
+    ge.tl.tune(adata, "ref", n_trials=1, n_validation_folds=1, k_neighbors=12, neighbors_key=None)
+    space = adata.uns["tune"]["params"]["search_space"]
+    assert "k_neighbors" not in space
+    assert json_to_distribution(space["k_idw"]) == IntDistribution(3, 12)
     calls.clear()  # no neighbour inputs: no neighbour fields searched
     ge.tl.tune(
         sub.copy(),
@@ -295,12 +346,27 @@ def test_default_space(sub, monkeypatch):
         neighbors_key=None,
     )
     assert not {"k_neighbors", "k_idw"} & set(calls[0][1])
+    assert "learning_rate" in calls[0][1]
+    calls.clear()  # no network and no neighbours: only the XGBoost fields
+    adata = sub.copy()
+    ge.tl.tune(adata, "ref", n_trials=2, n_validation_folds=1, features=["structure"],
+               neighbors_key=None)  # fmt: skip
+    assert set(adata.uns["tune"]["params"]["search_space"]) == {
+        n for n in default if n.startswith("xgb_")
+    }
+    calls.clear()  # components without the neighbour profile: k_neighbors, but no k_idw
+    comps = ["cnn", "transformer", "tissue_correlation", "distance"]
+    adata = sub.copy()
+    ge.tl.tune(adata, "ref", n_trials=1, n_validation_folds=1, components=comps)
+    searched = adata.uns["tune"]["params"]["search_space"]
+    assert "k_neighbors" in searched and "k_idw" not in searched
+    assert list(adata.uns["tune"]["params"]["fixed"]["components"]) == comps
 
 
 def test_optuna_verbosity_restored(sub, monkeypatch):
     import optuna
 
-    monkeypatch.setattr(_tune, "score_fold", fake_scorer([]))
+    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer([]))
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.INFO)
     try:
@@ -314,32 +380,35 @@ def test_optuna_verbosity_restored(sub, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "err", "match"),
     [
-        ({"search_space": {"learing_rate": ("float", 1e-3, 1e-2)}}, ValueError,
-         r"\['learing_rate'\], which are not HybridConfig fields"),
-        ({"search_space": {"random_state": ("int", 0, 3)}}, ValueError, "cannot search"),
-        ({"search_space": {"calibrate": ("categorical", [True, False])}}, ValueError,
+        ({"search_space": {"learing_rate": FloatDistribution(1e-3, 1e-2)}}, ValueError,
+         r"cannot search 'learing_rate': searchable: \[.*'learning_rate'"),
+        ({"search_space": {"use_cnn": CategoricalDistribution([True, False])}}, ValueError,
+         r"cannot search 'use_cnn': searchable: \["),  # a removed switch
+        ({"search_space": {"random_state": IntDistribution(0, 3)}}, ValueError, "cannot search"),
+        ({"search_space": {"calibrate": CategoricalDistribution([True, False])}}, ValueError,
          "cannot search 'calibrate'"),
-        ({"search_space": {"k_neighbors": ("int", 4, 8), "k_idw": ("float", 1.0, 3.0)}},
-         ValueError, "k_idw must be an integer"),
+        ({"search_space": {"components": CategoricalDistribution(["cnn", "transformer"])}},
+         ValueError, "cannot search 'components'"),
         ({"max_epochs": 0}, ValueError, "max_epochs must be an integer >= 1"),
         ({"search_space": None, "k_neighbors": 20}, ValueError,
          r"k_neighbors=20: uns\['genomic_neighbors'\] holds 8"),
-        ({"search_space": {"max_epochs": ("int", 1, 3)}, "max_epochs": 2}, ValueError,
-         r"\['max_epochs'\] are both fixed .* and searched"),
-        ({"search_space": {"max_epochs": ("int", 3, 1)}}, ValueError, "low .* above high"),
-        ({"search_space": {"max_epochs": ("uniform", 1, 3)}}, ValueError, "expected"),
-        ({"search_space": {"learning_rate": ("float", 0.0, 1e-2, True)}}, ValueError,
-         "log-scale range needs low > 0"),
-        ({"search_space": {"k_neighbors": ("int", 0, 5)}}, ValueError,
-         "k_neighbors=0 .* must be an integer >= 1"),
-        ({"search_space": {"k_neighbors": ("int", 4, 30)}}, ValueError,
+        ({"search_space": {"max_epochs": IntDistribution(1, 3)}, "max_epochs": 2}, ValueError,
+         r"cannot search 'max_epochs': it is fixed \(a keyword argument of tune\); drop it"),
+        # the old tuple language, and other values that are not optuna distributions
+        ({"search_space": {"max_epochs": ("int", 1, 3)}}, TypeError,
+         r"search_space\['max_epochs'\] = \('int', 1, 3\) is not an optuna distribution"),
+        ({"search_space": {"max_epochs": 3}}, TypeError, "3 is not an optuna distribution"),
+        ({"random_state": 1.5}, ValueError, "random_state must be an integer, got 1.5"),
+        ({"search_space": {"k_neighbors": IntDistribution(4, 30)}}, ValueError,
          r"reaches 30: uns\['genomic_neighbors'\] holds 8 neighbours"),
-        ({"search_space": ["learning_rate"]}, TypeError, "search_space must be a dict"),
-        ({"search_space": {}}, ValueError, "search_space is empty"),
+        ({"search_space": {"k_neighbors": CategoricalDistribution([4, 16])}}, ValueError,
+         r"search_space\['k_neighbors'\] reaches 16"),
+        ({"search_space": ["learning_rate"]}, TypeError, "search_space must be a non-empty dict"),
+        ({"search_space": {}}, ValueError, r"search_space must be a non-empty dict .*got \{\}"),
         ({"max_epoch": 2}, TypeError, r"unknown HybridConfig option\(s\) \['max_epoch'\]"),
         ({"n_trials": 0}, ValueError, "n_trials must be an integer >= 1"),
         ({"n_trials": 2.5}, ValueError, "n_trials must be an integer >= 1"),
-        ({"n_trials": None}, ValueError, "needs a timeout"),
+        ({"n_trials": None}, ValueError, "or None with a timeout, got None"),
         ({"timeout": -1}, ValueError, "timeout must be a positive"),
         ({"validation_fraction": 0.0}, ValueError, r"validation_fraction must be in \(0, 0.5\]"),
         ({"validation_fraction": 0.6}, ValueError, r"validation_fraction must be in \(0, 0.5\]"),
@@ -352,7 +421,7 @@ def test_bad_input_raises_before_training(sub, monkeypatch, kwargs, err, match):
         msg = "no training should happen"
         raise AssertionError(msg)
 
-    monkeypatch.setattr(_tune, "score_fold", never)
+    monkeypatch.setattr(_tune_score, "score_fold", never)
     adata = sub.copy()
     with pytest.raises(err, match=match):
         ge.tl.tune(adata, "ref", **{"search_space": SPACE, "n_trials": 2, **kwargs})
@@ -360,8 +429,52 @@ def test_bad_input_raises_before_training(sub, monkeypatch, kwargs, err, match):
     assert_unchanged(adata, sub)
 
 
+@pytest.mark.parametrize(
+    ("space", "fixed", "match"),
+    [
+        ({"k_idw": FloatDistribution(1.0, 3.0)}, {}, r"HybridConfig.k_idw must be an integer"),
+        ({"learning_rate": CategoricalDistribution([0.0])}, {},
+         r"HybridConfig.learning_rate must be > 0, got 0.0"),
+        ({"learning_rate": CategoricalDistribution(["fast"])}, {},
+         r"trial 0 with \{'learning_rate': 'fast'\}: TypeError"),
+        ({"k_neighbors": IntDistribution(0, 0)}, {}, r"HybridConfig.k_neighbors must be an int"),
+        ({"k_neighbors": IntDistribution(2, 3)}, {"k_idw": 4},
+         r"HybridConfig.k_idw \(4\) must not exceed k_neighbors \([23]\)"),
+    ],
+)  # fmt: skip
+def test_values_hybridconfig_rejects_fail_before_training(sub, monkeypatch, space, fixed, match):
+    """HybridConfig checks each trial's values before it trains; all rejected: one error."""
+
+    def never(*args, **kw):
+        msg = "no training should happen"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(_tune_score, "score_fold", never)
+    adata = sub.copy()
+    with pytest.raises(RuntimeError, match=r"no trial .* completed \(2 failed.*" + match):
+        ge.tl.tune(adata, "ref", n_trials=2, search_space=space, neighbors_key=None, **fixed)
+    assert_unchanged(adata, sub)
+
+
+def test_trials_with_rejected_values_fail_and_the_search_goes_on(sub, monkeypatch):
+    calls = []
+    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
+    space = {"k_neighbors": CategoricalDistribution([2, 5])}
+    with pytest.warns(UserWarning, match=r"3 of 8 tune trials failed .*must not exceed k_neigh"):
+        best = ge.tl.tune(sub.copy(), "ref", n_trials=8, n_validation_folds=1, search_space=space,
+                          k_idw=4)  # fmt: skip
+    trials = best["trials"]
+    rejected = trials["params_k_neighbors"] < 4
+    assert rejected.any() and (~rejected).any()
+    assert (trials.loc[rejected, "state"] == "FAIL").all()
+    assert trials.loc[rejected, "fail_reason"].str.contains("HybridConfig.k_idw").all()
+    assert (trials.loc[~rejected, "state"] == "COMPLETE").all()
+    assert all(c["k_neighbors"] >= 4 for _, c in calls)  # only accepted values are scored
+    assert best["params"]["k_neighbors"] >= 4
+
+
 def test_too_few_reference_genes(sub, monkeypatch):
-    monkeypatch.setattr(_tune, "score_fold", fake_scorer([]))
+    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer([]))
     adata = sub.copy()
     few = np.zeros(adata.n_vars, bool)
     few[:60] = True

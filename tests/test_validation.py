@@ -193,7 +193,7 @@ def test_bad_coordinates_are_an_error(base, no_promoter, case, caller):
 
 def test_empty_promoters_drop_the_cnn(no_promoter):
     a, model = no_promoter
-    assert model.features_ == ["neighbors", "structure"] and not model.config.use_cnn
+    assert model.features_ == ["neighbors", "structure"] and not model.config.uses("cnn")
     assert model.setup_.promoter_key is None
 
 
@@ -249,7 +249,7 @@ def _swap_network(path):
     state = json.loads((path / "config.json").read_text())
     args, cfg = state["network"], state["config"]
     other = [HybridNet(**{**args, "dim": args["dim"] // 2}) for _ in range(cfg["n_folds"])]
-    net = NetworkEnsemble(other) if cfg["network_ensemble"] else other[0]
+    net = NetworkEnsemble(other)
     torch.save(net.state_dict(), path / "network.pt")
 
 
@@ -278,10 +278,6 @@ DAMAGE = {
         lambda p: _edit_config(p, lambda c: c["state"].update(mu=c["state"]["mu"][:3])),
         r"state.mu must be 37 finite numbers",
     ),
-    "other_schema": (
-        lambda p: _edit_config(p, lambda c: c.update(schema_version=1)),
-        r"schema version 1",
-    ),
     "swapped_network": (_swap_network, r"network.pt does not load: .*size mismatch"),
     "no_network": (lambda p: (p / "network.pt").unlink(), r"network.pt is missing"),
     "no_xgboost": (lambda p: (p / "xgboost.ubj").unlink(), r"xgboost.ubj is missing"),
@@ -294,6 +290,20 @@ DAMAGE = {
         r"interval calibration does not load",
     ),
 }
+
+
+def test_other_schema_is_refused_in_one_line(saved, base, tmp_path):
+    path = tmp_path / "m"
+    shutil.copytree(saved, path)
+    _edit_config(path, lambda c: c.update(schema_version=1))
+    match = r"is a model of schema version 1 .* reads schema 3 only: train it again"
+    with pytest.raises(DamagedModelError, match=match):
+        HybridImputer.load(path)
+    a = base.copy()
+    snap = _snapshot(a)
+    with pytest.raises(ValueError, match=match):
+        ge.tl.impute_expression(a, str(path))
+    _assert_unchanged(a, snap)
 
 
 @pytest.mark.parametrize("case", list(DAMAGE))

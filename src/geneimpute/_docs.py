@@ -55,6 +55,34 @@ save
 Returns
 -------
 The Axes, or None when shown.
+@map_location
+map_location
+    Device the torch weights are loaded onto (``"cpu"``, ``"cuda"``).
+@model_save
+path
+    Directory to write (its parent must exist).
+overwrite
+    Replace an existing ``path``.
+
+Raises
+------
+FileExistsError
+    If ``path`` exists and ``overwrite`` is False.
+FileNotFoundError
+    If the parent directory of ``path`` does not exist.
+RuntimeError
+    If the model is not fitted (nothing is written).
+@model_load
+path
+    Directory written by ``save``.
+@model_load_raises
+Raises
+------
+FileNotFoundError
+    If ``path`` is not a directory with a ``config.json``.
+DamagedModelError
+    (a ``ValueError``) If the directory is damaged or edited, naming what is wrong, or of
+    another model schema (one line naming its version and how to retrain).
 """
 
 #: Fragment name -> text (usually a parameter entry: its name line, the indented description).

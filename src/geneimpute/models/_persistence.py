@@ -1,16 +1,11 @@
 """The one save/load of every model family: a versioned ``config.json`` plus array files.
 
-A model directory holds ``config.json``::
-
-    {"format": "geneimpute.<Class>", "schema_version": 3, "geneimpute_version": "...",
-     "config": {hyperparameters}, "setup": {what it read from its AnnData},
-     "network": {constructor arguments} | null, "state": {fitted scalers, ...}}
-
-next to torch ``state_dict`` files (read with ``weights_only=True``), XGBoost UBJ files and
-``.npz``/``.npy`` arrays (read with ``allow_pickle=False``). No pickle anywhere. Every family
-(hybrid, donor, regulators) writes through :func:`write_model` and reads through
-:func:`read_model`, which refuses a directory of another schema with one line that names the
-version and how to retrain.
+``config.json`` holds ``format`` (``"geneimpute.<Class>"``), ``schema_version``,
+``geneimpute_version``, ``config`` (hyperparameters), ``setup`` (what it read from its data),
+``network`` (constructor arguments or null) and ``state`` (fitted scalars and vectors). Beside
+it: torch ``state_dict`` files (read with ``weights_only=True``), XGBoost UBJ and
+``.npz``/``.npy`` arrays (``allow_pickle=False``); no pickle anywhere. Another schema is
+refused with one line naming the version and how to retrain.
 """
 
 from __future__ import annotations
@@ -19,13 +14,14 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .. import __version__
 from .._core.io import atomic_directory
 
+_T = TypeVar("_T")
 #: Schema of every model directory this version writes and reads.
 SCHEMA_VERSION = 3
 #: How to train each format again (named in the refusal of another schema).
@@ -54,11 +50,7 @@ def _first_line(err: BaseException) -> str:
 
 @contextmanager
 def reading(path: Path, what: str | None = None) -> Iterator[None]:
-    """Turn any failure inside the block into a :class:`DamagedModelError` for ``path``.
-
-    ``what`` (e.g. ``"network.pt does not load"``) prefixes the cause; without it the
-    exception's type names it.
-    """
+    """Turn any failure inside the block into a :class:`DamagedModelError`, cause ``what``."""
     try:
         yield
     except DamagedModelError:
@@ -76,11 +68,7 @@ def write_model(
     *,
     overwrite: bool = False,
 ) -> None:
-    """Write a model directory atomically.
-
-    ``header`` (``config``, ``setup``, ``network``, ``state``: JSON-ready values) goes to
-    ``config.json`` after the format, schema and package version; ``write_files(tmp)`` writes
-    the array files into the temporary directory that replaces ``path`` when complete.
+    """Write ``header`` to ``config.json`` and ``write_files(tmp)`` into ``path``, atomically.
 
     Raises
     ------
@@ -89,35 +77,26 @@ def write_model(
     ValueError
         If ``header`` holds NaN or infinite numbers.
     """
-    state = {
-        "format": fmt,
-        "schema_version": SCHEMA_VERSION,
-        "geneimpute_version": __version__,
-        **header,
-    }
-    text = json.dumps(state, indent=2, allow_nan=False)
+    state = {"format": fmt, "schema_version": SCHEMA_VERSION, "geneimpute_version": __version__}
+    text = json.dumps({**state, **header}, indent=2, allow_nan=False)
     with atomic_directory(path, overwrite=overwrite) as tmp:
         (tmp / "config.json").write_text(text)
         write_files(tmp)
 
 
 def read_model(path: str | Path, fmt: str) -> tuple[Path, dict[str, Any]]:
-    """Read and check the ``config.json`` of a model directory of format ``fmt``.
-
-    Returns ``(path, header)``.
+    """``(path, header)`` of a model directory of format ``fmt``, checked.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` is not a directory with a ``config.json``.
     DamagedModelError
-        If ``config.json`` is not valid JSON, of another format, or of another schema (one
-        line naming the schema and how to retrain).
+        If ``config.json`` is not valid JSON, of another format, or of another schema.
     """
     p = Path(path)
     if not p.is_dir() or not (p / "config.json").exists():
-        name = fmt.split(".")[-1]
-        msg = f"{p} is not a saved {name}: config.json is missing"
+        msg = f"{p} is not a saved {fmt.split('.')[-1]}: config.json is missing"
         raise FileNotFoundError(msg)
     try:
         state = json.loads((p / "config.json").read_text())
@@ -146,15 +125,20 @@ def read_vector(state: dict, key: str, n: int, path: Path) -> np.ndarray:
     return v
 
 
-def load_booster(path: Path, name: str) -> Any:
-    """Load the XGBoost regressor saved as ``path / name``; ``DamagedModelError`` if it cannot."""
-    import xgboost as xgb
-
+def load_file(path: Path, name: str, read: Callable[[Path], _T]) -> _T:
+    """``read(path / name)``; :class:`DamagedModelError` if the file is missing or fails."""
     if not (path / name).exists():
         raise damaged(path, f"{name} is missing")
-    model = xgb.XGBRegressor()
     with reading(path, f"{name} does not load"):
-        model.load_model(path / name)
+        return read(path / name)
+
+
+def load_booster(path: Path, name: str) -> Any:
+    """Load the XGBoost regressor saved as ``path / name``."""
+    import xgboost as xgb
+
+    model = xgb.XGBRegressor()
+    load_file(path, name, model.load_model)
     return model
 
 
@@ -162,9 +146,8 @@ def load_weights(module: Any, path: Path, name: str, map_location: str = "cpu") 
     """Load the torch ``state_dict`` ``path / name`` into ``module`` (``weights_only=True``)."""
     import torch
 
-    if not (path / name).exists():
-        raise damaged(path, f"{name} is missing")
-    with reading(path, f"{name} does not load"):
-        sd = torch.load(path / name, map_location=map_location, weights_only=True)
-        module.load_state_dict(sd)
+    def read(file: Path) -> None:
+        module.load_state_dict(torch.load(file, map_location=map_location, weights_only=True))
+
+    load_file(path, name, read)
     return module

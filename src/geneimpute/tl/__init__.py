@@ -5,10 +5,11 @@ from ._attribution import attribute_promoters
 from ._baselines import impute_neighbors
 from ._donors import impute_donors
 from ._evaluate import evaluate
+from ._impute import impute_expression
 from ._predict import predict_profiles
 from ._regulators import impute_from_regulators, regulator_attribution, train_regulators
 from ._samples import impute_samples
-from ._train import impute_expression, train
+from ._train import train
 from ._tune import tune
 
 __all__ = [

@@ -9,18 +9,17 @@ from typing import Literal
 import numpy as np
 from anndata import AnnData
 
+from .._adata import InputSources, prepare_task, resolve_neighbors
 from .._core.neighbors import GenomicNeighbors, idw_profiles, idw_weights
 from .._logging import warn_data
 from ..models._conformal import TissueConformal, floor_sigmas
-from ._common import (
+from ._write import (
     check_interval,
     gene_reliability,
     interval_layers,
-    prepare_task,
     write_imputed,
     write_intervals,
 )
-from ._inputs import InputSources, resolve_neighbors
 
 
 def idw_spread(
@@ -143,15 +142,7 @@ def impute_neighbors(
         )
     seconds = time.perf_counter() - t0
     adata = adata.copy() if copy else adata
-    n_filled = write_imputed(
-        adata,
-        task,
-        pred,
-        is_log1p=is_log1p,
-        key_added=key_added,
-        overwrite=overwrite,
-        layer=layer,
-    )
+    n_filled = write_imputed(adata, task, pred, key_added=key_added, overwrite=overwrite)
     if bounds is not None:
         write_intervals(adata, key_added, rows, bounds, reliability)
     adata.uns[key_added] = {

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._adata import gene_mask, get_expression, to_log1p
 from .._core.metrics import (
     masked_metrics,
     masked_per_tissue_pearson,
     per_tissue_pearson,
     regression_metrics,
 )
-from .._utils import gene_mask, get_expression, to_log1p
 
 
 def evaluate(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._adata import STRUCTURE_COLUMNS, gene_feature_table
 from .._core.neighbors import no_neighbors
 from .._core.sequence import (
     DEFAULT_DOWNSTREAM,
@@ -23,9 +24,8 @@ from .._core.sequence import (
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from ..models import GeneInputs, HybridImputer
-from ._common import check_interval, gene_reliability
-from ._inputs import STRUCTURE_COLUMNS, gene_feature_table
-from ._train import resolve_model
+from ._model import resolve_model
+from ._write import check_interval, gene_reliability
 
 #: Pretrained models :func:`predict_profiles` picks with ``model="auto"``.
 SEQUENCE_MODEL = "gtex_v8_37tissues_sequence"

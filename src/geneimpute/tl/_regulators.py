@@ -11,36 +11,13 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._adata import check_unique_var_names, expression_source, gene_set, get_expression
 from .._dask import is_dask, map_rows
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
-from .._utils import check_unique_var_names, expression_source, get_expression
 from ..models.regulators._estimator import RegulatorImputer
 
 Genes = str | Sequence[str] | Sequence[bool] | np.ndarray | None
-
-
-def _gene_set(adata: AnnData, genes: Genes, default: np.ndarray, name: str) -> np.ndarray:
-    """Boolean mask from None (``default``), a ``var`` column, a bool mask or gene names."""
-    if genes is None:
-        return default
-    if isinstance(genes, str):
-        if genes not in adata.var.columns:
-            msg = f"{name}={genes!r} is not a column of adata.var (pass a list of gene names)"
-            raise KeyError(msg)
-        return adata.var[genes].to_numpy(dtype=bool)
-    arr = np.asarray(genes)
-    if arr.dtype == bool:
-        if arr.shape != (adata.n_vars,):
-            msg = f"{name} must be a boolean mask of shape ({adata.n_vars},), got {arr.shape}"
-            raise ValueError(msg)
-        return arr
-    names = [str(g) for g in arr]
-    missing = [g for g in names if g not in adata.var_names]
-    if missing:
-        msg = f"{len(missing)} {name} are not in adata.var_names: {missing[:5]}"
-        raise KeyError(msg)
-    return adata.var_names.isin(names)
 
 
 def _regulator_default(adata: AnnData, X: np.ndarray) -> np.ndarray:
@@ -145,7 +122,7 @@ def train_regulators(
     if regulators is None:
         reg = _regulator_default(adata, X)
     else:
-        reg = _gene_set(adata, regulators, np.zeros(adata.n_vars, bool), "regulators")
+        reg = gene_set(adata, regulators, np.zeros(adata.n_vars, bool), "regulators")
     if not reg.any():
         msg = "no regulators present: none of the regulator genes is measured in every sample"
         raise ValueError(msg)
@@ -157,7 +134,7 @@ def train_regulators(
         )
         raise ValueError(msg)
     measured = np.isfinite(X).any(axis=0)
-    tgt = _gene_set(adata, targets, ~reg & measured, "targets")
+    tgt = gene_set(adata, targets, ~reg & measured, "targets")
     if (tgt & reg).any():
         msg = f"genes are both regulators and targets: {list(adata.var_names[tgt & reg][:5])}"
         raise ValueError(msg)
@@ -243,6 +220,29 @@ class _RegulatorFill:
             block[fill] = pred[fill].astype(np.float32)
             out[:, self.t] = block
         return out
+
+
+def _fill_targets(
+    model: RegulatorImputer,
+    X: Any,
+    r: np.ndarray,
+    t: np.ndarray,
+    want_t: np.ndarray,
+    fill: np.ndarray | None,
+) -> tuple[Any, Any]:
+    """Fill the chosen cells: the layer and its mask (lazy dask arrays when ``fill`` is None)."""
+    if fill is None:
+        out = map_rows(X, _RegulatorFill(model, r, t, want_t), np.float32)
+        mask = map_rows(X, _RegulatorFill(model, r, t, want_t, mask=True), np.bool_)
+        return out, mask
+    pred = model.predict(X[:, r], X[:, t])
+    out = X.astype(np.float32)  # the values read above, not a second read of the matrix
+    block = out[:, t]
+    block[fill] = pred[fill].astype(np.float32)
+    out[:, t] = block
+    mask = np.zeros(out.shape, dtype=bool)
+    mask[:, t] = fill
+    return out, mask
 
 
 def _resolve(model: RegulatorImputer | str | Path | None) -> tuple[RegulatorImputer | None, str]:
@@ -350,7 +350,7 @@ def impute_from_regulators(
         timings["train"] = time.perf_counter() - t0
     model = resolved
     r, t, n_missing = _model_columns(adata, model, X)
-    want = _gene_set(adata, genes, np.ones(adata.n_vars, bool), "genes")
+    want = gene_set(adata, genes, np.ones(adata.n_vars, bool), "genes")
     if n_missing is not None:  # dask: counts from the checking pass; layers stay lazy
         per_target = np.where(want[t], n_missing, 0)
         n_values, n_genes = int(per_target.sum()), int((per_target > 0).sum())
@@ -363,18 +363,7 @@ def impute_from_regulators(
         )
         raise ValueError(msg)
     t0 = time.perf_counter()
-    if lazy:
-        filler = _RegulatorFill(model, r, t, want[t])
-        out = map_rows(X, filler, np.float32)
-        mask = map_rows(X, _RegulatorFill(model, r, t, want[t], mask=True), np.bool_)
-    else:
-        pred = model.predict(X[:, r], X[:, t])
-        out = X.astype(np.float32)  # the values read above, not a second read of the matrix
-        block = out[:, t]
-        block[fill] = pred[fill].astype(np.float32)
-        out[:, t] = block
-        mask = np.zeros(out.shape, dtype=bool)
-        mask[:, t] = fill
+    out, mask = _fill_targets(model, X, r, t, want[t], None if lazy else fill)
     timings["impute"] = time.perf_counter() - t0
     adata = adata.copy() if copy else adata
     adata.layers[key_added] = out
@@ -471,7 +460,7 @@ def regulator_attribution(
     X = get_expression(adata, layer)
     r, t, _ = _model_columns(adata, resolved, X)
     names = np.array(resolved.setup_.targets)
-    want = _gene_set(adata, targets, np.ones(adata.n_vars, bool), "targets")
+    want = gene_set(adata, targets, np.ones(adata.n_vars, bool), "targets")
     chosen = np.flatnonzero(want[t])
     if not len(chosen):
         msg = "no model target selected for attribution"

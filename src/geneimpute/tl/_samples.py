@@ -5,19 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from scipy import sparse
 
-from .._core.neighbors import GenomicNeighbors, idw_weights
-from .._dask import column_pass, is_dask, map_rows
-from .._logging import logger
-from .._settings import Accelerator, resolve_device
-from .._timing import timed
-from .._utils import (
+from .._adata import (
+    InputSources,
     check_coordinates,
     check_expression,
     check_unique_var_names,
@@ -26,141 +21,298 @@ from .._utils import (
     gene_mask,
     sample_tissues,
 )
-from ..models import FEATURES, HybridImputer
+from .._core.neighbors import GenomicNeighbors
+from .._dask import column_pass, is_dask
+from .._logging import logger
+from .._settings import Accelerator, resolve_device
+from .._timing import timed
+from ..models import HybridImputer
 from ..pp import tissue_medians
-from ._inputs import InputSources, model_correlation_entry
-from ._train import (
-    DEFAULT_CORRELATION_KEY,
-    DEFAULT_NEIGHBORS_KEY,
-    DEFAULT_PROMOTER_KEY,
+from ._model import (
     check_model_setup,
     check_scale,
-    fit_hybrid,
     model_tissue_order,
     predict_hybrid,
     resolve_model,
     units_of,
 )
+from ._sample_level import (
+    RowFiller,
+    all_nan_columns,
+    count_filled,
+    fill_samples,
+    fit_residual_gain,
+    fit_samples,
+    neighbor_operator,
+)
+from ._train import DEFAULT_CORRELATION_KEY, DEFAULT_NEIGHBORS_KEY, HybridFitSpec, fit_hybrid
+from ._write import model_correlation_entry
 
 
-def _all_nan_columns(X, chunk_size: int) -> np.ndarray:
-    """Genes (columns) with no finite value in any sample, computed in row chunks."""
-    seen = np.zeros(X.shape[1], dtype=bool)
-    for s in range(0, X.shape[0], chunk_size):
-        rows = np.arange(s, min(s + chunk_size, X.shape[0]))
-        seen |= np.isfinite(dense_rows(X, rows)).any(axis=0)
-    return ~seen
+class TissueTable(NamedTuple):
+    """What one pass over the samples gives (:func:`tissue_table`)."""
+
+    target: np.ndarray  # genes to impute
+    Y_all: np.ndarray  # genes x sample tissues, log1p tissue medians
+    reference: np.ndarray  # genes with a median in every tissue that are not imputed
+    fit_rows: np.ndarray | None  # rows of the samples that fit beta (all genes), float32
+    n_finite: np.ndarray | None  # finite values per gene (dask input only)
 
 
-def _neighbor_operator(
-    nb: GenomicNeighbors, target: np.ndarray, k: int
-) -> tuple[np.ndarray, sparse.csr_matrix]:
-    """Columns used and a sparse ``(n_columns, n_target)`` inverse-distance averaging matrix."""
-    idx, w = idw_weights(nb, k)
-    idx, w = idx[target], w[target]
-    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
-    valid = idx >= 0
-    cols, inv = np.unique(idx[valid], return_inverse=True)
-    tgt = np.repeat(np.arange(len(idx)), valid.sum(axis=1))
-    W = sparse.csr_matrix((w[valid], (inv, tgt)), shape=(len(cols), len(idx)))
-    return cols, W
+class TissueLevel(NamedTuple):
+    """The tissue-level hybrid's prediction of the target genes (:func:`tissue_level`)."""
+
+    model: HybridImputer
+    source: str
+    pred: np.ndarray  # target genes x model tissues, log1p
+    rows: np.ndarray  # the target genes' positions
+    order: np.ndarray  # position among the sample tissues of each model tissue
+    neighbors: GenomicNeighbors
+    sources: InputSources
 
 
-def _residual(V: np.ndarray, codes: np.ndarray, cols, M: np.ndarray, log1p: bool) -> np.ndarray:
-    """Log1p sample deviation from the tissue median, ``(len(V), len(cols))``, NaN -> 0.
+def check_k(k_neighbors: int) -> None:
+    """Raise unless ``k_neighbors`` is an integer >= 1."""
+    if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
+        msg = f"k_neighbors must be an integer >= 1, got {k_neighbors!r}"
+        raise ValueError(msg)
 
-    ``V`` is a dense block of rows (all genes), ``codes`` their tissue codes, ``M`` the tissue x
-    gene log1p medians.
+
+def model_order(
+    adata: AnnData,
+    model: HybridImputer | None,
+    tissue_names: list[str],
+    *,
+    promoter_key: str | None,
+    is_log1p: bool,
+) -> np.ndarray | None:
+    """Check a given model against ``adata`` before any pass over the data; its tissue order."""
+    if model is None:
+        return None
+    check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=is_log1p)
+    order, extra = model_tissue_order(tissue_names, model)
+    if extra:
+        msg = f"sample tissues {extra[:5]} are not among the model's tissues"
+        raise ValueError(msg)
+    return order
+
+
+def tissue_table(
+    adata: AnnData,
+    X: Any,
+    tissues: pd.Categorical,
+    samples: np.ndarray,
+    genes: str | Sequence[bool] | np.ndarray | None,
+    tissue_key: str,
+    layer: str | None,
+    is_log1p: bool,
+    chunk_size: int,
+    timings: dict[str, float],
+) -> TissueTable:
+    """Target and reference genes, tissue medians and the rows that fit ``beta``.
+
+    One pass over blocks of columns for dask input. ``samples`` are the rows drawn by
+    :func:`~geneimpute.tl._sample_level.fit_samples`.
+
+    Raises
+    ------
+    ValueError
+        If no gene is to be imputed, on medians that are not ``is_log1p``'s units, or with
+        fewer than 20 reference genes.
     """
-    R = V[:, cols]
-    if log1p:
-        np.log1p(R, out=R)
-    R -= M[np.ix_(codes, cols)]
-    return np.nan_to_num(R, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    lazy = is_dask(X)
+    n_finite = None
+    if lazy:  # one pass over column blocks: medians, finite counts, the beta-fit rows
+        with timed("sample_column_pass", timings):
+            codes, n = np.asarray(tissues.codes), len(tissues.categories)
+            med_raw32, n_finite, V_fit = column_pass(X, codes, n, samples)
+        all_nan = n_finite == 0
+    else:
+        with timed("sample_target_genes", timings):
+            all_nan = all_nan_columns(X, chunk_size) if genes is None else None
+    default = all_nan if genes is None else np.zeros(adata.n_vars, bool)
+    target = gene_mask(adata, genes, default, "genes")
+    if not target.any():
+        msg = "no genes to impute: no gene is NaN in every sample; pass genes= to choose them"
+        raise ValueError(msg)
+    tissue_names = [str(t) for t in tissues.categories]
+    if not lazy:
+        with timed("tissue_medians", timings):
+            tdata = tissue_medians(adata, tissue_key, layer=layer)
+        med_raw32 = np.asarray(tdata.X)
+        assert list(tdata.obs_names) == tissue_names
+        V_fit = dense_rows(X, samples)
+    med_raw = np.asarray(med_raw32, dtype=np.float64)
+    names = (tissue_names, adata.var_names)
+    check_expression(med_raw, is_log1p=is_log1p, what="tissue medians", names=names, stacklevel=5)
+    Y_all = (med_raw if is_log1p else np.log1p(med_raw)).T  # genes x tissues, log1p
+    reference = np.isfinite(Y_all).all(axis=1) & ~target
+    if reference.sum() < 20:
+        msg = f"only {int(reference.sum())} reference genes with a median in every tissue"
+        raise ValueError(msg)
+    return TissueTable(target, Y_all, reference, V_fit, n_finite)
 
 
-#: samples (and reference genes) used to fit ``beta``
-N_FIT = 2000
+def tissue_level(
+    adata: AnnData,
+    model: HybridImputer | None,
+    source: str,
+    table: TissueTable,
+    tissue_names: list[str],
+    order: np.ndarray | None,
+    spec: HybridFitSpec,
+) -> TissueLevel:
+    """Train the hybrid on the medians of the reference genes (``model=None``); predict."""
+    reference = table.reference
+    Y = np.where(reference[:, None], table.Y_all, np.nan)
+    sources = InputSources()
+    inputs = None
+    if model is None:
+        source = "trained here"
+        model, inputs, sources = fit_hybrid(
+            adata, Y, reference, tissue_names, spec.trained_here(), stacklevel=6
+        )
+        order = np.arange(len(tissue_names))
+    else:
+        assert order is not None
+        sources.tissue_correlation = "model"
+        check_scale(model, Y[:, order], reference, stacklevel=5)
+    rows = np.flatnonzero(table.target)
+    pred, _, inputs, _ = predict_hybrid(
+        adata,
+        model,
+        Y[:, order],
+        reference,
+        rows,
+        promoter_key=spec.promoter_key,
+        neighbors_key=spec.neighbors_key,
+        accelerator=spec.accelerator,
+        sources=sources,
+        inputs=inputs,
+    )
+    return TissueLevel(model, source, pred, rows, order, inputs.neighbors, sources)
 
 
-def _fit_samples(n_obs: int, random_state: int) -> np.ndarray:
-    """Sorted samples whose rows fit ``beta``, drawn before any data is read (any engine)."""
-    rng = np.random.default_rng([random_state, 1])
-    return np.sort(rng.choice(n_obs, size=min(N_FIT, n_obs), replace=False))
+def sample_step(
+    level: TissueLevel,
+    table: TissueTable,
+    tissues: pd.Categorical,
+    samples: np.ndarray,
+    k_neighbors: int,
+    is_log1p: bool,
+    overwrite: bool,
+    random_state: int,
+    timings: dict[str, float],
+) -> tuple[RowFiller, tuple[float, float]]:
+    """Fit ``beta`` on the sampled rows; the filler of the target genes' cells, ``(beta, r2)``.
 
-
-def _fit_residual_gain(
-    V: np.ndarray,
-    codes: np.ndarray,
-    M: np.ndarray,
-    reference: np.ndarray,
-    nb: GenomicNeighbors,
-    k: int,
-    log1p: bool,
-    rng,
-) -> tuple[float, float]:
-    """Least-squares gain of a gene's sample residual on its neighbours' (reference genes only).
-
-    ``V`` holds the rows of the samples drawn by :func:`_fit_samples` (all genes), ``codes``
-    their tissue codes. Returns ``(beta, r2)``: ``residual_gene ~ beta * idw_mean(residual_
-    neighbours)`` over up to 2,000 reference genes; ``beta`` is clipped to [0, 1].
+    Raises
+    ------
+    ValueError
+        If ``k_neighbors`` exceeds the neighbours of the model's inputs.
     """
-    ref_idx = np.flatnonzero(reference)
-    genes = np.sort(rng.choice(ref_idx, size=min(N_FIT, len(ref_idx)), replace=False))
-    probe = np.zeros(len(reference), dtype=bool)
-    probe[genes] = True
-    cols, W = _neighbor_operator(nb, probe, k)
-    R_g = _residual(V, codes, genes, M, log1p)
-    Q = np.asarray(_residual(V, codes, cols, M, log1p) @ W)
-    num, den = float((R_g * Q).sum()), float((Q * Q).sum())
-    beta = float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
-    ss = float((R_g**2).sum())
-    r2 = 1.0 - float(((R_g - beta * Q) ** 2).sum()) / ss if ss > 0 else 0.0
-    return beta, r2
+    codes, tissue_names = np.asarray(tissues.codes), [str(t) for t in tissues.categories]
+    # tissue-level log1p medians / predictions (all genes), rows in sample-code order
+    code_order = pd.Index(tissue_names).get_indexer([str(t) for t in tissues.categories])
+    med = table.Y_all.T.astype(np.float32)[code_order]
+    pred_t = np.full((len(tissue_names), len(table.Y_all)), np.nan, dtype=np.float32)
+    pred_t[np.ix_(level.order, level.rows)] = level.pred.T
+    pred = pred_t[code_order]
+    rng = np.random.default_rng(random_state)
+    nb = level.neighbors
+    if nb.k < k_neighbors:
+        msg = f"k_neighbors={k_neighbors} exceeds the {nb.k} neighbours of the model's inputs"
+        raise ValueError(msg)
+    assert table.fit_rows is not None  # freed only after this step
+    with timed("sample_residual_fit", timings):
+        beta, r2 = fit_residual_gain(
+            table.fit_rows, codes[samples], med, table.reference, nb, k_neighbors, not is_log1p, rng
+        )
+    logger.info("impute_samples: neighbour residual gain beta=%.3f (R^2 %.3f)", beta, r2)
+    cols, W = neighbor_operator(nb, table.target, k_neighbors)
+    filler = RowFiller(
+        codes=codes,
+        pred=pred,
+        med=med,
+        tidx=level.rows,
+        cols=cols,
+        W=W,
+        beta=beta,
+        log1p=is_log1p,
+        overwrite=overwrite,
+    )
+    return filler, (beta, r2)
 
 
-class _RowFiller:
-    """Fill the target genes of a block of sample rows (shared by the in-memory and dask paths).
+def samples_params(
+    level: TissueLevel,
+    spec: HybridFitSpec,
+    table: TissueTable,
+    fit: tuple[float, float],
+    *,
+    tissue_key: str,
+    k_neighbors: int,
+    overwrite: bool,
+    n_values: int,
+) -> dict:
+    """``uns[key_added]["params"]`` of :func:`impute_samples`; ``fit`` is ``(beta, r2)``."""
+    model, log1p = level.model, spec.is_log1p
+    return {
+        "method": "hybrid_samples",
+        "tissue_key": tissue_key,
+        "n_genes_imputed": int(table.target.sum()),
+        "n_values_imputed": n_values,
+        "engine": "numpy" if table.n_finite is None else "dask",
+        "n_reference_genes": int(table.reference.sum()),
+        "k_neighbors": int(k_neighbors),
+        "beta": fit[0],
+        "residual_r2": fit[1],
+        "is_log1p": log1p,
+        "units": units_of(log1p),
+        "layer": spec.layer or "X",
+        "overwrite": bool(overwrite),
+        "random_state": int(spec.random_state),
+        "device": resolve_device(spec.accelerator),
+        "features": model.features_,
+        "model": level.source,
+        "inputs": level.sources.to_dict(),
+        "model_config": dict(vars(model.config)),
+    }
 
-    Called with a dense float32 ``(n_rows, n_genes)`` block and its row indices; returns the
-    filled block (``mask=False``) or the bool mask of filled cells (``mask=True``).
+
+def write_samples(
+    adata: AnnData,
+    level: TissueLevel,
+    profiles: pd.DataFrame,
+    layers: tuple[Any, Any],
+    params: dict,
+    timings: dict[str, float],
+    *,
+    key_added: str,
+    tissue_correlation_key: str | None,
+    copy: bool,
+) -> AnnData | None:
+    """Write the layer and mask ``layers``, the correlation and ``uns[key_added]``.
+
+    ``profiles``: the tissue-level prediction, sample tissues x target genes, log1p.
     """
-
-    def __init__(self, *, codes, pred, med, tidx, cols, W, beta, log1p, overwrite, mask=False):
-        self.codes, self.pred, self.med, self.tidx = codes, pred, med, tidx
-        self.cols, self.W, self.beta = cols, W, beta
-        self.log1p, self.overwrite, self.mask = log1p, overwrite, mask
-
-    def fill(self, V: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(values of the target columns after filling, cells filled)``, both ``(rows, T)``."""
-        c = self.codes[rows]
-        P = self.pred[c][:, self.tidx]
-        if self.beta > 0 and len(self.cols):
-            P += self.beta * np.asarray(
-                _residual(V, c, self.cols, self.med, not self.log1p) @ self.W
-            )
-        values = P if self.log1p else np.expm1(np.clip(P, 0, None))
-        block = V[:, self.tidx]
-        sel = np.ones(block.shape, bool) if self.overwrite else ~np.isfinite(block)
-        sel &= np.isfinite(values)
-        block[sel] = values[sel]
-        return block, sel
-
-    def with_mask(self) -> _RowFiller:
-        """Return the same filler, returning the mask."""
-        other = _RowFiller.__new__(_RowFiller)
-        other.__dict__.update(self.__dict__, mask=True)
-        return other
-
-    def __call__(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        block, sel = self.fill(V, rows)
-        if self.mask:
-            out = np.zeros(V.shape, dtype=bool)
-            out[:, self.tidx] = sel
-            return out
-        out = V.copy()  # never write into the caller's (or dask's) chunk
-        out[:, self.tidx] = block
-        return out
+    corr_entry = model_correlation_entry(
+        adata, tissue_correlation_key, level.model, f"geneimpute.tl.impute_samples ({key_added!r})"
+    )
+    adata = adata.copy() if copy else adata
+    adata.layers[key_added] = layers[0]
+    adata.layers[f"{key_added}_mask"] = layers[1]
+    if corr_entry is not None:
+        adata.uns[tissue_correlation_key] = corr_entry
+    model_timings = {f"tissue_level_{k}": v for k, v in level.model.timings_.items()}
+    adata.uns[key_added] = {
+        "params": params,
+        "tissue_profiles": profiles,
+        "timings": {**model_timings, **timings},
+    }
+    n_values = params["n_values_imputed"]
+    logger.info("impute_samples: filled %d values of %d genes", n_values, len(level.rows))
+    return adata if copy else None
 
 
 def impute_samples(
@@ -285,174 +437,56 @@ def impute_samples(
     """
     check_unique_var_names(adata)
     check_coordinates(adata.var)
-    if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
-        msg = f"k_neighbors must be an integer >= 1, got {k_neighbors!r}"
-        raise ValueError(msg)
+    check_k(k_neighbors)
     model, model_source, log1p = resolve_model(model, is_log1p)
     tissues = sample_tissues(adata, tissue_key)
     X = expression_source(adata, layer)
-    lazy = is_dask(X)
-    codes = np.asarray(tissues.codes)
-    samples = _fit_samples(adata.n_obs, random_state)
+    samples = fit_samples(adata.n_obs, random_state)
     tissue_names = [str(t) for t in tissues.categories]  # = tissue_medians' rows (min_samples=1)
-    if model is not None:  # checked before any pass over the data
-        check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=log1p)
-        order, extra = model_tissue_order(tissue_names, model)
-        if extra:
-            msg = f"sample tissues {extra[:5]} are not among the model's tissues"
-            raise ValueError(msg)
+    order = model_order(adata, model, tissue_names, promoter_key=promoter_key, is_log1p=log1p)
     timings: dict[str, float] = {}
-    if lazy:  # one pass over column blocks: medians, finite counts, the beta-fit rows
-        with timed("sample_column_pass", timings):
-            med_raw32, n_finite, V_fit = column_pass(X, codes, len(tissues.categories), samples)
-        all_nan = n_finite == 0
-    else:
-        with timed("sample_target_genes", timings):
-            all_nan = _all_nan_columns(X, chunk_size) if genes is None else None
-    default = all_nan if genes is None else np.zeros(adata.n_vars, bool)
-    target = gene_mask(adata, genes, default, "genes")
-    if not target.any():
-        msg = "no genes to impute: no gene is NaN in every sample; pass genes= to choose them"
-        raise ValueError(msg)
-    if not lazy:
-        with timed("tissue_medians", timings):
-            tdata = tissue_medians(adata, tissue_key, layer=layer)
-        med_raw32 = np.asarray(tdata.X)
-        assert list(tdata.obs_names) == tissue_names
-        V_fit = dense_rows(X, samples)
-    med_raw = np.asarray(med_raw32, dtype=np.float64)
-    check_expression(
-        med_raw, is_log1p=log1p, what="tissue medians", names=(tissue_names, adata.var_names)
+    table = tissue_table(
+        adata, X, tissues, samples, genes, tissue_key, layer, log1p, chunk_size, timings
     )
-    Y_all = (med_raw if log1p else np.log1p(med_raw)).T  # genes x tissues, log1p
-    reference = np.isfinite(Y_all).all(axis=1) & ~target
-    if reference.sum() < 20:
-        msg = f"only {int(reference.sum())} reference genes with a median in every tissue"
-        raise ValueError(msg)
-    Y = np.where(reference[:, None], Y_all, np.nan)
-    sources = InputSources()
-    t0 = time.perf_counter()
-    inputs = None
-    if model is None:
-        model_source = "trained here"
-        model, inputs, sources = fit_hybrid(
-            adata,
-            Y,
-            reference,
-            tissue_names,
-            features=FEATURES,
-            promoter_key=promoter_key or DEFAULT_PROMOTER_KEY,
-            neighbors_key=neighbors_key,
-            tissue_correlation_key=tissue_correlation_key,
-            is_log1p=log1p,
-            layer=layer,
-            reference_rule="complete_profiles",
-            random_state=random_state,
-            accelerator=accelerator,
-            model_kwargs={},
-            client=client,
-        )
-        order = np.arange(len(tissue_names))
-    else:
-        sources.tissue_correlation = "model"
-        check_scale(model, Y[:, order], reference)
-    tidx = np.flatnonzero(target)
-    pred_m, _, inputs, _ = predict_hybrid(
-        adata,
-        model,
-        Y[:, order],
-        reference,
-        tidx,
+    spec = HybridFitSpec(
         promoter_key=promoter_key,
         neighbors_key=neighbors_key,
+        tissue_correlation_key=tissue_correlation_key,
+        is_log1p=log1p,
+        layer=layer,
+        random_state=random_state,
         accelerator=accelerator,
-        sources=sources,
-        inputs=inputs,
+        client=client,
     )
+    t0 = time.perf_counter()
+    level = tissue_level(adata, model, model_source, table, tissue_names, order, spec)
     timings["tissue_level_hybrid"] = time.perf_counter() - t0
-    # tissue-level log1p medians / predictions (all genes), rows in sample-code order
-    code_order = pd.Index(tissue_names).get_indexer([str(t) for t in tissues.categories])
-    med = Y_all.T.astype(np.float32)[code_order]
-    pred_t = np.full((len(tissue_names), adata.n_vars), np.nan, dtype=np.float32)
-    pred_t[np.ix_(order, tidx)] = pred_m.T
-    pred = pred_t[code_order]
-    rng = np.random.default_rng(random_state)
-    nb = inputs.neighbors
-    if nb.k < k_neighbors:
-        msg = f"k_neighbors={k_neighbors} exceeds the {nb.k} neighbours of the model's inputs"
-        raise ValueError(msg)
-    with timed("sample_residual_fit", timings):
-        beta, r2 = _fit_residual_gain(
-            V_fit, codes[samples], med, reference, nb, k_neighbors, not log1p, rng
-        )
-    del V_fit
-    logger.info("impute_samples: neighbour residual gain beta=%.3f (R^2 %.3f)", beta, r2)
-
-    cols, W = _neighbor_operator(nb, target, k_neighbors)
-    filler = _RowFiller(
-        codes=codes,
-        pred=pred,
-        med=med,
-        tidx=tidx,
-        cols=cols,
-        W=W,
-        beta=beta,
-        log1p=log1p,
+    filler, fit = sample_step(
+        level, table, tissues, samples, k_neighbors, log1p, overwrite, random_state, timings
+    )
+    table = table._replace(fit_rows=None)  # free the fit rows before the output is built
+    layers = fill_samples(X, filler, chunk_size, timings)
+    n_values = count_filled(layers[1], table.target, table.n_finite, overwrite)
+    params = samples_params(
+        level,
+        spec,
+        table,
+        fit,
+        tissue_key=tissue_key,
+        k_neighbors=k_neighbors,
         overwrite=overwrite,
+        n_values=n_values,
     )
-    if lazy:  # lazy layers: computed when written (write_zarr) or .compute()d
-        out = map_rows(X, filler, np.float32, max_rows=chunk_size)
-        fill = map_rows(X, filler.with_mask(), np.bool_, max_rows=chunk_size)
-        n_missing = len(tidx) * adata.n_obs - int(n_finite[tidx].sum())
-        n_values = len(tidx) * adata.n_obs if overwrite else n_missing
-    else:
-        with timed("sample_impute", timings):
-            out = np.empty(adata.shape, dtype=np.float32)
-            fill = np.zeros(adata.shape, dtype=bool)
-            for s in range(0, adata.n_obs, chunk_size):
-                rows = np.arange(s, min(s + chunk_size, adata.n_obs))
-                V = dense_rows(X, rows)  # each chunk is read once
-                out[rows] = V
-                block, sel = filler.fill(V, rows)
-                out[np.ix_(rows, tidx)] = block
-                fill[np.ix_(rows, tidx)] = sel
-        n_values = int(fill.sum())
-
-    corr_entry = model_correlation_entry(
-        adata, tissue_correlation_key, model, f"geneimpute.tl.impute_samples ({key_added!r})"
+    names = list(adata.var_names[level.rows])
+    profiles = pd.DataFrame(filler.pred[:, level.rows], index=tissue_names, columns=names)
+    return write_samples(
+        adata,
+        level,
+        profiles,
+        layers,
+        params,
+        timings,
+        key_added=key_added,
+        tissue_correlation_key=tissue_correlation_key,
+        copy=copy,
     )
-    adata = adata.copy() if copy else adata
-    adata.layers[key_added] = out
-    adata.layers[f"{key_added}_mask"] = fill
-    if corr_entry is not None:
-        adata.uns[tissue_correlation_key] = corr_entry
-    profiles = pd.DataFrame(
-        pred[:, tidx], index=list(tissues.categories), columns=list(adata.var_names[tidx])
-    )
-    adata.uns[key_added] = {
-        "params": {
-            "method": "hybrid_samples",
-            "tissue_key": tissue_key,
-            "n_genes_imputed": int(target.sum()),
-            "n_values_imputed": n_values,
-            "engine": "dask" if lazy else "numpy",
-            "n_reference_genes": int(reference.sum()),
-            "k_neighbors": int(k_neighbors),
-            "beta": beta,
-            "residual_r2": r2,
-            "is_log1p": log1p,
-            "units": units_of(log1p),
-            "layer": layer or "X",
-            "overwrite": bool(overwrite),
-            "random_state": int(random_state),
-            "device": resolve_device(accelerator),
-            "features": model.features_,
-            "model": model_source,
-            "inputs": sources.to_dict(),
-            "model_config": dict(vars(model.config)),
-        },
-        "tissue_profiles": profiles,
-        "timings": {**{f"tissue_level_{k}": v for k, v in model.timings_.items()}, **timings},
-    }
-    logger.info("impute_samples: filled %d values of %d genes", n_values, len(tidx))
-    return adata if copy else None

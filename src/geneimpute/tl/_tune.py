@@ -1,507 +1,71 @@
-"""Hyperparameter search for the hybrid imputer on held-out reference genes (optuna)."""
+"""Hyperparameter search of the hybrid on held-out reference genes: the call, the space."""
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
+from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
-import pandas as pd
+import optuna
 from anndata import AnnData
-
-from .._anndata import stored_neighbors
-from .._core.metrics import masked_metrics, regression_metrics
-from .._logging import logger, warn_data
-from .._settings import Accelerator, resolve_device
-from ..models import FEATURES, HybridConfig
-from ..models.hybrid._config import feature_options
-from ._common import ExpressionTask, prepare_task
-from ._train import (
-    DEFAULT_NEIGHBORS_KEY,
-    DEFAULT_PROMOTER_KEY,
-    fit_hybrid,
-    units_of,
-    usable_features,
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    distribution_to_json,
 )
 
-if TYPE_CHECKING:
-    import optuna
+from .._adata import prepare_task, stored_neighbors
+from .._docs import doc_params
+from .._settings import Accelerator, resolve_device
+from ..models import FEATURES, HybridConfig
+from ..models.hybrid._config import components_for
+from ._model import units_of
+from ._train import DEFAULT_NEIGHBORS_KEY, DEFAULT_PROMOTER_KEY, HybridFitSpec, usable_features
+from ._tune_score import PRUNER_STARTUP_TRIALS, TrialSetting, results, run_study
 
-#: Search space used when ``search_space=None`` (see :func:`tune`).
-DEFAULT_SEARCH_SPACE: dict[str, tuple] = {
-    "learning_rate": ("float", 3e-4, 1e-2, True),
-    "weight_decay": ("float", 1e-6, 1e-2, True),
-    "max_epochs": ("int", 2, 8),
-    "embedding_dim": ("categorical", [16, 32, 64]),
-    "k_neighbors": ("int", 8, 32),
-    "k_idw": ("int", 3, 20),
-    "xgb_n_estimators": ("int", 100, 600, True),
-    "xgb_max_depth": ("int", 3, 8),
-    "xgb_learning_rate": ("float", 0.01, 0.2, True),
-    "xgb_min_child_weight": ("float", 30.0, 1000.0, True),
+#: Search space used when ``search_space=None`` (see :func:`~geneimpute.tl.tune`).
+DEFAULT_SEARCH_SPACE: dict[str, BaseDistribution] = {
+    "learning_rate": FloatDistribution(3e-4, 1e-2, log=True),
+    "weight_decay": FloatDistribution(1e-6, 1e-2, log=True),
+    "max_epochs": IntDistribution(2, 8),
+    "embedding_dim": CategoricalDistribution([16, 32, 64]),
+    "pattern_weight": FloatDistribution(1.0, 5.0, log=True),
+    "k_neighbors": IntDistribution(8, 32),
+    "k_idw": IntDistribution(3, 20),
+    "xgb_n_estimators": IntDistribution(100, 600, log=True),
+    "xgb_max_depth": IntDistribution(3, 8),
+    "xgb_learning_rate": FloatDistribution(0.01, 0.2, log=True),
+    "xgb_min_child_weight": FloatDistribution(30.0, 1000.0, log=True),
 }
 #: HybridConfig fields that cannot be searched, and why.
 NOT_SEARCHABLE = {
     "random_state": "it is tune's own random_state argument",
-    "calibrate": (
-        "interval calibration does not change the point predictions that are scored "
-        "(trials always fit with calibrate=False; pass calibrate=... to keep it in the result)"
-    ),
+    "calibrate": "trials fit without it (same point predictions); pass calibrate=... to fix it",
+    "components": "run one tune call per components=... (a fixed option) to compare ablations",
 }
-#: Default-space fields that only matter with a network / with neighbour inputs.
-_NETWORK_FIELDS = ("learning_rate", "weight_decay", "max_epochs", "embedding_dim")
-_NEIGHBOR_FIELDS = ("k_neighbors", "k_idw")
-#: Fewest held-out genes per fold, and fewest training genes (HybridImputer.fit's minimum).
-MIN_VALIDATION_GENES = 10
-MIN_TRAINING_GENES = 20
-#: MedianPruner: trials completed before pruning starts.
-PRUNER_STARTUP_TRIALS = 3
-METRIC = (
-    "mean over validation folds of (pearson_tissue + pearson_gene_centered) / 2 on "
-    "log1p(TPM) of the held-out reference genes"
-)
-_SPEC_FORMAT = (
-    "('float', low, high[, log]), ('int', low, high[, log]) or ('categorical', [choices])"
-)
+_NETWORK_FIELDS = ("learning_rate", "weight_decay", "max_epochs", "embedding_dim", "pattern_weight")
+#: Default-space fields searched only with one of these components.
+_NEEDS = {
+    **dict.fromkeys(_NETWORK_FIELDS, ("cnn", "transformer")),
+    "k_neighbors": ("transformer", "neighbor_profile"),
+    "k_idw": ("neighbor_profile",),
+}
+MIN_VALIDATION_GENES, MIN_TRAINING_GENES = 10, 20  # per fold (HybridImputer.fit's minimum)
+METRIC = "mean over folds of (pearson_tissue + pearson_gene_centered) / 2 of held-out genes"
 
 
-def _plain(value: Any) -> Any:
-    """Return a numpy scalar as the Python scalar (optuna and h5ad want plain values)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """One searched :class:`~geneimpute.models.HybridConfig` field."""
-
-    name: str
-    kind: str  # "float", "int" or "categorical"
-    low: Any = None
-    high: Any = None
-    log: bool = False
-    choices: tuple = ()
-
-    def extremes(self) -> list:
-        """Return the values that bound the dimension (its choices, if categorical)."""
-        return list(self.choices) if self.kind == "categorical" else [self.low, self.high]
-
-    def clip(self, value: Any, high: Any = None) -> Any:
-        """``value`` capped at ``high`` (None: no cap; categorical numbers are capped too)."""
-        if high is None or isinstance(value, bool) or not isinstance(value, int | float):
-            return value
-        return min(value, high)
-
-    def suggest(self, trial: optuna.Trial, high: Any = None) -> Any:
-        """Sample from ``trial``; ``high`` lowers the upper bound of a numeric range."""
-        if self.kind == "categorical":
-            return self.clip(trial.suggest_categorical(self.name, list(self.choices)), high)
-        hi = self.high if high is None else min(self.high, high)
-        lo = min(self.low, hi)
-        if self.kind == "int":
-            return trial.suggest_int(self.name, int(lo), int(hi), log=self.log)
-        return trial.suggest_float(self.name, float(lo), float(hi), log=self.log)
-
-    def contains(self, value: Any) -> bool:
-        """Whether ``value`` is a choice, or a number within the bounds (an int for "int")."""
-        if self.kind == "categorical":
-            return value in self.choices
-        kinds = int if self.kind == "int" else int | float
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            return False
-        return bool(self.low <= value <= self.high)
-
-    def describe(self) -> str:
-        """E.g. ``"float [0.0003, 0.01] log"`` or ``"categorical [16, 32, 64]"``."""
-        if self.kind == "categorical":
-            return f"categorical {list(self.choices)}"
-        return f"{self.kind} [{self.low}, {self.high}]" + (" log" if self.log else "")
-
-
-def check_first_trial(
-    first_trial: Mapping[str, Any] | None, dims: Mapping[str, Dimension]
-) -> dict[str, Any] | None:
-    """Validate ``tune(first_trial=...)`` against the searched dimensions.
-
-    Raises
-    ------
-    TypeError
-        If ``first_trial`` is not a dict.
-    ValueError
-        If it names a field that is not searched, or a value outside that field's range
-        (not one of its choices, or not an integer for an integer field).
-    """
-    if first_trial is None:
-        return None
-    if not isinstance(first_trial, Mapping):
-        msg = f"first_trial must be a dict of searched fields, got {type(first_trial).__name__}"
-        raise TypeError(msg)
-    unknown = sorted(set(first_trial) - set(dims))
-    if unknown:
-        msg = f"first_trial names fields that are not searched: {unknown}; searched: {sorted(dims)}"
-        raise ValueError(msg)
-    out = {}
-    for name, value in first_trial.items():
-        d, value = dims[name], _plain(value)
-        if not d.contains(value):
-            msg = f"first_trial[{name!r}] = {value!r} is outside the searched {d.describe()}"
-            raise ValueError(msg)
-        out[name] = value
-    return out
-
-
-def parse_dimension(name: str, spec: Any) -> Dimension:
-    """Read one ``search_space`` entry.
-
-    Raises
-    ------
-    ValueError
-        If ``spec`` is not ``("float", low, high[, log])``, ``("int", low, high[, log])`` or
-        ``("categorical", [choices])`` with valid bounds, naming the entry.
-    """
-    where = f"search_space[{name!r}] = {spec!r}"
-    if isinstance(spec, str) or not isinstance(spec, Sequence) or len(spec) < 2:
-        msg = f"{where}: expected {_SPEC_FORMAT}"
-        raise ValueError(msg)
-    kind, *args = spec
-    if kind == "categorical":
-        choices = args[0] if len(args) == 1 else None
-        if isinstance(choices, str) or not isinstance(choices, Sequence) or not choices:
-            msg = f"{where}: expected ('categorical', [choices]) with at least one choice"
-            raise ValueError(msg)
-        values = tuple(_plain(c) for c in choices)
-        if not all(isinstance(c, bool | int | float | str) for c in values):
-            msg = f"{where}: choices must be numbers, booleans or strings"
-            raise ValueError(msg)
-        return Dimension(name, "categorical", choices=values)
-    if kind not in ("float", "int") or len(args) not in (2, 3):
-        msg = f"{where}: expected {_SPEC_FORMAT}"
-        raise ValueError(msg)
-    low, high = (_plain(v) for v in args[:2])
-    log = _plain(args[2]) if len(args) == 3 else False
-    number: tuple[type, ...] = (int,) if kind == "int" else (int, float)
-    if any(isinstance(v, bool) or not isinstance(v, number) for v in (low, high)) or not (
-        math.isfinite(low) and math.isfinite(high)
-    ):
-        what = "integers" if kind == "int" else "finite numbers"
-        msg = f"{where}: low and high must be {what}"
-        raise ValueError(msg)
-    if not isinstance(log, bool):
-        msg = f"{where}: the fourth item (log scale) must be True or False"
-        raise ValueError(msg)
-    if low > high:
-        msg = f"{where}: low ({low}) is above high ({high})"
-        raise ValueError(msg)
-    if log and low <= 0:
-        msg = f"{where}: a log-scale range needs low > 0"
-        raise ValueError(msg)
-    return Dimension(name, kind, low, high, log)
-
-
-def sample_config(
-    dims: Mapping[str, Dimension],
-    base: HybridConfig,
-    fixed: Mapping[str, Any],
-    pick: Callable[[Dimension, Any], Any],
-) -> dict[str, Any]:
-    """Draw the searched values of one trial, keeping ``k_idw <= k_neighbors``.
-
-    ``pick(dim, high)`` gives a value of ``dim`` no higher than ``high`` (None: no cap).
-    ``k_idw`` is drawn last, capped at the trial's ``k_neighbors``; when ``k_neighbors`` is
-    searched and ``k_idw`` is neither searched nor fixed, ``k_idw`` is lowered to
-    ``k_neighbors`` where the default would exceed it (and then recorded).
-    """
-    values = {n: _plain(pick(d, None)) for n, d in dims.items() if n != "k_idw"}
-    k = values.get("k_neighbors", base.k_neighbors)
-    cap = k if isinstance(k, int) and not isinstance(k, bool) else None
-    if "k_idw" in dims:
-        values["k_idw"] = _plain(pick(dims["k_idw"], cap))
-    elif "k_neighbors" in values and "k_idw" not in fixed and cap is not None:
-        if base.k_idw > cap:
-            values["k_idw"] = cap
-    return values
-
-
-def resolve_search_space(
-    search_space: Mapping[str, Any] | None,
-    fixed: Mapping[str, Any],
-    base: HybridConfig,
-    stored_k: int | None,
-    neighbors_key: str | None,
-) -> dict[str, Dimension]:
-    """Validate ``search_space`` against ``fixed`` and the stored neighbours; no training.
-
-    With ``search_space=None``: :data:`DEFAULT_SEARCH_SPACE` less the fixed fields, the
-    network fields without a network, the neighbour fields without neighbour inputs, and
-    ``k_neighbors`` capped at the ``stored_k`` neighbours under ``uns[neighbors_key]``.
-
-    Raises
-    ------
-    TypeError
-        If ``search_space`` is not a mapping.
-    ValueError
-        On names that are not searchable HybridConfig fields, names also fixed, malformed
-        entries, values HybridConfig rejects, or ``k_neighbors`` above ``stored_k``.
-    """
-    known = [f.name for f in fields(HybridConfig)]
-    if search_space is None:
-        network = base.use_cnn or base.use_transformer
-        neighbors = base.use_transformer or base.use_neighbor_features
-        skip = set(fixed)
-        skip |= set() if network else set(_NETWORK_FIELDS)
-        skip |= set() if neighbors else set(_NEIGHBOR_FIELDS)
-        if not base.use_neighbor_features:
-            skip.add("k_idw")
-        spec: dict[str, Any] = {n: s for n, s in DEFAULT_SEARCH_SPACE.items() if n not in skip}
-        what = "the default search space"
-    else:
-        if not isinstance(search_space, Mapping):
-            msg = (
-                f"search_space must be a dict {{field: {_SPEC_FORMAT}}} or None, got "
-                f"{type(search_space).__name__}"
-            )
-            raise TypeError(msg)
-        unknown = [n for n in search_space if n not in known]
-        if unknown:
-            searchable = sorted(set(known) - set(NOT_SEARCHABLE))
-            msg = (
-                f"search_space names {unknown}, which are not HybridConfig fields; "
-                f"searchable fields: {searchable}"
-            )
-            raise ValueError(msg)
-        special = [n for n in search_space if n in NOT_SEARCHABLE]
-        if special:
-            msg = f"search_space cannot search {special[0]!r}: {NOT_SEARCHABLE[special[0]]}"
-            raise ValueError(msg)
-        both = [n for n in search_space if n in fixed]
-        if both:
-            msg = (
-                f"{both} are both fixed (keyword arguments of tune) and searched "
-                "(search_space); drop them from one of the two"
-            )
-            raise ValueError(msg)
-        if not search_space:
-            msg = "search_space is empty; pass None for the default search space"
-            raise ValueError(msg)
-        spec = dict(search_space)
-        what = "search_space"
-    dims = {n: parse_dimension(n, s) for n, s in spec.items()}
-    if stored_k is not None:
-        dims = _fit_stored_neighbors(dims, base, stored_k, neighbors_key, search_space is None)
-    if "k_neighbors" in dims and "k_idw" in fixed and search_space is None:
-        d = dims["k_neighbors"]
-        if d.kind == "int" and d.low < fixed["k_idw"]:
-            dims["k_neighbors"] = replace(d, low=min(fixed["k_idw"], d.high))
-    _check_extremes(dims, base, fixed, what)
-    return dims
-
-
-def _fit_stored_neighbors(
-    dims: dict[str, Dimension],
-    base: HybridConfig,
-    stored_k: int,
-    neighbors_key: str | None,
-    cap: bool,
-) -> dict[str, Dimension]:
-    """Cap the default ``k_neighbors`` range at ``stored_k``; raise for a user's range above."""
-    d = dims.get("k_neighbors")
-    hint = (
-        f"uns[{neighbors_key!r}] holds {stored_k} neighbours per gene and train reads them, so "
-        f"k_neighbors cannot exceed {stored_k}; rerun geneimpute.pp.neighbor_features(adata, "
-        "k=...) with more neighbours, or pass neighbors_key=None (train must then search too)"
-    )
-    if d is None:
-        if base.k_neighbors > stored_k:
-            msg = f"k_neighbors={base.k_neighbors}: {hint}"
-            raise ValueError(msg)
-        return dims
-    top = max(v for v in d.extremes() if isinstance(v, int | float))
-    if top <= stored_k:
-        return dims
-    if cap and d.kind == "int":
-        return {**dims, "k_neighbors": replace(d, low=min(d.low, stored_k), high=stored_k)}
-    msg = f"search_space['k_neighbors'] reaches {top}: {hint}"
-    raise ValueError(msg)
-
-
-def _check_extremes(
-    dims: Mapping[str, Dimension], base: HybridConfig, fixed: Mapping[str, Any], what: str
-) -> None:
-    """Build a HybridConfig at each bound of each dimension (others at their first bound)."""
-    opts = {k: v for k, v in vars(base).items() if k != "random_state"}
-    for name, dim in dims.items():
-        for value in dim.extremes():
-
-            def pick(d: Dimension, high: Any, name: str = name, value: Any = value) -> Any:
-                return d.clip(value if d.name == name else d.extremes()[0], high)
-
-            try:
-                HybridConfig(**{**opts, **sample_config(dims, base, fixed, pick)})
-            except (TypeError, ValueError) as err:
-                msg = (
-                    f"{what}: {name}={value!r} ({dim.describe()}) is not a valid setting "
-                    f"with the fixed options {dict(fixed)}: {err}"
-                )
-                raise ValueError(msg) from None
-
-
-def validation_folds(
-    reference: np.ndarray, n_folds: int, fraction: float, random_state: int
-) -> list[np.ndarray]:
-    """Row indices of the reference genes hidden in each fold (sorted).
-
-    One seeded permutation of the reference genes, cut into consecutive blocks of
-    ``round(fraction * n_reference)`` genes: disjoint while ``n_folds * fraction <= 1``,
-    wrapping around otherwise.
-    """
-    rows = np.flatnonzero(reference)
-    m = int(round(fraction * len(rows)))
-    perm = np.random.default_rng(random_state).permutation(rows)
-    return [np.sort(perm[(f * m + np.arange(m)) % len(rows)]) for f in range(n_folds)]
-
-
-@dataclass
-class _Setting:
-    """Everything a validation fit needs besides the trial's configuration."""
-
-    adata: AnnData
-    task: ExpressionTask
-    tissues: list[str]
-    features: list[str]
-    promoter_key: str
-    is_log1p: bool
-    layer: str | None
-    random_state: int
-    accelerator: Accelerator | None
-
-
-def score_fold(setting: _Setting, held: np.ndarray, config: dict[str, Any]) -> dict[str, float]:
-    """Fit a hybrid without the ``held`` reference genes and score its predictions of them.
-
-    The held genes' values are hidden (NaN), neighbours are searched among the remaining
-    reference genes and the tissue correlation is computed from them (stored ``uns`` inputs
-    are not read: they were built with the held genes). Returns ``pearson_tissue`` and
-    ``pearson_gene_centered`` on log1p(TPM) (:func:`regression_metrics`; over the measured
-    cells, :func:`masked_metrics`, when some held gene has NaN tissues).
-    """
-    task = setting.task
-    Y = task.Y.copy()
-    Y[held] = np.nan
-    train = task.reference.copy()
-    train[held] = False
-    model, inputs, _ = fit_hybrid(
-        setting.adata,
-        Y,
-        train,
-        setting.tissues,
-        features=setting.features,
-        promoter_key=setting.promoter_key,
-        neighbors_key=None,
-        tissue_correlation_key=None,
-        is_log1p=setting.is_log1p,
-        layer=setting.layer,
-        reference_rule=task.reference_rule,
-        random_state=setting.random_state,
-        accelerator=setting.accelerator,
-        model_kwargs={**config, "calibrate": False},
-    )
-    pred = model.predict(Y, inputs, held, accelerator=setting.accelerator)
-    true = task.Y[held]
-    measured = np.isfinite(true)
-    m = (
-        regression_metrics(pred, true)
-        if measured.all()
-        else masked_metrics(pred, np.where(measured, true, 0.0), measured)
-    )
-    return {k: m[k] for k in ("pearson_tissue", "pearson_gene_centered")}
-
-
-def _check_settings(
-    n_trials: int | None,
-    timeout: float | None,
-    n_validation_folds: int,
-    validation_fraction: float,
-    random_state: int,
-) -> None:
-    """Raise ``ValueError`` on out-of-range budget or fold settings."""
-    if n_trials is None and timeout is None:
-        msg = "n_trials=None needs a timeout (seconds); pass n_trials, timeout or both"
-        raise ValueError(msg)
-    if n_trials is not None and (
-        isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1
-    ):
-        msg = f"n_trials must be an integer >= 1 (or None with a timeout), got {n_trials!r}"
-        raise ValueError(msg)
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
-    ):
-        msg = f"timeout must be a positive number of seconds or None, got {timeout!r}"
-        raise ValueError(msg)
-    if (
-        isinstance(n_validation_folds, bool)
-        or not isinstance(n_validation_folds, int | np.integer)
-        or n_validation_folds < 1
-    ):
-        msg = f"n_validation_folds must be an integer >= 1, got {n_validation_folds!r}"
-        raise ValueError(msg)
-    if (
-        isinstance(validation_fraction, bool)
-        or not isinstance(validation_fraction, int | float)
-        or not 0 < validation_fraction <= 0.5
-    ):
-        msg = f"validation_fraction must be in (0, 0.5], got {validation_fraction!r}"
-        raise ValueError(msg)
-    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
-        msg = f"random_state must be an integer, got {random_state!r}"
-        raise ValueError(msg)
-
-
-def trials_table(study: optuna.Study, dims: Mapping[str, Dimension]) -> pd.DataFrame:
-    """One row per trial: number, state, value, fold means, duration, params, failure."""
-    rows = []
-    for t in study.trials:
-        config = t.user_attrs.get("config", {})
-        duration = (
-            (t.datetime_complete - t.datetime_start).total_seconds()
-            if t.datetime_complete is not None and t.datetime_start is not None
-            else np.nan
-        )
-        row: dict[str, Any] = {
-            "number": int(t.number),
-            "state": t.state.name,
-            # optuna keeps a pruned trial's last running score as its value: NaN here, the
-            # running score is in the pearson_* columns
-            "value": float(t.value)
-            if t.state.name == "COMPLETE" and t.value is not None
-            else np.nan,
-            "pearson_tissue": float(t.user_attrs.get("pearson_tissue", np.nan)),
-            "pearson_gene_centered": float(t.user_attrs.get("pearson_gene_centered", np.nan)),
-            "n_folds_scored": int(t.user_attrs.get("n_folds_scored", 0)),
-            "duration_s": float(duration),
-        }
-        for name in dims:
-            row[f"params_{name}"] = config.get(name, np.nan)
-        if "k_idw" in config and "k_idw" not in dims:  # lowered to k_neighbors
-            row["params_k_idw"] = config["k_idw"]
-        row["fail_reason"] = str(t.user_attrs.get("fail_reason", ""))
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    for col in df.columns:  # h5ad writes object columns of strings only
-        if df[col].dtype == object and col not in ("state", "fail_reason"):
-            if not all(isinstance(v, str) for v in df[col]):
-                df[col] = df[col].astype(str)
-    return df
-
-
+@doc_params("layer", "is_log1p", "accelerator")
 def tune(
     adata: AnnData,
     reference: str | Sequence[bool] | np.ndarray | None = None,
     *,
     n_trials: int | None = 20,
     timeout: float | None = None,
-    search_space: Mapping[str, Any] | None = None,
+    search_space: Mapping[str, BaseDistribution] | None = None,
     first_trial: Mapping[str, Any] | None = None,
     n_validation_folds: int = 2,
     validation_fraction: float = 0.1,
@@ -517,332 +81,299 @@ def tune(
 ) -> dict[str, Any]:
     """Search the hybrid imputer's hyperparameters on held-out reference genes.
 
-    As Xpresso's hyperparameters were searched with the Tree-structured Parzen Estimator of
-    hyperopt (Agarwal & Shendure, Cell Reports 2020, doi:10.1016/j.celrep.2020.107663), the
-    :class:`~geneimpute.models.HybridConfig` fields in ``search_space`` are searched with
-    optuna (Akiba et al., KDD 2019, doi:10.1145/3292500.3330701): a seeded
-    ``TPESampler(seed=random_state)`` (its first 10 trials are drawn at random, optuna's
-    default) and a ``MedianPruner`` that stops a trial whose running score after a validation
-    fold is below the median of earlier trials at that fold (once 3 trials have completed).
-
-    Each trial is scored on the *reference* genes only, never on genes to be imputed: in
-    each of ``n_validation_folds`` folds a seeded random ``validation_fraction`` of the
-    reference genes is hidden (set to NaN), a hybrid with the trial's configuration is
-    trained on the other reference genes exactly as :func:`train` would (neighbours searched
-    among them, tissue correlation computed from them; neighbours or correlations stored in
-    ``uns`` are not read, since they were built with the hidden genes) and predicts the
-    hidden genes. The score is the mean over folds of (per-tissue Pearson r + per-gene
-    tissue-centred Pearson r) / 2 of the hidden genes' log1p(TPM) profiles
-    (:func:`~geneimpute.tl.regression_metrics`; for hidden genes with NaN tissues, over their
-    measured cells). Folds are disjoint while ``n_validation_folds * validation_fraction <=
-    1``. Every trial uses the same folds and seed, so differences between trials come from
-    the configuration. Trials fit without interval calibration (``calibrate=False``), which
-    does not change the point predictions scored. Each trial costs ``n_validation_folds``
-    trainings. optuna's INFO messages are silenced while the search runs (its verbosity is
-    raised to WARNING, then restored); a failed trial is reported by optuna's logger and
-    recorded. Global numpy and torch random states are left as they were.
+    The :class:`~geneimpute.models.HybridConfig` fields of ``search_space`` are searched with
+    optuna (Akiba et al., KDD 2019, doi:10.1145/3292500.3330701), as Xpresso's were with a
+    Tree-structured Parzen Estimator (Agarwal & Shendure 2020): each trial is
+    ``Study.ask(search_space)`` with ``TPESampler(seed=random_state)``, and a ``MedianPruner``
+    (after 3 complete trials) stops a trial below the median after a fold. In each fold a
+    seeded ``validation_fraction`` of the reference genes is hidden, a hybrid with the trial's
+    values (and ``calibrate=False``: same point predictions) is trained on the others as
+    :func:`train` would, with neighbours and tissue correlation computed from them, and
+    predicts them. The score is the mean over folds of (per-tissue Pearson r + per-gene
+    tissue-centred Pearson r) / 2 on log1p(TPM). Every trial uses the same folds and seed;
+    optuna logs at WARNING meanwhile; numpy and torch random states are kept.
 
     Parameters
     ----------
     adata
-        ``obs`` = tissues, ``var`` = genes with ``chrom``, ``start``, ``end``, ``strand``
-        (``tss`` optional), ``X`` (or ``layer``) = TPM, shape ``(n_tissues, n_genes)``, as for
-        :func:`train`.
+        Tissues x genes, TPM, with gene coordinates, as for :func:`train`.
     reference
-        Boolean mask or ``var`` column of reference genes, as for :func:`train` (default:
-        every gene measured in at least half of the tissues). Validation genes are drawn from
-        them only; other genes are never used.
+        Mask or ``var`` column of reference genes, as for :func:`train`: the only genes used.
     n_trials
-        Number of configurations tried (>= 1); None: as many as ``timeout`` allows.
+        Configurations tried (>= 1); None: as many as ``timeout`` allows.
     timeout
-        Stop starting new trials after this many seconds (the running trial finishes);
-        None: no limit.
+        Start no trial after this many seconds (the running one finishes); None: no limit.
     search_space
-        ``{field: spec}`` over :class:`~geneimpute.models.HybridConfig` fields, each spec
-        ``("float", low, high)``, ``("float", low, high, log)`` (``log=True``: log-uniform),
-        ``("int", low, high)``, ``("int", low, high, log)`` (bounds inclusive) or
-        ``("categorical", [choices])``. ``k_idw`` is kept at most the trial's ``k_neighbors``:
-        its upper bound is lowered to it (a categorical value is capped), and when only
-        ``k_neighbors`` is searched the default ``k_idw`` is lowered with it.
-        ``random_state`` and ``calibrate`` cannot be searched. None: the default space
-        :data:`DEFAULT_SEARCH_SPACE`: ``learning_rate`` log-uniform in [3e-4, 1e-2],
-        ``weight_decay`` log-uniform in [1e-6, 1e-2], ``max_epochs`` in 2..8,
-        ``embedding_dim`` in {16, 32, 64}, ``k_neighbors`` in 8..32, ``k_idw`` in 3..20,
-        ``xgb_n_estimators`` log-uniform in 100..600, ``xgb_max_depth`` in 3..8,
-        ``xgb_learning_rate`` log-uniform in [0.01, 0.2], ``xgb_min_child_weight``
-        log-uniform in [30, 1000]; fields given in ``fixed`` are left out, so are the network
-        fields for a model without network and the neighbour fields without
-        ``"neighbors"`` in ``features``, and ``k_neighbors`` is capped at the neighbours
-        stored under ``uns[neighbors_key]``.
+        ``{field: distribution}``, each an optuna ``FloatDistribution``, ``IntDistribution``
+        or ``CategoricalDistribution``, e.g. ``{"learning_rate": FloatDistribution(1e-3,
+        1e-2, log=True)}``; a trial with values HybridConfig rejects fails before training.
+        ``random_state``, ``calibrate`` and ``components`` cannot be searched; a ``k_idw``
+        (not fixed) above the trial's ``k_neighbors`` is lowered to it. None: log-uniform
+        ``learning_rate`` [3e-4, 1e-2], ``weight_decay`` [1e-6, 1e-2], ``pattern_weight``
+        [1, 5], ``xgb_n_estimators`` 100..600, ``xgb_learning_rate`` [0.01, 0.2] and
+        ``xgb_min_child_weight`` [30, 1000]; ``max_epochs`` 2..8, ``embedding_dim``
+        {16, 32, 64}, ``xgb_max_depth`` 3..8, ``k_neighbors`` 8..32 (at most the stored
+        neighbours), ``k_idw`` 3..20 (at most ``k_neighbors``); less the fixed fields and
+        those of unused components.
     first_trial
-        Values of searched fields for the first trial (optuna's ``Study.enqueue_trial``),
-        e.g. the settings in use, so the trial table shows how far the search improves on
-        them; searched fields it does not name are sampled. None: every trial is sampled.
+        Values of searched fields for the first trial (``Study.enqueue_trial``), e.g. the
+        defaults; checked against their distributions. None: every trial is sampled.
     n_validation_folds
         Folds per trial (>= 1); the pruner sees the running mean after each.
     validation_fraction
-        Fraction of the reference genes hidden in each fold, in (0, 0.5]; each fold must hide
-        at least 10 genes and keep at least 20.
-    layer
-        Expression layer instead of ``X``.
-    is_log1p
-        Set if the values are log1p(TPM) already.
-    features
-        Input groups, as for :func:`train` (``"promoter"`` is dropped, with a warning, when
-        ``var[promoter_key]`` holds no sequence).
-    promoter_key
-        ``var`` column with promoter sequences, as for :func:`train`.
+        Reference genes hidden per fold, in (0, 0.5]; at least 10 hidden and 20 kept.
+    {layer}
+    {is_log1p}
+    features, promoter_key
+        Input groups and promoter column, as for :func:`train`.
     neighbors_key
-        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output that the later
-        :func:`train` call will read (the same default). Not read for validation; when
-        present, ``k_neighbors`` may not exceed its number of neighbours per gene, so the
-        best parameters train with it (the default range is capped, a larger range in
-        ``search_space`` or a larger fixed value is an error). None: no such limit.
+        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output that :func:`train`
+        will read: ``k_neighbors`` may not exceed its neighbours per gene. None: no limit.
     key_added
         ``uns`` key of the trial record.
     random_state
-        Seed of the validation folds, the sampler and every trial's training (numpy, torch,
-        xgboost); the same seed gives the same folds and the same sampled configurations.
-    accelerator
-        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
-        follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
+        Seed of the folds, the sampler and each trial's training.
+    {accelerator}
     **fixed
-        :class:`~geneimpute.models.HybridConfig` overrides held fixed in every trial (e.g.
-        ``max_epochs=2``, ``n_folds=2``); included in the returned parameters.
+        HybridConfig values of every trial, e.g. ``max_epochs=2``, ``components=[...]``.
 
     Returns
     -------
-    A dict with ``"params"``: the best trial's overrides, searched values plus ``fixed``
-    (pass them on as ``ge.tl.train(adata, **best["params"])``); ``"value"``: its score;
-    ``"trial"``: its number; ``"trials"``: the trial table below; ``"study"``: the
-    ``optuna.Study``. Writes ``adata.uns[key_added]`` (nothing else changes), a dict with
-
-    - ``"trials"``: :class:`pandas.DataFrame`, one row per trial: ``number``, ``state``
-      (``COMPLETE``, ``PRUNED`` or ``FAIL``), ``value`` (score; NaN unless complete),
-      ``pearson_tissue`` and ``pearson_gene_centered`` (means over the folds scored, also
-      for a pruned trial), ``n_folds_scored``, ``duration_s`` (seconds), ``params_<field>``
-      (values trained with) and ``fail_reason`` (``""`` unless failed);
-    - ``"best_params"``: dict, as ``"params"`` returned; ``"best_value"``: float;
-      ``"best_trial"``: int;
-    - ``"params"``: the call's settings: ``n_trials``, ``timeout``, ``n_validation_folds``,
-      ``validation_fraction``, ``n_validation_genes`` (per fold), ``n_reference_genes``,
-      ``random_state``, ``metric``, ``sampler``, ``pruner``, ``search_space`` (field ->
-      description), ``fixed``, ``first_trial`` (``{}`` without), ``features``,
-      ``layer``, ``is_log1p``, ``units``, ``reference``, ``promoter_key``,
-      ``k_neighbors_limit`` (neighbours stored under
-      ``uns[neighbors_key]``; None without), ``device``, ``optuna_version``.
+    ``{"params": best values and fixed, "value", "trial", "trials", "study"}`` (train with
+    ``ge.tl.train(adata, **best["params"])``). Writes only ``adata.uns[key_added]``:
+    ``"trials"`` (a row per trial: ``number``, ``state``, ``value`` (NaN unless complete),
+    ``pearson_tissue``, ``pearson_gene_centered``, ``n_folds_scored``, ``duration_s``,
+    ``params_<field>`` (the values trained with), ``fail_reason``), ``"best_params"``,
+    ``"best_value"``, ``"best_trial"`` and ``"params"``: the arguments, ``search_space`` as
+    optuna's ``distribution_to_json``, ``n_validation_genes``, ``n_reference_genes``,
+    ``metric``, ``sampler``, ``pruner``, ``units``, ``reference``, ``k_neighbors_limit``,
+    ``device``, ``optuna_version``.
 
     Raises
     ------
     KeyError, ValueError
-        As :func:`train` for the data; also if ``n_trials < 1`` (or None without
-        ``timeout``), ``timeout <= 0``, ``n_validation_folds < 1``, ``validation_fraction``
-        outside (0, 0.5], a fold would hide fewer than 10 or keep fewer than 20 reference
-        genes, ``search_space`` names a field that is not a searchable HybridConfig field,
-        is malformed or allows values HybridConfig rejects, a field
-        is both fixed and searched, ``k_neighbors`` could exceed the stored neighbours, or
-        ``first_trial`` names a field that is not searched or a value outside its range.
-        All of these are raised before any training, and ``adata`` is unchanged.
+        As :func:`train` for the data; on bad budget, fold or seed settings, too few
+        reference genes, a ``search_space`` that is empty, names a field that cannot be
+        searched or lets ``k_neighbors`` exceed the stored neighbours, or a ``first_trial``
+        outside it: all before any training, ``adata`` unchanged.
     TypeError
-        On unknown ``fixed`` names (as :func:`train`), or a ``search_space`` or
-        ``first_trial`` that is not a dict.
+        On unknown ``fixed`` names, or a ``search_space`` or ``first_trial`` that is not a
+        dict (of optuna distributions).
     RuntimeError
-        If no trial completed, with the first failure's message; ``adata`` is unchanged.
+        If no trial completed, naming the first failure; ``adata`` is unchanged.
 
     Warns
     -----
     UserWarning
-        When some trials failed but others completed, naming the first failure.
+        When some trials failed, naming the first.
 
     Examples
     --------
     >>> import geneimpute as ge
+    >>> from optuna.distributions import FloatDistribution
     >>> adata = ge.datasets.gtex_tissues()
-    >>> best = ge.tl.tune(adata, n_trials=30, n_folds=2)  # doctest: +SKIP
-    >>> adata.uns["tune"]["trials"].sort_values("value").tail()  # doctest: +SKIP
+    >>> space = {"learning_rate": FloatDistribution(5e-4, 5e-3, log=True)}
+    >>> best = ge.tl.tune(adata, n_trials=30, search_space=space)  # doctest: +SKIP
     >>> model = ge.tl.train(adata, **best["params"])  # doctest: +SKIP
     """
     _check_settings(n_trials, timeout, n_validation_folds, validation_fraction, random_state)
-    features = list(features)
-    base = HybridConfig.from_dict(
-        {}, **{**feature_options(features), **fixed}
-    )  # TypeError on unknown names, ValueError on bad values
-    device = resolve_device(accelerator)
-    stored_k = None
-    if neighbors_key is not None and neighbors_key in adata.uns:
-        stored_k = stored_neighbors(adata, neighbors_key)[0].k
-    dims = resolve_search_space(search_space, fixed, base, stored_k, neighbors_key)
-    start = check_first_trial(first_trial, dims)
+    base = HybridConfig.from_dict({}, **fixed)  # TypeError on unknown names, ValueError on bad
+    base = replace(base, components=components_for(features, base.components))
+    stored_k = stored_neighbors(adata, neighbors_key)[0].k if neighbors_key in adata.uns else None  # type: ignore[arg-type]
+    space = _search_space(search_space, fixed, base, stored_k, neighbors_key)
+    start = _first_trial(first_trial, space)
     task = prepare_task(
         adata, None, layer=layer, is_log1p=is_log1p, reference=reference, require_targets=False
     )
     n_ref = int(task.reference.sum())
-    n_val = int(round(validation_fraction * n_ref))
-    n_train = n_ref - n_val
-    if n_val < MIN_VALIDATION_GENES or n_train < max(MIN_TRAINING_GENES, 2 * base.n_folds):
+    n_val, need = int(round(validation_fraction * n_ref)), max(MIN_TRAINING_GENES, 2 * base.n_folds)
+    if n_val < MIN_VALIDATION_GENES or n_ref - n_val < need:
         msg = (
             f"validation_fraction={validation_fraction} of {n_ref} reference genes hides "
-            f"{n_val} and keeps {n_train} per fold; need at least {MIN_VALIDATION_GENES} "
-            f"hidden and {max(MIN_TRAINING_GENES, 2 * base.n_folds)} kept (use more reference "
-            "genes or another validation_fraction)"
+            f"{n_val} and keeps {n_ref - n_val} per fold; need at least {MIN_VALIDATION_GENES} "
+            f"hidden and {need} kept (use more reference genes or another validation_fraction)"
         )
         raise ValueError(msg)
     features = usable_features(adata, features, promoter_key, stacklevel=4)
-    folds = validation_folds(task.reference, n_validation_folds, validation_fraction, random_state)
-    setting = _Setting(
-        adata=adata,
-        task=task,
-        tissues=[str(t) for t in adata.obs_names],
+    spec = HybridFitSpec(
         features=features,
         promoter_key=promoter_key,
+        neighbors_key=None,
+        tissue_correlation_key=None,
         is_log1p=is_log1p,
         layer=layer,
         random_state=int(random_state),
         accelerator=accelerator,
+        model_kwargs=fixed,
     )
-    study = _optimize(setting, folds, dims, base, dict(fixed), n_trials, timeout, device, start)
-
-    table = trials_table(study, dims)
-    complete = table["state"] == "COMPLETE"
-    failed = table[table["state"] == "FAIL"]
-    if not complete.any():
-        first = failed["fail_reason"].iloc[0] if len(failed) else "none completed"
-        msg = (
-            f"no trial of geneimpute.tl.tune completed ({len(failed)} failed, "
-            f"{int((table['state'] == 'PRUNED').sum())} pruned); first failure: {first}"
-        )
-        raise RuntimeError(msg)
-    if len(failed):
-        msg = (
-            f"{len(failed)} of {len(table)} tune trials failed (trial "
-            f"{int(failed['number'].iloc[0])}: {failed['fail_reason'].iloc[0]}); see "
-            f"uns[{key_added!r}]['trials']"
-        )
-        warn_data(msg, stacklevel=3)
-    best = study.best_trial
+    device = resolve_device(accelerator)
+    # the genes hidden in each fold: consecutive blocks of one permutation (disjoint, or wrapping)
+    rows = np.random.default_rng(random_state).permutation(np.flatnonzero(task.reference))
+    folds = [
+        np.sort(rows[(f * n_val + np.arange(n_val)) % n_ref]) for f in range(n_validation_folds)
+    ]
+    study = run_study(
+        TrialSetting(adata, task, spec, folds),
+        space,
+        lambda params: _trial_config(params, base, fixed),
+        n_trials=n_trials,
+        timeout=timeout,
+        device=device,
+        first_trial=start,
+    )
+    table, best = results(study, key_added)
     best_params = {**fixed, **best.user_attrs["config"]}
-    best_value = float(best.value) if best.value is not None else math.nan
-    import optuna
-
+    params = {
+        "n_trials": n_trials,
+        "timeout": None if timeout is None else float(timeout),
+        "n_validation_folds": n_validation_folds,
+        "validation_fraction": float(validation_fraction),
+        "n_validation_genes": n_val,
+        "n_reference_genes": n_ref,
+        "random_state": random_state,
+        "metric": METRIC,
+        "sampler": f"TPESampler(seed={random_state})",
+        "pruner": f"MedianPruner(n_startup_trials={PRUNER_STARTUP_TRIALS})",
+        "search_space": {n: distribution_to_json(d) for n, d in space.items()},
+        "fixed": {k: _plain(v) for k, v in fixed.items()},
+        "first_trial": start or {},
+        "features": features,
+        "layer": layer or "X",
+        "is_log1p": bool(is_log1p),
+        "units": units_of(is_log1p),
+        "reference": task.reference_rule,
+        "promoter_key": promoter_key if "promoter" in features else None,
+        "k_neighbors_limit": stored_k,
+        "device": device,
+        "optuna_version": optuna.__version__,
+    }
     adata.uns[key_added] = {
         "trials": table,
         "best_params": {k: _plain(v) for k, v in best_params.items()},
-        "best_value": best_value,
-        "best_trial": int(best.number),
-        "params": {
-            "n_trials": None if n_trials is None else int(n_trials),
-            "timeout": None if timeout is None else float(timeout),
-            "n_validation_folds": int(n_validation_folds),
-            "validation_fraction": float(validation_fraction),
-            "n_validation_genes": n_val,
-            "n_reference_genes": n_ref,
-            "random_state": int(random_state),
-            "metric": METRIC,
-            "sampler": f"TPESampler(seed={int(random_state)})",
-            "pruner": f"MedianPruner(n_startup_trials={PRUNER_STARTUP_TRIALS})",
-            "search_space": {n: d.describe() for n, d in dims.items()},
-            "fixed": {k: _plain(v) for k, v in fixed.items()},
-            "first_trial": start or {},
-            "features": features,
-            "layer": layer or "X",
-            "is_log1p": bool(is_log1p),
-            "units": units_of(is_log1p),
-            "reference": task.reference_rule,
-            "promoter_key": promoter_key if "promoter" in features else None,
-            "k_neighbors_limit": stored_k,
-            "device": device,
-            "optuna_version": optuna.__version__,
-        },
+        "best_value": best.value,
+        "best_trial": best.number,
+        "params": {k: _plain(v) for k, v in params.items()},
     }
-    logger.info(
-        "tune: best trial %d of %d, score %.4f, params %s",
-        best.number,
-        len(table),
-        best_value,
-        best_params,
-    )
-    return {
-        "params": best_params,
-        "value": best_value,
-        "trial": int(best.number),
-        "trials": table.copy(),
-        "study": study,
-    }
+    result = {"params": best_params, "value": best.value, "trial": best.number, "study": study}
+    return {**result, "trials": table.copy()}
 
 
-def _optimize(
-    setting: _Setting,
-    folds: list[np.ndarray],
-    dims: Mapping[str, Dimension],
-    base: HybridConfig,
-    fixed: dict[str, Any],
+def _check_settings(
     n_trials: int | None,
     timeout: float | None,
-    device: str,
-    first_trial: dict[str, Any] | None = None,
-) -> optuna.Study:
-    """Run the optuna study (optuna quiet, torch's global RNG restored afterwards)."""
-    import optuna
-    import torch
+    n_validation_folds: int,
+    validation_fraction: float,
+    random_state: int,
+) -> None:
+    """Raise ``ValueError`` on out-of-range budget, fold or seed settings."""
 
-    def objective(trial: optuna.Trial) -> float:
-        try:
-            config = sample_config(dims, base, fixed, lambda d, high: d.suggest(trial, high))
-            trial.set_user_attr("config", config)
-            scores, tissue, gene = [], [], []
-            for f, held in enumerate(folds):
-                m = score_fold(setting, held, {**fixed, **config})
-                score = (m["pearson_tissue"] + m["pearson_gene_centered"]) / 2
-                if not math.isfinite(score):
-                    msg = f"the validation score of fold {f} is not finite ({m})"
-                    raise ValueError(msg)
-                scores.append(score)
-                tissue.append(m["pearson_tissue"])
-                gene.append(m["pearson_gene_centered"])
-                trial.set_user_attr("pearson_tissue", float(np.mean(tissue)))
-                trial.set_user_attr("pearson_gene_centered", float(np.mean(gene)))
-                trial.set_user_attr("n_folds_scored", f + 1)
-                running = float(np.mean(scores))
-                trial.report(running, f)
-                if f < len(folds) - 1 and trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned after fold {f} (running score {running})")
-            return running
-        except optuna.TrialPruned:
-            raise
-        except Exception as err:
-            trial.set_user_attr("fail_reason", f"{type(err).__name__}: {err}")
-            raise
+    def bad(value: Any, kind: type, ok: Any = lambda v: True) -> bool:
+        return isinstance(value, bool) or not isinstance(value, kind) or not ok(value)
 
-    def log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        logger.info(
-            "tune: trial %d %s, value %s, params %s",
-            trial.number,
-            trial.state.name,
-            trial.value,
-            trial.user_attrs.get("config"),
+    if bad(n_trials, Integral, lambda v: v >= 1) and (n_trials is not None or timeout is None):
+        msg = f"n_trials must be an integer >= 1, or None with a timeout, got {n_trials!r}"
+        raise ValueError(msg)
+    if bad(n_validation_folds, Integral, lambda v: v >= 1):
+        msg = f"n_validation_folds must be an integer >= 1, got {n_validation_folds!r}"
+        raise ValueError(msg)
+    if timeout is not None and bad(timeout, Real, lambda v: v > 0):
+        msg = f"timeout must be a positive number of seconds or None, got {timeout!r}"
+        raise ValueError(msg)
+    if bad(validation_fraction, Real, lambda v: 0 < v <= 0.5):
+        msg = f"validation_fraction must be in (0, 0.5], got {validation_fraction!r}"
+        raise ValueError(msg)
+    if bad(random_state, Integral):
+        msg = f"random_state must be an integer, got {random_state!r}"
+        raise ValueError(msg)
+
+
+def _plain(value: Any) -> Any:
+    """Return a numpy scalar as a Python scalar, a tuple as a list (for optuna and h5ad)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _trial_config(
+    params: Mapping[str, Any], base: HybridConfig, fixed: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return the values a trial trains with: ``params``, ``k_idw`` <= ``k_neighbors``."""
+    config = {name: _plain(value) for name, value in params.items()}
+    if "k_idw" not in fixed and {"k_neighbors", "k_idw"} & set(config):
+        k, k_idw = config.get("k_neighbors", base.k_neighbors), config.get("k_idw", base.k_idw)
+        numbers = all(isinstance(v, int | float) for v in (k, k_idw))
+        config["k_idw"] = min(k_idw, k) if numbers else k_idw
+    return config
+
+
+def _search_space(
+    search_space: Mapping[str, BaseDistribution] | None,
+    fixed: Mapping[str, Any],
+    base: HybridConfig,
+    stored_k: int | None,
+    neighbors_key: str | None,
+) -> dict[str, BaseDistribution]:
+    """Return the space searched; raise on one that cannot be (its values: in each trial)."""
+    if search_space is not None and (not isinstance(search_space, Mapping) or not search_space):
+        msg = (
+            "search_space must be a non-empty dict {HybridConfig field: optuna distribution} "
+            f"or None (the default search space), got {search_space!r}"
         )
-
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
-    devices = [torch.cuda.current_device()] if device == "cuda" else []
-    t0 = time.perf_counter()
-    try:
-        study = optuna.create_study(
-            direction="maximize",
-            sampler=optuna.samplers.TPESampler(seed=setting.random_state),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS),
-        )
-        if first_trial:
-            study.enqueue_trial(first_trial)
-        with torch.random.fork_rng(devices=devices):
-            study.optimize(
-                objective,
-                n_trials=None if n_trials is None else int(n_trials),
-                timeout=timeout,
-                catch=(Exception,),
-                callbacks=[log_trial],
+        raise ValueError(msg) if isinstance(search_space, Mapping) else TypeError(msg)
+    space = _default_space(base, fixed, stored_k) if search_space is None else search_space
+    searchable = sorted({f.name for f in fields(HybridConfig)} - set(NOT_SEARCHABLE) - set(fixed))
+    for name, dist in space.items():
+        if name not in searchable:
+            why = "it is fixed (a keyword argument of tune); drop it from one of the two"
+            why = NOT_SEARCHABLE.get(name, why if name in fixed else f"searchable: {searchable}")
+            msg = f"search_space cannot search {name!r}: {why}"
+            raise ValueError(msg)
+        if not isinstance(dist, BaseDistribution):
+            msg = (
+                f"search_space[{name!r}] = {dist!r} is not an optuna distribution, such as "
+                "optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)"
             )
-    finally:
-        optuna.logging.set_verbosity(verbosity)
-    logger.info("tune: %d trials in %.1f s", len(study.trials), time.perf_counter() - t0)
-    return study
+            raise TypeError(msg)
+    k = space.get("k_neighbors")
+    values = (base.k_neighbors,) if k is None else getattr(k, "choices", (getattr(k, "high", 0),))
+    top = max((v for v in values if isinstance(v, int | float)), default=0)
+    if stored_k is not None and top > stored_k:
+        what = "k_neighbors=" if k is None else "search_space['k_neighbors'] reaches "
+        msg = (
+            f"{what}{top}: uns[{neighbors_key!r}] holds {stored_k} neighbours per gene, which "
+            "train reads; rerun geneimpute.pp.neighbor_features(adata, k=...) with more, or "
+            "pass neighbors_key=None (train must then search too)"
+        )
+        raise ValueError(msg)
+    return dict(space)
+
+
+def _default_space(base: HybridConfig, fixed: Mapping[str, Any], stored_k: int | None) -> dict:
+    """:data:`DEFAULT_SEARCH_SPACE` for ``base``'s components, ``fixed`` and ``stored_k``."""
+    unused = {f for f, parts in _NEEDS.items() if not any(map(base.uses, parts))}
+    space = {n: d for n, d in DEFAULT_SEARCH_SPACE.items() if n not in {*fixed, *unused}}
+    k, top = space.get("k_neighbors"), base.k_neighbors
+    if isinstance(k, IntDistribution):  # at least a fixed k_idw
+        top = k.high if stored_k is None else min(k.high, stored_k)
+        space["k_neighbors"] = IntDistribution(min(max(k.low, fixed.get("k_idw", 1)), top), top)
+    k_idw = space.get("k_idw")
+    if isinstance(k_idw, IntDistribution):
+        space["k_idw"] = IntDistribution(min(k_idw.low, top), min(k_idw.high, top))
+    return space
+
+
+def _first_trial(first_trial: Mapping[str, Any] | None, space: Mapping[str, Any]) -> dict | None:
+    """Check ``first_trial`` with optuna's ``create_trial``; values in their distribution's type."""
+    if first_trial is None:
+        return None
+    if not isinstance(first_trial, Mapping):
+        msg = f"first_trial must be a dict of searched fields, got {type(first_trial).__name__}"
+        raise TypeError(msg)
+    values = {name: _plain(value) for name, value in first_trial.items()}
+    try:
+        dists = {name: space[name] for name in values}  # KeyError: a field not searched
+        optuna.trial.create_trial(params=values, distributions=dists, value=0.0)
+    except (KeyError, ValueError) as err:
+        msg = f"first_trial={values} does not fit the fields searched, {sorted(space)}: {err}"
+        raise ValueError(msg) from None
+    return {n: _plain(d.to_external_repr(d.to_internal_repr(values[n]))) for n, d in dists.items()}

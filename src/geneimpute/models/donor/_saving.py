@@ -1,12 +1,10 @@
 """``save``/``load`` of the donor models, through :mod:`geneimpute.models._persistence`.
 
-Every donor model directory holds ``config.json`` with the model's format
-(``"geneimpute.<Class>"``), the shared schema version, ``config`` (the constructor's
-hyperparameters), ``setup`` (``n_tissues`` and ``n_genes`` of the ``(donors, tissues, genes)``
-array it was fitted on), ``network`` (the transformer's constructor arguments, or null) and
-``state``; the fitted arrays go to ``arrays.npz`` (read with ``allow_pickle=False``), torch
-weights to ``network.pt`` (``weights_only=True``) and XGBoost to ``xgboost.ubj``. Each class
-docstring lists its files.
+``config.json`` holds the constructor's hyperparameters (``config``), ``setup``
+(``n_tissues``/``n_genes`` of the ``(donors, tissues, genes)`` array fitted on), ``network``
+(the transformer's constructor arguments, or null) and ``state``; fitted arrays go to
+``arrays.npz``, torch weights to ``network.pt``, XGBoost to ``xgboost.ubj`` (each class
+docstring lists its files).
 """
 
 from __future__ import annotations
@@ -17,7 +15,8 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from .._persistence import damaged, read_model, reading, write_model
+from ..._docs import doc_params
+from .._persistence import damaged, load_file, read_model, reading, write_model
 
 ARRAYS = "arrays.npz"
 
@@ -30,10 +29,7 @@ def need(
     *,
     finite: bool = True,
 ) -> np.ndarray:
-    """``arrays[name]`` as numbers of ``shape`` (None: any length); ``DamagedModelError`` if not.
-
-    ``finite``: also refuse NaN and infinite values.
-    """
+    """Return ``arrays[name]`` if numbers of ``shape`` (None: any), finite unless not ``finite``."""
     a = arrays.get(name)
     if (
         a is None
@@ -48,21 +44,17 @@ def need(
     return a
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    if not (path / ARRAYS).exists():
-        raise damaged(path, f"{ARRAYS} is missing")
-    with reading(path, f"{ARRAYS} does not load"):
-        with np.load(path / ARRAYS, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+def _read_npz(file: Path) -> dict[str, np.ndarray]:
+    with np.load(file, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
 
 
 class SavedModel:
-    """Mixin: ``save``/``load`` of a donor model through the shared persistence module.
+    """Mixin: ``save``/``load`` of a donor model.
 
     A class names its ``FORMAT``, the attribute ``FITTED`` that ``fit`` sets (None: always
     fitted) and whether it writes ``arrays.npz`` (``ARRAYS``), and implements ``_shape``
-    (``(n_tissues, n_genes)``), ``_header`` (``config``, ``network``, ``state``), ``_arrays``,
-    ``_write_files`` and ``_restore``.
+    (``(n_tissues, n_genes)``), ``_header``, ``_arrays``, ``_write_files`` and ``_restore``.
     """
 
     FORMAT: ClassVar[str]
@@ -95,27 +87,13 @@ class SavedModel:
     ) -> None:
         raise NotImplementedError
 
+    @doc_params("model_save")
     def save(self, path: str | Path, *, overwrite: bool = False) -> None:
-        """Write the fitted model to the directory ``path``, atomically.
-
-        The files are listed in the class docstring (:mod:`geneimpute.models.donor._saving`
-        describes ``config.json``).
+        """Write the fitted model to the directory ``path``, atomically (files: class docstring).
 
         Parameters
         ----------
-        path
-            Directory to write (its parent must exist).
-        overwrite
-            Replace an existing ``path``.
-
-        Raises
-        ------
-        FileNotFoundError
-            If the parent directory of ``path`` does not exist.
-        FileExistsError
-            If ``path`` exists and ``overwrite`` is False (pass ``overwrite=True``).
-        RuntimeError
-            If the model is not fitted (the attribute ``FITTED`` names is unset).
+        {model_save}
         """
         if self.FITTED is not None and getattr(self, self.FITTED, None) is None:
             msg = f"this {type(self).__name__} is not fitted; call fit() first"
@@ -132,28 +110,19 @@ class SavedModel:
         write_model(path, self.FORMAT, header, write_files, overwrite=overwrite)
 
     @classmethod
+    @doc_params("model_load", "map_location", "model_load_raises")
     def load(cls, path: str | Path, *, map_location: str = "cpu") -> Self:
-        """Load a model written by :meth:`save`.
+        """Load a model written by :meth:`save` (models without a network ignore ``map_location``).
 
         Parameters
         ----------
-        path
-            Directory written by :meth:`save`.
-        map_location
-            Device the torch network is loaded onto and predicts on (``"cpu"``, ``"cuda"``);
-            models without a network ignore it.
+        {model_load}
+        {map_location}
 
-        Raises
-        ------
-        FileNotFoundError
-            If ``path`` is not a directory with a ``config.json``.
-        DamagedModelError
-            (a ``ValueError``) If the directory is damaged, edited or of another class, naming
-            what is wrong, or of another model schema (one line naming its version and how
-            to retrain).
+        {model_load_raises}
         """
         p, state = read_model(path, cls.FORMAT)
-        arrays = _read_arrays(p) if cls.ARRAYS else {}
+        arrays = load_file(p, ARRAYS, _read_npz) if cls.ARRAYS else {}
         with reading(p):
             model = cls._new(state)
             T, G = (int(state["setup"][k]) for k in ("n_tissues", "n_genes"))

@@ -1,10 +1,9 @@
-"""Fit an XGBoost regressor in this process or on a dask cluster (``xgboost.dask``).
+"""The hybrid's XGBoost stage, fitted in this process or on a dask cluster (``xgboost.dask``).
 
-Every XGBoost stage of the package's models goes through :func:`fit_regressor`, so passing a
-``dask.distributed.Client`` moves all of them to the cluster with no other change: the design
-matrix is partitioned over the workers, ``xgboost.dask`` trains with its distributed
-histogram algorithm, and the booster comes back as an ordinary ``xgboost.XGBRegressor``
-(same save/load/predict as one trained locally).
+Every XGBoost model of the package goes through :func:`fit_regressor`, so passing a
+``dask.distributed.Client`` moves all of them to the cluster: the design is partitioned over
+the workers, ``xgboost.dask`` trains with its distributed histogram algorithm, and the booster
+comes back as an ordinary ``xgboost.XGBRegressor``.
 """
 
 from __future__ import annotations
@@ -14,21 +13,14 @@ from typing import Any
 import numpy as np
 
 from ..._settings import settings
-from .._conformal import TissueConformal, floor_sigmas
 from ._config import HybridConfig
-
-
-def n_workers(client: Any) -> int:
-    """Return the number of workers of a ``dask.distributed.Client`` (at least 1)."""
-    return max(1, len(client.scheduler_info().get("workers", {})))
 
 
 def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None) -> Any:
     """Fit an ``xgboost.XGBRegressor(**params)`` on ``X`` ``(n_rows, n_features)`` and ``y``.
 
-    With ``client``, the rows are split into one partition per worker (scattered to the
-    workers, not embedded in the task graph) and fitted with
-    ``xgboost.dask.DaskXGBRegressor`` (``n_jobs`` is replaced by each worker's threads); the
+    With ``client``, the rows are split into one partition per worker and fitted with
+    ``xgboost.dask.DaskXGBRegressor`` (``n_jobs`` dropped: each worker uses its threads); the
     result is converted to a local ``XGBRegressor`` through the booster's UBJSON bytes.
     """
     import xgboost as xgb
@@ -43,7 +35,8 @@ def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None
     # one partition per worker, sent once with scatter (not embedded in the task graph);
     # hash=False: fresh keys per call, so the release of an earlier fit's partitions of the
     # same rows (two models on one design) cannot cancel this fit's
-    parts = [p for p in np.array_split(np.arange(len(X)), n_workers(client)) if len(p)]
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    parts = [p for p in np.array_split(np.arange(len(X)), n_workers) if len(p)]
     fx = client.scatter([np.ascontiguousarray(X[p]) for p in parts], hash=False)
     fy = client.scatter([np.ascontiguousarray(y[p]) for p in parts], hash=False)
     Xd = da.concatenate(
@@ -63,29 +56,23 @@ def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None
     return local
 
 
-def measured_rows(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Design rows with a finite target (NaN: a tissue a partly measured gene lacks)."""
-    seen = np.isfinite(y)
-    return (X, y) if seen.all() else (X[seen], y[seen])
-
-
 def fit_stage2(
     params: dict, X3: np.ndarray, Y: np.ndarray, client: Any = None, *, pattern: bool = True
 ) -> tuple[Any, Any]:
-    """Fit the hybrid's XGBoost stage on a design ``X3`` ``(n_genes, n_tissues, n_features)``.
+    """Fit XGBoost on a design ``X3`` ``(n_genes, n_tissues, n_features)`` to ``Y``.
 
-    ``Y`` ``(n_genes, n_tissues)`` is the target (NaN: not measured, left out). Returns the
-    model of ``Y`` on (gene, tissue) rows and, with ``pattern``, a second model of the
-    tissue-centred target ``Y - nanmean(Y, axis=1)`` (else None; ``pattern=False`` is for a
-    single model of another target, such as the interval difficulty); see
-    :func:`predict_stage2`. A model of the profile spends its squared error mostly on level
-    differences between genes; the pattern model spends it on the differences between tissues.
+    Rows are (gene, tissue) pairs; NaN cells of ``Y`` are left out. Returns the model of ``Y``
+    and, with ``pattern``, a model of the tissue-centred ``Y - nanmean(Y, axis=1)`` (else
+    None): a profile model spends its squared error mostly on level differences between genes,
+    the pattern model on the differences between tissues (see :func:`predict_stage2`).
     """
     n, T, F = X3.shape
     X = X3.reshape(n * T, F)
 
     def fit(target: np.ndarray) -> Any:
-        return fit_regressor(params, *measured_rows(X, target.ravel()), client)
+        y = target.ravel()
+        seen = np.isfinite(y)
+        return fit_regressor(params, *((X, y) if seen.all() else (X[seen], y[seen])), client)
 
     if not pattern:
         return fit(Y), None
@@ -95,10 +82,9 @@ def fit_stage2(
 
 
 def predict_stage2(model: Any, pattern_model: Any, X3: np.ndarray) -> np.ndarray:
-    """Predict ``(n_genes, n_tissues)`` from the models of :func:`fit_stage2`.
+    """Predict ``(n_genes, n_tissues)``: the profile model's level plus the centred pattern.
 
-    Without a pattern model, the profile model's prediction; with one, the profile model's
-    level (its mean over tissues) plus the pattern model's prediction centred over tissues.
+    Without a pattern model, the profile model's prediction.
     """
     n, T, F = X3.shape
     if n == 0:
@@ -112,25 +98,14 @@ def predict_stage2(model: Any, pattern_model: Any, X3: np.ndarray) -> np.ndarray
 
 
 def cross_fit(
-    params: dict,
-    X3: np.ndarray,
-    target: np.ndarray,
-    where: list[np.ndarray],
-    client: Any = None,
-    *,
-    pattern: bool = True,
+    params: dict, X3: np.ndarray, Y: np.ndarray, where: list, client: Any, pattern: bool = True
 ) -> np.ndarray:
-    """Out-of-fold predictions ``(n_rows, T)`` of the XGBoost stage of ``target``.
-
-    ``X3`` is the design as ``(n_rows, T, F)``; for each gene fold in ``where`` (positions in
-    the rows), the models of :func:`fit_stage2` are refitted on the other folds' genes and
-    predict the fold, so every prediction comes from a model that did not see its gene.
-    """
+    """Out-of-fold predictions ``(n_genes, T)``: each gene fold in ``where`` by the others."""
     n, T, _ = X3.shape
     out = np.empty((n, T))
     for hi in where:
         tr = np.setdiff1d(np.arange(n), hi)
-        models = fit_stage2(params, X3[tr], target[tr], client, pattern=pattern)
+        models = fit_stage2(params, X3[tr], Y[tr], client, pattern=pattern)
         out[hi] = predict_stage2(*models, X3[hi])
     return out
 
@@ -150,26 +125,3 @@ def xgb_params(config: HybridConfig, device: str) -> dict:
         "n_jobs": settings.n_jobs,
         "random_state": config.random_state,
     }
-
-
-def fit_difficulty(
-    params: dict,
-    X3: np.ndarray,
-    residuals: np.ndarray,
-    where: list[np.ndarray],
-    client: Any = None,
-) -> tuple[Any, TissueConformal, float]:
-    """Interval calibration from the reference genes' out-of-fold ``residuals``.
-
-    A difficulty model (XGBoost on the design ``X3``, target ``|residual|``; ``params``
-    smaller than the profile model's) is cross-fitted over the gene folds ``where`` for the
-    calibration genes and fitted on all of them for new genes. Returns the difficulty model,
-    the per-tissue conformal calibration (:class:`~geneimpute.models.TissueConformal`) and the
-    difficulty floor.
-    """
-    absres = np.abs(residuals)
-    raw = cross_fit(params, X3, absres, where, client, pattern=False)
-    X, target = measured_rows(X3.reshape(-1, X3.shape[2]), absres.ravel())
-    sigma_model = fit_regressor(params, X, target, client)
-    sigmas, floor = floor_sigmas(raw)
-    return sigma_model, TissueConformal().fit(residuals, sigmas), floor

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-_C = TypeVar("_C")
+from .._base import config_from_dict, require
 
 #: Input groups a hybrid can use (``features=``), see :func:`geneimpute.tl.train`.
 FEATURES = ("promoter", "neighbors", "structure")
+#: Components of the hybrid (``components=``): each can be left out for an ablation.
+COMPONENTS = ("cnn", "transformer", "tissue_correlation", "distance", "neighbor_profile")
+#: Components that need each input group of ``features=``.
+FEATURE_COMPONENTS = {
+    "promoter": ("cnn",),
+    "neighbors": ("transformer", "distance", "neighbor_profile"),
+    "structure": (),
+}
 #: Gene-level neighbourhood features appended when distances are used.
 DENSITY_NAMES = (
     "log10_nearest_reference_bp",
@@ -17,10 +25,29 @@ DENSITY_NAMES = (
     "n_reference_within_60kb",
     "divergent_fraction_20kb",
 )
+#: Smallest value of each integer field of :class:`HybridConfig`.
+_MINIMUM = {
+    "k_neighbors": 1,
+    "k_idw": 1,
+    "n_folds": 2,
+    "max_epochs": 1,
+    "patience": 1,
+    "batch_size": 2,
+    "embedding_dim": 1,
+    "xgb_n_estimators": 1,
+    "xgb_max_depth": 1,
+    "n_tissue_components": 0,
+    "promoter_upstream": 0,
+    "promoter_downstream": 0,
+}
 
 
-#: Components of the hybrid (``components=``): each can be left out for an ablation.
-COMPONENTS = ("cnn", "transformer", "tissue_correlation", "distance", "neighbor_profile")
+def _integer_from(lo: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _is_names(c: Any) -> bool:
+    return not isinstance(c, str) and all(isinstance(x, str) for x in c)
 
 
 @dataclass
@@ -28,27 +55,21 @@ class HybridConfig:
     """Hyperparameters and components of :class:`HybridImputer`.
 
     The defaults are trial 4 of the GTEx tuning run (``experiments/results/tune_gtex.csv``,
-    ``python experiments/tune_gtex.py --design stage2``; its values rounded): it scored 0.4211
-    on held-out reference genes, tied with the best trial (0.4212, which used three folds and
-    took 1.6x as long), against 0.4160 for the untuned stage-2 settings.
-
-    The architecture is fixed (see :class:`~geneimpute.models.HybridNet`): separate level and
-    tissue-pattern heads, an attention-pooled neighbour profile, a one-cycle learning rate
-    (Smith & Topin 2019, doi:10.1117/12.2520589), the ``n_folds`` out-of-fold networks serving
-    new genes, and an XGBoost stage of a profile model (a gene's level) and a tissue-centred
-    pattern model. ``experiments/README.md`` lists the paired comparisons behind each choice.
+    ``python experiments/tune_gtex.py --design stage2``, rounded): 0.4211 on held-out reference
+    genes, tied with the best trial (0.4212, three folds, 1.6x the time), against 0.4160
+    untuned. The architecture is fixed (see :class:`~geneimpute.models.HybridNet`; the paired
+    comparisons behind each choice are listed in ``experiments/README.md``).
 
     Attributes
     ----------
     components
-        Parts of the hybrid to use, a subset of :data:`COMPONENTS`: ``"cnn"`` (the promoter
-        CNN), ``"transformer"`` (the neighbour transformer), ``"tissue_correlation"``
-        (neighbour tokens smoothed over correlated tissues, tissue-correlation context and
-        eigenvector coordinates for XGBoost), ``"distance"`` (distances in bp and orientation
-        for the transformer, inverse-distance weights and neighbourhood-density features),
-        ``"neighbor_profile"`` (the distance-based profile as an XGBoost feature). Leaving
-        one out is an ablation; :func:`geneimpute.tl.train`'s ``features=`` removes the
-        components of input groups the data lacks.
+        Parts of the hybrid, a subset of :data:`COMPONENTS`: ``"cnn"`` (promoter CNN),
+        ``"transformer"`` (neighbour transformer), ``"tissue_correlation"`` (neighbour tokens
+        smoothed over correlated tissues; tissue context and eigenvectors for XGBoost),
+        ``"distance"`` (distances and orientation for the transformer, inverse-distance
+        weights, density features), ``"neighbor_profile"`` (the distance-based profile as an
+        XGBoost feature). Leaving one out is an ablation; ``tl.train(features=...)`` removes
+        those of input groups the data lacks.
     k_neighbors
         Neighbour reference genes per gene given to the transformer (>= 1).
     k_idw
@@ -57,20 +78,16 @@ class HybridConfig:
         Out-of-fold networks for the XGBoost training rows (>= 2); their mean read-out serves
         new genes.
     max_epochs, patience, batch_size, learning_rate, weight_decay
-        Network training (AdamW with a one-cycle schedule peaking at ``learning_rate``, early
-        stopping on 10% of the training genes).
+        Network training (AdamW, one-cycle schedule peaking at ``learning_rate``, Smith &
+        Topin 2019; early stopping on 10% of the training genes).
     embedding_dim
         Size of the promoter and neighbour embeddings.
     pattern_weight
-        Weight of the tissue-pattern part of the network loss: the squared error of a gene's
-        z-scored profile splits exactly into its level (mean over tissues) error and its
-        pattern (profile minus mean) error; 1 is plain MSE, larger values favour the pattern
-        (> 0).
+        Weight (> 0) of the tissue-pattern part of the network loss, which splits a z-scored
+        profile's squared error exactly into level (mean over tissues) and pattern; 1 is MSE.
     promoter_upstream, promoter_downstream
-        The CNN's promoter window, bp upstream and downstream of the TSS (default
-        -249..+50, 300 bp: the bundled promoters). With promoters extracted from a genome
-        (:func:`~geneimpute.pp.extract_promoters`), ``7000`` and ``3499`` give Xpresso's
-        10.5 kb window (Agarwal & Shendure 2020, doi:10.1016/j.celrep.2020.107663); shorter
+        The CNN's window in bp around the TSS (default -249..+50, the bundled promoters;
+        ``7000`` and ``3499`` give Xpresso's 10.5 kb, Agarwal & Shendure 2020). Shorter
         records are zero-padded with an "observed" channel of 0, longer ones cut.
     xgb_*
         XGBoost (``hist``) settings; rows are (gene, tissue) pairs, so ``min_child_weight`` is
@@ -78,9 +95,8 @@ class HybridConfig:
     n_tissue_components
         Eigenvectors of the tissue correlation matrix used as tissue descriptors.
     calibrate
-        Calibrate prediction intervals: cross-fit the XGBoost stage over the gene folds to get
-        residuals of reference genes it did not see, fit a difficulty model on them, and
-        calibrate per tissue (see :class:`~geneimpute.models.TissueConformal`).
+        Calibrate prediction intervals: cross-fitted residuals of reference genes, a
+        difficulty model, per-tissue conformal (:class:`~geneimpute.models.TissueConformal`).
     random_state
         Seed of numpy, torch and xgboost.
 
@@ -115,48 +131,22 @@ class HybridConfig:
     random_state: int = 0
 
     def __post_init__(self) -> None:
-        minimum = {
-            "k_neighbors": 1,
-            "k_idw": 1,
-            "n_folds": 2,
-            "max_epochs": 1,
-            "patience": 1,
-            "batch_size": 2,
-            "embedding_dim": 1,
-            "xgb_n_estimators": 1,
-            "xgb_max_depth": 1,
-            "n_tissue_components": 0,
-            "promoter_upstream": 0,
-            "promoter_downstream": 0,
-        }
-        for name, lo in minimum.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-                msg = f"HybridConfig.{name} must be an integer >= {lo}, got {value!r}"
-                raise ValueError(msg)
+        for name, lo in _MINIMUM.items():
+            require(self, name, _integer_from(lo), f"an integer >= {lo}")
         if self.k_idw > self.k_neighbors:
-            msg = (
-                f"HybridConfig.k_idw ({self.k_idw}) must not exceed k_neighbors "
-                f"({self.k_neighbors})"
-            )
+            msg = f"HybridConfig.k_idw ({self.k_idw}) must not exceed k_neighbors"
+            msg += f" ({self.k_neighbors})"
             raise ValueError(msg)
         for name in ("learning_rate", "xgb_learning_rate", "pattern_weight"):
-            if not getattr(self, name) > 0:
-                msg = f"HybridConfig.{name} must be > 0, got {getattr(self, name)!r}"
-                raise ValueError(msg)
-        comps = self.components
-        if isinstance(comps, str) or not all(isinstance(c, str) for c in comps):
-            msg = f"HybridConfig.components must be a sequence of names, got {comps!r}"
-            raise ValueError(msg)
-        unknown = sorted(set(comps) - set(COMPONENTS))
+            require(self, name, lambda v: v > 0, "> 0")
+        require(self, "components", _is_names, "a sequence of names")
+        unknown = sorted(set(self.components) - set(COMPONENTS))
         if unknown:
             msg = f"HybridConfig.components: unknown {unknown}; known: {list(COMPONENTS)}"
             raise ValueError(msg)
         # canonical order, no repeats; a list, so it survives JSON and .h5ad round trips
-        self.components = [c for c in COMPONENTS if c in comps]
-        if not 0 < self.xgb_subsample <= 1:
-            msg = f"HybridConfig.xgb_subsample must be in (0, 1], got {self.xgb_subsample!r}"
-            raise ValueError(msg)
+        self.components = [c for c in COMPONENTS if c in self.components]
+        require(self, "xgb_subsample", lambda v: 0 < v <= 1, "in (0, 1]")
 
     def uses(self, component: str) -> bool:
         """Whether ``component`` (one of :data:`COMPONENTS`) is part of the model."""
@@ -173,46 +163,6 @@ class HybridConfig:
         return config_from_dict(cls, values, overrides)
 
 
-def config_from_dict(cls: type[_C], values: dict[str, Any], overrides: dict[str, Any]) -> _C:
-    """Build the config dataclass ``cls`` from ``values`` plus ``overrides``.
-
-    Raises
-    ------
-    TypeError
-        On names that are not fields of ``cls``, listing the known ones.
-    """
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted((set(values) | set(overrides)) - names)
-    if unknown:
-        msg = f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}"
-        raise TypeError(msg)
-    return cls(**{**values, **overrides})
-
-
-#: Components that need each input group of ``features=``.
-FEATURE_COMPONENTS = {
-    "promoter": ("cnn",),
-    "neighbors": ("transformer", "distance", "neighbor_profile"),
-    "structure": (),
-}
-
-
-def check_features(features: Sequence[str]) -> list[str]:
-    """Return ``features`` as a list after checking it is a non-empty subset of FEATURES.
-
-    Raises
-    ------
-    ValueError
-        If ``features`` is empty or names an unknown group.
-    """
-    features = list(features)
-    unknown = set(features) - set(FEATURES)
-    if unknown or not features:
-        msg = f"features must be a non-empty subset of {list(FEATURES)}, got {features}"
-        raise ValueError(msg)
-    return features
-
-
 def components_for(features: Sequence[str], components: Sequence[str] = COMPONENTS) -> list[str]:
     """``components`` without those whose input group is not in ``features``.
 
@@ -221,17 +171,19 @@ def components_for(features: Sequence[str], components: Sequence[str] = COMPONEN
     ValueError
         If ``features`` is empty or names an unknown group.
     """
-    features = check_features(features)
+    features = list(features)
+    if set(features) - set(FEATURES) or not features:
+        msg = f"features must be a non-empty subset of {list(FEATURES)}, got {features}"
+        raise ValueError(msg)
     dropped = {c for f in FEATURES if f not in features for c in FEATURE_COMPONENTS[f]}
     return [c for c in components if c not in dropped]
 
 
 @dataclass
 class ModelSetup:
-    """How a model was set up: what it read from the AnnData it was trained on.
+    """What a model read from the AnnData it was trained on (as scvi-tools' ``setup_anndata``).
 
-    Stored in ``config.json`` and checked when the model is applied (as scvi-tools keeps the
-    arguments of ``setup_anndata``).
+    Stored in ``config.json`` and checked when the model is applied.
 
     Attributes
     ----------

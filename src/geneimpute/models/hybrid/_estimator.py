@@ -19,7 +19,7 @@ from ..._settings import Accelerator, resolve_device
 from ..._timing import timed
 from .._conditioning import ObservedTissueConditioner
 from .._conformal import TissueConformal, floor_sigmas
-from ._boosting import cross_fit, fit_difficulty, fit_stage2, predict_stage2, xgb_params
+from ._boosting import cross_fit, fit_stage2, predict_stage2, xgb_params
 from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
 from ._design import build_design, design_names
 from ._features import GeneInputs, neighbor_arrays, reference_rows
@@ -317,24 +317,25 @@ class HybridImputer:
         device: str,
         client: Any,
     ) -> None:
-        """Fit XGBoost on the design ``X3`` of the reference genes, its errors and intervals."""
+        """Fit XGBoost on the reference genes' design ``X3``, their errors and intervals."""
         params = xgb_params(self.config, device)
         with timed("xgboost_fit", self.timings_):
             self.xgb_, self.pattern_xgb_ = fit_stage2(params, X3, Y, client)
         with timed("out_of_fold_errors", self.timings_):
             where = [np.searchsorted(rows, np.sort(h)) for h in folds]
-            #: out-of-fold hybrid predictions of the reference genes (not saved)
             self.oof_prediction_ = cross_fit(params, X3, Y, where, client)
             self.oof_rows_ = rows
             residuals = Y - self.oof_prediction_
             self.conditioner_ = ObservedTissueConditioner().fit(residuals)
         self.sigma_xgb_, self.conformal_, self.sigma_floor_ = None, None, 0.0
-        if self.config.calibrate:
+        if self.config.calibrate:  # a smaller difficulty model of |residual|, cross-fitted
             with timed("calibration", self.timings_):
-                params = {**params, "n_estimators": 100, "max_depth": 3}
-                self.sigma_xgb_, self.conformal_, self.sigma_floor_ = fit_difficulty(
-                    params, X3, residuals, where, client
-                )
+                small = {**params, "n_estimators": 100, "max_depth": 3}
+                absres = np.abs(residuals)
+                raw = cross_fit(small, X3, absres, where, client, pattern=False)
+                self.sigma_xgb_ = fit_stage2(small, X3, absres, client, pattern=False)[0]
+                sigmas, self.sigma_floor_ = floor_sigmas(raw)
+                self.conformal_ = TissueConformal().fit(residuals, sigmas)
 
     @property
     def calibrated(self) -> bool:

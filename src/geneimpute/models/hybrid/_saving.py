@@ -1,13 +1,10 @@
 """What a :class:`HybridImputer` directory holds, through :mod:`geneimpute.models._persistence`.
 
 ``config.json``: the :class:`HybridConfig`, the networks' constructor arguments, the
-:class:`ModelSetup` and ``state`` (per-tissue scalers ``mu``/``sd``, gene-feature scalers
-``gmu``/``gsd``, the columns with missingness indicators, the tissue correlation, the
-gene-feature names, the error covariance over tissues, the interval floor). Files:
-``network.pt`` (the out-of-fold networks' ``state_dict``), ``xgboost.ubj`` (profile model),
-``xgboost_pattern.ubj`` (tissue-pattern model), and for calibrated models
-``xgboost_sigma.ubj`` (the difficulty model) and ``calibration.npz`` (conformal residuals and
-difficulty estimates).
+:class:`ModelSetup` and ``state`` (tissue and gene-feature scalers, missingness columns, tissue
+correlation, gene-feature names, error covariance, interval floor). Files: ``network.pt`` (the
+out-of-fold networks), ``xgboost.ubj`` (profile), ``xgboost_pattern.ubj`` (tissue pattern)
+and, when calibrated, ``xgboost_sigma.ubj`` (difficulty) and ``calibration.npz``.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ FORMAT = "geneimpute.HybridImputer"
 
 
 def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> None:
-    """Write ``model`` (a fitted HybridImputer) to the directory ``path`` atomically."""
+    """Write the fitted HybridImputer ``model`` to the directory ``path``, atomically."""
     import torch
 
     cond = model.conditioner_
@@ -43,11 +40,10 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
         "network": model.net_args_,
         "setup": model.setup_.to_dict(),
         "state": {
-            "mu": model.mu_.tolist(),
-            "sd": model.sd_.tolist(),
-            "gmu": model.gmu_.tolist(),
-            "gsd": model.gsd_.tolist(),
-            "gmiss_cols": model.gmiss_cols_.tolist(),
+            **{
+                k: getattr(model, f"{k}_").tolist()
+                for k in ("mu", "sd", "gmu", "gsd", "gmiss_cols")
+            },
             "tissue_correlation": model.tissue_correlation_.tolist(),
             "genef_names": list(model.genef_names_),
             "error_covariance": cond.covariance_.tolist(),
@@ -74,7 +70,7 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
 
 
 def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> Any:
-    """Read a directory written by :func:`save_hybrid` into a new ``cls`` instance."""
+    """Read a directory written by :func:`save_hybrid` into a new ``cls``."""
     p, state = read_model(path, FORMAT)
     with reading(p):
         model = cls(HybridConfig.from_dict(state["config"]))
@@ -97,16 +93,13 @@ def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> An
 
 
 def _set_state(model: Any, s: dict, p: Path) -> None:
-    """Fitted scalers, tissue correlation and error covariance from ``state``."""
     T = len(model.setup_.tissues)
     if T == 0 or len(set(model.setup_.tissues)) != T:
         raise damaged(p, "setup.tissues must be unique, non-empty tissue names")
-    model.mu_ = read_vector(s, "mu", T, p)
-    model.sd_ = read_vector(s, "sd", T, p)
+    model.mu_, model.sd_ = (read_vector(s, k, T, p) for k in ("mu", "sd"))
     model.genef_names_ = [str(n) for n in s["genef_names"]]
     F = len(model.genef_names_)
-    model.gmu_ = read_vector(s, "gmu", F, p)
-    model.gsd_ = read_vector(s, "gsd", F, p)
+    model.gmu_, model.gsd_ = (read_vector(s, k, F, p) for k in ("gmu", "gsd"))
     model.gmiss_cols_ = np.asarray(s["gmiss_cols"], dtype=np.int64).reshape(-1)
     if model.gmiss_cols_.size and (model.gmiss_cols_.min() < 0 or model.gmiss_cols_.max() >= F):
         raise damaged(p, "state.gmiss_cols out of range")
@@ -121,7 +114,6 @@ def _set_state(model: Any, s: dict, p: Path) -> None:
 
 
 def _load_calibration(model: Any, p: Path, s: dict) -> None:
-    """Read the conformal calibration and the difficulty model of a calibrated directory."""
     with reading(p, "interval calibration does not load"):
         with np.load(p / "calibration.npz", allow_pickle=False) as cal:
             residuals, sigmas = cal["residuals"], cal["sigmas"]

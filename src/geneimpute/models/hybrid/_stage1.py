@@ -1,8 +1,4 @@
-"""Stage 1 of the hybrid: the networks' input tensors, their training and their read-outs.
-
-Arrays and tensors only (no AnnData). The networks learn tissue z-scores (``(Y - mu) / sd``
-per tissue); :func:`read_out` returns log1p profiles unless asked for z-scores.
-"""
+"""Stage 1 of the hybrid: the networks' input tensors, training and read-outs (tissue z-scores)."""
 
 from __future__ import annotations
 
@@ -12,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..._core.training import fit_early_stopping
-from ..._settings import settings, torch_threads
+from ..._settings import torch_threads
+from .._base import loop_options
 from ._config import HybridConfig
 
 if TYPE_CHECKING:
@@ -30,14 +27,7 @@ def network_tensors(
     index: np.ndarray,
     scaler: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> dict[str, torch.Tensor]:
-    """Tensors of every gene the networks read, for :func:`batch_tensors`.
-
-    ``prep`` holds the neighbour-token profiles ``profile_tokens``, distance features
-    ``dist`` and gene features ``genef`` of every gene; ``promoter`` is the one-hot
-    ``(n_genes, L, 5)``, ``index`` the ``(n_genes, k)`` neighbour rows (-1: none). Gene
-    features are z-scored with ``scaler = (mean, sd, columns with a missingness indicator)``,
-    missing values set to 0.
-    """
+    """Tensors of every gene for :func:`batch_tensors` (``scaler``: gene-feature mean, sd, ...)."""
     import torch
 
     gmu, gsd, gmiss_cols = scaler
@@ -55,12 +45,7 @@ def network_tensors(
 
 
 def batch_tensors(t: dict, rows: np.ndarray, device: str) -> tuple:
-    """Network inputs ``(promoter, tokens, pad, genef)`` of the genes ``rows``.
-
-    ``t`` holds ``promoter`` ``(n_genes, L, 5)``, ``profile`` (neighbour-token profiles of
-    every gene), ``dist`` ``(n_genes, k, 8)``, ``index`` ``(n_genes, k)`` (-1: no neighbour)
-    and ``genef`` (scaled gene features).
-    """
+    """Network inputs ``(promoter, tokens, pad, genef)`` of the genes ``rows``."""
     import torch
 
     r = torch.from_numpy(rows)
@@ -83,12 +68,7 @@ def batch_tensors(t: dict, rows: np.ndarray, device: str) -> tuple:
 def level_pattern_loss(
     out: torch.Tensor, y: torch.Tensor, m: torch.Tensor | None, weight: float
 ) -> torch.Tensor:
-    """Squared error split into a gene's level and tissue-pattern parts, the pattern weighted.
-
-    The error over a gene's measured tissues (``m``: 1 measured, 0 not; None: all) is its
-    level error (mean over tissues) plus its pattern error (profile minus mean), orthogonal;
-    ``weight`` multiplies the pattern part (1: plain MSE over the measured cells).
-    """
+    """Squared error over measured cells ``m`` (None: all): level + ``weight`` x pattern part."""
     import torch
 
     m = torch.ones_like(y) if m is None else m
@@ -111,79 +91,48 @@ def fit_network(
     seed: int,
     desc: str,
 ) -> tuple[HybridNet, list[dict]]:
-    """Build a network with ``new_net()``; train it on the z-scored profiles ``Z`` of ``rows``.
+    """Train ``new_net()`` on the z-scores ``Z`` ``(n_genes, n_tissues)`` of ``rows``.
 
-    ``Z`` is ``(n_genes, n_tissues)``, ``(Y - mu) / sd`` per tissue.
-    NaN cells of ``Z`` (tissues a gene was not measured in) are left out of the loss. 10% of
-    ``rows`` (seeded) are held out for early stopping. The branch read-outs are trained with
-    half weight (deep supervision). The network is initialised and trained with torch's RNG
-    seeded by ``seed`` inside :func:`torch.random.fork_rng`, so the caller's RNG state is
-    unchanged. Returns the network and its per-epoch history.
+    NaN cells of ``Z`` are left out of the loss; 10% of ``rows`` (seeded) are held out for
+    early stopping; the branch read-outs get half weight (deep supervision). torch's RNG is
+    seeded by ``seed`` inside :func:`torch.random.fork_rng` (the caller's state is unchanged).
+    Returns the network and its per-epoch history.
     """
     import torch
 
     cuda = [torch.cuda.current_device()] if device == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
-        return _fit_seeded(new_net, t, Z, rows, config, device, seed, desc)
+        rng = np.random.default_rng(seed)
+        rows = rng.permutation(rows)
+        n_val = max(1, len(rows) // 10)
+        val, tr = rows[:n_val], rows[n_val:]
+        net = new_net().to(device)
+        Zt = torch.from_numpy(np.nan_to_num(Z).astype(np.float32))
+        seen = np.isfinite(Z)
+        # partly measured genes: the loss is the mean over measured cells only
+        Mt = None if seen[rows].all() else torch.from_numpy(seen.astype(np.float32))
+        w = float(config.pattern_weight)
 
+        def loss_fn(b: np.ndarray) -> torch.Tensor:
+            out = net(*batch_tensors(t, b, device))
+            bt = torch.from_numpy(b)
+            y = Zt[bt].to(device)
+            m = None if Mt is None else Mt[bt].to(device)
+            loss = level_pattern_loss(out["joint"], y, m, w)
+            for key in ("cnn", "transformer"):
+                if key in out:
+                    loss = loss + 0.5 * level_pattern_loss(out[key], y, m, w)
+            return loss
 
-def _fit_seeded(
-    new_net: Callable[[], HybridNet],
-    t: dict,
-    Z: np.ndarray,
-    rows: np.ndarray,
-    config: HybridConfig,
-    device: str,
-    seed: int,
-    desc: str,
-) -> tuple[HybridNet, list[dict]]:
-    import torch
+        def val_fn() -> float:
+            P = read_out(net, t, val, device)["joint"]
+            m = None if Mt is None else Mt[val]
+            with torch.no_grad():
+                return float(level_pattern_loss(torch.from_numpy(P), Zt[val], m, w))
 
-    rng = np.random.default_rng(seed)
-    rows = rng.permutation(rows)
-    n_val = max(1, len(rows) // 10)
-    val, tr = rows[:n_val], rows[n_val:]
-    net = new_net().to(device)
-    Zt = torch.from_numpy(np.nan_to_num(Z).astype(np.float32))
-    seen = np.isfinite(Z)
-    # partly measured genes: the loss is the mean over measured cells only
-    Mt = None if seen[rows].all() else torch.from_numpy(seen.astype(np.float32))
-    w = float(config.pattern_weight)
-
-    def loss_fn(b: np.ndarray) -> torch.Tensor:
-        out = net(*batch_tensors(t, b, device))
-        bt = torch.from_numpy(b)
-        y = Zt[bt].to(device)
-        m = None if Mt is None else Mt[bt].to(device)
-        loss = level_pattern_loss(out["joint"], y, m, w)
-        for key in ("cnn", "transformer"):
-            if key in out:
-                loss = loss + 0.5 * level_pattern_loss(out[key], y, m, w)
-        return loss
-
-    def val_fn() -> float:
-        P = read_out(net, t, val, device)["joint"]
-        m = None if Mt is None else Mt[val]
-        with torch.no_grad():
-            return float(level_pattern_loss(torch.from_numpy(P), Zt[val], m, w))
-
-    result = fit_early_stopping(
-        net,
-        tr,
-        loss_fn,
-        val_fn,
-        rng=rng,
-        max_epochs=config.max_epochs,
-        patience=config.patience,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        weight_decay=config.weight_decay,
-        min_batch=2,
-        desc=desc,
-        progress=settings.progress,
-        schedule="onecycle",
-    )
+        options = loop_options(config, min_batch=2, desc=desc, schedule="onecycle")
+        result = fit_early_stopping(net, tr, loss_fn, val_fn, rng=rng, **options)
     return net, [{"net": desc, **h} for h in result.history]
 
 
@@ -196,11 +145,7 @@ def read_out(
     scale: tuple[np.ndarray, np.ndarray] | None = None,
     batch_size: int = 1024,
 ) -> dict[str, np.ndarray]:
-    """Network outputs for ``rows``: z-scores, or log1p profiles with ``scale=(mu, sd)``.
-
-    Returns a dict of ``(len(rows), n_tissues)`` arrays (``"joint"``, ``"cnn"``,
-    ``"transformer"``, and ``"promoter_embedding"`` ``(len(rows), dim)`` with a CNN).
-    """
+    """Network outputs for ``rows`` by name: z-scores, or log1p with ``scale=(mu, sd)``."""
     import torch
 
     net.eval()

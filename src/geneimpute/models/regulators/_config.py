@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..hybrid._config import config_from_dict
+from .._base import config_from_dict, require
 
 
 @dataclass
@@ -21,20 +21,16 @@ class RegulatorConfig:
         regulator network alone, the ablation).
     context_ridge
         With the autoencoder: add the network's output to a context ridge
-        (:class:`~geneimpute.models.ContextRidge`): each target a sample did not measure
-        regressed on every gene it measured (regulators and targets), a penalty per target by
-        generalised cross-validation, over the training samples. The network learns its
-        residual, trained on ``context_folds`` fixed folds of targets hidden from cross-fitted
-        context ridges (each sample's fold of targets hidden, the ridge fitted on the other
-        samples). The model keeps its z-scored training matrix for it (``context.npy``).
+        (:class:`~geneimpute.models.ContextRidge`, each unmeasured target regressed on every
+        gene the sample measured). The network learns its residual on ``context_folds`` fixed
+        folds of targets hidden from cross-fitted ridges; the model keeps its z-scored training
+        matrix for it (``context.npy``).
     context_folds
         Folds of targets and of samples for the context ridge's cross-fitting (>= 2).
     ridge_base
         Without the context ridge: add the network's output to a ridge regression of the
-        targets on the regulators (one penalty for all targets, chosen by generalised
-        cross-validation on the fully measured targets; each target fitted on the samples
-        that measured it), so the layers learn
-        the residual: what the linear model misses.
+        targets on the regulators (one penalty, by generalised cross-validation), so the layers
+        learn what the linear model misses.
     autoencoder_width
         Units of the autoencoder's three hidden layers (DeepSF: 512).
     hide_fraction
@@ -74,23 +70,13 @@ class RegulatorConfig:
 
     def __post_init__(self) -> None:
         self.hidden = [int(h) for h in self.hidden]
-        if not self.hidden or min(self.hidden) < 1:
-            msg = f"RegulatorConfig.hidden must be positive layer sizes, got {self.hidden}"
-            raise ValueError(msg)
+        require(self, "hidden", lambda h: bool(h) and min(h) >= 1, "positive layer sizes")
         for name in ("max_epochs", "autoencoder_epochs", "patience", "autoencoder_width"):
-            if int(getattr(self, name)) < 1:
-                msg = f"RegulatorConfig.{name} must be >= 1, got {getattr(self, name)!r}"
-                raise ValueError(msg)
-        if int(self.context_folds) < 2:
-            msg = f"RegulatorConfig.context_folds must be >= 2, got {self.context_folds!r}"
-            raise ValueError(msg)
-        if self.batch_size < 2:
-            msg = f"RegulatorConfig.batch_size must be >= 2 (batch norm), got {self.batch_size}"
-            raise ValueError(msg)
+            require(self, name, lambda v: int(v) >= 1, ">= 1")
+        require(self, "context_folds", lambda v: int(v) >= 2, ">= 2")
+        require(self, "batch_size", lambda v: v >= 2, ">= 2 (batch norm)")
         for name in ("hide_fraction", "val_fraction"):
-            if not 0 < float(getattr(self, name)) < 1:
-                msg = f"RegulatorConfig.{name} must be in (0, 1), got {getattr(self, name)!r}"
-                raise ValueError(msg)
+            require(self, name, lambda v: 0 < float(v) < 1, "in (0, 1)")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], **overrides: Any) -> RegulatorConfig:

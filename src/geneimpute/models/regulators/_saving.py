@@ -1,30 +1,37 @@
 """What a :class:`RegulatorImputer` directory holds, through :mod:`geneimpute.models._persistence`.
 
-``config.json``: the :class:`RegulatorConfig`, the :class:`RegulatorSetup` (regulator and
-target names in model order, units, layer, training samples), ``network`` (the numbers of
-regulators and targets the network was built for) and ``state`` (the training means and sds
-``r_mu``/``r_sd`` of the regulators, ``y_mu``/``y_sd`` of the targets). Files: ``network.pt``
-(the :class:`RegulatorNet` ``state_dict``, its autoencoder encoder included) and, with the
-context ridge, ``context.npy`` (the z-scored ``(n_samples, n_regulators + n_targets)``
-training matrix the ridge regresses on, NaN where a sample did not measure a gene).
+``config.json``: the :class:`RegulatorConfig`, the :class:`RegulatorSetup`, ``network`` (the
+numbers of regulators and targets) and ``state`` (training means and sds ``r_mu``/``r_sd``,
+``y_mu``/``y_sd``). Files: ``network.pt`` (the :class:`RegulatorNet`, its encoder included)
+and, with the context ridge, ``context.npy`` (the z-scored ``(n_samples, n_regulators +
+n_targets)`` training matrix, NaN where unmeasured).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._persistence import damaged, load_weights, read_model, read_vector, reading, write_model
+from .._persistence import (
+    damaged,
+    load_file,
+    load_weights,
+    read_model,
+    read_vector,
+    reading,
+    write_model,
+)
 from ._config import RegulatorConfig, RegulatorSetup
 
 FORMAT = "geneimpute.RegulatorImputer"
 
 
 def save_regulators(model: Any, path: str | Path, *, overwrite: bool = False) -> None:
-    """Write ``model`` (a fitted RegulatorImputer) to the directory ``path`` atomically."""
+    """Write the fitted RegulatorImputer ``model`` to the directory ``path``, atomically."""
     import torch
 
     header = {
@@ -70,13 +77,9 @@ def load_regulators(cls: type, path: str | Path) -> Any:
 
 
 def _load_context(p: Path, nR: int, nT: int) -> Any:
-    """Rebuild the context ridge from its training matrix ``context.npy``."""
     from ._context import ContextRidge
 
-    if not (p / "context.npy").exists():
-        raise damaged(p, "context.npy is missing")
-    with reading(p, "context.npy does not load"):
-        Z = np.load(p / "context.npy", allow_pickle=False)
+    Z = load_file(p, "context.npy", partial(np.load, allow_pickle=False))
     if Z.ndim != 2 or Z.shape[1] != nR + nT:
         raise damaged(p, f"context.npy has shape {Z.shape}, expected (n, {nR + nT})")
     with reading(p, "context.npy does not load"):

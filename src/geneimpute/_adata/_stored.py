@@ -1,4 +1,4 @@
-"""Readers of what ``pp`` (or the user) stored in an AnnData, shared by ``tl`` and ``pl``.
+"""Readers of what ``pp`` (or the user) stored in an AnnData: promoters, neighbours, correlations.
 
 Each takes the AnnData (or its ``var``) and a key, and returns arrays or DataFrames; nothing
 here writes.
@@ -6,12 +6,14 @@ here writes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ._core.neighbors import GenomicNeighbors, neighbors_from_distances
-from ._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, encode_promoters
+from .._core.neighbors import GenomicNeighbors, neighbors_from_distances
+from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, encode_promoters
 
 
 def has_promoters(var: pd.DataFrame, promoter_key: str | None) -> bool:
@@ -86,3 +88,9 @@ def read_tissue_correlation(adata: AnnData, key: str) -> pd.DataFrame | None:
         msg = f"adata.uns[{key!r}] is not a tissue x tissue DataFrame"
         raise TypeError(msg)
     return C
+
+
+def tissue_frame(C: np.ndarray, tissues: Sequence[str]) -> pd.DataFrame:
+    """Tissue x tissue DataFrame with unnamed axes (so it round-trips through ``.h5ad``)."""
+    names = [str(t) for t in tissues]
+    return pd.DataFrame(np.asarray(C, dtype=np.float64), index=names, columns=names)

@@ -1,15 +1,13 @@
-"""Read the named inputs that ``pp`` wrote (or compute the absent ones) for the models."""
+"""The model's inputs from an AnnData: read what ``pp`` wrote, or compute what is absent."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._anndata import promoter_onehot, read_tissue_correlation, stored_neighbors
 from .._core.correlation import check_correlation, correlation_matrix
 from .._core.neighbors import GenomicNeighbors, find_genomic_neighbors
 from .._core.sequence import (
@@ -20,11 +18,8 @@ from .._core.sequence import (
 )
 from .._logging import warn_data
 from .._timing import timed
-from .._utils import tissue_frame
 from ..models import GeneInputs
-
-if TYPE_CHECKING:
-    from ..models import HybridImputer
+from ._stored import promoter_onehot, read_tissue_correlation, stored_neighbors
 
 #: Optional ``var`` columns with canonical-transcript structure (bp / counts), as bundled.
 STRUCTURE_COLUMNS = ("utr5_length", "exon_length", "utr3_length", "n_exons")
@@ -215,21 +210,3 @@ def build_inputs(
         neighbors=neighbors,
         feature_names=list(table.columns),
     )
-
-
-def model_correlation_entry(
-    adata: AnnData, key: str | None, model: HybridImputer, source: str
-) -> dict | None:
-    """Build the ``uns[key]`` entry an imputer writes when ``key`` holds no tissue correlation.
-
-    The model's tissue x tissue correlation in :func:`~geneimpute.pp.tissue_correlation`'s
-    format, ``{"correlation": DataFrame, "params": {"source": source}}``; None when ``key``
-    is None or already holds a correlation (a user's key is never overwritten). Call it
-    before the first write.
-    """
-    if key is None or read_tissue_correlation(adata, key) is not None:
-        return None
-    return {
-        "correlation": tissue_frame(model.tissue_correlation_, model.tissues_),
-        "params": {"source": source},
-    }

@@ -1,4 +1,4 @@
-"""Validation and small helpers shared by ``pp`` and ``tl``."""
+"""Validation of an AnnData's genes, tissues and expression values (the checks before work)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from scipy import sparse
 
-from ._core.neighbors import tss_of  # noqa: F401  (re-exported for pp)
-from ._logging import warn_data
+from .._logging import warn_data
 
 COORD_COLUMNS = ("chrom", "start", "end", "strand")
 #: A TSS further than this outside its gene body is an error (different builds?).
@@ -38,6 +36,14 @@ def check_unique_var_names(adata: AnnData) -> None:
             f"adata.var_names has {len(dup)} duplicated gene IDs (e.g. {list(dup[:3])}); "
             "make them unique first, e.g. adata.var_names_make_unique()"
         )
+        raise ValueError(msg)
+
+
+def check_tissues(adata: AnnData) -> None:
+    """Raise if tissue names (``obs_names``) are duplicated."""
+    dup = adata.obs_names[adata.obs_names.duplicated()]
+    if len(dup):
+        msg = f"adata.obs_names (tissues) has duplicates, e.g. {list(dup[:3])}"
         raise ValueError(msg)
 
 
@@ -163,13 +169,19 @@ def check_coordinates(var: pd.DataFrame, *, require_tss: bool = False) -> None:
 
 
 def check_expression(
-    X: np.ndarray, *, is_log1p: bool, what: str = "expression", names: tuple | None = None
+    X: np.ndarray,
+    *,
+    is_log1p: bool,
+    what: str = "expression",
+    names: tuple | None = None,
+    stacklevel: int = 4,
 ) -> None:
     """Validate expression values (dense, ``(n_obs, n_vars)``) against their declared units.
 
     Raises on +/-inf, negative values, TPM above 1e7 (TPM sums to 1e6 per sample), log1p
     values above 20; warns when values declared as TPM look like log1p(TPM) (max < 20).
-    ``names`` = (obs_names, var_names) to name the first bad entry.
+    ``names`` = (obs_names, var_names) to name the first bad entry; ``stacklevel`` goes to
+    :func:`~geneimpute._logging.warn_data` (4: the caller's caller).
     """
 
     def where(mask: np.ndarray) -> str:
@@ -212,104 +224,5 @@ def check_expression(
             f"{what} is declared TPM (is_log1p=False) but its largest value is {top:.3g}: it "
             "looks like log1p(TPM) and would be log-transformed twice; pass is_log1p=True if "
             "it is",
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
-
-
-def expression_source(adata: AnnData, layer: str | None):
-    """``X`` or ``layers[layer]`` as stored (dense or sparse, no copy), with clear errors."""
-    if layer is None:
-        X = adata.X
-    else:
-        if layer not in adata.layers:
-            msg = f"layer {layer!r} not in adata.layers (available: {list(adata.layers)})"
-            raise KeyError(msg)
-        X = adata.layers[layer]
-    if X is None:
-        msg = "adata.X is None; pass layer= naming the expression layer"
-        raise ValueError(msg)
-    return X
-
-
-def dense_rows(X, rows: np.ndarray) -> np.ndarray:
-    """Dense float32 copy of rows ``rows`` of a dense/sparse/dask matrix, ``(len(rows), n_vars)``.
-
-    ``X[rows]`` with an index array already copies, so the block is only converted, not copied
-    again. A dask ``X`` computes only those rows.
-    """
-    block = X[rows]
-    if hasattr(block, "compute"):
-        block = block.compute()
-    block = block.toarray() if sparse.issparse(block) else block
-    return np.asarray(block, dtype=np.float32)
-
-
-def get_expression(adata: AnnData, layer: str | None) -> np.ndarray:
-    """Dense float64 copy of ``X`` or a layer, shape ``(n_obs, n_vars)``."""
-    X = expression_source(adata, layer)
-    X = X.toarray() if sparse.issparse(X) else np.asarray(X)
-    return np.array(X, dtype=np.float64)
-
-
-def to_log1p(X: np.ndarray, log1p: bool) -> np.ndarray:
-    """``log1p(X)`` if ``X`` is in TPM (``log1p=False`` means it already is log1p TPM)."""
-    if not log1p:
-        return X
-    finite = X[np.isfinite(X)]
-    if finite.size and finite.min() < 0:
-        msg = (
-            "expression has negative values, so it is not TPM; pass is_log1p=True if it is "
-            "already log1p(TPM)"
-        )
-        raise ValueError(msg)
-    return np.log1p(X)
-
-
-def gene_mask(
-    adata: AnnData, mask: str | Sequence[bool] | np.ndarray | None, default: np.ndarray, name: str
-) -> np.ndarray:
-    """Resolve a boolean gene mask from a ``var`` column name, an array, or a default."""
-    if mask is None:
-        return np.asarray(default, dtype=bool)
-    if isinstance(mask, str):
-        if mask not in adata.var.columns:
-            msg = f"{name}={mask!r} is not a column of adata.var"
-            raise KeyError(msg)
-        col = adata.var[mask]
-        if col.dtype != bool:
-            msg = f"adata.var[{mask!r}] must be boolean, got dtype {col.dtype}"
-            raise TypeError(msg)
-        return col.to_numpy(dtype=bool)
-    arr = np.asarray(mask)
-    if arr.dtype != bool or arr.shape != (adata.n_vars,):
-        msg = (
-            f"{name} must be a boolean array of shape ({adata.n_vars},), "
-            f"got {arr.dtype} {arr.shape}"
-        )
-        raise ValueError(msg)
-    return arr
-
-
-def tissue_frame(C: np.ndarray, tissues: Sequence[str]) -> pd.DataFrame:
-    """Tissue x tissue DataFrame with unnamed axes (so it round-trips through ``.h5ad``)."""
-    names = [str(t) for t in tissues]
-    return pd.DataFrame(np.asarray(C, dtype=np.float64), index=names, columns=names)
-
-
-def sample_tissues(sdata: AnnData, tissue_key: str) -> pd.Categorical:
-    """Return the tissue label of every sample; raise if the column is missing or has gaps."""
-    if tissue_key not in sdata.obs.columns:
-        msg = (
-            f"adata.obs has no tissue column {tissue_key!r} (columns: {list(sdata.obs.columns)}); "
-            "add one, e.g. with geneimpute.pp.label_samples"
-        )
-        raise KeyError(msg)
-    labels = sdata.obs[tissue_key]
-    if labels.isna().any():
-        names = list(sdata.obs_names[labels.isna().to_numpy()][:3])
-        msg = (
-            f"{int(labels.isna().sum())} samples have no tissue in obs[{tissue_key!r}] "
-            f"(e.g. {names}); subset them out first"
-        )
-        raise ValueError(msg)
-    return pd.Categorical(labels.astype(str))

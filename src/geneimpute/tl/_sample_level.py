@@ -1,0 +1,176 @@
+"""The sample step of :func:`~geneimpute.tl.impute_samples`, on arrays.
+
+A sample's value of a target gene is its tissue's predicted value plus ``beta`` times the
+inverse-distance-weighted mean deviation of the gene's neighbour reference genes from their
+tissue medians in that sample (log1p scale); ``beta`` is fitted by least squares on reference
+genes. Blocks of sample rows are read with :func:`~geneimpute._adata.dense_rows` (dense,
+sparse or dask matrices).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from .._adata import dense_rows
+from .._core.neighbors import GenomicNeighbors, idw_weights
+from .._dask import is_dask, map_rows
+from .._timing import timed
+
+
+def all_nan_columns(X, chunk_size: int) -> np.ndarray:
+    """Genes (columns) with no finite value in any sample, computed in row chunks."""
+    seen = np.zeros(X.shape[1], dtype=bool)
+    for s in range(0, X.shape[0], chunk_size):
+        rows = np.arange(s, min(s + chunk_size, X.shape[0]))
+        seen |= np.isfinite(dense_rows(X, rows)).any(axis=0)
+    return ~seen
+
+
+def neighbor_operator(
+    nb: GenomicNeighbors, target: np.ndarray, k: int
+) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """Columns used and a sparse ``(n_columns, n_target)`` inverse-distance averaging matrix."""
+    idx, w = idw_weights(nb, k)
+    idx, w = idx[target], w[target]
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    valid = idx >= 0
+    cols, inv = np.unique(idx[valid], return_inverse=True)
+    tgt = np.repeat(np.arange(len(idx)), valid.sum(axis=1))
+    W = sparse.csr_matrix((w[valid], (inv, tgt)), shape=(len(cols), len(idx)))
+    return cols, W
+
+
+def residual(V: np.ndarray, codes: np.ndarray, cols, M: np.ndarray, log1p: bool) -> np.ndarray:
+    """Log1p sample deviation from the tissue median, ``(len(V), len(cols))``, NaN -> 0.
+
+    ``V`` is a dense block of rows (all genes), ``codes`` their tissue codes, ``M`` the tissue x
+    gene log1p medians.
+    """
+    R = V[:, cols]
+    if log1p:
+        np.log1p(R, out=R)
+    R -= M[np.ix_(codes, cols)]
+    return np.nan_to_num(R, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+#: samples (and reference genes) used to fit ``beta``
+N_FIT = 2000
+
+
+def fit_samples(n_obs: int, random_state: int) -> np.ndarray:
+    """Sorted samples whose rows fit ``beta``, drawn before any data is read (any engine)."""
+    rng = np.random.default_rng([random_state, 1])
+    return np.sort(rng.choice(n_obs, size=min(N_FIT, n_obs), replace=False))
+
+
+def fit_residual_gain(
+    V: np.ndarray,
+    codes: np.ndarray,
+    M: np.ndarray,
+    reference: np.ndarray,
+    nb: GenomicNeighbors,
+    k: int,
+    log1p: bool,
+    rng,
+) -> tuple[float, float]:
+    """Least-squares gain of a gene's sample residual on its neighbours' (reference genes only).
+
+    ``V`` holds the rows of the samples drawn by :func:`fit_samples` (all genes), ``codes``
+    their tissue codes. Returns ``(beta, r2)``: ``residual_gene ~ beta * idw_mean(residual_
+    neighbours)`` over up to 2,000 reference genes; ``beta`` is clipped to [0, 1].
+    """
+    ref_idx = np.flatnonzero(reference)
+    genes = np.sort(rng.choice(ref_idx, size=min(N_FIT, len(ref_idx)), replace=False))
+    probe = np.zeros(len(reference), dtype=bool)
+    probe[genes] = True
+    cols, W = neighbor_operator(nb, probe, k)
+    R_g = residual(V, codes, genes, M, log1p)
+    Q = np.asarray(residual(V, codes, cols, M, log1p) @ W)
+    num, den = float((R_g * Q).sum()), float((Q * Q).sum())
+    beta = float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
+    ss = float((R_g**2).sum())
+    r2 = 1.0 - float(((R_g - beta * Q) ** 2).sum()) / ss if ss > 0 else 0.0
+    return beta, r2
+
+
+class RowFiller:
+    """Fill the target genes of a block of sample rows (shared by the in-memory and dask paths).
+
+    Called with a dense float32 ``(n_rows, n_genes)`` block and its row indices; returns the
+    filled block (``mask=False``) or the bool mask of filled cells (``mask=True``).
+    """
+
+    def __init__(self, *, codes, pred, med, tidx, cols, W, beta, log1p, overwrite, mask=False):
+        self.codes, self.pred, self.med, self.tidx = codes, pred, med, tidx
+        self.cols, self.W, self.beta = cols, W, beta
+        self.log1p, self.overwrite, self.mask = log1p, overwrite, mask
+
+    def fill(self, V: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(values of the target columns after filling, cells filled)``, both ``(rows, T)``."""
+        c = self.codes[rows]
+        P = self.pred[c][:, self.tidx]
+        if self.beta > 0 and len(self.cols):
+            P += self.beta * np.asarray(
+                residual(V, c, self.cols, self.med, not self.log1p) @ self.W
+            )
+        values = P if self.log1p else np.expm1(np.clip(P, 0, None))
+        block = V[:, self.tidx]
+        sel = np.ones(block.shape, bool) if self.overwrite else ~np.isfinite(block)
+        sel &= np.isfinite(values)
+        block[sel] = values[sel]
+        return block, sel
+
+    def with_mask(self) -> RowFiller:
+        """Return the same filler, returning the mask."""
+        other = RowFiller.__new__(RowFiller)
+        other.__dict__.update(self.__dict__, mask=True)
+        return other
+
+    def __call__(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        block, sel = self.fill(V, rows)
+        if self.mask:
+            out = np.zeros(V.shape, dtype=bool)
+            out[:, self.tidx] = sel
+            return out
+        out = V.copy()  # never write into the caller's (or dask's) chunk
+        out[:, self.tidx] = block
+        return out
+
+
+def fill_samples(
+    X: Any, filler: RowFiller, chunk_size: int, timings: dict[str, float]
+) -> tuple[Any, Any]:
+    """Build the output layer and its mask: lazy for dask input, else chunk by chunk."""
+    if is_dask(X):  # lazy layers: computed when written (write_zarr) or .compute()d
+        out = map_rows(X, filler, np.float32, max_rows=chunk_size)
+        fill = map_rows(X, filler.with_mask(), np.bool_, max_rows=chunk_size)
+        return out, fill
+    with timed("sample_impute", timings):
+        out = np.empty(X.shape, dtype=np.float32)
+        fill = np.zeros(X.shape, dtype=bool)
+        for s in range(0, X.shape[0], chunk_size):
+            rows = np.arange(s, min(s + chunk_size, X.shape[0]))
+            V = dense_rows(X, rows)  # each chunk is read once
+            out[rows] = V
+            block, sel = filler.fill(V, rows)
+            out[np.ix_(rows, filler.tidx)] = block
+            fill[np.ix_(rows, filler.tidx)] = sel
+    return out, fill
+
+
+def count_filled(
+    fill: Any, target: np.ndarray, n_finite: np.ndarray | None, overwrite: bool
+) -> int:
+    """Count the cells filled: from the mask, or for a lazy mask from the finite counts.
+
+    ``n_finite`` (finite values per gene) is given for a lazy (dask) mask only.
+    """
+    if n_finite is None:
+        return int(fill.sum())
+    tidx = np.flatnonzero(target)
+    n_obs = fill.shape[0]
+    n_missing = len(tidx) * n_obs - int(n_finite[tidx].sum())
+    return len(tidx) * n_obs if overwrite else n_missing
