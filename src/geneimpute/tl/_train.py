@@ -21,7 +21,7 @@ from .._adata import (
 from .._logging import warn_data
 from .._settings import Accelerator
 from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
-from ..models.hybrid._config import feature_options
+from ..models.hybrid._config import COMPONENTS, check_features, components_for
 from ._model import units_of
 
 DEFAULT_PROMOTER_KEY = "promoter_seq"
@@ -79,8 +79,7 @@ def usable_features(
     ValueError
         On unknown feature names, or ``"promoter"`` alone without promoter sequences.
     """
-    features = list(features)
-    feature_options(features)  # validates the names
+    features = check_features(features)
     if "promoter" in features and not has_promoters(adata.var, promoter_key):
         rest = [f for f in features if f != "promoter"]
         if not rest:
@@ -119,7 +118,9 @@ def fit_hybrid(
     promoter_key, neighbors_key = spec.promoter_key, spec.neighbors_key
     tissue_correlation_key = spec.tissue_correlation_key
     features = usable_features(adata, spec.features, promoter_key, stacklevel=stacklevel)
-    opts = {**feature_options(features), **spec.model_kwargs}
+    # the input groups the data has decide which components can be used
+    given = spec.model_kwargs.get("components", COMPONENTS)
+    opts = {**spec.model_kwargs, "components": components_for(features, given)}
     model = HybridImputer(random_state=spec.random_state, **opts)  # validates the options
     sources = InputSources()
     use_promoter = "promoter" in features

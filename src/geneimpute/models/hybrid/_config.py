@@ -230,7 +230,3 @@ class ModelSetup:
         """Inverse of :meth:`to_dict` (``TypeError`` on unknown keys)."""
         return cls(**values)
 
-
-def feature_options(features: Sequence[str]) -> dict[str, Any]:  # TEMP-LEAD: call site moves
-    """``{"components": ...}`` implied by the input groups ``features``."""
-    return {"components": components_for(features)}
