@@ -21,7 +21,7 @@ from .._adata import (
 from .._logging import warn_data
 from .._settings import Accelerator
 from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
-from ..models.hybrid._config import COMPONENTS, check_features, components_for
+from ..models.hybrid._config import COMPONENTS, components_for
 from ._model import units_of
 
 DEFAULT_PROMOTER_KEY = "promoter_seq"
@@ -79,7 +79,8 @@ def usable_features(
     ValueError
         On unknown feature names, or ``"promoter"`` alone without promoter sequences.
     """
-    features = check_features(features)
+    features = list(features)
+    components_for(features)  # validates the names
     if "promoter" in features and not has_promoters(adata.var, promoter_key):
         rest = [f for f in features if f != "promoter"]
         if not rest:

@@ -15,7 +15,7 @@ from scipy import sparse
 import geneimpute as ge
 from geneimpute.models import DamagedModelError, HybridImputer
 
-from .conftest import FAST, hold_out
+from ..conftest import FAST, hold_out
 
 DAMAGED = "damaged or from another version"
 

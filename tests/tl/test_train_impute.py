@@ -6,7 +6,7 @@ import pytest
 import geneimpute as ge
 from geneimpute.models import HybridImputer
 
-from .conftest import FAST, assert_unchanged
+from ..conftest import FAST, assert_unchanged
 
 N_HELD = 120
 #: Mean per-tissue Pearson r the hybrid must gain over impute_neighbors(k=10) on the same split.

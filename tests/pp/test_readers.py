@@ -12,7 +12,7 @@ import pytest
 import geneimpute as ge
 from geneimpute._logging import DataWarning
 
-from .conftest import DATA
+from ..conftest import DATA
 
 GCT = DATA / "gtex_v8_reads_6genes_60samples.gct.gz"
 ATTRIBUTES = DATA / "gtex_sample_attributes_60samples.tsv"

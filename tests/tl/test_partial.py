@@ -12,7 +12,7 @@ import geneimpute as ge
 from geneimpute._core.metrics import masked_metrics
 from geneimpute.models import HybridImputer, ObservedTissueConditioner
 
-from .conftest import FAST
+from ..conftest import FAST
 
 N_PARTIAL = 20
 N_HIDDEN = 5  # of 37 tissues, per partly measured gene

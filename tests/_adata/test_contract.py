@@ -13,7 +13,7 @@ import geneimpute as ge
 import geneimpute._adata._inputs as adata_inputs
 from geneimpute.models import HybridConfig, HybridImputer
 
-from .conftest import FAST, assert_unchanged, hold_out
+from ..conftest import FAST, assert_unchanged, hold_out
 
 
 def _no_search(*args, **kwargs):

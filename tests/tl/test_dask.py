@@ -11,7 +11,7 @@ import pytest
 
 import geneimpute as ge
 
-from .conftest import FAST
+from ..conftest import FAST
 from .test_regulators import QUICK
 from .test_samples import HELD
 

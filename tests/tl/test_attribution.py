@@ -7,7 +7,7 @@ import pytest
 
 import geneimpute as ge
 
-from .conftest import FAST, hold_out
+from ..conftest import FAST, hold_out
 
 
 @pytest.fixture(scope="module")

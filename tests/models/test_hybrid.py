@@ -506,7 +506,7 @@ def test_network_ensemble_serves_new_genes_with_the_out_of_fold_networks(arrays,
 
 # ---------------------------------------------------------------- model schema fixtures
 
-MODELS = Path(__file__).parent / "data" / "models"
+MODELS = Path(__file__).parents[1] / "data" / "models"
 
 
 def test_saved_directory_of_this_schema_loads_and_predicts_as_saved(arrays):

@@ -25,7 +25,7 @@ import geneimpute as ge
 from geneimpute.cli import build_parser, main
 from geneimpute.cli._signals import Interrupted, Signals
 
-from .conftest import hold_out
+from ..conftest import hold_out
 
 #: smallest model that exercises the whole hybrid (trains in seconds on 2 CPU cores)
 TINY = {

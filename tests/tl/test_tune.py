@@ -22,7 +22,7 @@ import geneimpute as ge
 from geneimpute.models import HybridConfig
 from geneimpute.tl import _tune, _tune_score
 
-from .conftest import assert_unchanged
+from ..conftest import assert_unchanged
 
 #: tiny model settings: a trial fold trains in about a second on one CPU thread
 TINY = {"max_epochs": 1, "n_folds": 2, "xgb_n_estimators": 10, "embedding_dim": 8}

@@ -13,7 +13,7 @@ import geneimpute as ge
 from geneimpute._core.sequence import promoter_matrix
 from geneimpute._logging import DataWarning
 
-from .conftest import DATA
+from ..conftest import DATA
 
 COORDS = ["chrom", "start", "end", "strand"]
 

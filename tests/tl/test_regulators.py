@@ -12,7 +12,7 @@ import pytest
 import geneimpute as ge
 from geneimpute.models import DamagedModelError, RegulatorImputer
 
-from .conftest import assert_unchanged
+from ..conftest import assert_unchanged
 
 matplotlib.use("Agg")
 

@@ -17,9 +17,9 @@ from geneimpute.cli import main
 from geneimpute.models import HybridImputer
 from geneimpute.models._pretrained import pretrained_path
 
-from .conftest import DATA
+from ..conftest import DATA
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HYBRID, SEQUENCE = "gtex_v8_37tissues", "gtex_v8_37tissues_sequence"
 PROMOTER = "gtex_v8_37tissues_promoter"
 NAMES = (HYBRID, SEQUENCE, PROMOTER)

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 import geneimpute as ge  # noqa: E402
 from geneimpute._logging import DataWarning  # noqa: E402
 
-from .conftest import hold_out  # noqa: E402
+from ..conftest import hold_out  # noqa: E402
 
 KEY = "imputed_distance"
 

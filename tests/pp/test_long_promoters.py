@@ -17,7 +17,7 @@ from geneimpute._adata import promoter_onehot
 from geneimpute._logging import DataWarning
 from geneimpute._settings import torch_threads
 
-from .conftest import DATA
+from ..conftest import DATA
 
 #: Xpresso's window: 7,000 bp before the TSS, the TSS and 3,499 bp after it (10,500 bp). In
 #: extract_promoters' convention the window is upstream + downstream + 1 bp with the TSS at

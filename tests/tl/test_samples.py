@@ -9,7 +9,7 @@ import pytest
 
 import geneimpute as ge
 
-from .conftest import FAST
+from ..conftest import FAST
 
 HELD = ["ENSG00000117118", "ENSG00000169174", "ENSG00000130164", "ENSG00000141510"]
 
