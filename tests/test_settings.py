@@ -44,7 +44,9 @@ def test_global_setting_forces_cpu(monkeypatch, reset_accelerator):
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_xgboost_follows_the_device(device):
-    params = HybridImputer()._xgb_params(device)
+    from geneimpute.models.hybrid._boosting import xgb_params
+
+    params = xgb_params(HybridImputer().config, device)
     assert params["device"] == device
     assert params["tree_method"] == "hist"
 

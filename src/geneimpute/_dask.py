@@ -1,17 +1,6 @@
-"""Dask-backed expression matrices: the two chunked passes of the sample-level path.
+"""Dask-backed expression matrices: one pass over whole columns, one map over whole rows.
 
-A samples x genes matrix opened lazily (:func:`geneimpute.pp.read_lazy`, anndata's
-``read_elem_lazy``) is a :class:`dask.array.Array`. Nothing here materialises it:
-
-- :func:`column_pass` reads it once in blocks of whole columns (every sample, a few hundred
-  genes) and returns what needs every sample of a gene: per-tissue medians, per-gene counts of
-  finite values, and the rows of a few chosen samples.
-- :func:`map_rows` maps a function over blocks of whole rows (a few hundred samples, every
-  gene) and returns a lazy dask array of the same shape: the imputed layer and its mask.
-
-Both run on whatever scheduler is active (a ``dask.distributed.Client`` when one exists).
-Large constants go into the graph once, as a single delayed object, not once per task.
-dask is imported only when a dask array is passed in.
+Large constants enter the graph once, as one delayed object; dask is imported only when needed.
 """
 
 from __future__ import annotations
@@ -65,30 +54,13 @@ def _column_block(
 def column_pass(
     X: Any, codes: np.ndarray, n_groups: int, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One pass over a dask ``(n_samples, n_genes)`` matrix in blocks of whole columns.
+    """Group medians (as ``np.nanmedian``), finite counts per gene and chosen ``rows`` of ``X``.
 
-    Parameters
-    ----------
-    X
-        Dask array (numpy or scipy.sparse chunks), any chunking; it is rechunked to blocks of
-        every sample and at most :data:`COLUMN_BLOCK_BYTES` (the stored chunk width, or an
-        even fraction of it), so stores chunked as ~1,000 samples x ~500 genes are read once.
-    codes
-        ``(n_samples,)`` group (tissue) of each sample in ``0..n_groups-1``; -1 = in no group.
-    n_groups
-        Number of groups.
-    rows
-        Sorted sample indices whose full rows are returned.
-
-    Returns
-    -------
-    ``(medians, n_finite, rows_block)``: float32 ``(n_groups, n_genes)`` NaN-ignoring medians
-    (as ``np.nanmedian``, so identical to the in-memory path), int64 ``(n_genes,)`` finite
-    values per gene, float32 ``(len(rows), n_genes)``.
+    ``X`` is read once, rechunked to every sample x at most :data:`COLUMN_BLOCK_BYTES`;
+    ``codes`` gives each sample's group in ``0..n_groups-1`` (-1: none).
     """
     rows = np.zeros(0, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-    n_obs, n_vars = X.shape
-    width = X.chunks[1][0]
+    n_obs, width = X.shape[0], X.chunks[1][0]
     split = -(-n_obs * width * 4 // COLUMN_BLOCK_BYTES)  # pieces per stored chunk width
     width = max(1, width // max(split, 1))
     # "tasks": a plain concatenation of stored chunks (P2P rechunking would copy to disk)
@@ -119,12 +91,9 @@ def map_rows(
     dtype: Any,
     max_rows: int | None = None,
 ) -> Any:
-    """Lazy ``fn(block, rows)`` over blocks of whole rows of a dask matrix; same shape as ``X``.
+    """Lazy ``fn(dense float32 block, its row indices)`` over blocks of whole rows of ``X``.
 
-    ``fn`` gets a dense float32 ``(len(rows), n_genes)`` block and its row indices and
-    returns an array of that shape. Blocks keep ``X``'s row chunks when a full-width block
-    fits :data:`BLOCK_BYTES` (and ``max_rows``), else rows are rechunked to fit. ``fn`` (with
-    whatever it closes over) enters the graph once.
+    Rows are rechunked only when a block exceeds :data:`BLOCK_BYTES` or ``max_rows``.
     """
     n_vars = X.shape[1]
     limit = max(1, BLOCK_BYTES // (4 * max(n_vars, 1)))

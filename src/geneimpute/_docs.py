@@ -1,14 +1,17 @@
 """Docstring text shared by public functions, filled in by :func:`doc_params` (as scanpy's).
 
-Write ``{name}`` in a docstring where fragment ``name`` belongs, e.g. a line ``{copy}`` in place
-of the ``copy`` parameter entry, and decorate the function with ``@doc_params("copy")``. A
-multi-line fragment gets the indentation of the line its placeholder stands on, so ``help()``
-and sphinx show complete numpy docstrings. Replacement is plain text (not :meth:`str.format`),
-so other braces stay. Fragments are written below, unindented, each after a line ``@name``.
+Write a line ``{name}`` in a docstring where fragment ``name`` belongs, e.g. ``{copy}`` in place
+of the ``copy`` parameter entry, and decorate the function with ``@doc_params("copy")``. The
+fragment gets the indentation of its placeholder line, so ``help()`` and sphinx show complete
+numpy docstrings; lines indented further below the placeholder continue the description. Only
+a line holding nothing but ``{name}`` is replaced, so ``f"{key_added}_mask"`` in prose stays;
+``@doc_params()`` fills every such line. Fragments are written below, unindented, each after
+a line ``@name``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,6 +32,77 @@ random_state
 accelerator
     ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
     follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
+@adata_tissues
+adata
+    ``obs`` = tissues, ``var`` = genes with ``chrom``, ``start``, ``end``, ``strand``
+    (``tss`` optional), ``X`` (or ``layer``) = TPM, shape ``(n_tissues, n_genes)``, NaN
+    where not measured.
+@reference
+reference
+    Boolean mask or ``var`` column of reference genes (training targets and neighbours);
+    default: every gene measured in at least half of the tissues (genes measured in fewer
+    are left out, with a warning). Reference genes may have NaN tissues: training uses every
+    measured cell (the network's loss, the XGBoost rows and the calibration leave the NaN
+    cells out; a neighbour's NaN tissue is left out of the neighbour inputs), so a table
+    where no gene is complete still trains. Every tissue needs at least 20 measured
+    reference genes.
+@features
+features
+    Which inputs to use: ``"promoter"`` (CNN + promoter composition), ``"neighbors"``
+    (transformer + distance-based profile), ``"structure"`` (transcript structure columns
+    of ``var``). ``features=["promoter"]`` (optionally with ``"structure"``) gives a
+    sequence-only, Xpresso-style model for genes without neighbours. Without promoter
+    sequences in ``var[promoter_key]``, ``"promoter"`` is dropped with a warning.
+@promoter_key
+promoter_key
+    ``var`` column with promoter sequences (:func:`~geneimpute.pp.extract_promoters`'s
+    ``key_added``); ``var[promoter_key + "_tss_index"]`` gives the TSS position.
+@promoter_key_model
+promoter_key
+    ``var`` column with promoters; None: the model's (``"promoter_seq"`` when training).
+@neighbors_key
+neighbors_key
+    ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output, read when present (no new
+    neighbour search; its neighbours must be reference genes); None or an absent key searches
+    neighbours among the reference genes.
+@tissue_correlation_key
+tissue_correlation_key
+    ``uns`` key of :func:`~geneimpute.pp.tissue_correlation` output (or a user DataFrame) to
+    train with: read when present, else computed from the reference genes (and written
+    there by the imputers; an existing entry is never overwritten). None computes it and
+    writes nothing. A fitted model uses the correlation it was trained with.
+@client
+client
+    A ``dask.distributed.Client``: the XGBoost stage of a hybrid trained here (the final
+    regressor and the cross-fitted calibration models) is fitted with ``xgboost.dask`` on a
+    design matrix partitioned over the cluster's workers, and kept as an ordinary
+    ``xgboost.XGBRegressor`` (saved, loaded and applied like any other). The torch stage
+    trains in this process as usual (see the "Scaling out" docs page for distributing it).
+    Distributed histogram boosting partitions the rows differently, so the model is
+    close to, not bit-identical with, the one trained without a client.
+@model_hybrid
+model
+    A fitted :class:`~geneimpute.models.HybridImputer`, a directory written by
+    :meth:`~geneimpute.models.HybridImputer.save`, a pretrained model's name
+    (:func:`~geneimpute.models.list_pretrained`), or None to train one first.
+@is_log1p_model
+is_log1p
+    Whether the values are log1p(TPM) (the output is then log1p(TPM) too); None: the
+    model's training units, or TPM when training here.
+@overwrite
+overwrite
+    Replace every value of the target genes (e.g. unreliable low-read genes), not only NaN.
+@key_added
+key_added
+    Layer name for the result (and ``uns`` key of its parameters).
+@interval
+interval
+    Confidence of the prediction interval written for every imputed value (0.9: a 90%
+    interval); None writes none. Conformal prediction with genes as the exchangeable unit,
+    calibrated per tissue on out-of-sample residuals of reference genes scaled by a
+    per-(gene, tissue) difficulty (Mondrian normalised split conformal; see
+    :class:`~geneimpute.models.TissueConformal`): coverage holds on average over genes
+    exchangeable with the reference genes.
 @layer_is_log1p
 is_log1p
     Units of ``layers[key]`` when ``uns[key]["params"]`` does not record them (the ``tl``
@@ -98,29 +172,34 @@ DOC_PARAMS["plot_axes"] = "\n".join(
 )
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_MARK = re.compile(r"(\s*)\{(\w+)\}\s*")
 
 
 def doc_params(*names: str) -> Callable[[_F], _F]:
-    """Fill each ``{name}`` in the decorated function's docstring with ``DOC_PARAMS[name]``.
+    """Fill each line ``{name}`` of the decorated function's docstring with ``DOC_PARAMS[name]``.
+
+    Without ``names``, every line ``{name}`` is filled (each must name a fragment).
 
     Raises
     ------
     ValueError
-        If the docstring has no ``{name}`` for one of ``names``.
+        If the docstring has no line ``{name}`` for one of ``names`` (or, without ``names``,
+        no placeholder line, or one naming no fragment).
     """
 
     def decorate(func: _F) -> _F:
         lines = (func.__doc__ or "").split("\n")
-        for name in names:
-            mark = "{" + name + "}"
-            if not any(mark in line for line in lines):
-                msg = f"{func.__qualname__}'s docstring has no {mark}"
-                raise ValueError(msg)
-            for i, line in enumerate(lines):
-                if mark in line:
-                    indent = line[: len(line) - len(line.lstrip())]
-                    text = "\n".join(indent + t if t else t for t in DOC_PARAMS[name].split("\n"))
-                    lines[i] = line.replace(mark, text.removeprefix(indent))
+        marks = {i: m.groups() for i, line in enumerate(lines) if (m := _MARK.fullmatch(line))}
+        found = {name for _, name in marks.values()}
+        wanted = set(names) if names else found
+        bad = sorted(wanted - found if names else found - DOC_PARAMS.keys())
+        if bad or not wanted:
+            msg = f"{func.__qualname__}'s docstring: no line {{name}} of a fragment for {bad}"
+            raise ValueError(msg)
+        for i, (indent, name) in marks.items():
+            if name in wanted:
+                text = DOC_PARAMS[name].split("\n")
+                lines[i] = "\n".join(indent + t if t else t for t in text)
         func.__doc__ = "\n".join(lines)
         return func
 

@@ -1,8 +1,4 @@
-"""Reader of the donor-layer layout that :func:`geneimpute.pp.to_donor_layers` writes.
-
-Shared by ``pp`` (the layout converters) and ``tl`` (donor imputation), so neither imports
-the other's private helpers.
-"""
+"""Reader of the donor-layer layout of :func:`geneimpute.pp.to_donor_layers` (for pp and tl)."""
 
 from __future__ import annotations
 
@@ -16,25 +12,7 @@ LAYOUT_KEY = "donor_layout"
 
 
 def donor_layout(dadata: AnnData) -> dict[str, Any]:
-    """Return ``dadata.uns["donor_layout"]`` after checking it names existing tissue layers.
-
-    Parameters
-    ----------
-    dadata
-        Donors x genes AnnData with one layer per tissue, from
-        :func:`~geneimpute.pp.to_donor_layers` or :func:`~geneimpute.pp.from_mudata`.
-
-    Returns
-    -------
-    The layout dict: ``tissues`` (list of layer names), ``sample_ids``, ``donor_key``,
-    ``tissue_key``, ``n_unlabelled_samples``.
-
-    Raises
-    ------
-    KeyError
-        If ``uns["donor_layout"]`` is missing, has no ``tissues``, or names a tissue that has no
-        layer.
-    """
+    """``dadata.uns["donor_layout"]``; KeyError if missing or naming a tissue with no layer."""
     if LAYOUT_KEY not in dadata.uns:
         msg = (
             f"not a donor-layer AnnData: uns[{LAYOUT_KEY!r}] is missing "

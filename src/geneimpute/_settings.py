@@ -36,13 +36,7 @@ settings = _Settings()
 
 
 def resolve_device(accelerator: Accelerator | None = None) -> str:
-    """Return ``"cuda"`` or ``"cpu"`` for an accelerator policy.
-
-    Raises
-    ------
-    ValueError
-        If ``accelerator`` is unknown, or ``"cuda"`` is requested but unavailable.
-    """
+    """``"cuda"`` or ``"cpu"`` for an accelerator policy; ValueError if unknown/unavailable."""
     import torch
 
     acc = settings.accelerator if accelerator is None else accelerator
@@ -70,13 +64,7 @@ def cpu_threads() -> int:
 
 @contextmanager
 def torch_threads() -> Iterator[None]:
-    """Run the block with torch's intra-op threads set to :func:`cpu_threads`, then restore.
-
-    Needed because torch takes its default from ``OMP_NUM_THREADS`` when it is first imported,
-    and ``dask.distributed``'s nanny sets ``OMP_NUM_THREADS=1`` in the process that starts a
-    ``LocalCluster``: without this, a network trained in the client process after the cluster
-    was started would run on one thread.
-    """
+    """Run the block on :func:`cpu_threads` torch threads (dask's nanny sets OMP_NUM_THREADS=1)."""
     import torch
 
     before = torch.get_num_threads()

@@ -1,25 +1,8 @@
 """Stage timing shared by the models and tools, reported through the package logger.
 
-Every stage timed with :func:`timed` (gene features, promoter encoding, neighbour search,
-tissue correlation, each network and XGBoost step, writing the layers, ...) is logged at
-``DEBUG`` level on the ``geneimpute`` logger when it ends. The record carries the span in its
-attributes ``stage`` (the name), ``seconds``, ``start`` and ``end`` (``time.perf_counter``
-seconds), so a :class:`logging.Handler` collects them without parsing messages::
-
-    import logging
-
-    spans = []
-
-    class Spans(logging.Handler):
-        def emit(self, record):
-            if hasattr(record, "stage"):
-                spans.append((record.stage, record.start, record.end))
-
-    log = logging.getLogger("geneimpute")
-    log.addHandler(Spans())
-    log.setLevel(logging.DEBUG)
-
-``benchmarks/scale.py`` times every stage this way. Nothing is kept in the package.
+Each stage timed with :func:`timed` is logged at ``DEBUG`` on the ``geneimpute`` logger with
+the attributes ``stage``, ``seconds``, ``start`` and ``end`` (``time.perf_counter`` seconds), so
+a :class:`logging.Handler` collects the spans without parsing messages (``benchmarks/scale.py``).
 """
 
 from __future__ import annotations
@@ -34,11 +17,7 @@ from ._logging import logger
 
 @contextmanager
 def timed(stage: str, timings: dict[str, float] | None = None) -> Iterator[None]:
-    """Time a block: add its seconds to ``timings[stage]`` and log its span at ``DEBUG``.
-
-    The log record has the attributes ``stage``, ``seconds``, ``start`` and ``end`` (see the
-    module docstring).
-    """
+    """Time a block: add its seconds to ``timings[stage]`` and log its span at ``DEBUG``."""
     t0 = time.perf_counter()
     try:
         yield

@@ -1,7 +1,4 @@
-"""Atomic writes: a temporary file or directory beside the target, then ``os.replace``.
-
-An interrupted write leaves the previous file or none, never a truncated one.
-"""
+"""Atomic writes: a temporary file or directory beside the target, then ``os.replace``."""
 
 from __future__ import annotations
 
@@ -24,7 +21,6 @@ def _check_parent(path: Path) -> None:
 
 
 def _set_mode(tmp: Path, target: Path, default: int) -> None:
-    """Give ``tmp`` (private, from ``mkstemp``) ``target``'s mode, or ``default`` less umask."""
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
@@ -58,11 +54,7 @@ def write_h5ad_atomic(adata, path: str | Path, **kwargs) -> Path:
 
 @contextlib.contextmanager
 def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path``; on success it replaces ``path``.
-
-    An existing ``path`` is kept until the new directory is complete; without ``overwrite``
-    it raises :class:`FileExistsError`.
-    """
+    """Yield a temporary directory beside ``path`` that replaces it on success."""
     p = Path(path)
     if p.exists() and not overwrite:
         msg = f"{p} exists; pass overwrite=True to replace it"

@@ -38,6 +38,11 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     -------
     ``{"pearson_tissue", "pearson_gene_centered", "r2", "mse"}``; R^2 is
     :func:`sklearn.metrics.r2_score` over all (gene, tissue) values.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or a value is NaN or infinite.
     """
     pred = np.asarray(pred, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
@@ -52,7 +57,6 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 
 def _summary(per_tissue, per_gene, true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Mean per-tissue and per-gene r, and R^2 and MSE of the values ``true``, ``pred``."""
     from sklearn.metrics import mean_squared_error, r2_score
 
     return {
@@ -74,12 +78,7 @@ def masked_per_tissue_pearson(pred: np.ndarray, true: np.ndarray, mask: np.ndarr
 
 
 def masked_metrics(pred: np.ndarray, true: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """:func:`regression_metrics` on the hidden cells (``mask``) of partly observed profiles.
-
-    Per-tissue r over the tissue's hidden genes, per-gene r over the gene's hidden tissues
-    (each with at least 3, after centring each tissue over its hidden cells); R^2 and MSE pool
-    all hidden cells, where ``pred`` and ``true`` must be finite.
-    """
+    """:func:`regression_metrics` over the hidden cells (``mask``), r needing 3 cells each."""
     pred = np.asarray(pred, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
     mask = np.asarray(mask, dtype=bool)

@@ -1,8 +1,4 @@
-"""The one genomic neighbour search (k nearest reference genes by TSS), on arrays.
-
-``pp.neighbor_features`` writes its result to ``varp``; the rest reads it back with
-:func:`neighbors_from_distances`.
-"""
+"""The one genomic neighbour search (k nearest reference genes by TSS), on arrays."""
 
 from __future__ import annotations
 
@@ -113,10 +109,7 @@ def _relations(var: pd.DataFrame, index: np.ndarray, distance: np.ndarray) -> Ge
     plus = var["strand"].astype(str).to_numpy() == "+"
     valid = index >= 0
     j = np.where(valid, index, 0)
-    g_tss = tss[:, None]
-    n_tss = tss[j]
-    g_plus = plus[:, None]
-    n_plus = plus[j]
+    g_tss, n_tss, g_plus, n_plus = tss[:, None], tss[j], plus[:, None], plus[j]
     signed = np.where(g_plus, n_tss - g_tss, g_tss - n_tss)
     upstream = (signed < 0) & valid
     same = g_plus == n_plus
@@ -128,8 +121,7 @@ def _relations(var: pd.DataFrame, index: np.ndarray, distance: np.ndarray) -> Ge
         np.where(divergent, ORIENTATION_CODES["divergent"], ORIENTATION_CODES["convergent"]),
     ).astype(np.int8)
     orientation[~valid] = 0
-    s1, e1 = start[:, None], end[:, None]
-    s2, e2 = start[j], end[j]
+    s1, e1, s2, e2 = start[:, None], end[:, None], start[j], end[j]
     overlap = (np.maximum(s1, s2) < np.minimum(e1, e2)) & valid
     nested = (((s2 >= s1) & (e2 <= e1)) | ((s1 >= s2) & (e1 <= e2))) & valid
     gap = np.maximum(0, np.maximum(s1, s2) - np.minimum(e1, e2)).astype(np.float64)
@@ -140,11 +132,7 @@ def _relations(var: pd.DataFrame, index: np.ndarray, distance: np.ndarray) -> Ge
 def find_genomic_neighbors(
     var: pd.DataFrame, reference: np.ndarray, k: int = 20
 ) -> GenomicNeighbors:
-    """K nearest ``reference`` genes (bool mask) of every gene in ``var`` by TSS distance.
-
-    Per chromosome on the sorted reference TSS (:func:`numpy.searchsorted`); a gene is never
-    its own neighbour. ``var`` needs ``chrom``, ``start``, ``end``, ``strand`` (bp).
-    """
+    """K nearest ``reference`` genes (bool mask, never the gene itself) of each gene by TSS."""
     if int(k) < 1:
         msg = f"k must be >= 1, got {k}"
         raise ValueError(msg)
@@ -178,11 +166,7 @@ def neighbors_to_sparse(nb: GenomicNeighbors) -> dict[str, sparse.csr_matrix]:
 def neighbors_from_distances(
     var: pd.DataFrame, distances: sparse.spmatrix, k: int
 ) -> GenomicNeighbors:
-    """Rebuild :class:`GenomicNeighbors` from the CSR of :func:`neighbors_to_sparse`.
-
-    The ``k`` nearest stored entries (zeros included) per row are kept, ties by gene position;
-    orientation, overlap and gap come from the coordinates in ``var``.
-    """
+    """:class:`GenomicNeighbors`: the ``k`` nearest entries per row of a ``distances`` CSR."""
     D = sparse.csr_matrix(distances)
     n = len(var)
     if D.shape != (n, n):
@@ -208,10 +192,7 @@ def neighbors_from_distances(
 def idw_weights(
     neighbors: GenomicNeighbors, k: int, use_distance: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Neighbour indices and unnormalised weights ``1 / (distance_bp + 1000)``, ``(n, k)`` each.
-
-    Missing neighbours have index -1 and weight 0; weights are uniform without ``use_distance``.
-    """
+    """Neighbour indices (-1 missing) and weights ``1 / (distance_bp + 1000)`` (0 missing)."""
     idx = neighbors.index[:, :k]
     valid = idx >= 0
     w = 1.0 / (neighbors.distance[:, :k] + 1000.0) if use_distance else np.ones(idx.shape)
@@ -221,12 +202,9 @@ def idw_weights(
 def idw_profiles(
     Y: np.ndarray, neighbors: GenomicNeighbors, k: int, use_distance: bool = True
 ) -> np.ndarray:
-    """Distance-based profile: inverse-distance-weighted mean of the ``k`` nearest references.
+    """Inverse-distance-weighted mean of the ``k`` nearest references' rows of ``Y``, NaN-aware.
 
-    Brown, Dong & Truong (PLoS One 2024, doi:10.1371/journal.pone.0307360): weights
-    ``1 / (distance_bp + 1000)`` (uniform without ``use_distance``). ``Y`` ``(n_genes,
-    n_tissues)``; NaN for genes without a neighbour; a neighbour's NaN in a tissue leaves it
-    out of that tissue's mean.
+    Brown, Dong & Truong (PLoS One 2024, doi:10.1371/journal.pone.0307360).
     """
     idx, w = idw_weights(neighbors, k, use_distance)
     valid = idx >= 0

@@ -129,18 +129,13 @@ def promoter_matrix(
     upstream: int = DEFAULT_UPSTREAM,
     downstream: int = DEFAULT_DOWNSTREAM,
 ) -> np.ndarray:
-    """One-hot promoters ``(n, upstream + downstream + 1, 5)`` float32, TSS at ``upstream``.
-
-    Channels ``A, C, G, T, observed``; bases outside a sequence are zeros with ``observed = 0``,
-    so 300 bp and 60 bp EPDnew promoters (and genes with none) share one input.
-    """
+    """One-hot ``(n, upstream + downstream + 1, 5)`` float32 (``A, C, G, T, observed``)."""
     L = upstream + downstream + 1
     seqs = [str(s) if isinstance(s, str) else "" for s in sequences]
     tss_index = np.asarray(tss_index, dtype=np.int64)
     out = np.zeros((len(seqs), L, 5), dtype=np.float32)
     lengths = check_tss(seqs, tss_index)
     if (lengths > L).any():  # cut long records (10.5 kb) to the window before encoding
-        # (an empty record stays empty whatever its TSS index)
         seqs, tss_index = crop_to_window(seqs, tss_index, upstream=upstream, downstream=downstream)
         lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     for length in np.unique(lengths):
@@ -166,11 +161,7 @@ def encode_promoters(
     upstream: int = DEFAULT_UPSTREAM,
     downstream: int = DEFAULT_DOWNSTREAM,
 ) -> np.ndarray:
-    """Validate promoter strings (indexed by gene) and encode them with :func:`promoter_matrix`.
-
-    Without ``tss_index`` every sequence must be ``upstream + downstream + 1`` bp (or empty);
-    ``what`` names the source in error messages.
-    """
+    """Validate promoter strings and :func:`promoter_matrix` them (window length without TSS)."""
     seqs = sequences.astype(object).fillna("").astype(str)
     check_letters(seqs, what=what)
     if tss_index is None:
@@ -220,10 +211,7 @@ def crop_to_window(
     upstream: int = DEFAULT_UPSTREAM,
     downstream: int = DEFAULT_DOWNSTREAM,
 ) -> tuple[list[str], np.ndarray]:
-    """Cut each sequence to ``[TSS - upstream, TSS + downstream]``; return it and its new TSS.
-
-    Long records (Xpresso's -7,000..+3,500 bp) are reduced to the window a model saw.
-    """
+    """Cut each sequence to ``[TSS - upstream, TSS + downstream]``; return it and its new TSS."""
     tss_index = np.asarray(tss_index, dtype=np.int64)
     check_tss(sequences, tss_index)
     out, new_tss = [], np.empty(len(tss_index), dtype=np.int64)

@@ -43,15 +43,10 @@ def fit_early_stopping(
     validate_start: bool = False,
     schedule: str = "constant",
 ) -> TrainingResult:
-    """Train ``net`` in place with AdamW and early stopping; keep the best weights.
+    """Train ``net`` in place with AdamW and early stopping on ``val_fn()``; keep the best.
 
-    Each epoch shuffles ``items`` with ``rng`` into batches (smaller than ``min_batch``
-    skipped), calls ``loss_fn(batch)`` -> scalar loss, then ``val_fn()`` -> validation score
-    (lower is better; it sets ``eval`` mode itself). Stops after ``patience`` epochs without
-    improving by ``min_delta``. ``validate_start`` scores the untrained ``net`` first (epoch
-    -1) and keeps it if no epoch beats it. ``schedule``: ``"constant"`` or ``"onecycle"``
-    (:class:`torch.optim.lr_scheduler.OneCycleLR` peaking at ``learning_rate``; Smith & Topin
-    2019, doi:10.1117/12.2520589). ``desc``/``progress``: the ``tqdm.auto`` bar.
+    ``validate_start`` keeps the untrained ``net`` unless an epoch beats it; ``"onecycle"``:
+    OneCycleLR (Smith & Topin 2019, doi:10.1117/12.2520589).
     """
     import torch
 
@@ -60,17 +55,12 @@ def fit_early_stopping(
         if schedule not in ("constant", "onecycle"):
             msg = f"schedule must be 'constant' or 'onecycle', got {schedule!r}"
             raise ValueError(msg)
-        steps = max(1, -(-len(items) // batch_size))
-        sched = (
-            torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=learning_rate, total_steps=max_epochs * steps
-            )
-            if schedule == "onecycle"
-            else None
-        )
-        best, best_state, bad = np.inf, None, 0
+        steps = max_epochs * max(1, -(-len(items) // batch_size))
+        sched = None
+        if schedule == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, learning_rate, total_steps=steps)
+        best, best_state, bad, epoch = np.inf, None, 0, -1
         history: list[dict[str, Any]] = []
-        epoch = -1
         if validate_start:
             best = float(val_fn())
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}

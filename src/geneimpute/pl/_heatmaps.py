@@ -33,9 +33,8 @@ def tissue_correlation(
     Parameters
     ----------
     adata
-        With ``uns[key]``: the output of :func:`~geneimpute.pp.tissue_correlation` (a dict
-        with ``"correlation"``, Pearson r of log1p(TPM)) or a user's tissue x tissue
-        :class:`pandas.DataFrame`.
+        With ``uns[key]``: :func:`~geneimpute.pp.tissue_correlation`'s output or a tissue x
+        tissue :class:`pandas.DataFrame`.
     key
         ``uns`` key of the correlation.
     {show_save}
@@ -51,8 +50,7 @@ def tissue_correlation(
     TypeError
         If ``adata.uns[key]`` is neither pp output nor a DataFrame.
     ValueError
-        If the correlation is not square, its rows and columns name different tissues, or it
-        has NaN or infinite values.
+        If the correlation is not square, names different rows and columns, or is not finite.
 
     Examples
     --------
@@ -101,11 +99,7 @@ def regulator_heatmap(
     show: bool | None = None,
     save: str | Path | None = None,
 ) -> Axes | None:
-    """Heatmap of the regulators that drive the chosen targets (DeepLIFT / IG scores).
-
-    Rows are the ``n_regulators`` regulators with the largest mean absolute score over the
-    shown targets, columns the targets; colour is the signed mean attribution (target sd per
-    regulator sd; red: more regulator, more target), on a scale symmetric around 0.
+    """Heatmap of the signed attributions of the top regulators (rows) of the targets (columns).
 
     Parameters
     ----------
@@ -114,8 +108,7 @@ def regulator_heatmap(
     key
         ``uns`` key of the attribution.
     targets
-        Target genes (columns of the scores) to show; None: all of them (up to 40, those with
-        the largest total absolute score).
+        Target genes to show; None: up to 40 with the largest total absolute score.
     n_regulators
         Regulators (rows) shown.
     {plot_axes}
@@ -144,8 +137,7 @@ def regulator_heatmap(
         cols = S.abs().sum(axis=0).sort_values(ascending=False).index[:40]
     else:
         cols = pd.Index([str(t) for t in targets])
-        missing = [t for t in cols if t not in S.columns]
-        if missing:
+        if missing := [t for t in cols if t not in S.columns]:
             msg = f"targets {missing[:5]} were not explained in adata.uns[{key!r}]"
             raise KeyError(msg)
     sub = S[cols]

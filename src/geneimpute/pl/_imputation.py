@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._adata import get_expression
 from .._core.metrics import rowwise_pearson
 from .._docs import doc_params
 from ._utils import (
@@ -15,9 +14,10 @@ from ._utils import (
     finish,
     gene_index,
     gene_label,
+    interval_bounds,
     interval_label,
+    interval_level,
     layer_log1p,
-    recorded_is_log1p,
     truth_log1p,
 )
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
     from matplotlib.axes import Axes
+
+COLOURS = (("blue", "observed"), ("orange", "imputed"))
 
 
 @doc_params("truth", "layer_is_log1p", "truth_is_log1p", "plot_axes")
@@ -41,16 +43,12 @@ def imputed_vs_observed(
     show: bool | None = None,
     save: str | Path | None = None,
 ) -> Axes | None:
-    """Scatter of true vs imputed log1p(TPM) of the imputed genes in one tissue.
-
-    The entries of row ``tissue`` that ``layers[f"{key}_mask"]`` marks as imputed (NaN in
-    either skipped), with the identity line and Pearson r in the title; both axes log1p(TPM).
+    """Scatter of true vs imputed log1p(TPM) of the imputed genes in one tissue, with r.
 
     Parameters
     ----------
     adata
-        Tissues x genes with ``layers[key]`` and ``layers[f"{key}_mask"]`` (bool), as written
-        by :func:`~geneimpute.tl.impute_expression` or :func:`~geneimpute.tl.impute_neighbors`.
+        Tissues x genes with ``layers[key]`` and ``layers[f"{key}_mask"]`` from ``tl``.
     {truth}
     tissue
         An ``obs_name`` of ``adata``.
@@ -90,8 +88,8 @@ def imputed_vs_observed(
     ax.scatter(x, y, s=4, alpha=0.4, color="tab:blue", rasterized=True)
     lim = [0, max(np.nanmax(x, initial=1), np.nanmax(y, initial=1))]
     ax.plot(lim, lim, color="grey", lw=0.8, ls="--")
-    ax.set(xlabel="observed log1p(TPM)", ylabel="imputed log1p(TPM)")
-    ax.set_title(f"{tissue} (n={int(sel.sum())}, r={r:.2f})")
+    title = f"{tissue} (n={int(sel.sum())}, r={r:.2f})"
+    ax.set(xlabel="observed log1p(TPM)", ylabel="imputed log1p(TPM)", title=title)
     return finish(ax, show=show, save=save, own_figure=own)
 
 
@@ -110,15 +108,12 @@ def gene_profile(
 ) -> Axes | None:
     """Bars of a gene's log1p(TPM) in ``layers[key]`` across tissues, imputed ones coloured.
 
-    One bar per tissue (highest first), blue where observed, orange where imputed
-    (``layers[f"{key}_mask"]``) with its interval as an error bar if ``layers[f"{key}_lower"]``
-    and ``_upper`` exist (``tl.impute_expression(..., interval=...)``); ``truth`` as ticks.
+    Intervals (``layers[f"{key}_lower"]``, ``_upper``) are error bars, ``truth`` ticks.
 
     Parameters
     ----------
     adata
-        Tissues x genes with ``layers[key]`` (and ``layers[f"{key}_mask"]``; without it every
-        bar counts as observed).
+        Tissues x genes with ``layers[key]`` (and ``layers[f"{key}_mask"]``).
     gene
         A ``var_name`` (Ensembl ID) or a ``var['gene_name']`` symbol.
     truth
@@ -156,27 +151,19 @@ def gene_profile(
     ax, own = axes_or_new(ax, (max(6, 0.22 * adata.n_obs + 1), 3.5))
     x = np.arange(adata.n_obs)
     ax.bar(x, values, color=np.where(mask[order], "tab:orange", "tab:blue"), width=0.8)
-    handles: list[Any] = [
-        Patch(color="tab:blue", label="observed"),
-        Patch(color="tab:orange", label="imputed"),
-    ]
+    handles: list[Any] = [Patch(color=f"tab:{c}", label=n) for c, n in COLOURS]
     if tv is not None:
         handles += ax.plot(x, tv[order], "k_", ms=10, mew=2, label="true (held out)")
     if f"{key}_lower" in adata.layers and f"{key}_upper" in adata.layers:
-        log1p = recorded_is_log1p(adata, key)
-        log1p = bool(is_log1p) if log1p is None else log1p
-        lo, hi = (get_expression(adata, f"{key}_{b}")[order, j] for b in ("lower", "upper"))
-        lo, hi = (lo, hi) if log1p else (np.log1p(lo), np.log1p(hi))
-        has = np.isfinite(lo) & np.isfinite(hi)
-        if has.any():
+        lo, hi = (b[order, j] for b in interval_bounds(adata, key, is_log1p))
+        if (has := np.isfinite(lo) & np.isfinite(hi)).any():
             v = values[has]
             label = f"{interval_label(adata, key)} interval"
             yerr = [v - lo[has], hi[has] - v]
             kw: dict[str, Any] = {"fmt": "none", "ecolor": "0.25", "elinewidth": 1, "capsize": 2}
             handles.append(ax.errorbar(x[has], v, yerr=yerr, label=label, **kw))
     ax.set_xticks(x, adata.obs_names[order], rotation=90, fontsize=7)
-    ax.set_xlim(-0.6, adata.n_obs - 0.4)
-    ax.set(ylabel="log1p(TPM)", title=gene_label(adata, j))
+    ax.set(xlim=(-0.6, adata.n_obs - 0.4), ylabel="log1p(TPM)", title=gene_label(adata, j))
     ax.legend(handles=handles, fontsize=8, loc="upper right")
     return finish(ax, show=show, save=save, own_figure=own)
 
@@ -191,14 +178,10 @@ def tissue_accuracy(
 ) -> Axes | None:
     """Horizontal bars of per-tissue Pearson r, one colour per method, sorted by the first.
 
-    Draws what :func:`~geneimpute.tl.evaluate` computed (``per_tissue=True``).
-
     Parameters
     ----------
     scores
-        Tissues x methods of Pearson r, e.g.
-        ``pd.DataFrame({"hybrid": ge.tl.evaluate(..., per_tissue=True), "distance": ...})``
-        (a dict of Series is accepted).
+        Tissues x methods of Pearson r (e.g. of ``ge.tl.evaluate(..., per_tissue=True)``).
     ax, show, save
         As :func:`imputed_vs_observed`.
 
@@ -242,10 +225,6 @@ def calibration(
 ) -> Axes | None:
     """Empirical coverage of the prediction intervals per tissue, against their nominal level.
 
-    Bars: per tissue, the fraction of imputed values (``layers[f"{key}_mask"]``) whose true
-    value lies in ``[layers[f"{key}_lower"], layers[f"{key}_upper"]]`` (from ``tl`` imputers
-    with ``interval=``); dashed line: ``uns[key]["params"]["interval"]``; overall in the title.
-
     Parameters
     ----------
     adata
@@ -259,7 +238,7 @@ def calibration(
     Raises
     ------
     KeyError
-        If the interval layers or the mask are missing, or ``truth`` lacks names of ``adata``.
+        If the interval layers or the mask are missing, or ``truth`` lacks names.
     ValueError
         If nothing was imputed.
 
@@ -278,16 +257,12 @@ def calibration(
     if not mask.any():
         msg = f"layers[{key!r}_mask] marks no imputed value"
         raise ValueError(msg)
-    log1p = bool(recorded_is_log1p(adata, key))
-    lo, hi = (get_expression(adata, k) for k in need[:2])
+    lo, hi = interval_bounds(adata, key)
     tv = truth_log1p(truth, adata, truth_is_log1p)
-    if not log1p:
-        lo, hi = np.log1p(lo), np.log1p(hi)
     inside = (tv >= lo - 1e-6) & (tv <= hi + 1e-6) & mask
     per = inside.sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
     has = mask.any(axis=1)
-    info = adata.uns.get(key)
-    nominal = info.get("params", {}).get("interval") if isinstance(info, dict) else None
+    nominal = interval_level(adata, key)
     names = np.asarray(adata.obs_names)[has]
     order = np.argsort(per[has])
     ax, own = axes_or_new(ax, (5, 0.22 * int(has.sum()) + 1.2))
@@ -297,10 +272,8 @@ def calibration(
         ax.axvline(float(nominal), color="k", ls="--", lw=1, label=f"nominal {nominal:.0%}")
         ax.legend(loc="lower left", fontsize=8)
     ax.set_yticks(y, names[order], fontsize=7)
-    ax.set_xlim(0, 1)
-    overall = inside.sum() / mask.sum()
-    ax.set(
-        xlabel="empirical coverage of held-out values",
-        title=f"{interval_label(adata, key)} intervals: {overall:.1%} covered overall",
+    title = (
+        f"{interval_label(adata, key)} intervals: {inside.sum() / mask.sum():.1%} covered overall"
     )
+    ax.set(xlim=(0, 1), xlabel="empirical coverage of held-out values", title=title)
     return finish(ax, show=show, save=save, own_figure=own)

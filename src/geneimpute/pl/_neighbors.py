@@ -26,7 +26,7 @@ CHUNK = 50_000
 MIN_PAIRS_PER_BIN = 5
 
 
-@doc_params("layer", "plot_axes")
+@doc_params("layer", "is_log1p", "plot_axes")
 def distance_similarity(
     adata: AnnData,
     *,
@@ -43,28 +43,22 @@ def distance_similarity(
 ) -> Axes | None:
     """Expression similarity of neighbouring genes vs their intergene (TSS) distance.
 
-    The Pearson r of the log1p(TPM) profiles of each gene and its neighbours stored by
-    :func:`~geneimpute.pp.neighbor_features`, binned by TSS distance (median and interquartile
-    range per bin), next to the median of random gene pairs. Nearby genes (< ~20-60 kb) share
-    tissue expression (Brown, Dong & Truong, PLoS One 2024, doi:10.1371/journal.pone.0307360).
+    Binned Pearson r of stored neighbour pairs next to random pairs (Brown, Dong & Truong,
+    PLoS One 2024, doi:10.1371/journal.pone.0307360).
 
     Parameters
     ----------
     adata
-        Tissues x genes with neighbours under ``uns[neighbors_key]`` / ``varp`` and
-        expression in ``X`` (or ``layer``): TPM, or log1p(TPM) with ``is_log1p``. Genes with a
-        NaN anywhere in their profile are skipped.
+        Tissues x genes with neighbours under ``uns[neighbors_key]`` and TPM in ``X`` (or
+        ``layer``); genes with a NaN are skipped.
     {layer}
-    is_log1p
-        Set if the expression is already log1p(TPM) (default: TPM, log-transformed here).
+    {is_log1p}
     neighbors_key
         ``uns`` key written by ``ge.pp.neighbor_features(adata, key_added=...)``.
     k
-        Use each gene's ``k`` nearest stored neighbours (default: all stored, the ``k`` of
-        :func:`~geneimpute.pp.neighbor_features`).
+        Use each gene's ``k`` nearest stored neighbours (default: all stored).
     bins_kb
-        Increasing distance bin edges in kb (at least two); bins with fewer than 5 gene pairs
-        are not drawn.
+        Increasing distance bin edges in kb; bins with fewer than 5 gene pairs are not drawn.
     n_random
         Number of random gene pairs for the baseline line.
     random_state
@@ -74,12 +68,10 @@ def distance_similarity(
     Raises
     ------
     KeyError
-        If ``uns[neighbors_key]`` (run ``ge.pp.neighbor_features(adata)`` first), its ``varp``
-        graph or ``layer`` is missing.
+        If ``uns[neighbors_key]``, its ``varp`` graph or ``layer`` is missing.
     ValueError
-        If ``k`` exceeds the stored neighbours or is < 1, ``n_random`` < 1, ``bins_kb`` is
-        not increasing, fewer than two genes have complete profiles, or the expression cannot
-        be in the declared units (negative, infinite, too large).
+        If ``k`` or ``n_random`` is out of range, ``bins_kb`` is not increasing, fewer than two
+        genes are complete, or the expression cannot be in its units.
 
     Examples
     --------
@@ -106,11 +98,11 @@ def distance_similarity(
         raise ValueError(msg)
     X = get_expression(adata, layer)
     what = f"adata.layers[{layer!r}]" if layer else "adata.X"
-    names = (adata.obs_names, adata.var_names)
-    check_expression(X, is_log1p=bool(is_log1p), what=what, names=names)
+    check_expression(
+        X, is_log1p=bool(is_log1p), what=what, names=(adata.obs_names, adata.var_names)
+    )
     Y = (X if is_log1p else np.log1p(X)).T
-    ok = np.isfinite(Y).all(axis=1)
-    okg = np.flatnonzero(ok)
+    okg = np.flatnonzero(ok := np.isfinite(Y).all(axis=1))
     if len(okg) < 2:
         msg = f"only {len(okg)} genes have complete expression profiles; need at least 2"
         raise ValueError(msg)
@@ -126,8 +118,9 @@ def distance_similarity(
     ax.axhline(rand, color="grey", ls="--", label="random gene pairs (median)")
     ax.axvspan(20, 60, color="tab:orange", alpha=0.12, label="20-60 kb")
     ax.set_xscale("log")
-    ax.set(xlabel="TSS-to-TSS distance (kb)", ylabel="Pearson r of log1p(TPM) profiles")
-    ax.set_title("Expression similarity vs intergene distance")
+    ylabel = "Pearson r of log1p(TPM) profiles"
+    title = "Expression similarity vs intergene distance"
+    ax.set(xlabel="TSS-to-TSS distance (kb)", ylabel=ylabel, title=title)
     ax.legend(fontsize=7, loc="upper right")
     return finish(ax, show=show, save=save, own_figure=own)
 
@@ -153,18 +146,16 @@ def _neighbour_correlations(
 def _binned(r: np.ndarray, d_kb: np.ndarray, edges: np.ndarray) -> tuple[list, ...]:
     """Geometric bin centre, median, 25th and 75th percentile of ``r`` per distance bin."""
     which = np.digitize(d_kb, edges) - 1
-    mid, med, q1, q3 = [], [], [], []
+    stats = []
     for b in range(len(edges) - 1):
         v = r[(which == b) & np.isfinite(r)]
         if len(v) >= MIN_PAIRS_PER_BIN:
-            mid.append(np.sqrt(max(edges[b], 1) * edges[b + 1]))
-            med.append(np.median(v))
-            q1.append(np.percentile(v, 25))
-            q3.append(np.percentile(v, 75))
-    if not med:
+            centre = np.sqrt(max(edges[b], 1) * edges[b + 1])
+            stats.append((centre, np.median(v), *np.percentile(v, [25, 75])))
+    if not stats:
         warn_data(
             f"distance_similarity: no distance bin has {MIN_PAIRS_PER_BIN} neighbour pairs "
             f"with complete profiles ({len(r)} pairs in all); only random pairs are drawn",
             stacklevel=4,
         )
-    return mid, med, q1, q3
+    return tuple(list(c) for c in zip(*stats, strict=True)) if stats else ([], [], [], [])

@@ -34,19 +34,14 @@ def promoter_attribution(
 ) -> Figure | None:
     """Per-base promoter attribution track of one gene, with the sequence in a zoom window.
 
-    Draws ``varm[key]`` of one gene as bars (red positive, blue negative; units: log1p(TPM),
-    the model's output) against the position relative to the TSS, and, with ``zoom``, a
-    second panel of that window with the promoter's bases written underneath (``N`` where
-    the promoter is unobserved), decoded from ``var[promoter_key]`` as the model saw it.
+    ``varm[key]`` as bars against the position to the TSS; ``zoom`` adds the window with its
+    bases (``N`` where unobserved) from ``var[promoter_key]``.
 
     Parameters
     ----------
     adata
-        With ``varm[key]`` ``(n_vars, window)`` from
-        :func:`~geneimpute.tl.attribute_promoters` (TSS position from
-        ``uns[key]["params"]["tss_index"]``, default 249) and, for ``zoom``,
-        ``var[promoter_key]`` (and ``var[f"{promoter_key}_tss_index"]``) from
-        :func:`~geneimpute.pp.extract_promoters`.
+        With ``varm[key]`` from :func:`~geneimpute.tl.attribute_promoters` and, for ``zoom``,
+        ``var[promoter_key]`` from :func:`~geneimpute.pp.extract_promoters`.
     gene
         A ``var_name`` or ``var['gene_name']`` symbol.
     key
@@ -54,8 +49,7 @@ def promoter_attribution(
     promoter_key
         ``var`` column of the promoter sequences the attributions were computed on.
     zoom
-        Window ``(start, end)`` in bp relative to the TSS, end excluded, drawn with base
-        letters underneath the full track; None for the full track only.
+        Window ``(start, end)`` in bp to the TSS (end excluded) drawn with its bases, or None.
     {show_save}
 
     Returns
@@ -67,8 +61,7 @@ def promoter_attribution(
     KeyError
         If ``gene``, ``varm[key]`` or (with ``zoom``) ``var[promoter_key]`` is missing.
     ValueError
-        If the gene has no attribution (it was not explained), ``zoom`` is empty, or the
-        decoded promoter window and the attribution differ in length.
+        If the gene has no attribution, ``zoom`` is empty, or window and attribution differ.
 
     Examples
     --------
@@ -118,12 +111,11 @@ def promoter_attribution(
     n = 2 if seq is not None else 1
     fig, axes = pyplot().subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
     ax = axes[0, 0]
-    height = np.nan_to_num(attr)
-    colors = np.where(height >= 0, "tab:red", "tab:blue")
+    colors = np.where((height := np.nan_to_num(attr)) >= 0, "tab:red", "tab:blue")
     ax.bar(pos, height, width=1.0, color=colors)
     ax.axvline(0, color="k", lw=0.8, ls="--")
-    ax.set(xlabel=_XLABEL, ylabel="attribution\n(log1p TPM)")
-    ax.set_title(f"{gene_label(adata, j)}: promoter CNN attribution (Integrated Gradients)")
+    title = f"{gene_label(adata, j)}: promoter CNN attribution (Integrated Gradients)"
+    ax.set(xlabel=_XLABEL, ylabel="attribution\n(log1p TPM)", title=title)
     if seq is not None:
         ax.axvspan(lo, hi, color="grey", alpha=0.15)
         zx = axes[1, 0]

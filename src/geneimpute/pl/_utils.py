@@ -36,16 +36,11 @@ def axes_or_new(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Axes, bo
 def finish(
     obj: _Drawn, *, show: bool | None, save: str | Path | None, own_figure: bool = True
 ) -> _Drawn | None:
-    """Lay out, save and show the figure of ``obj``; return ``obj``, or None when shown.
-
-    ``show=None`` shows it when matplotlib is interactive and the plot made its own figure, so
-    panels drawn into a caller's Axes are not shown half-finished.
-    """
+    """Lay out, save and show (``None``: if interactive and ``own_figure``); ``obj`` or None."""
     from matplotlib.axes import Axes
 
     plt = pyplot()
-    fig: Any = obj.figure if isinstance(obj, Axes) else obj
-    fig = fig.figure  # the root Figure (an Axes may sit in a SubFigure)
+    fig: Any = (obj.figure if isinstance(obj, Axes) else obj).figure  # the root Figure
     if own_figure:
         fig.tight_layout()
     if save is not None:
@@ -136,6 +131,21 @@ def gene_label(adata: AnnData, j: int) -> str:
 
 def interval_label(adata: AnnData, key: str) -> str:
     """``"90%"`` from ``uns[key]["params"]["interval"]`` (``"prediction"`` when unknown)."""
-    entry = adata.uns.get(key)
-    level = entry.get("params", {}).get("interval") if isinstance(entry, dict) else None
+    level = interval_level(adata, key)
     return f"{float(level):.0%}" if level is not None else "prediction"
+
+
+def interval_level(adata: AnnData, key: str) -> float | None:
+    """``uns[key]["params"]["interval"]``, or None."""
+    entry = adata.uns.get(key)
+    return entry.get("params", {}).get("interval") if isinstance(entry, dict) else None
+
+
+def interval_bounds(
+    adata: AnnData, key: str, is_log1p: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``layers[f"{key}_lower"]`` and ``_upper`` as log1p(TPM), as :func:`layer_log1p` reads."""
+    log1p = recorded_is_log1p(adata, key)
+    log1p = bool(is_log1p) if log1p is None else log1p
+    lo, hi = (get_expression(adata, f"{key}_{b}") for b in ("lower", "upper"))
+    return (lo, hi) if log1p else (np.log1p(lo), np.log1p(hi))

@@ -30,17 +30,15 @@ def label_samples(
 ) -> AnnData | None:
     """Join tissue labels onto samples (``obs_names``) from one or more sample tables.
 
-    A sample takes the label of the first table that has it; labels are matched
-    case-insensitively to the first table's spelling (the Toil/Xena table writes some GTEx
-    SMTSD names in another case).
+    The first table that has a sample labels it, matched case-insensitively to the first
+    table's spelling (Toil/Xena writes some GTEx SMTSD names in another case).
 
     Parameters
     ----------
     adata
         Samples x genes, ``obs_names`` = GTEx sample IDs.
     labels
-        DataFrame(s) with ``sample_col`` and ``tissue_col`` (e.g. GTEx ``SampleAttributesDS``,
-        the gtex-viz sample table renamed, the Toil phenotype table renamed).
+        DataFrame(s) with ``sample_col`` and ``tissue_col`` (e.g. GTEx ``SampleAttributesDS``).
     sample_col, tissue_col
         Column names in every table.
     key_added
@@ -49,11 +47,9 @@ def label_samples(
 
     Returns
     -------
-    ``None``, or the modified copy with ``copy=True``. Writes ``obs[key_added]`` (NaN where no
-    table labels the sample), ``obs[f"{key_added}_source"]`` (index of the labelling table, -1
-    for none) and ``uns[f"{key_added}_labels"]["params"]`` (``n_unlabelled``, ``n_tables``,
-    ``sample_col``, ``tissue_col``). Unlabelled samples are counted in a
-    :class:`~geneimpute.DataWarning`.
+    ``None``, or the modified copy with ``copy=True``. Writes ``obs[key_added]`` (NaN: none,
+    in a DataWarning), ``obs[f"{key_added}_source"]`` (the table's index, -1 for none) and
+    ``uns[f"{key_added}_labels"]["params"]`` (``n_unlabelled``, ``n_tables``, the columns).
 
     Raises
     ------
@@ -67,10 +63,9 @@ def label_samples(
     tissue = pd.Series(np.nan, index=adata.obs_names, dtype=object)
     source = pd.Series(-1, index=adata.obs_names, dtype=np.int64)
     for i, tab in enumerate(tables):
-        for col in (sample_col, tissue_col):
-            if col not in tab.columns:
-                msg = f"label table {i} lacks column {col!r}"
-                raise KeyError(msg)
+        if absent := [c for c in (sample_col, tissue_col) if c not in tab.columns]:
+            msg = f"label table {i} lacks column {absent[0]!r}"
+            raise KeyError(msg)
         tab = tab[[sample_col, tissue_col]].dropna().drop_duplicates()
         dup = tab[sample_col][tab[sample_col].duplicated()]
         if len(dup):
@@ -83,8 +78,7 @@ def label_samples(
         todo = tissue.isna() & tissue.index.isin(lab.index)
         tissue[todo] = lab.reindex(tissue.index[todo]).to_numpy()
         source[todo] = i
-    n_missing = int(tissue.isna().sum())
-    if n_missing:
+    if n_missing := int(tissue.isna().sum()):
         warn_data(
             f"label_samples: {n_missing} of {len(tissue)} samples have no tissue label in any "
             f"table, e.g. {list(tissue.index[tissue.isna()][:3])}; obs[{key_added!r}] is NaN there"
@@ -92,14 +86,12 @@ def label_samples(
     adata = adata.copy() if copy else adata
     adata.obs[key_added] = tissue.to_numpy()
     adata.obs[f"{key_added}_source"] = source.to_numpy()
-    params: dict[str, Any] = dict(
-        n_unlabelled=n_missing, n_tables=len(tables), sample_col=sample_col
-    )
+    params = {"n_unlabelled": n_missing, "n_tables": len(tables), "sample_col": sample_col}
     adata.uns[f"{key_added}_labels"] = {"params": {**params, "tissue_col": tissue_col}}
     return adata if copy else None
 
 
-@doc_params("copy")
+@doc_params("layer", "copy")
 def normalize_panel_counts(
     adata: AnnData,
     *,
@@ -111,31 +103,27 @@ def normalize_panel_counts(
 ) -> AnnData | None:
     """Median-of-ratios normalisation of raw read counts, then log1p (for a small gene panel).
 
-    A panel of a few dozen genes has no meaningful library size, so each sample's size factor
-    is the median over genes of ``count / geometric mean of that gene across samples`` (Anders
-    & Huber, Genome Biology 2010; DESeq2), over genes with non-zero counts in every sample.
+    Size factor: the median over genes non-zero in every sample of ``count / geometric mean``
+    (Anders & Huber, Genome Biology 2010; DESeq2), as a panel has no meaningful library size.
 
     Parameters
     ----------
     adata
         Samples x genes raw read counts (non-negative) in ``X`` (or ``layer``).
-    layer
-        Layer with the counts instead of ``X``.
+    {layer}
     counts_key
         Layer to keep the raw counts in (float32).
     size_factor_key
-        ``obs`` column for the size factors (dimensionless; their geometric mean over samples
-        is ~1).
+        ``obs`` column for the size factors (geometric mean ~1).
     key_added
         ``uns`` key for the parameters.
     {copy}
 
     Returns
     -------
-    ``None``, or the modified copy with ``copy=True``. Writes ``layers[counts_key]`` (raw
-    counts, float32), ``X`` = log1p(count / size factor) float32 ``(n_obs, n_vars)``,
-    ``obs[size_factor_key]`` and ``uns[key_added]["params"]`` (``method``, ``layer``,
-    ``counts_key``, ``size_factor_key``, ``n_genes_for_size_factors``).
+    ``None``, or the modified copy with ``copy=True``. Writes ``layers[counts_key]``, ``X`` =
+    log1p(count / size factor) float32, ``obs[size_factor_key]``, ``uns[key_added]["params"]``
+    (``method``, ``layer``, ``counts_key``, ``size_factor_key``, ``n_genes_for_size_factors``).
 
     Raises
     ------
@@ -169,14 +157,14 @@ def normalize_panel_counts(
     adata.layers[counts_key] = C.astype(np.float32)
     adata.X = np.log1p(C / sf[:, None]).astype(np.float32)
     adata.obs[size_factor_key] = sf
-    params: dict[str, Any] = dict(
-        method="median_of_ratios_log1p", layer=layer, counts_key=counts_key
-    )
-    params.update(size_factor_key=size_factor_key, n_genes_for_size_factors=int(usable.sum()))
+    params: dict[str, Any] = dict(method="median_of_ratios_log1p", layer=layer)
+    params.update(counts_key=counts_key, size_factor_key=size_factor_key)
+    params.update(n_genes_for_size_factors=int(usable.sum()))
     adata.uns[key_added] = {"params": params}
     return adata if copy else None
 
 
+@doc_params("layer")
 def to_donor_layers(
     adata: AnnData,
     *,
@@ -187,8 +175,7 @@ def to_donor_layers(
 ) -> AnnData:
     """Reshape samples x genes (long) into donors x genes with one layer per tissue.
 
-    Samples without a donor or tissue label are left out, counted in a
-    :class:`~geneimpute.DataWarning` with the donors left with no sample.
+    Unlabelled samples are left out, counted in a :class:`~geneimpute.DataWarning`.
 
     Parameters
     ----------
@@ -198,28 +185,25 @@ def to_donor_layers(
         ``obs`` columns.
     tissues
         Allowed tissue names (default: those present). A label outside it is an error.
-    layer
-        Expression layer instead of ``X``.
+    {layer}
 
     Returns
     -------
-    A new AnnData ``(n_donors, n_genes)`` with ``X`` = None, ``layers[tissue]`` float32 with NaN
-    where the donor has no sample of that tissue, ``obs['n_tissues']``, and
-    ``uns['donor_layout']``: ``tissues`` (list), ``sample_ids`` (DataFrame donors x tissues,
-    ``""`` where missing), ``donor_key``, ``tissue_key``, ``n_unlabelled_samples``.
+    A new AnnData ``(n_donors, n_genes)``: ``layers[tissue]`` float32 (NaN: no sample),
+    ``obs['n_tissues']``, ``uns['donor_layout']``: ``tissues``, ``sample_ids`` (donors x
+    tissues, ``""`` missing), ``donor_key``, ``tissue_key``, ``n_unlabelled_samples``.
 
     Raises
     ------
     KeyError
         If ``donor_key`` or ``tissue_key`` is not in ``obs``.
     ValueError
-        On duplicated sample IDs, two samples of one donor x tissue, unknown tissue labels, a
-        tissue name containing ``/``, or no labelled sample.
+        On duplicated samples or donor x tissue pairs, unknown tissues, ``/`` in a name, or no
+        labelled sample.
     """
-    for k in (donor_key, tissue_key):
-        if k not in adata.obs.columns:
-            msg = f"adata.obs has no {k!r} column"
-            raise KeyError(msg)
+    if absent := [k for k in (donor_key, tissue_key) if k not in adata.obs.columns]:
+        msg = f"adata.obs has no {absent[0]!r} column"
+        raise KeyError(msg)
     if adata.obs_names.duplicated().any():
         dup = adata.obs_names[adata.obs_names.duplicated()]
         msg = f"{len(dup)} duplicated sample IDs, e.g. {list(dup[:3])}"
@@ -232,13 +216,11 @@ def to_donor_layers(
         raise ValueError(msg)
     obs = obs[ok].astype(str)
     present = sorted(obs[tissue_key].unique())
-    unknown = sorted(set(present) - set(tissues)) if tissues is not None else []
-    if unknown:
+    if unknown := sorted(set(present) - set(tissues)) if tissues is not None else []:
         msg = f"unknown tissue labels {unknown[:5]} (not in tissues=); fix or drop those samples"
         raise ValueError(msg)
     tissue_list = present if tissues is None else [t for t in tissues if t in present]
-    slash = [t for t in tissue_list if "/" in t]
-    if slash:
+    if slash := [t for t in tissue_list if "/" in t]:
         msg = f"tissue names {slash} contain '/', which .h5ad keys cannot hold"
         raise ValueError(msg)
     pair = obs[donor_key] + "\t" + obs[tissue_key]
@@ -286,8 +268,8 @@ def from_donor_layers(adata: AnnData) -> AnnData:
 
     Returns
     -------
-    Samples x genes AnnData (``obs_names`` = the original sample IDs where known, else
-    ``"{donor}:{tissue}"``) with ``obs['donor']`` and ``obs['tissue']`` (the original key names).
+    Samples x genes AnnData (original sample IDs, else ``"{donor}:{tissue}"``) with the
+    donor and tissue ``obs`` columns.
 
     Raises
     ------
@@ -321,9 +303,8 @@ def to_mudata(adata: AnnData) -> MuData:
 
     Returns
     -------
-    MuData with ``axis=-1`` (shared ``obs`` = donors, shared ``var`` = genes): modality ``t``
-    holds ``adata.layers[t]`` ``(n_donors, n_genes)`` with NaN rows for donors without that
-    tissue; ``mdata.uns['donor_layout']`` keeps the tissues and sample IDs.
+    MuData with ``axis=-1``: modality ``t`` holds ``adata.layers[t]`` (NaN rows: no sample);
+    ``mdata.uns['donor_layout']`` keeps the tissues and sample IDs.
 
     Raises
     ------

@@ -42,24 +42,20 @@ def gtex_tissue_map(*, unmapped: bool = True) -> pd.DataFrame:
     Parameters
     ----------
     unmapped
-        Include the GTEx tissues that have no HPA tissue (``tissue == ""``): the three
-        arteries, ``Nerve - Tibial``, ``Whole Blood`` and the two cell lines.
+        Include the GTEx tissues without an HPA tissue (arteries, nerve, blood, cell lines).
 
     Returns
     -------
-    A :class:`pandas.DataFrame`, one row per GTEx SMTSD name (55, the 54 of v8 and
-    ``Cells - Transformed fibroblasts``, the name before v8 of
-    ``Cells - Cultured fibroblasts``; 47 with ``unmapped=False``), with string columns
-    ``smtsd``, ``tissue`` (the HPA name, as in ``ge.datasets.gtex_tissues().obs_names``; ``""``
-    if none) and ``note`` (how the row enters the merge). As a dict, ``GTEX_TISSUE_MAP`` of
-    ``geneimpute.pp._gtex_tissues``.
+    A :class:`pandas.DataFrame`, one row per GTEx SMTSD name (55: v8's 54 and the older
+    ``Cells - Transformed fibroblasts``; 47 with ``unmapped=False``), with string columns
+    ``smtsd``, ``tissue`` (the HPA name; ``""`` if none) and ``note`` (how it is merged).
 
     Notes
     -----
     The Human Protein Atlas's merge of the GTEx v8 tissues (HPA release 21; Uhlén et al.,
     Science 2015, doi:10.1126/science.1260419; GTEx Consortium, Science 2020,
-    doi:10.1126/science.aaz1776). ``Brain - Anterior cingulate cortex (BA24)`` ->
-    ``cerebral cortex`` is our reading of it. No GTEx name maps to ``retina`` (HPA's eye data).
+    doi:10.1126/science.aaz1776); ``Brain - Anterior cingulate cortex (BA24)`` -> ``cerebral
+    cortex`` is our reading.
 
     Examples
     --------
@@ -92,17 +88,10 @@ def gtex_tissue_map(*, unmapped: bool = True) -> pd.DataFrame:
 
 def _match(names: pd.Index | pd.Series) -> tuple[list[str | None], list[str], list[str]]:
     """HPA name of each entry (or None), then the unknown and the unmapped names, once each."""
-    hpa: list[str | None] = []
-    unknown: list[str] = []
-    unmapped: list[str] = []
-    for name in names:
-        found = _LOOKUP.get(_key(name))
-        if found is None or found[0] is None:
-            seen = unknown if found is None else unmapped
-            if str(name) not in seen:
-                seen.append(str(name))
-        hpa.append(None if found is None else found[0])
-    return hpa, unknown, unmapped
+    found = [(str(n), _LOOKUP.get(_key(n))) for n in names]
+    unknown = list(dict.fromkeys(n for n, f in found if f is None))
+    unmapped = list(dict.fromkeys(n for n, f in found if f is not None and f[0] is None))
+    return [None if f is None else f[0] for _, f in found], unknown, unmapped
 
 
 def _unknown_error(unknown: list[str], where: str) -> ValueError:
@@ -126,27 +115,21 @@ def merge_gtex_tissues(
 ) -> AnnData | None:
     """Rename GTEx SMTSD tissues to the 37 HPA tissue names of the model, merging where HPA does.
 
-    Without ``tissue_key``, the tissues x genes rows (e.g. GTEx's median TPM table) are merged
-    into one row per HPA tissue; with it, each sample's HPA name is written to
-    ``obs[f"{tissue_key}_hpa"]`` (then ``ge.pp.tissue_medians(adata, f"{tissue_key}_hpa")``).
     Names match ignoring case, spaces and punctuation (``Brain_Cortex`` is ``Brain - Cortex``);
-    HPA names pass through. GTEx tissues HPA lacks (arteries, ``Nerve - Tibial``,
-    ``Whole Blood``, cell lines) are dropped (or NaN), named in a :class:`~geneimpute.DataWarning`.
+    HPA names pass through; tissues HPA lacks are dropped, in a :class:`~geneimpute.DataWarning`.
     The mapping is :func:`gtex_tissue_map`.
 
     Parameters
     ----------
     adata
-        Without ``tissue_key``: tissues x genes, ``X`` (and layers) in TPM (or any unit), NaN =
-        not measured, ``obs_names`` = GTEx SMTSD and/or HPA names. With it: samples x genes.
+        Tissues x genes (``obs_names`` GTEx and/or HPA names; NaN = not measured), or samples
+        x genes with ``tissue_key``.
     tissue_key
-        ``obs`` column with each sample's GTEx tissue name (NaN stays NaN); ``None``: the
-        ``obs_names`` are the tissues.
+        ``obs`` column with each sample's GTEx tissue; ``None``: the ``obs_names`` are.
     how
-        ``"mean"`` or ``"median"`` of the member rows per gene, ignoring NaN (no ``tissue_key``).
+        ``"mean"`` or ``"median"`` of the member rows, ignoring NaN.
     layer
-        Merge only ``layers[layer]`` (into ``X`` of the result), not ``X`` and every layer
-        (no ``tissue_key``).
+        Merge only ``layers[layer]`` (into ``X``), not ``X`` and every layer.
     key_added
         ``uns`` key for the merge record (see Returns).
     {copy}
@@ -154,28 +137,23 @@ def merge_gtex_tissues(
 
     Returns
     -------
-    Without ``tissue_key``: a new AnnData, one row per HPA tissue present (in the order of
-    ``ge.datasets.gtex_tissues()``), ``X`` and each layer (or only ``layer``, in ``X``) the
-    mean or median of the member rows (float32 unless float64; NaN where NaN in every member),
-    ``obs["n_members"]``, ``var`` copied, and ``uns[key_added]`` with ``how``, ``layer`` (or
-    ``""``), ``members`` (``{hpa_name: [input names]}``) and ``dropped`` (names without an HPA
-    tissue). With ``tissue_key``, ``None`` (or the copy); writes ``obs[f"{tissue_key}_hpa"]``
-    (categorical, NaN without an HPA tissue or label) and ``uns[key_added]`` with
-    ``tissue_key``, ``members`` and ``dropped``.
+    Without ``tissue_key``: a new AnnData, one row per HPA tissue present (in HPA order), the
+    merged ``X`` and layers (float32 unless float64), ``obs["n_members"]``, ``var``, and
+    ``uns[key_added]``: ``how``, ``layer`` (or ``""``), ``members`` (``{hpa: [names]}``),
+    ``dropped``. With it, ``None`` (or the copy); writes ``obs[f"{tissue_key}_hpa"]``
+    (categorical) and ``uns[key_added]``: ``tissue_key``, ``members``, ``dropped``.
 
     Raises
     ------
     ValueError
-        If a name is neither GTEx SMTSD nor HPA (all are listed), ``how`` is unknown, ``layer``
-        comes with ``tissue_key``, or, without it, ``obs_names`` are duplicated, an HPA name
-        comes with GTEx names merged into it, or no row has an HPA tissue (``adata`` unchanged).
+        If a name is neither GTEx nor HPA, ``how`` is unknown, ``layer`` comes with
+        ``tissue_key``, or tissue rows are duplicated, clash or have no HPA tissue.
     KeyError
         If ``tissue_key`` is not an ``obs`` column or ``layer`` is not a layer.
 
     Notes
     -----
-    HPA averages the GTEx samples of the member tissues; averaging tissue-level values weighs
-    every member tissue the same. For HPA's value, relabel samples with ``tissue_key``.
+    HPA averages the member tissues' samples; for its values, relabel with ``tissue_key``.
 
     Examples
     --------
@@ -202,14 +180,10 @@ def merge_gtex_tissues(
         raise _unknown_error(unknown, "adata.obs_names")
     sources: list[str | None] = [layer] if layer is not None else [None, *adata.layers]
     mats = {s: expression_source(adata, s) for s in sources}
-    rows: dict[str, list[int]] = {t: [] for t in HPA_TISSUES}
-    for i, h in enumerate(hpa):
-        if h is not None:
-            rows[h].append(i)
+    rows = {t: [i for i, h in enumerate(hpa) if h == t] for t in HPA_TISSUES}
     members = {t: [str(names[i]) for i in r] for t, r in rows.items()}
     as_hpa = [h for h, n in zip(hpa, names, strict=True) if h and not _LOOKUP[_key(n)][1]]
-    clash = {h: members[h] for h in dict.fromkeys(as_hpa) if len(members[h]) > 1}
-    if clash:
+    if clash := {h: members[h] for h in dict.fromkeys(as_hpa) if len(members[h]) > 1}:
         msg = (
             "adata.obs_names has an HPA tissue name together with the GTEx names merged into it: "
             f"{clash}; keep either the HPA row or its GTEx rows"
@@ -235,9 +209,8 @@ def merge_gtex_tissues(
         merged[s] = reduce_groups(X, groups, reduce, dtype=dtype, work=np.float64)
     n_members = np.array([len(rows[t]) for t in keep], dtype=np.int64)
     obs = pd.DataFrame({"n_members": n_members}, index=pd.Index(keep))
-    out = AnnData(X=merged[sources[0]], obs=obs, var=adata.var.copy())
-    for s in sources[1:]:
-        out.layers[s] = merged[s]
+    layers = {s: merged[s] for s in sources[1:]}
+    out = AnnData(X=merged[sources[0]], obs=obs, var=adata.var.copy(), layers=layers)
     record = {"members": {t: members[t] for t in keep}, "dropped": unmapped}
     out.uns[key_added] = {"how": how, "layer": layer or "", **record}
     return out
@@ -260,11 +233,8 @@ def _relabel(
     if unknown:
         raise _unknown_error(unknown, f"adata.obs[{tissue_key!r}]")
     to_hpa = dict(zip(uniq, hpa, strict=True))
-    members = {
-        t: [str(n) for n, h in to_hpa.items() if h == t]
-        for t in HPA_TISSUES
-        if t in to_hpa.values()
-    }
+    members = {t: [n for n, h in to_hpa.items() if h == t] for t in HPA_TISSUES}
+    members = {t: m for t, m in members.items() if m}
     if unmapped:
         n = int(labels[present].astype(str).isin(unmapped).sum())
         warn_data(

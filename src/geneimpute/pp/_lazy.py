@@ -15,10 +15,8 @@ def read_lazy(
 ) -> AnnData:
     """Open an ``.h5ad`` file or ``.zarr`` store with ``X`` (and layers) as dask arrays.
 
-    ``obs``, ``var`` and ``uns`` are read into memory; ``X`` and the chosen ``layers`` stay on
-    disk as :class:`dask.array.Array` (:func:`anndata.experimental.read_elem_lazy`), so a matrix
-    larger than memory goes through :func:`~geneimpute.pp.tissue_medians` and
-    :func:`~geneimpute.tl.impute_samples` block by block on the active dask scheduler.
+    ``X`` and ``layers`` stay on disk (:func:`anndata.experimental.read_elem_lazy`), for
+    :func:`~geneimpute.pp.tissue_medians` and :func:`~geneimpute.tl.impute_samples`.
 
     Parameters
     ----------
@@ -27,15 +25,12 @@ def read_lazy(
     layers
         Layers to open lazily too; None opens every layer. Other layers are not read.
     chunks
-        Dask chunks ``(n_samples, n_genes)`` of every lazy matrix; None uses the store's own
-        (for h5ad: anndata's default). ~1,000 samples x ~500 genes suits both access patterns
-        (whole columns for medians, whole rows for imputation).
+        Dask chunks ``(n_samples, n_genes)`` (~1,000 x ~500 suits both passes); None: the store's.
 
     Returns
     -------
-    An :class:`~anndata.AnnData` with dask-backed ``X`` (None if the store has none) and
-    ``layers``; ``obsm``/``varm``/``obsp``/``varp`` are not read. The h5ad file stays open
-    as long as the arrays are used.
+    An :class:`~anndata.AnnData` with dask ``X`` (or None) and ``layers``, ``obs``, ``var``,
+    ``uns`` (not ``obsm``/``varm``/``obsp``/``varp``); an h5ad file stays open.
 
     Raises
     ------
@@ -74,8 +69,7 @@ def read_lazy(
 
     stored = list(group["layers"].keys()) if "layers" in group else []
     wanted = stored if layers is None else list(layers)
-    missing = [k for k in wanted if k not in stored]
-    if missing:
+    if missing := [k for k in wanted if k not in stored]:
         msg = f"layers {missing} are not in {path} (stored: {stored})"
         raise KeyError(msg)
     return AnnData(
@@ -97,33 +91,25 @@ def write_layers(
 ) -> None:
     """Write layers of ``adata`` into a zarr store, computing lazy layers in one dask pass.
 
-    For the lazy layers of :func:`~geneimpute.tl.impute_samples` and
-    :func:`~geneimpute.tl.impute_from_regulators`: one :func:`dask.array.store` on the active
-    scheduler (each worker writing its own blocks) computes them together, so the input is read
-    once (``adata.write_zarr`` computes each array separately, in the calling process). The
-    arrays are in anndata's encoding (``layers/<key>``), read by :func:`read_lazy`.
+    One :func:`dask.array.store` computes every lazy layer (e.g. of
+    :func:`~geneimpute.tl.impute_samples`), so the input is read once, unlike ``write_zarr``.
 
     Parameters
     ----------
     adata
         AnnData whose ``layers[key]`` are numpy or dask arrays ``(n_obs, n_vars)``.
     path
-        A zarr store written by anndata for the same observations and variables (e.g. the
-        one :func:`read_lazy` opened), or a new path, where ``obs`` and ``var`` are written.
+        An anndata zarr store of the same shape (e.g. :func:`read_lazy`'s), or a new path.
     keys
         Layers to write; None: every layer. Existing layers of the same name are replaced.
     chunks
-        zarr chunks of the new arrays; None: each dask layer's chunks (numpy layers: zarr's
-        automatic chunking). Dask blocks must cover whole zarr chunks, as workers write in
-        parallel without locks.
+        zarr chunks, which dask blocks must cover whole (no locks); None: the dask chunks.
     compressors
-        zarr compressors of the new arrays (e.g. ``numcodecs.Blosc(cname="zstd")``);
-        ``"auto"`` = zarr's default.
+        zarr compressors of the new arrays; ``"auto"`` = zarr's default.
 
     Returns
     -------
-    None. Writes ``layers/<key>`` of the store at ``path`` and re-consolidates its metadata;
-    ``adata`` is not modified.
+    None. Writes ``layers/<key>`` at ``path`` and re-consolidates its metadata.
 
     Raises
     ------
@@ -135,8 +121,7 @@ def write_layers(
     import zarr
 
     keys = list(adata.layers) if keys is None else list(keys)
-    missing = [k for k in keys if k not in adata.layers]
-    if missing:
+    if missing := [k for k in keys if k not in adata.layers]:
         msg = f"layers {missing} not in adata.layers (available: {list(adata.layers)})"
         raise KeyError(msg)
     path = Path(path)
@@ -150,8 +135,7 @@ def write_layers(
         )
         raise ValueError(msg)
     layers = group.require_group("layers")
-    lazy_src: list[Any] = []
-    lazy_dst: list[Any] = []
+    lazy: list[tuple[Any, Any]] = []
     for k in keys:
         arr = adata.layers[k]
         zchunks: Any = chunks or (arr.chunksize if hasattr(arr, "chunksize") else "auto")
@@ -159,12 +143,11 @@ def write_layers(
         z = layers.create_array(k, compressors=compressors, **kw)
         z.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
         if hasattr(arr, "compute"):
-            lazy_src.append(arr)
-            lazy_dst.append(z)
+            lazy.append((arr, z))
         else:
             z[...] = arr
-    if lazy_src:
+    if lazy:
         import dask.array as da
 
-        da.store(lazy_src, lazy_dst, lock=False)
+        da.store([a for a, _ in lazy], [z for _, z in lazy], lock=False)
     zarr.consolidate_metadata(str(path))  # as anndata's writer: readers use the consolidated view

@@ -24,20 +24,16 @@ def neighbor_features(
     """Find each gene's ``k`` nearest reference genes and their distance and orientation.
 
     Genes within ~20-60 kb tend to share tissue expression (Brown, Dong & Truong, PLoS One
-    2024, doi:10.1371/journal.pone.0307360). For every gene, the ``k`` nearest *reference*
-    genes on its chromosome by TSS distance (ties by gene order) are recorded with their
-    orientation (same strand, divergent = head-to-head, convergent = tail-to-tail) and whether
-    the bodies overlap or nest. ``tl`` and ``pl`` functions read it through ``neighbors_key``.
+    2024, doi:10.1371/journal.pone.0307360); ``tl`` and ``pl`` read it via ``neighbors_key``.
 
     Parameters
     ----------
     adata
-        Genes in ``var`` with ``chrom``, ``start``, ``end`` (0-based half-open, bp), ``strand``
-        and optionally ``tss``; expression in ``X`` (or ``layer``) to choose the default
-        reference genes.
+        Genes in ``var`` with ``chrom``, ``start``, ``end`` (0-based half-open bp), ``strand``
+        (``tss`` optional).
     reference
         Boolean mask or ``var`` column of genes allowed as neighbours; default: every gene
-        whose expression (``X`` or ``layer``) has no NaN (as in ``tl``), or all without ``X``.
+        without NaN in ``X`` (or ``layer``), or all without ``X``.
     k
         Number of neighbours per gene (>= 1).
     layer
@@ -45,18 +41,13 @@ def neighbor_features(
     key_added
         ``uns`` key and prefix of the ``varp`` keys written.
     inplace
-        If False, return a long :class:`pandas.DataFrame` (``gene``, ``neighbor``, ``rank``,
-        ``distance_bp``, ``upstream``, ``orientation``, ``overlap``, ``nested``, ``gap_bp``)
-        and leave ``adata`` untouched.
+        If False, return a long :class:`pandas.DataFrame` (a row per gene and neighbour).
 
     Returns
     -------
-    ``None`` (or the DataFrame when ``inplace=False``). Writes ``(n_vars, n_vars)`` CSR graphs
-    (row = gene, column = neighbour) ``varp[f"{key_added}_distances"]`` (TSS distance in bp;
-    stored zeros share the TSS), ``varp[f"{key_added}_orientation"]`` (1 same strand, 2
-    divergent, 3 convergent), ``varp[f"{key_added}_overlap"]`` (1 overlapping bodies, 2
-    nested) and ``uns[key_added]``: ``distances_key``, ``orientation_key``, ``overlap_key``,
-    ``params`` (``k``, ``n_reference``, ``reference``).
+    ``None`` (or the DataFrame). Writes CSR graphs (row = gene) ``varp[f"{key_added}_distances"]``
+    (bp), ``_orientation`` (1 same strand, 2 divergent, 3 convergent), ``_overlap`` (1
+    overlapping, 2 nested) and ``uns[key_added]``: their ``*_key`` names and ``params``.
 
     Raises
     ------

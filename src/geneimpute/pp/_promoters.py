@@ -12,18 +12,12 @@ from anndata import AnnData
 
 from .._adata import check_coordinates, check_unique_var_names
 from .._core.neighbors import tss_of
-from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, one_hot_encode, promoter_matrix
+from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, one_hot_encode
 from .._docs import doc_params
 from .._logging import warn_data
 from ._read_fasta import check_fasta_index
 
-__all__ = [
-    "DEFAULT_DOWNSTREAM",
-    "DEFAULT_UPSTREAM",
-    "extract_promoters",
-    "one_hot_encode",
-    "promoter_matrix",
-]
+__all__ = ["extract_promoters", "one_hot_encode"]
 
 _REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
 
@@ -58,48 +52,37 @@ def extract_promoters(
 ) -> AnnData | None:
     """Extract strand-aware promoter sequences around each gene's TSS from a genome FASTA.
 
-    The window is ``[TSS - upstream, TSS + downstream]`` in transcription orientation (reverse
-    complement on ``-`` strand genes), ``upstream + downstream + 1`` bp with the TSS at index
-    ``upstream`` (EPDnew's -249..+50 by default), read with :func:`pyranges.get_sequence`.
-    Chromosomes match with or without ``chr``; FASTA records named as a region
-    (``22:20000001-21000000``, as ``samtools faidx`` writes) are that slice of the chromosome.
-    A missing or stale ``<fasta>.fai`` index (``.gzi`` for bgzip) is written next to the FASTA,
-    with a :class:`~geneimpute.DataWarning`. ``tl.train`` and ``tl.impute_expression`` read the
-    result through ``promoter_key=key_added``. On an error, ``adata`` is left unchanged.
+    The window ``[TSS - upstream, TSS + downstream]`` (EPDnew's -249..+50 by default) in
+    transcription orientation, read with :func:`pyranges.get_sequence`. Chromosomes match with
+    or without ``chr``; records named as a region (``22:20000001-21000000``, as ``samtools
+    faidx`` writes) are that slice. On an error, ``adata`` is left unchanged.
 
     Parameters
     ----------
     adata
-        Genes in ``var`` with ``chrom``, ``start``, ``end``, ``strand`` and optionally ``tss``
-        (0-based bp), in the same genome build as ``fasta``.
+        Genes in ``var`` with ``chrom``, ``start``, ``end``, ``strand`` (``tss`` optional).
     fasta
-        Path to an uncompressed or bgzip-compressed genome FASTA; its ``.fai`` index is written
-        next to it if missing (see above).
+        Path to an uncompressed or bgzip-compressed genome FASTA; a missing or stale ``.fai``
+        (``.gzi``) index is written next to it, with a :class:`~geneimpute.DataWarning`.
     upstream, downstream
         Window in bp before and after the TSS.
     on_missing
-        ``"raise"``: a gene whose window is not in the FASTA is an error. ``"skip"``: such genes
-        get an empty sequence and TSS index -1, and a :class:`~geneimpute.DataWarning` gives
-        their number and a few IDs.
+        A window not in the FASTA raises, or with ``"skip"`` is empty (in a DataWarning).
     key_added
-        ``var`` column for the sequences; pass the same name as ``promoter_key`` to ``tl``.
+        ``var`` column for the sequences (``promoter_key`` of ``tl``).
     {copy}
 
     Returns
     -------
-    ``None``, or the modified copy with ``copy=True``. Writes ``adata.var[key_added]`` (str,
-    upper case, ``upstream + downstream + 1`` bp; ``""`` where skipped) and
-    ``adata.var[f"{key_added}_tss_index"]`` (int, 0-based index of the TSS in each sequence:
-    ``upstream``, or -1 where skipped), and ``<fasta>.fai`` if it is missing.
+    ``None``, or the modified copy with ``copy=True``. Writes ``var[key_added]`` (upper case;
+    ``""`` where skipped) and ``var[f"{key_added}_tss_index"]`` (``upstream``; -1 skipped).
 
     Raises
     ------
     KeyError
-        If a chromosome of ``adata.var`` is not in the FASTA (with ``on_missing="raise"``), or
-        ``var`` lacks a coordinate column.
+        If a chromosome is not in the FASTA (``on_missing="raise"``) or a column is missing.
     ValueError
-        If a window runs past the end of its FASTA record (with ``on_missing="raise"``), or
-        coordinates are missing or malformed (``end < start``, empty chromosome, ...).
+        If a window runs past its record (``on_missing="raise"``) or coordinates are malformed.
     FileNotFoundError
         If ``fasta`` does not exist.
     PermissionError
@@ -126,13 +109,11 @@ def extract_promoters(
         raise ValueError(msg)
     check_fasta_index(path, "extract_promoters")
     fa = pyfaidx.Fasta(str(path), sequence_always_upper=True)
-    index = _fasta_index(fa)
-    var = adata.var
+    index, var = _fasta_index(fa), adata.var
     tss = tss_of(var)
     plus = var["strand"].astype(str).to_numpy() == "+"
     lo = np.where(plus, tss - upstream, tss - downstream)
     hi = np.where(plus, tss + downstream + 1, tss + upstream + 1)
-
     chroms = var["chrom"].astype(str).to_numpy()
     resolved = {c: _resolve_chrom(c, index) for c in np.unique(chroms)}
     absent = sorted(c for c, r in resolved.items() if r is None)
@@ -160,7 +141,6 @@ def extract_promoters(
             f"extract_promoters: {len(bad)} of {adata.n_vars} genes have no promoter window in "
             f"{path.name} and get an empty sequence, e.g. {list(bad[:5])}"
         )
-
     seqs = np.full(adata.n_vars, "", dtype=object)
     if covered.any():
         strand = np.where(plus[covered], "+", "-")

@@ -30,7 +30,6 @@ _BED_HEADER = ("track", "browser", "#")
 
 
 def _check_compression(p: Path) -> None:
-    """Check that ``.gz`` in the name matches the content (pandas, so pyranges, goes by name)."""
     gz_name = p.name.lower().endswith(".gz")
     if is_gzip(p) and not gz_name:
         msg = f"{p.name} is gzip-compressed but its name does not end in .gz: rename it"
@@ -41,7 +40,6 @@ def _check_compression(p: Path) -> None:
 
 
 def _first_record(p: Path, header: tuple[str, ...]) -> tuple[int, str | None]:
-    """Count the lines before the first record and return that record (``None``: no records)."""
     with open_text(p) as fh:
         for n, line in enumerate(fh):
             if line.strip() and not line.startswith(header):
@@ -77,8 +75,7 @@ def _bad_record(p: Path, layout: _Layout) -> str | None:
                 return (
                     f"line {n} has {len(fields)} tab-separated columns, but {rule}: {line[:120]!r}"
                 )
-            empty = [i + 1 for i, x in enumerate(fields) if not x.strip()]
-            if empty:
+            if empty := [i + 1 for i, x in enumerate(fields) if not x.strip()]:
                 return f"line {n} has an empty column {empty[0]}: {line[:120]!r}"
             for name, i in (("start", start_col), ("end", start_col + 1)):
                 if not _is_int(fields[i]):
@@ -219,42 +216,30 @@ def _coordinates(df: pd.DataFrame, strand: np.ndarray | str, ids: pd.Series) -> 
 def read_annotation(path: str | Path, *, feature: str | Sequence[str] = "gene") -> pd.DataFrame:
     """Read gene coordinates from a GTF, GFF3 or BED file (plain or gzip) with :mod:`pyranges`.
 
-    Records are read by :func:`pyranges.read_gtf` / ``read_gff3`` / ``read_bed``, in file order,
-    as 0-based half-open coordinates. Chromosomes get a ``chr`` prefix (``MT`` -> ``chrM``) and
-    gene IDs lose their Ensembl version, so GENCODE and Ensembl sources mix. Only the first
-    record of a gene ID is kept (e.g. not GENCODE's ``_PAR_Y`` copies).
+    Chromosomes get a ``chr`` prefix (``MT`` -> ``chrM``) and gene IDs lose their Ensembl
+    version, so GENCODE and Ensembl mix; the first record of a gene ID is kept (not ``_PAR_Y``).
 
     Parameters
     ----------
     path
-        ``.gtf``, ``.gff``/``.gff3`` or ``.bed`` (optionally ``.gz``).
-        GTF: ``gene_id``, ``gene_name``, ``gene_type``/``gene_biotype`` attributes (GENCODE,
-        Ensembl). GFF3: ``gene_id`` or ``ID`` (``gene:`` prefix dropped), ``gene_name`` or
-        ``Name``, ``gene_type``/``biotype``. BED: at least 4 columns, name = gene ID, strand in
-        column 6 (the Xpresso promoter BEDs included); leading ``track``/``browser``/``#``
-        lines are skipped.
+        ``.gtf``, ``.gff``/``.gff3`` (``gene_id`` or ``ID``, ``gene_name``/``Name``,
+        ``gene_type``/``biotype``) or ``.bed`` (name = gene ID, strand in column 6), or ``.gz``.
     feature
-        GTF/GFF3 feature type(s) to keep. Ensembl GFF3 files type non-coding genes
-        ``ncRNA_gene`` and ``pseudogene``: pass ``("gene", "ncRNA_gene", "pseudogene")``.
+        GTF/GFF3 feature type(s) to keep (Ensembl GFF3 adds ``ncRNA_gene``, ``pseudogene``).
 
     Returns
     -------
-    DataFrame indexed by gene ID (``gene_id``, version stripped) with ``chrom``
-    (``chr``-prefixed), ``start``, ``end`` (int, 0-based half-open, bp), ``strand`` (``+``,
-    ``-``, or ``.`` for a BED without strand) and, where the file has them, ``gene_name`` and
-    ``gene_type``.
+    DataFrame indexed by ``gene_id`` with ``chrom``, ``start``, ``end`` (0-based half-open
+    bp), ``strand`` (``.`` for a BED without) and, if present, ``gene_name``, ``gene_type``.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        Naming the file: if the format is not recognised (by extension) or the ``.gz`` in the
-        name does not match the content; the file is empty or has no ``feature`` records (the
-        feature types present are named); a GTF/GFF3 record has other than 9 columns or a BED
-        fewer than 4, a column is empty or a coordinate is not a whole number (the line is
-        named); a record has ``end < start``, a negative start or an empty chromosome name; or a
-        gene record lacks its ID.
+        Naming the file (and line): unknown extension, ``.gz`` not matching the content, no
+        ``feature`` records, a record with the wrong column count, an empty column, a
+        non-integer or inverted coordinate, an empty chromosome, or a gene without its ID.
 
     Examples
     --------
@@ -272,9 +257,8 @@ def read_annotation(path: str | Path, *, feature: str | Sequence[str] = "gene") 
         out = _read_bed(p)
     else:
         out = _read_gff(p, features, gff3=not name.endswith(".gtf"))
-    check_intervals(
-        out["chrom"], out["start"], out["end"], out.index, source=p.name, what="records"
-    )
+    coords = (out["chrom"], out["start"], out["end"], out.index)
+    check_intervals(*coords, source=p.name, what="records")
     out["chrom"] = normalize_chrom(out["chrom"].str.strip()).to_numpy()
     out.index.name = "gene_id"
     return out[~out.index.duplicated()]
@@ -291,43 +275,33 @@ def annotate_genes(
 ) -> AnnData | None:
     """Join gene coordinates (chrom, start, end, strand, TSS) into ``adata.var``.
 
-    Gene IDs match without Ensembl versions and chromosomes get the ``chr`` prefix, so GENCODE
-    and Ensembl sources mix. The TSS is the 5' end: ``start`` on ``+``, ``end - 1`` on ``-``.
+    IDs match without Ensembl versions; the TSS is ``start`` on ``+``, ``end - 1`` on ``-``.
 
     Parameters
     ----------
     adata
         AnnData whose ``var_names`` are Ensembl gene IDs (versions optional).
     annotation
-        DataFrame from :func:`~geneimpute.pp.read_annotation` (indexed by gene ID, with
-        ``chrom``, ``start``, ``end`` in 0-based half-open bp and ``strand``) or a
-        GTF/GFF3/BED path read with it.
+        DataFrame of :func:`~geneimpute.pp.read_annotation`, or a path read with it.
     tss_from_bed_window
-        For BED intervals centred on the TSS (Xpresso: TSS +/- 10 kb), the half-width in bp;
-        sets ``tss`` to the window centre by strand (``start + w`` on ``+``, ``end - w`` on
-        ``-``) instead of the interval's 5' end.
+        Half-width (bp) of BED windows centred on the TSS (Xpresso: 10 kb); ``tss`` is then
+        the window centre, not the 5' end.
     key_added
-        ``uns`` key for the record of what was annotated (the coordinate columns keep their
-        fixed names, which every other function reads).
+        ``uns`` key for the record of what was annotated.
     {copy}
 
     Returns
     -------
-    ``None``, or the modified copy with ``copy=True``. Writes ``var['chrom']``,
-    ``var['start']``, ``var['end']`` (float, 0-based half-open bp), ``var['strand']``,
-    ``var['tss']`` (float, bp) -- NaN for genes not in the annotation, counted in a
-    :class:`~geneimpute.DataWarning` -- and ``var['gene_name']``/``var['gene_type']`` where
-    the annotation has them and ``var`` does not, and ``uns[key_added]["params"]`` with
-    ``annotation`` (the path, or ``"DataFrame"``), ``n_genes_annotated``, ``n_genes_missing``
-    and ``tss_from_bed_window``.
+    ``None``, or the modified copy with ``copy=True``. Writes ``var`` columns ``chrom``,
+    ``start``, ``end``, ``strand``, ``tss`` (NaN for unannotated genes, in a DataWarning),
+    ``gene_name``/``gene_type`` if new, and ``uns[key_added]["params"]`` (``annotation``,
+    ``n_genes_annotated``, ``n_genes_missing``, ``tss_from_bed_window``).
 
     Raises
     ------
     ValueError
-        If gene IDs are duplicated; no gene matches the annotation; or an annotation row
-        matched to a gene has an empty chromosome, missing coordinates, ``end < start``, a
-        negative start or a strand other than ``+``/``-`` (genes named). ``adata`` is left
-        unchanged.
+        If gene IDs are duplicated, no gene matches, or a matched row has malformed
+        coordinates or strand (genes named; ``adata`` unchanged).
     KeyError
         If the annotation lacks ``chrom``, ``start``, ``end`` or ``strand``.
 
@@ -337,8 +311,7 @@ def annotate_genes(
     """
     check_unique_var_names(adata)
     ann = read_annotation(annotation) if not isinstance(annotation, pd.DataFrame) else annotation
-    missing = [c for c in ("chrom", "start", "end", "strand") if c not in ann.columns]
-    if missing:
+    if missing := [c for c in ("chrom", "start", "end", "strand") if c not in ann.columns]:
         msg = f"annotation lacks column(s) {missing}"
         raise KeyError(msg)
     ann = ann.copy()
@@ -354,24 +327,16 @@ def annotate_genes(
         raise ValueError(msg)
     joined = ann.reindex(keys)
     rows = joined[found]
-    check_intervals(
-        rows["chrom"],
-        rows["start"],
-        rows["end"],
-        adata.var_names[found],
-        source="the annotation",
-        strand=rows["strand"],
-        strand_hint="; the TSS needs the strand (a BED needs 6 columns)",
-    )
+    coords = (rows["chrom"], rows["start"], rows["end"], adata.var_names[found])
+    hint = "; the TSS needs the strand (a BED needs 6 columns)"
+    check_intervals(*coords, source="the annotation", strand=rows["strand"], strand_hint=hint)
     chrom = np.full(adata.n_vars, np.nan, dtype=object)
     chrom[found] = normalize_chrom(joined["chrom"][found].astype(str)).to_numpy()
-    start = pd.to_numeric(joined["start"], errors="coerce").to_numpy(dtype=float)
-    end = pd.to_numeric(joined["end"], errors="coerce").to_numpy(dtype=float)
-    plus = joined["strand"].to_numpy() == "+"
-    if tss_from_bed_window is not None:
-        tss = np.where(plus, start + tss_from_bed_window, end - tss_from_bed_window)
-    else:
-        tss = np.where(plus, start, end - 1)
+    start, end = (
+        pd.to_numeric(joined[c], errors="coerce").to_numpy(float) for c in ("start", "end")
+    )
+    plus, w = joined["strand"].to_numpy() == "+", tss_from_bed_window
+    tss = np.where(plus, start, end - 1) if w is None else np.where(plus, start + w, end - w)
     if not found.all():
         warn_data(
             f"annotate_genes: {int((~found).sum())} of {adata.n_vars} genes are not in the "

@@ -12,10 +12,7 @@ from ._files import existing_file, few, is_bgzip, is_gzip
 
 
 def check_fasta_index(p: Path, caller: str) -> list[Path]:
-    """Check that pyfaidx can use or write ``<p>.fai`` (and ``.gzi``); warn when it will.
-
-    Returns the index files pyfaidx will write; ``caller`` names the reader in the messages.
-    """
+    """Return the index files pyfaidx will write for ``p`` (warned); raise if it cannot."""
     indexes = [Path(f"{p}.fai")] + ([Path(f"{p}.gzi")] if is_gzip(p) else [])
     mtime = p.stat().st_mtime
     stale = [i for i in indexes if not i.exists() or i.stat().st_mtime < mtime]
@@ -38,7 +35,6 @@ def check_fasta_index(p: Path, caller: str) -> list[Path]:
 
 
 def _duplicated_names(p: Path, err: Exception) -> list[str]:
-    """Record names listed more than once in the ``.fai`` pyfaidx wrote (or in its error)."""
     try:
         names = pd.read_csv(f"{p}.fai", sep="\t", header=None, usecols=[0], dtype=str)[0]
     except (OSError, ValueError, pd.errors.ParserError):
@@ -49,21 +45,17 @@ def _duplicated_names(p: Path, err: Exception) -> list[str]:
 def read_fasta(path: str | Path) -> pd.Series:
     """Read a FASTA of sequences (e.g. promoters) into a Series with :mod:`pyfaidx`.
 
-    A missing or stale index ``<path>.fai`` (and ``.gzi`` for bgzip) is written next to the
-    FASTA, with a :class:`~geneimpute.DataWarning`, and removed again if reading fails.
+    A missing or stale ``.fai`` (``.gzi``) index is written next to it, with a
+    :class:`~geneimpute.DataWarning`, and removed again if reading fails.
 
     Parameters
     ----------
     path
-        FASTA, uncompressed or bgzip-compressed (``samtools``/``htslib`` ``bgzip``; plain gzip
-        cannot be indexed); each record ``>name description`` followed by sequence lines of one
-        length (the last line of a record may be shorter). The record name is the first word
-        after ``>``.
+        FASTA, uncompressed or ``bgzip``-compressed (not gzip), lines of one length per record.
 
     Returns
     -------
-    Series of upper-case sequences (str) indexed by record name, in file order, named
-    ``"sequence"``.
+    Series ``"sequence"`` of upper-case sequences indexed by record name, in file order.
 
     Raises
     ------
@@ -72,10 +64,8 @@ def read_fasta(path: str | Path) -> pd.Series:
     PermissionError
         If the index must be written and the FASTA's directory is not writable.
     ValueError
-        Naming the file: if it is gzip- but not bgzip-compressed (decompress it or recompress
-        with ``bgzip``); it is empty, has text before the first ``>`` line, a record without a
-        name, or lines of unequal length inside a record (pyfaidx cannot index it); records
-        have no sequence or names are duplicated (named).
+        Naming the file: gzip without bgzip, empty or unindexable, records without sequence
+        or with duplicated names.
 
     Examples
     --------
@@ -107,7 +97,6 @@ def read_fasta(path: str | Path) -> pd.Series:
 
 
 def _records(p: Path) -> pd.Series:
-    """Read the records of ``p`` with pyfaidx, explaining its errors."""
     import pyfaidx
 
     try:

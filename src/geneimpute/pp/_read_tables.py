@@ -23,30 +23,27 @@ def read_gct(
     Parameters
     ----------
     path
-        ``.gct`` or ``.gct.gz`` (GCT 1.2, as on the GTEx portal): line 1 ``#1.2``, line 2
-        ``n_genes<TAB>n_samples``, line 3 the header ``Name``, ``Description`` and one column per
-        sample, then one row per gene (read counts or TPM).
+        ``.gct`` or ``.gct.gz`` (GCT 1.2, as on the GTEx portal): ``#1.2``, ``n_genes<TAB>
+        n_samples``, a header ``Name``, ``Description``, samples..., one row per gene.
     sample_attributes
         Optional GTEx ``SampleAttributesDS.txt`` (or a DataFrame) with ``SAMPID`` and ``SMTSD``
-        (tissue) columns, joined into ``obs``; samples without attributes get ``tissue`` NaN,
-        counted in a :class:`~geneimpute.DataWarning`.
+        (tissue), joined into ``obs``; unlabelled samples are counted in a DataWarning.
     strip_versions
         Drop the Ensembl version from gene IDs (``ENSG...9`` -> ``ENSG...``).
 
     Returns
     -------
-    AnnData ``(n_samples, n_genes)``, ``X`` float32 as in the file; ``var['gene_name']``
-    (the ``Description`` column); ``obs['donor']`` (``GTEX-XXXX``, the first two dash-separated
-    fields of the sample ID) and, with attributes, ``obs['tissue']`` (``SMTSD``) and the other
-    attribute columns.
+    AnnData ``(n_samples, n_genes)``, ``X`` float32; ``var['gene_name']`` (``Description``),
+    ``obs['donor']`` (``GTEX-XXXX``) and, with attributes, ``obs['tissue']`` (``SMTSD``) and
+    the other attribute columns.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` (or a ``sample_attributes`` path) does not exist.
     ValueError
-        If the file is not GCT 1.2, the counts on line 2 disagree with the table (both named),
-        sample columns or gene IDs are duplicated, or a sample column is not numeric.
+        If the file is not GCT 1.2 or disagrees with its line 2, or has duplicated or
+        non-numeric columns or duplicated gene IDs.
     KeyError
         If ``sample_attributes`` lacks ``SAMPID`` or ``SMTSD``.
 
@@ -88,36 +85,29 @@ def read_gct(
     genes = strip_version(df["Name"]) if strip_versions else pd.Index(df["Name"].astype(str))
     _check_unique(genes, p)
     values = df.iloc[:, 2:]
-    non_numeric = _non_numeric(values)
-    if non_numeric:
+    if non_numeric := _non_numeric(values):
         msg = f"sample columns {few(non_numeric)} of {p.name} are not numeric"
         raise ValueError(msg)
     var = pd.DataFrame({"gene_name": df["Description"].astype(str).to_numpy()}, index=genes)
-    obs = pd.DataFrame(index=samples)
-    obs["donor"] = ["-".join(s.split("-")[:2]) for s in samples]
-    attrs = sample_attributes
-    if attrs is not None:
+    obs = pd.DataFrame({"donor": ["-".join(s.split("-")[:2]) for s in samples]}, index=samples)
+    if (attrs := sample_attributes) is not None:
         if not isinstance(attrs, pd.DataFrame):
             attrs = pd.read_csv(existing_file(attrs), sep="\t", low_memory=False)
         for col in ("SAMPID", "SMTSD"):
             if col not in attrs.columns:
                 msg = f"sample attributes lack column {col!r} (columns: {few(attrs.columns)})"
                 raise KeyError(msg)
-    adata = ad.AnnData(X=values.to_numpy(dtype=np.float32).T, obs=obs, var=var)
-    if attrs is not None:
-        attrs = attrs.drop_duplicates("SAMPID").set_index("SAMPID")
-        joined = attrs.reindex(samples)
-        adata.obs["tissue"] = joined["SMTSD"].to_numpy()
-        for col in attrs.columns.drop("SMTSD"):
-            adata.obs[col] = joined[col].to_numpy()
-        unlabelled = joined["SMTSD"].isna().to_numpy()
-        if unlabelled.any():
+        joined = attrs.drop_duplicates("SAMPID").set_index("SAMPID").reindex(samples)
+        obs["tissue"] = joined["SMTSD"].to_numpy()
+        for col in joined.columns.drop("SMTSD"):
+            obs[col] = joined[col].to_numpy()
+        if (unlabelled := joined["SMTSD"].isna().to_numpy()).any():
             warn_data(
                 f"read_gct: {int(unlabelled.sum())} of {len(samples)} samples have no tissue "
                 f"label in the sample attributes (obs['tissue'] is NaN), e.g. "
                 f"{few(samples[unlabelled])}"
             )
-    return adata
+    return ad.AnnData(X=values.to_numpy(dtype=np.float32).T, obs=obs, var=var)
 
 
 def read_wide_tsv(
@@ -132,20 +122,17 @@ def read_wide_tsv(
     Parameters
     ----------
     path
-        Tab-separated table (plain or gzip), a header row, then one row per gene and one column
-        per tissue (TPM or RPKM; the unit is kept as is).
+        Tab-separated table (plain or gzip) with a header, a row per gene, a column per tissue.
     gene_column
         Column name or position holding gene IDs (the ``var_names``).
     name_column
         Optional column of gene symbols, stored as ``var['gene_name']``.
     index_col_false
-        Read with ``index_col=False``, for tables whose data rows end in a stray tab that the
-        header lacks (Roadmap ``57epigenomes.RPKM.pc``); columns left all-empty are dropped.
+        Read with ``index_col=False`` for rows ending in a stray tab (Roadmap ``57epigenomes``).
 
     Returns
     -------
-    AnnData ``(n_tissues, n_genes)``, ``X`` float32, ``obs_names`` = the tissue column names,
-    ``var_names`` = gene IDs; missing cells are NaN.
+    AnnData ``(n_tissues, n_genes)``, ``X`` float32 (unit unchanged, NaN where missing).
 
     Raises
     ------
@@ -154,8 +141,8 @@ def read_wide_tsv(
     KeyError
         If ``gene_column`` or ``name_column`` is absent.
     ValueError
-        If gene IDs are duplicated or a tissue column is not numeric (both named), or data rows
-        have more fields than the header (without ``index_col_false``).
+        If gene IDs are duplicated, a tissue column is not numeric, or rows have more fields
+        than the header (without ``index_col_false``).
 
     Examples
     --------
@@ -185,8 +172,7 @@ def read_wide_tsv(
     _check_unique(genes, p)
     names = df.pop(name_column).astype(str).to_numpy() if name_column else None
     df = df.dropna(axis=1, how="all") if index_col_false else df
-    non_numeric = _non_numeric(df)
-    if non_numeric:
+    if non_numeric := _non_numeric(df):
         msg = (
             f"tissue columns {few(non_numeric)} of {p.name} are not numeric; pass the gene "
             "symbol column as name_column"

@@ -37,39 +37,32 @@ def tissue_medians(
 ) -> AnnData:
     """Median expression of every gene in every tissue, ignoring NaN (GTEx's median TPM table).
 
-    Works one tissue at a time, so a GTEx-sized sample matrix (dense or sparse) is never
-    copied whole. A dask-backed ``X`` (:func:`~geneimpute.pp.read_lazy`) is read once in blocks
-    of whole columns on the active dask scheduler, with the same medians.
+    One tissue at a time (never copying the matrix); a dask ``X`` is read once, by columns.
 
     Parameters
     ----------
     adata
-        Samples x genes, ``X`` (or ``layer``) in TPM (or any unit: the median keeps it),
-        shape ``(n_samples, n_genes)``; NaN = not measured.
+        Samples x genes, ``X`` (or ``layer``) in any unit (TPM); NaN = not measured.
     tissue_key
         ``obs`` column with each sample's tissue.
     {layer}
     min_samples
-        Tissues with fewer samples are left out, named in a :class:`~geneimpute.DataWarning`
-        and in ``uns[key_added]["params"]["dropped_tissues"]`` of the result.
+        Tissues with fewer samples are left out (in a :class:`~geneimpute.DataWarning`).
     key_added
         ``uns`` key of the returned AnnData that holds the parameters.
 
     Returns
     -------
-    A new tissues x genes AnnData (``adata`` is not modified): ``X`` ``(n_tissues, n_genes)``
-    float32 median in ``adata``'s unit (NaN where a gene has no measurement in a tissue),
-    ``obs_names`` = tissues (in category order), ``obs["n_samples"]``, ``var`` copied from
-    ``adata``, and ``uns[key_added] = {"params": {"tissue_key", "layer", "n_samples",
-    "min_samples", "dropped_tissues"}}`` (``n_samples``: samples in ``adata``).
+    A new tissues x genes AnnData: ``X`` float32 medians (NaN where unmeasured),
+    ``obs["n_samples"]``, ``var`` copied, ``uns[key_added]["params"]`` (``tissue_key``,
+    ``layer``, ``n_samples``, ``min_samples``, ``dropped_tissues``).
 
     Raises
     ------
     KeyError
         If ``tissue_key`` or ``layer`` is missing.
     ValueError
-        If a sample has no tissue label, ``X`` is None, ``min_samples < 1``, or no tissue has
-        ``min_samples`` samples.
+        If a sample has no tissue, ``X`` is None, or no tissue has ``min_samples >= 1`` samples.
 
     Examples
     --------
@@ -103,11 +96,8 @@ def tissue_medians(
     else:
         groups = [np.flatnonzero(codes == tissues.categories.get_loc(t)) for t in keep]
         out = reduce_groups(X, groups, np.nanmedian)
-    tdata = AnnData(
-        X=out,
-        obs=pd.DataFrame({"n_samples": counts[keep].to_numpy()}, index=pd.Index(keep)),
-        var=adata.var.copy(),
-    )
+    obs = pd.DataFrame({"n_samples": counts[keep].to_numpy()}, index=pd.Index(keep))
+    tdata = AnnData(X=out, obs=obs, var=adata.var.copy())
     params: dict[str, Any] = dict(tissue_key=tissue_key, layer=layer, n_samples=int(adata.n_obs))
     params.update(min_samples=int(min_samples), dropped_tissues=[str(t) for t in dropped])
     tdata.uns[key_added] = {"params": params}
@@ -115,10 +105,7 @@ def tissue_medians(
 
 
 def reduce_groups(X, groups: list[np.ndarray], reduce, *, dtype=np.float32, work=np.float32):
-    """``reduce(rows, axis=0)`` (NaN-aware) per group of rows of ``X``, ``(len(groups), n_vars)``.
-
-    Each block is densified as ``work`` before reducing; all-NaN genes give NaN.
-    """
+    """``reduce(rows, axis=0)`` per group of rows of ``X`` densified as ``work``; all-NaN: NaN."""
     out = np.empty((len(groups), X.shape[1]), dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN genes -> NaN
@@ -141,17 +128,15 @@ def tissue_correlation(
 ) -> pd.DataFrame | None:
     """Pearson correlation between tissues of log1p(TPM) over reference genes.
 
-    The hybrid model shares signal between related tissues through this matrix (Brown, Dong &
-    Truong, Communications Biology 2026, doi:10.1038/s42003-026-10251-7); ``tl`` reads it
-    through ``tissue_correlation_key``, :func:`~geneimpute.pl.tissue_correlation` through ``key``.
+    The hybrid model shares signal between related tissues through it (Brown, Dong & Truong,
+    Communications Biology 2026, doi:10.1038/s42003-026-10251-7).
 
     Parameters
     ----------
     adata
         Tissues x genes (``obs`` = tissues), TPM in ``X`` or ``layer``.
     genes
-        Boolean mask or ``var`` column of reference genes; default: every gene whose profile is
-        fully observed (no NaN).
+        Boolean mask or ``var`` column of reference genes; default: those without NaN.
     {layer}
     {is_log1p}
     key_added
@@ -162,8 +147,8 @@ def tissue_correlation(
     Returns
     -------
     ``None``, or the tissue x tissue :class:`pandas.DataFrame` with ``inplace=False``.
-    Writes ``adata.uns[key_added]``, a dict with ``"correlation"`` (the tissue x tissue
-    DataFrame, float64, diagonal 1) and ``"params"`` (``n_genes``, ``is_log1p``, ``layer``).
+    Writes ``adata.uns[key_added]``: ``"correlation"`` (that DataFrame) and ``"params"``
+    (``n_genes``, ``is_log1p``, ``layer``).
 
     Raises
     ------
