@@ -62,6 +62,7 @@ def test_list_and_files_are_pickle_free(models):
             "config.json",
             "network.pt",
             "xgboost.ubj",
+            "xgboost_pattern.ubj",
             "xgboost_sigma.ubj",
             "calibration.npz",
             "model_card.json",

@@ -1,15 +1,6 @@
-"""Models on arrays (no AnnData), one subpackage per family.
+"""Models on arrays (no AnnData), one subpackage per family: hybrid, donor, regulators.
 
-- :mod:`~geneimpute.models.hybrid`: the hybrid (promoter CNN, neighbour transformer, tissue
-  correlations, XGBoost; :class:`HybridImputer`, :class:`HybridConfig`, :class:`HybridNet`);
-- :mod:`~geneimpute.models.donor`: donor x tissue completion (:class:`DonorHybrid` and
-  baselines);
-- :mod:`~geneimpute.models.regulators`: regulator-driven imputation (:class:`RegulatorImputer`).
-
-Every family saves and loads through one persistence module (a versioned ``config.json``,
-torch ``state_dict`` files, XGBoost UBJ, ``.npz``; no pickle). torch is imported only when a
-network is built, fitted or loaded: the classes that are torch modules (and the donor models)
-are loaded on first access.
+The torch modules and the donor models load on first access (torch is imported only then).
 """
 
 from __future__ import annotations
@@ -28,18 +19,15 @@ from .hybrid._features import GeneInputs
 from .regulators._context import ContextRidge
 from .regulators._estimator import RegulatorConfig, RegulatorImputer, RegulatorSetup
 
+#: Module of each name loaded on first access.
 _LAZY = {
-    "HybridNet": ".hybrid._networks",
-    "NetworkEnsemble": ".hybrid._networks",
-    "NeighborTransformer": ".hybrid._networks",
-    "PromoterCNN": ".hybrid._networks",
-    "RegulatorNet": ".regulators._networks",
-    "SampleAutoencoder": ".regulators._networks",
-    "DonorHybrid": ".donor._models",
-    "DonorTransformer": ".donor._models",
-    "KNNDonor": ".donor._models",
-    "TEEBoT": ".donor._models",
-    "TissueMean": ".donor._models",
+    name: module
+    for module, names in {
+        ".hybrid._networks": ("HybridNet", "NetworkEnsemble", "NeighborTransformer", "PromoterCNN"),
+        ".regulators._networks": ("RegulatorNet", "SampleAutoencoder"),
+        ".donor._models": ("DonorHybrid", "DonorTransformer", "KNNDonor", "TEEBoT", "TissueMean"),
+    }.items()
+    for name in names
 }
 
 __all__ = [

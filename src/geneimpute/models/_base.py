@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any, Self
 
 from .._settings import settings
 
-_C = TypeVar("_C")
 #: Fields a config may hold that :func:`~geneimpute._core.training.fit_early_stopping` takes.
 _LOOP_FIELDS = ("max_epochs", "patience", "batch_size", "learning_rate", "weight_decay")
 
 
-def config_from_dict(cls: type[_C], values: dict[str, Any], overrides: dict[str, Any]) -> _C:
-    """Build ``cls`` from ``values`` plus ``overrides``; ``TypeError`` lists unknown names."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted((set(values) | set(overrides)) - names)
-    if unknown:
-        msg = f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}"
-        raise TypeError(msg)
-    return cls(**{**values, **overrides})
+class FromDict:
+    """Mixin of the config dataclasses: :meth:`from_dict`."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], **overrides: Any) -> Self:
+        """Build from a dict plus keyword overrides; unknown names raise ``TypeError``."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted((set(values) | set(overrides)) - names)
+        if unknown:
+            msg = f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}"
+            raise TypeError(msg)
+        return cls(**{**values, **overrides})
 
 
 def require(config: object, name: str, ok: Callable[[Any], bool], rule: str) -> None:

@@ -1,21 +1,4 @@
-"""Completing partly observed profiles: condition the hybrid's errors on the observed tissues.
-
-A gene measured in some tissues and missing in others: the hybrid predicts its whole profile
-from promoter and neighbours, and where the gene *was* measured its errors are known. Errors of
-the hybrid are strongly correlated across tissues (a gene whose level the model misjudges in
-one tissue is misjudged in related tissues), so the known errors predict the unknown ones. With
-``e = y - f`` the hybrid's error in log1p(TPM), modelled as Gaussian with covariance ``S`` over
-tissues (Ledoit-Wolf shrinkage estimate from the out-of-fold errors of the reference genes), the
-completed value in the hidden tissues ``H`` given the observed ones ``O`` is the conditional
-mean (simple kriging of the error)::
-
-    y_H = f_H + m_H + S_HO (S_OO + a I)^{-1} (e_O - m_O)
-
-with ``m`` the mean out-of-fold error. A gene with no observed tissue keeps the hybrid's
-prediction (``m`` is not added), so one model serves fully and partly missing genes. This is
-where the tissue correlation enters the prediction of a partly observed gene: through the
-covariance of the errors, learned on the reference genes.
-"""
+"""Completing partly observed profiles: condition the hybrid's errors on the observed tissues."""
 
 from __future__ import annotations
 
@@ -24,6 +7,10 @@ import numpy as np
 
 class ObservedTissueConditioner:
     """Conditional-Gaussian completion of the hybrid's errors over tissues (arrays only).
+
+    A gene's errors ``e = y - f`` in its measured tissues ``O`` predict those in the hidden
+    ones ``H`` (simple kriging): ``y_H = f_H + m_H + S_HO (S_OO + a I)^{-1} (e_O - m_O)``,
+    with ``S`` and ``m`` the covariance and mean of the reference genes' out-of-fold errors.
 
     Parameters
     ----------
@@ -46,14 +33,13 @@ class ObservedTissueConditioner:
     def fit(self, residuals: np.ndarray) -> ObservedTissueConditioner:
         """Estimate the error covariance from ``(n_genes, n_tissues)`` out-of-fold residuals.
 
+        With NaN residuals (unmeasured cells) the covariance is pairwise-complete, shrunk 10%
+        towards its diagonal and made positive semi-definite.
+
         Raises
         ------
         ValueError
             If ``residuals`` is not 2-D with at least 2 genes, or has infinite values.
-
-        NaN residuals (cells a reference gene was not measured in) are left out: the
-        covariance is then pairwise-complete, shrunk 10% towards its diagonal and projected
-        onto the positive semi-definite matrices; without NaN it is the Ledoit-Wolf estimate.
         """
         from sklearn.covariance import LedoitWolf
 
@@ -67,7 +53,7 @@ class ObservedTissueConditioner:
         return self.set_state(*pairwise_covariance(R))
 
     def set_state(self, covariance: np.ndarray, mean: np.ndarray) -> ObservedTissueConditioner:
-        """Set the fitted state (as saved); raises ValueError on a shape mismatch or NaN."""
+        """Set the fitted state (as saved); ``ValueError`` on a shape mismatch or NaN."""
         S = np.asarray(covariance, dtype=np.float64)
         m = np.asarray(mean, dtype=np.float64).reshape(-1)
         if S.shape != (len(m), len(m)) or not (np.isfinite(S).all() and np.isfinite(m).all()):
@@ -88,8 +74,7 @@ class ObservedTissueConditioner:
 
         Returns
         -------
-        ``(n_genes, n_tissues)``: the conditioned prediction in the missing cells, the observed
-        value in the observed cells; rows with no observed cell are ``pred`` unchanged.
+        The conditioned prediction where missing, ``observed`` where observed.
         """
         if self.covariance_ is None or self.mean_ is None:
             msg = "ObservedTissueConditioner is not fitted"
@@ -114,12 +99,7 @@ class ObservedTissueConditioner:
 
 
 def observation_patterns(seen: np.ndarray):
-    """Group rows by their pattern of measured columns.
-
-    Yields ``(rows, measured, missing)`` index arrays for each distinct pattern of the boolean
-    ``(n_rows, n_columns)`` ``seen`` that has at least one measured column; rows with none
-    are skipped.
-    """
+    """Yield ``(rows, measured, missing)`` index arrays per pattern of ``seen`` (none: skipped)."""
     partly = np.flatnonzero(seen.any(axis=1))
     if not len(partly):
         return
@@ -129,7 +109,7 @@ def observation_patterns(seen: np.ndarray):
 
 
 def pairwise_covariance(R: np.ndarray, shrinkage: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Pairwise-complete covariance of NaN-holding columns, shrunk and made PSD; and the mean."""
+    """Return the pairwise-complete covariance (shrunk, made PSD) and the mean of ``R``."""
     import pandas as pd
 
     S = np.nan_to_num(pd.DataFrame(R).cov(min_periods=3).to_numpy())

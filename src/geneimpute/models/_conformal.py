@@ -1,13 +1,4 @@
-"""Calibrated intervals on arrays: Mondrian (per tissue), normalised split-conformal regression.
-
-Genes are the exchangeable unit: calibration residuals come from reference genes that the
-model producing them did not see (cross-fitting over gene folds). Each tissue is calibrated on
-its own (Mondrian conformal prediction), and residuals are scaled by a per-(gene, tissue)
-difficulty estimate (normalised conformal regression), so a well-supported gene gets a narrow
-interval and a guess a wide one. The conformal step is :class:`crepes.ConformalRegressor`
-(Boström, COPA 2022; Vovk et al., *Algorithmic Learning in a Random World*, 2005; Papadopoulos
-et al., 2008, doi:10.1613/jair.2587). Nothing here touches AnnData.
-"""
+"""Calibrated intervals on arrays: Mondrian (per tissue), normalised split-conformal regression."""
 
 from __future__ import annotations
 
@@ -21,6 +12,9 @@ SIGMA_FLOOR = 0.05
 
 class TissueConformal:
     """Per-tissue normalised conformal intervals around predicted log1p values.
+
+    Residuals of reference genes the model did not see, per tissue (Mondrian) and scaled by a
+    difficulty estimate (normalised conformal regression; :class:`crepes.ConformalRegressor`).
 
     Attributes
     ----------
@@ -36,14 +30,13 @@ class TissueConformal:
         self._cr: Any = None
 
     def fit(self, residuals: np.ndarray, sigmas: np.ndarray) -> TissueConformal:
-        """Calibrate on ``(n_genes, n_tissues)`` residuals and difficulty estimates.
+        """Calibrate on ``(n_genes, n_tissues)`` residuals (NaN: left out) and difficulties.
 
         Raises
         ------
         ValueError
             On shape mismatches, infinite values, non-positive sigmas, fewer than 20
-            calibration genes or a tissue with fewer than 20 residuals (NaN residuals, cells a
-            gene was not measured in, are left out).
+            calibration genes or a tissue with fewer than 20 residuals.
         """
         from crepes import ConformalRegressor
 
@@ -75,9 +68,7 @@ class TissueConformal:
         return 0 if self.residuals_ is None else int(self.residuals_.shape[1])
 
     def subset(self, n_genes: int, random_state: int = 0) -> TissueConformal:
-        """Calibrate on a seeded random subset of ``n_genes`` of the calibration genes.
-
-        Returns ``self`` when it holds ``n_genes`` or fewer.
+        """Calibrate on a seeded random subset of ``n_genes`` genes (``self`` if it has fewer).
 
         Raises
         ------
@@ -125,17 +116,11 @@ class TissueConformal:
         iv = self._cr.predict_int(
             y_hat=P.ravel(), sigmas=S.ravel(), bins=bins, confidence=float(confidence)
         )
-        lower = iv[:, 0].reshape(P.shape)
-        upper = iv[:, 1].reshape(P.shape)
-        return lower, upper
+        return iv[:, 0].reshape(P.shape), iv[:, 1].reshape(P.shape)
 
 
 def floor_sigmas(raw: np.ndarray, floor: float | None = None) -> tuple[np.ndarray, float]:
-    """Clip difficulty estimates below at ``floor`` (non-finite ones become the floor).
-
-    Without ``floor`` (calibration), it is ``SIGMA_FLOOR`` x the median positive estimate; the
-    same floor is then passed back for new genes. Returns ``(sigmas, floor)``.
-    """
+    """Return ``raw`` clipped at ``floor`` (default ``SIGMA_FLOOR`` x its median) and ``floor``."""
     raw = np.asarray(raw, dtype=np.float64)
     if floor is None:
         finite = raw[np.isfinite(raw) & (raw > 0)]

@@ -1,29 +1,29 @@
 """The one save/load of every model family: a versioned ``config.json`` plus array files.
 
-``config.json`` holds ``format`` (``"geneimpute.<Class>"``), ``schema_version``,
-``geneimpute_version``, ``config`` (hyperparameters), ``setup`` (what it read from its data),
-``network`` (constructor arguments or null) and ``state`` (fitted scalars and vectors). Beside
-it: torch ``state_dict`` files (read with ``weights_only=True``), XGBoost UBJ and
-``.npz``/``.npy`` arrays (``allow_pickle=False``); no pickle anywhere. Another schema is
-refused with one line naming the version and how to retrain.
+``config.json``: ``format``, ``schema_version``, ``geneimpute_version``, ``config``, ``setup``,
+``network``, ``state``; beside it torch ``state_dict`` s, XGBoost UBJ and ``.npz``/``.npy``
+arrays (no pickle). The donor models save through the :class:`SavedModel` mixin.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
 from .. import __version__
 from .._core.io import atomic_directory
+from .._docs import doc_params
 
 _T = TypeVar("_T")
 #: Schema of every model directory this version writes and reads.
 SCHEMA_VERSION = 3
+#: The donor models' file of fitted arrays.
+ARRAYS = "arrays.npz"
 #: How to train each format again (named in the refusal of another schema).
 _RETRAIN = {
     "geneimpute.HybridImputer": "geneimpute.tl.train",
@@ -61,22 +61,9 @@ def reading(path: Path, what: str | None = None) -> Iterator[None]:
 
 
 def write_model(
-    path: str | Path,
-    fmt: str,
-    header: dict[str, Any],
-    write_files: Callable[[Path], None],
-    *,
-    overwrite: bool = False,
+    path: str | Path, fmt: str, header: dict, write_files: Callable, *, overwrite: bool = False
 ) -> None:
-    """Write ``header`` to ``config.json`` and ``write_files(tmp)`` into ``path``, atomically.
-
-    Raises
-    ------
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
-    ValueError
-        If ``header`` holds NaN or infinite numbers.
-    """
+    """Write ``header`` to ``config.json`` and ``write_files(tmp)`` into ``path``, atomically."""
     state = {"format": fmt, "schema_version": SCHEMA_VERSION, "geneimpute_version": __version__}
     text = json.dumps({**state, **header}, indent=2, allow_nan=False)
     with atomic_directory(path, overwrite=overwrite) as tmp:
@@ -85,15 +72,7 @@ def write_model(
 
 
 def read_model(path: str | Path, fmt: str) -> tuple[Path, dict[str, Any]]:
-    """``(path, header)`` of a model directory of format ``fmt``, checked.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` is not a directory with a ``config.json``.
-    DamagedModelError
-        If ``config.json`` is not valid JSON, of another format, or of another schema.
-    """
+    """Return ``(path, header)`` of a checked model directory of format ``fmt``."""
     p = Path(path)
     if not p.is_dir() or not (p / "config.json").exists():
         msg = f"{p} is not a saved {fmt.split('.')[-1]}: config.json is missing"
@@ -151,3 +130,92 @@ def load_weights(module: Any, path: Path, name: str, map_location: str = "cpu") 
 
     load_file(path, name, read)
     return module
+
+
+def need(
+    arrays: dict, name: str, path: Path, shape: Sequence, *, finite: bool = True
+) -> np.ndarray:
+    """Return ``arrays[name]`` if numbers of ``shape`` (None: any), finite unless not ``finite``."""
+    a = arrays.get(name)
+    if (
+        a is None
+        or a.dtype.kind not in "iuf"
+        or a.ndim != len(shape)
+        or any(n is not None and n != m for n, m in zip(shape, a.shape, strict=True))
+        or (finite and not np.isfinite(a).all())
+    ):
+        dims = ", ".join("n" if n is None else str(n) for n in shape)
+        kind = "finite numbers" if finite else "numbers"
+        raise damaged(path, f"{ARRAYS}: {name} must be {kind} of shape ({dims})")
+    return a
+
+
+def _read_npz(file: Path) -> dict[str, np.ndarray]:
+    with np.load(file, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+class SavedModel:
+    """Mixin: ``save``/``load`` of a donor model (``FORMAT``, ``FITTED``, ``_restore``, ...)."""
+
+    FORMAT: ClassVar[str]
+    FITTED: ClassVar[str | None] = None
+    ARRAYS: ClassVar[bool] = True
+
+    def _shape(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def _header(self) -> dict[str, Any]:
+        return {"config": {}, "network": None, "state": {}}
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _write_files(self, tmp: Path) -> None:
+        """Write the files other than ``config.json`` and ``arrays.npz`` into ``tmp``."""
+
+    @classmethod
+    def _new(cls, state: dict[str, Any]) -> Self:
+        return cls(**state["config"])
+
+    def _restore(
+        self, path: Path, shape: tuple, state: dict, arrays: dict, map_location: str
+    ) -> None:
+        raise NotImplementedError
+
+    @doc_params("model_save")
+    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
+        """Write the fitted model to the directory ``path``, atomically (files: class docstring).
+
+        {model_save}
+        """
+        if self.FITTED is not None and getattr(self, self.FITTED, None) is None:
+            msg = f"this {type(self).__name__} is not fitted; call fit() first"
+            raise RuntimeError(msg)
+        T, G = self._shape()
+        header = {"setup": {"n_tissues": int(T), "n_genes": int(G)}, **self._header()}
+        arrays = self._arrays() if self.ARRAYS else {}
+
+        def write_files(tmp: Path) -> None:
+            if self.ARRAYS:
+                np.savez_compressed(tmp / ARRAYS, allow_pickle=False, **arrays)
+            self._write_files(tmp)
+
+        write_model(path, self.FORMAT, header, write_files, overwrite=overwrite)
+
+    @classmethod
+    @doc_params("model_load_device")
+    def load(cls, path: str | Path, *, map_location: str = "cpu") -> Self:
+        """Load a model written by :meth:`save` (models without a network ignore ``map_location``).
+
+        {model_load_device}
+        """
+        p, state = read_model(path, cls.FORMAT)
+        arrays = load_file(p, ARRAYS, _read_npz) if cls.ARRAYS else {}
+        with reading(p):
+            model = cls._new(state)
+            T, G = (int(state["setup"][k]) for k in ("n_tissues", "n_genes"))
+            if T < 1 or G < 1:
+                raise damaged(p, "setup.n_tissues and setup.n_genes must be >= 1")
+            model._restore(p, (T, G), state, arrays, map_location)
+        return model

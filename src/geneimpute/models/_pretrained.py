@@ -1,11 +1,4 @@
-"""Pretrained models shipped with the package, and their model cards.
-
-The files live in ``geneimpute/models/_weights/<name>/`` (``config.json``, ``network.pt``,
-``xgboost*.ubj``, ``calibration.npz``, ``model_card.json``, ``MODEL_CARD.md``) and are built by
-``python scripts/build_pretrained.py`` from the bundled GTEx table. They are read like any
-saved model: JSON, torch weights with ``weights_only=True``, XGBoost UBJ and an ``.npz`` read
-with ``allow_pickle=False``. No pickle, no network access.
-"""
+"""Pretrained models in ``_weights/<name>/`` (``scripts/build_pretrained.py``), model cards."""
 
 from __future__ import annotations
 
@@ -37,15 +30,7 @@ PRETRAINED = {
 
 
 def pretrained_path(name: str) -> Path:
-    """Directory of the shipped model ``name``.
-
-    Raises
-    ------
-    KeyError
-        If ``name`` is not a shipped model (the known names are listed).
-    FileNotFoundError
-        If the package was installed without the model files.
-    """
+    """Return the directory of the shipped model ``name`` (``KeyError``, ``FileNotFoundError``)."""
     if name not in PRETRAINED:
         msg = f"no pretrained model named {name!r}; available: {sorted(PRETRAINED)}"
         raise KeyError(msg)
@@ -64,9 +49,7 @@ def list_pretrained() -> dict[str, str]:
 
     Returns
     -------
-    ``{name: description}``; pass a name to :func:`pretrained`, to
-    :func:`~geneimpute.tl.impute_expression` (``model=``) or to
-    :func:`~geneimpute.tl.predict_profiles`.
+    ``{name: description}`` (names for :func:`pretrained` or ``tl.impute_expression(model=)``).
     """
     return dict(PRETRAINED)
 
@@ -74,15 +57,9 @@ def list_pretrained() -> dict[str, str]:
 def pretrained(name: str = "gtex_v8_37tissues") -> HybridImputer:
     """Load a pretrained model shipped with the package.
 
-    ``"gtex_v8_37tissues"`` is the hybrid of Brown, Dong & Truong (Communications Biology
-    2026, doi:10.1038/s42003-026-10251-7) trained with the package defaults on the bundled
-    GTEx v8 table (37 tissues, HPA names; TPM) with chromosome 8 held out, so its model card's
-    accuracy is measured on genes it never trained on. ``"gtex_v8_37tissues_sequence"`` is the
-    sequence-only model (``features=["promoter", "structure"]``) for genes without a table
-    (Xpresso's task; Agarwal & Shendure, Cell Reports 2020,
-    doi:10.1016/j.celrep.2020.107663), and ``"gtex_v8_37tissues_promoter"``
-    (``features=["promoter"]``) for promoter sequences alone.
-    All carry calibrated interval data (a seeded 4,000-gene calibration subset).
+    ``"gtex_v8_37tissues"``: the hybrid trained on the bundled GTEx v8 table (37 tissues, TPM)
+    without chromosome 8, on which its card's accuracy is measured; ``"..._sequence"`` and
+    ``"..._promoter"`` need no table (see :func:`list_pretrained`).
 
     Parameters
     ----------
@@ -91,9 +68,7 @@ def pretrained(name: str = "gtex_v8_37tissues") -> HybridImputer:
 
     Returns
     -------
-    A fitted :class:`HybridImputer` (equal to ``HybridImputer.load`` of the same files); its
-    ``setup_`` holds the tissues, units (TPM), keys and features; see
-    :func:`pretrained_card` for data, accuracy and training command.
+    A fitted :class:`HybridImputer`; :func:`pretrained_card` describes it.
 
     Raises
     ------
@@ -114,11 +89,8 @@ def pretrained(name: str = "gtex_v8_37tissues") -> HybridImputer:
 def pretrained_card(name: str = "gtex_v8_37tissues") -> dict[str, Any]:
     """Return the model card of a pretrained model (``model_card.json``) as a dict.
 
-    Keys: ``name``, ``description``, ``geneimpute_version``, ``data`` (source, genes, tissues,
-    units), ``training`` (command, config, held-out chromosome, seconds), ``evaluation``
-    (per-tissue and per-gene centred Pearson r, R^2, MSE, interval coverage on the held-out
-    chromosome, with the command that reproduces them). ``MODEL_CARD.md`` beside it says the
-    same in prose.
+    Keys: ``name``, ``description``, ``geneimpute_version``, ``data``, ``training`` and
+    ``evaluation`` (accuracy and interval coverage on the held-out chromosome).
 
     Raises
     ------

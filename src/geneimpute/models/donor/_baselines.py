@@ -1,9 +1,4 @@
-"""Donor-level baselines on arrays: tissue mean, k-nearest donors, TEEBoT (no torch).
-
-The data are a donors x tissues x genes array ``V`` (log expression) with NaN where a donor
-gave no sample of a tissue; each model predicts a target tissue's gene profile of a donor
-from the donor's other (observed) tissues.
-"""
+"""Donor-level baselines on ``(donors, tissues, genes)`` arrays: tissue mean, kNN, TEEBoT."""
 
 from __future__ import annotations
 
@@ -12,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._persistence import damaged
-from ._saving import SavedModel, need
+from .._persistence import SavedModel, damaged, need
 
 
 def _standardise(V: np.ndarray, donors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,12 +24,7 @@ def _standardise(V: np.ndarray, donors: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 class TissueMean(SavedModel):
-    """Baseline: a tissue's mean profile over training donors.
-
-    Saved by :meth:`save` as ``config.json`` (format ``"geneimpute.TissueMean"``, setup
-    ``n_tissues``/``n_genes``) and ``arrays.npz`` with ``mu`` ``(n_tissues, n_genes)``, the
-    per-tissue means; :meth:`load` reads it back.
-    """
+    """Baseline: a tissue's mean profile over training donors (saved: ``mu`` in ``arrays.npz``)."""
 
     FORMAT = "geneimpute.TissueMean"
     FITTED = "mu_"
@@ -62,11 +51,8 @@ class TissueMean(SavedModel):
 class KNNDonor(SavedModel):
     """Baseline: scikit-learn ``KNNImputer`` on the donors x (tissue, gene) matrix.
 
-    Saved by :meth:`save` as ``config.json`` (format ``"geneimpute.KNNDonor"``, config
-    ``n_neighbors``, setup ``n_tissues``/``n_genes``) and ``arrays.npz`` with ``profiles``
-    ``(n_train_donors, n_tissues * n_genes)``, the training donors' flattened profiles (NaN =
-    not sampled) the imputer searches; :meth:`load` refits the imputer on them (it only
-    stores them), which gives the same predictions.
+    Saved: the training donors' flattened ``profiles`` (NaN = not sampled) in ``arrays.npz``;
+    :meth:`load` refits the imputer on them (it only stores them).
     """
 
     FORMAT = "geneimpute.KNNDonor"
@@ -85,7 +71,6 @@ class KNNDonor(SavedModel):
         from sklearn.impute import KNNImputer
 
         self.profiles_ = W
-        self.keep_ = np.isfinite(W).any(axis=0)
         self.knn_ = KNNImputer(n_neighbors=self.n_neighbors, keep_empty_features=True)
         self.knn_.fit(W)
 
@@ -120,16 +105,9 @@ class TEEBoT(SavedModel):
     """Baseline after TEEBoT (Basu et al. 2021): truncated SVD + linear regression.
 
     A source tissue's standardised profile is reduced by truncated SVD and regressed onto the
-    target tissue's; predictions from all of a donor's observed source tissues are averaged,
-    weighted by the number of training donors that have both.
-
-    Saved by :meth:`save` as ``config.json`` (format ``"geneimpute.TEEBoT"``, config
-    ``n_components``/``min_pairs``, setup ``n_tissues``/``n_genes``) and ``arrays.npz``:
-    ``mu``, ``sd`` ``(n_tissues, n_genes)`` (the standardisation), ``pairs`` ``(m, 2)`` (the
-    (source, target) tissue pairs with a model), ``n_donors`` ``(m,)`` (their training donors,
-    the averaging weights) and for each pair ``i`` ``components_{i}`` ``(k, n_genes)`` (the
-    SVD axes), ``coef_{i}`` ``(n_genes, k)`` and ``intercept_{i}`` ``(n_genes,)`` (the
-    regression); :meth:`load` reads it back.
+    target tissue's; a donor's observed sources are averaged, weighted by their training donors.
+    Saved in ``arrays.npz``: ``mu``, ``sd``, the tissue ``pairs`` with a model, their
+    ``n_donors`` and per pair ``components_{i}``, ``coef_{i}``, ``intercept_{i}``.
     """
 
     FORMAT = "geneimpute.TEEBoT"
@@ -139,11 +117,7 @@ class TEEBoT(SavedModel):
         self.n_components, self.min_pairs = n_components, min_pairs
 
     def fit(self, V: np.ndarray, donors: np.ndarray) -> TEEBoT:
-        """Fit one SVD + regression per (source, target) tissue pair with enough donors.
-
-        ``models_`` maps ``(source, target)`` to the SVD axes ``(k, G)``, the regression's
-        coefficients ``(G, k)`` and intercept ``(G,)``, and the number of donors.
-        """
+        """Fit one SVD + regression per (source, target) tissue pair with enough donors."""
         from sklearn.decomposition import TruncatedSVD
         from sklearn.linear_model import Ridge
 
@@ -189,7 +163,7 @@ class TEEBoT(SavedModel):
         return {"config": config, "network": None, "state": {}}
 
     def _arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
-        """Return the fitted arrays named with ``prefix`` (as a model holding a TEEBoT saves it)."""
+        """Return the fitted arrays, names prefixed with ``prefix``."""
         keys = sorted(self.models_)
         out = {
             "mu": self.mu_,
@@ -208,7 +182,7 @@ class TEEBoT(SavedModel):
     def set_arrays(
         self, path: Path, shape: tuple[int, int], arrays: dict[str, np.ndarray], prefix: str = ""
     ) -> None:
-        """Restore the fitted arrays of :meth:`_arrays` (``DamagedModelError`` if damaged)."""
+        """Restore the arrays of :meth:`_arrays` (``DamagedModelError`` if damaged)."""
         T, G = shape
 
         def get(name: str, dims: tuple[int | None, ...]) -> np.ndarray:

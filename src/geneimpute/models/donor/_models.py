@@ -1,35 +1,39 @@
-"""Donor-level completion on arrays: hybrid transformer + XGBoost, and baselines.
-
-The data are a donors x tissues x genes array ``V`` (log expression) with NaN where a donor
-gave no sample of a tissue. Every model predicts a target tissue's gene profile of a donor from
-the donor's other (observed) tissues. Nothing here touches AnnData. The baselines live in
-:mod:`._baselines`, the transformer in :mod:`._networks`; all save through :mod:`._saving`.
-"""
+"""The donor hybrid (transformer + XGBoost) on a donors x tissues x genes array."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..._core.correlation import correlation_matrix, tissue_weights
 from ..._core.training import TrainingResult, fit_early_stopping
+from ..._docs import doc_params
 from ..._settings import Accelerator, resolve_device, settings
-from .._persistence import damaged, load_booster
+from .._base import loop_options
+from .._persistence import SavedModel, damaged, load_booster, load_weights, need
 from ._baselines import KNNDonor, TEEBoT, TissueMean, _standardise
-from ._networks import DonorTransformer
-from ._saving import SavedModel, need
 
 __all__ = ["DonorHybrid", "DonorTransformer", "KNNDonor", "TEEBoT", "TissueMean"]
 
 #: Features of the stage-2 design before the per-gene features (see ``DonorHybrid._design``).
 N_DESIGN = 10
+#: Constructor arguments of :class:`DonorHybrid` (saved as ``config``).
+_PARAMS = (
+    "max_epochs",
+    "patience",
+    "batch_size",
+    "learning_rate",
+    "xgb_n_estimators",
+    "random_state",
+)
 
 
 def _check_inputs(V: np.ndarray, gene_features: np.ndarray | None):
-    """``V`` as float64 ``(D, T, G)`` and the gene features ``(G, F)`` (``F = 0`` for None)."""
+    """Return ``V`` as float64 ``(D, T, G)`` and the gene features ``(G, F)`` (F = 0 for None)."""
     V = np.asarray(V, dtype=np.float64)
     if V.ndim != 3:
         msg = f"V must be (n_donors, n_tissues, n_genes), got shape {V.shape}"
@@ -46,26 +50,71 @@ def _check_inputs(V: np.ndarray, gene_features: np.ndarray | None):
     return V, gene_features
 
 
+class DonorTransformer(SavedModel, nn.Module):
+    """Transformer over a donor's observed tissues (tokens) with a query token for the target.
+
+    Token = standardised gene profile + tissue embedding + projected tissue-correlation row; the
+    query carries only the target's. Saved as ``config.json`` and ``network.pt``; :meth:`load`
+    rebuilds it on ``map_location`` in eval mode.
+    """
+
+    FORMAT = "geneimpute.DonorTransformer"
+    ARRAYS = False
+
+    def __init__(self, n_genes: int, n_tissues: int, d_model: int = 64, n_layers: int = 2) -> None:
+        super().__init__()
+        self.init_args = {
+            "n_genes": int(n_genes),
+            "n_tissues": int(n_tissues),
+            "d_model": int(d_model),
+            "n_layers": int(n_layers),
+        }
+        self.profile = nn.Linear(n_genes, d_model)
+        self.tissue = nn.Embedding(n_tissues, d_model)
+        self.corr = nn.Linear(n_tissues, d_model)
+        self.query = nn.Parameter(torch.zeros(1, 1, d_model))
+        layer = nn.TransformerEncoderLayer(d_model, 4, 2 * d_model, dropout=0.1, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.out = nn.Linear(d_model, n_genes)
+
+    def forward(self, z, src, pad, target, C):  # noqa: D102
+        tok = self.profile(z) + self.tissue(src) + self.corr(C[src])
+        q = (
+            self.query.expand(len(target), -1, -1)
+            + (self.tissue(target) + self.corr(C[target]))[:, None]
+        )
+        h = torch.cat([q, tok], dim=1)
+        mask = torch.cat([torch.zeros(len(target), 1, dtype=torch.bool, device=pad.device), pad], 1)
+        return self.out(self.encoder(h, src_key_padding_mask=mask)[:, 0])
+
+    def _shape(self) -> tuple[int, int]:
+        return self.init_args["n_tissues"], self.init_args["n_genes"]
+
+    def _header(self) -> dict[str, Any]:
+        return {"config": {}, "network": dict(self.init_args), "state": {}}
+
+    def _write_files(self, tmp: Path) -> None:
+        torch.save({k: v.detach().cpu() for k, v in self.state_dict().items()}, tmp / "network.pt")
+
+    @classmethod
+    def _new(cls, state: dict[str, Any]) -> Self:
+        return cls(**state["network"])
+
+    def _restore(self, path, shape, state, arrays, map_location) -> None:
+        if shape != self._shape():
+            raise damaged(path, "network sizes differ from setup.n_tissues / setup.n_genes")
+        load_weights(self, path, "network.pt", map_location)
+        self.to(map_location).eval()
+
+
 class DonorHybrid(SavedModel):
     """Hybrid donor-tissue imputer: transformer over observed tissues, XGBoost on top.
 
-    Stage 1 (:class:`DonorTransformer`) is trained on 75% of the training donors to predict a
-    masked tissue's standardised profile from the donor's other tissues (random source-tissue
-    dropout as augmentation). Stage 2 is an XGBoost regressor on (donor, target tissue, gene)
-    rows of the remaining 25% donors: the stage-1 prediction, the tissue-correlation weighted
-    average of the donor's observed values of that gene, the best-correlated observed tissue's
-    value, the number of observed tissues, tissue and gene identity, the tissue x gene mean and
-    sd, and per-gene features (e.g. promoter GC / CpG). Predictions are de-standardised.
-
-    Saved by :meth:`save` as a directory: ``config.json`` (format ``"geneimpute.DonorHybrid"``,
-    ``config``: the constructor's arguments, ``setup``: ``n_tissues``/``n_genes``,
-    ``network``: the :class:`DonorTransformer`'s constructor arguments), ``network.pt`` (its
-    ``state_dict``), ``xgboost.ubj`` (the stage-2 regressor) and ``arrays.npz``: ``mu``,
-    ``sd`` ``(n_tissues, n_genes)`` (the standardisation), ``tissue_correlation`` and
-    ``tissue_weights`` ``(n_tissues, n_tissues)``, ``gene_features`` ``(n_genes,
-    n_features)`` (NaN kept) and the linear stage-1 maps as ``linear_*`` (the
-    :class:`TEEBoT` arrays). :meth:`load` reads it back; the training history ``training_``
-    is not saved (None after loading).
+    Stage 1 (:class:`DonorTransformer`, 75% of the training donors) predicts a masked tissue's
+    standardised profile from the donor's other tissues; stage 2 is XGBoost on (donor, tissue,
+    gene) rows of the other 25% (stage-1 and TEEBoT predictions, correlation-weighted observed
+    values, tissue and gene identity and statistics, per-gene features). Saved: ``config.json``,
+    ``network.pt``, ``xgboost.ubj``, ``arrays.npz`` (not the history ``training_``).
     """
 
     FORMAT = "geneimpute.DonorHybrid"
@@ -85,7 +134,6 @@ class DonorHybrid(SavedModel):
         self.learning_rate, self.xgb_n_estimators = learning_rate, xgb_n_estimators
         self.random_state = random_state
 
-    # -- helpers -------------------------------------------------------------------------
     def _pairs(self, V: np.ndarray, donors: np.ndarray) -> np.ndarray:
         seen = np.isfinite(V).all(axis=2)
         pairs = [(d, t) for d in donors for t in np.flatnonzero(seen[d]) if seen[d].sum() > 1]
@@ -110,25 +158,18 @@ class DonorHybrid(SavedModel):
         z[pad] = 0
         return torch.from_numpy(z.astype(np.float32)), torch.from_numpy(src), torch.from_numpy(pad)
 
+    def _forward(self, Z, seen, pairs, device, drop: float = 0.0, rng=None) -> torch.Tensor:
+        z, src, pad = self._tokens(Z, seen, pairs, drop, rng)
+        tgt = torch.from_numpy(pairs[:, 1])
+        return self.net_(*(x.to(device) for x in (z, src, pad, tgt, self.C_t_)))
+
     @torch.no_grad()
     def _predict_z(self, Z, seen, pairs, device) -> np.ndarray:
         self.net_.eval()
-        out = []
-        for s in range(0, len(pairs), 1024):
-            p = pairs[s : s + 1024]
-            z, src, pad = self._tokens(Z, seen, p, 0.0, None)
-            tgt = torch.from_numpy(p[:, 1])
-            out.append(
-                self.net_(
-                    z.to(device),
-                    src.to(device),
-                    pad.to(device),
-                    tgt.to(device),
-                    self.C_t_.to(device),
-                )
-                .cpu()
-                .numpy()
-            )
+        out = [
+            self._forward(Z, seen, pairs[s : s + 1024], device).cpu().numpy()
+            for s in range(0, len(pairs), 1024)
+        ]
         return np.concatenate(out) if out else np.zeros((0, Z.shape[2]))
 
     def _design(self, V, Z, seen, pairs, zhat) -> np.ndarray:
@@ -161,7 +202,7 @@ class DonorHybrid(SavedModel):
         cols += [np.tile(self.gene_features_[:, j], n) for j in range(self.gene_features_.shape[1])]
         return np.column_stack(cols).astype(np.float32)
 
-    # -- API -----------------------------------------------------------------------------
+    @doc_params("accelerator")
     def fit(
         self,
         V: np.ndarray,
@@ -170,12 +211,7 @@ class DonorHybrid(SavedModel):
         gene_features: np.ndarray | None = None,
         accelerator: Accelerator | None = None,
     ) -> DonorHybrid:
-        """Fit on ``donors`` of ``V`` ``(D, T, G)`` (NaN = tissue not sampled).
-
-        The transformer trains through the package's one loop,
-        :func:`geneimpute._core.training.fit_early_stopping` (AdamW, early stopping on the
-        standardised MSE of the validation donors' profiles); its history is kept in
-        ``training_``.
+        """Fit on ``donors`` of ``V`` (the transformer's history goes to ``training_``).
 
         Parameters
         ----------
@@ -186,8 +222,7 @@ class DonorHybrid(SavedModel):
         gene_features
             ``(n_genes, n_features)`` per-gene features given to XGBoost (NaN allowed), e.g.
             promoter GC / CpG o/e / length; None for none.
-        accelerator
-            ``"auto"``, ``"cpu"`` or ``"cuda"``; None follows ``geneimpute.settings``.
+        {accelerator}
 
         Raises
         ------
@@ -217,33 +252,21 @@ class DonorHybrid(SavedModel):
         tr_pairs = self._pairs(V, nn_donors[n_val:])
         self.net_ = DonorTransformer(G, T).to(device)
         Zt = torch.from_numpy(Z.astype(np.float32))
-        C_dev = self.C_t_.to(device)
         z_val = Z[val_pairs[:, 0], val_pairs[:, 1]]
 
         def loss_fn(batch: np.ndarray) -> torch.Tensor:
             p = tr_pairs[batch]
-            z, src, pad = self._tokens(Z, seen, p, 0.5, rng)
-            tgt = torch.from_numpy(p[:, 1])
-            pred = self.net_(z.to(device), src.to(device), pad.to(device), tgt.to(device), C_dev)
+            pred = self._forward(Z, seen, p, device, 0.5, rng)
             return ((pred - Zt[p[:, 0], p[:, 1]].to(device)) ** 2).mean()
 
         def val_fn() -> float:
             zv = self._predict_z(Z, seen, val_pairs, device)
             return float(((zv - z_val) ** 2).mean())
 
+        items = np.arange(len(tr_pairs))
+        options = loop_options(self, desc="donor transformer")  # weight decay 1e-4
         self.training_: TrainingResult | None = fit_early_stopping(
-            self.net_,
-            np.arange(len(tr_pairs)),
-            loss_fn,
-            val_fn,
-            rng=rng,
-            max_epochs=self.max_epochs,
-            patience=self.patience,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            weight_decay=1e-4,
-            desc="donor transformer",
-            progress=settings.progress,
+            self.net_, items, loss_fn, val_fn, rng=rng, **options
         )
         st_pairs = self._pairs(V, stack_donors)
         zhat = self._predict_z(Z, seen, st_pairs, device)
@@ -265,9 +288,10 @@ class DonorHybrid(SavedModel):
         return self
 
     def predict(self, V: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        """Predict ``(n, G)`` profiles for (donor, target tissue) ``pairs`` ``(n, 2)``.
+        """Predict ``(n, n_genes)`` profiles of (donor, target tissue) ``pairs`` ``(n, 2)``.
 
         The target tissue itself is never used as input, observed or not.
+
         """
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         Z = np.where(np.isfinite(V), (V - self.mu_) / self.sd_, 0.0)
@@ -277,19 +301,11 @@ class DonorHybrid(SavedModel):
         t = pairs[:, 1]
         return self.mu_[t] + self.sd_[t] * zx
 
-    # -- saving --------------------------------------------------------------------------
     def _shape(self) -> tuple[int, int]:
         return self.mu_.shape
 
     def _header(self) -> dict[str, Any]:
-        config = {
-            "max_epochs": self.max_epochs,
-            "patience": self.patience,
-            "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate,
-            "xgb_n_estimators": self.xgb_n_estimators,
-            "random_state": self.random_state,
-        }
+        config = {k: getattr(self, k) for k in _PARAMS}
         return {"config": config, "network": dict(self.net_.init_args), "state": {}}
 
     def _arrays(self) -> dict[str, np.ndarray]:

@@ -1,13 +1,8 @@
-"""The hybrid's XGBoost stage, fitted in this process or on a dask cluster (``xgboost.dask``).
-
-Every XGBoost model of the package goes through :func:`fit_regressor`, so passing a
-``dask.distributed.Client`` moves all of them to the cluster: the design is partitioned over
-the workers, ``xgboost.dask`` trains with its distributed histogram algorithm, and the booster
-comes back as an ordinary ``xgboost.XGBRegressor``.
-"""
+"""Stage 2 of the hybrid: the design matrix and XGBoost, here or on a dask cluster."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,14 +10,51 @@ import numpy as np
 from ..._settings import settings
 from ._config import HybridConfig
 
+#: bytes of the stage-2 design matrix written per block (fits in a core's L2 cache)
+DESIGN_BLOCK_BYTES = 1 << 20
+
+
+def build_design(
+    blocks: dict[str, np.ndarray],
+    rows: np.ndarray,
+    gene_features: np.ndarray,
+    components: np.ndarray,
+    weights: np.ndarray | None,
+    *,
+    row_indexed: tuple[str, ...] = ("idw",),
+) -> np.ndarray:
+    """Return the stage-2 design ``(len(rows) * T, n_features)`` float32, in cache-sized blocks."""
+    T = components.shape[0]
+    n = len(rows)
+    related = weights is not None
+    F = 1 + components.shape[1] + len(blocks) * (4 if related else 3) + gene_features.shape[1]
+    X = np.empty((n * T, F), dtype=np.float32)
+    X3 = X.reshape(n, T, F)
+    step = max(1, DESIGN_BLOCK_BYTES // (4 * T * F))
+    with warnings.catch_warnings():  # genes with no neighbour: NaN, kept as missing
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for s in range(0, n, step):
+            sl = slice(s, s + step)
+            out = X3[sl]  # (b, T, F) view
+            out[:, :, 0] = np.arange(T)
+            out[:, :, 1 : 1 + components.shape[1]] = components
+            j = 1 + components.shape[1]
+            for key, P in blocks.items():
+                Pb = P[rows[sl]] if key in row_indexed else P[sl]
+                mean = np.nanmean(Pb, axis=1, keepdims=True) if Pb.size else Pb[:, :1]
+                out[:, :, j] = Pb
+                out[:, :, j + 1] = mean
+                out[:, :, j + 2] = Pb - mean
+                j += 3
+                if related and weights is not None:
+                    out[:, :, j] = np.nan_to_num(Pb) @ weights.T
+                    j += 1
+            out[:, :, j:] = gene_features[rows[sl]][:, None, :]
+    return X
+
 
 def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None) -> Any:
-    """Fit an ``xgboost.XGBRegressor(**params)`` on ``X`` ``(n_rows, n_features)`` and ``y``.
-
-    With ``client``, the rows are split into one partition per worker and fitted with
-    ``xgboost.dask.DaskXGBRegressor`` (``n_jobs`` dropped: each worker uses its threads); the
-    result is converted to a local ``XGBRegressor`` through the booster's UBJSON bytes.
-    """
+    """Fit an ``xgboost.XGBRegressor(**params)`` here, or with ``xgboost.dask`` on ``client``."""
     import xgboost as xgb
 
     if client is None:
@@ -59,20 +91,16 @@ def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None
 def fit_stage2(
     params: dict, X3: np.ndarray, Y: np.ndarray, client: Any = None, *, pattern: bool = True
 ) -> tuple[Any, Any]:
-    """Fit XGBoost on a design ``X3`` ``(n_genes, n_tissues, n_features)`` to ``Y``.
-
-    Rows are (gene, tissue) pairs; NaN cells of ``Y`` are left out. Returns the model of ``Y``
-    and, with ``pattern``, a model of the tissue-centred ``Y - nanmean(Y, axis=1)`` (else
-    None): a profile model spends its squared error mostly on level differences between genes,
-    the pattern model on the differences between tissues (see :func:`predict_stage2`).
-    """
+    """Fit XGBoost on ``X3`` ``(n_genes, T, F)`` to ``Y`` and, with ``pattern``, centred ``Y``."""
     n, T, F = X3.shape
     X = X3.reshape(n * T, F)
 
     def fit(target: np.ndarray) -> Any:
         y = target.ravel()
         seen = np.isfinite(y)
-        return fit_regressor(params, *((X, y) if seen.all() else (X[seen], y[seen])), client)
+        if seen.all():  # NaN: a tissue a partly measured gene lacks
+            return fit_regressor(params, X, y, client)
+        return fit_regressor(params, X[seen], y[seen], client)
 
     if not pattern:
         return fit(Y), None
@@ -82,10 +110,7 @@ def fit_stage2(
 
 
 def predict_stage2(model: Any, pattern_model: Any, X3: np.ndarray) -> np.ndarray:
-    """Predict ``(n_genes, n_tissues)``: the profile model's level plus the centred pattern.
-
-    Without a pattern model, the profile model's prediction.
-    """
+    """Predict ``(n_genes, T)``: the profile model's level plus the centred pattern."""
     n, T, F = X3.shape
     if n == 0:
         return np.zeros((0, T))

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .._base import config_from_dict, require
+from .._base import FromDict, require
 
 #: Input groups a hybrid can use (``features=``), see :func:`geneimpute.tl.train`.
 FEATURES = ("promoter", "neighbors", "structure")
@@ -51,60 +51,41 @@ def _is_names(c: Any) -> bool:
 
 
 @dataclass
-class HybridConfig:
+class HybridConfig(FromDict):
     """Hyperparameters and components of :class:`HybridImputer`.
 
-    The defaults are trial 4 of the GTEx tuning run (``experiments/results/tune_gtex.csv``,
-    ``python experiments/tune_gtex.py --design stage2``, rounded): 0.4211 on held-out reference
-    genes, tied with the best trial (0.4212, three folds, 1.6x the time), against 0.4160
-    untuned. The architecture is fixed (see :class:`~geneimpute.models.HybridNet`; the paired
-    comparisons behind each choice are listed in ``experiments/README.md``).
+    The defaults are trial 4 of the GTEx tuning run (``experiments/results/tune_gtex.csv``):
+    0.4211 on held-out reference genes against 0.4160 untuned (``experiments/README.md``).
 
     Attributes
     ----------
     components
-        Parts of the hybrid, a subset of :data:`COMPONENTS`: ``"cnn"`` (promoter CNN),
-        ``"transformer"`` (neighbour transformer), ``"tissue_correlation"`` (neighbour tokens
-        smoothed over correlated tissues; tissue context and eigenvectors for XGBoost),
-        ``"distance"`` (distances and orientation for the transformer, inverse-distance
-        weights, density features), ``"neighbor_profile"`` (the distance-based profile as an
-        XGBoost feature). Leaving one out is an ablation; ``tl.train(features=...)`` removes
-        those of input groups the data lacks.
-    k_neighbors
-        Neighbour reference genes per gene given to the transformer (>= 1).
-    k_idw
-        Neighbours averaged by the distance-based profile fed to XGBoost (1..``k_neighbors``).
+        A subset of :data:`COMPONENTS` (leaving one out is an ablation): ``"cnn"``,
+        ``"transformer"``, ``"tissue_correlation"`` (smoothed tokens, tissue context),
+        ``"distance"`` (distance features and weights), ``"neighbor_profile"`` (for XGBoost).
+    k_neighbors, k_idw
+        Neighbours per gene for the transformer (>= 1) and the distance-based profile.
     n_folds
-        Out-of-fold networks for the XGBoost training rows (>= 2); their mean read-out serves
-        new genes.
-    max_epochs, patience, batch_size, learning_rate, weight_decay
-        Network training (AdamW, one-cycle schedule peaking at ``learning_rate``, Smith &
-        Topin 2019; early stopping on 10% of the training genes).
-    embedding_dim
-        Size of the promoter and neighbour embeddings.
+        Out-of-fold networks (>= 2); their mean read-out serves new genes.
+    max_epochs, patience, batch_size, learning_rate, weight_decay, embedding_dim
+        Network training (AdamW, one-cycle schedule, early stopping) and embedding size.
     pattern_weight
-        Weight (> 0) of the tissue-pattern part of the network loss, which splits a z-scored
-        profile's squared error exactly into level (mean over tissues) and pattern; 1 is MSE.
+        Weight (> 0) of the tissue-pattern part of the loss against the level part (1: MSE).
     promoter_upstream, promoter_downstream
-        The CNN's window in bp around the TSS (default -249..+50, the bundled promoters;
-        ``7000`` and ``3499`` give Xpresso's 10.5 kb, Agarwal & Shendure 2020). Shorter
-        records are zero-padded with an "observed" channel of 0, longer ones cut.
+        The CNN's window in bp around the TSS (``7000``, ``3499``: Xpresso's 10.5 kb).
     xgb_*
-        XGBoost (``hist``) settings; rows are (gene, tissue) pairs, so ``min_child_weight`` is
-        large to keep a leaf from fitting a handful of genes.
+        XGBoost (``hist``) settings on (gene, tissue) rows.
     n_tissue_components
-        Eigenvectors of the tissue correlation matrix used as tissue descriptors.
+        Eigenvectors of the tissue correlation used as tissue descriptors.
     calibrate
-        Calibrate prediction intervals: cross-fitted residuals of reference genes, a
-        difficulty model, per-tissue conformal (:class:`~geneimpute.models.TissueConformal`).
+        Calibrate prediction intervals (:class:`~geneimpute.models.TissueConformal`).
     random_state
         Seed of numpy, torch and xgboost.
 
     Raises
     ------
     ValueError
-        On out-of-range values (e.g. ``n_folds < 2``, ``k_idw < 1``) or unknown components,
-        naming the field.
+        On out-of-range values or unknown components, naming the field.
     """
 
     components: list[str] = field(default_factory=lambda: list(COMPONENTS))
@@ -157,20 +138,9 @@ class HybridConfig:
         """The CNN's promoter window ``(promoter_upstream, promoter_downstream)`` in bp."""
         return self.promoter_upstream, self.promoter_downstream
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], **overrides: Any) -> HybridConfig:
-        """Build from a dict plus keyword overrides; unknown names raise ``TypeError``."""
-        return config_from_dict(cls, values, overrides)
-
 
 def components_for(features: Sequence[str], components: Sequence[str] = COMPONENTS) -> list[str]:
-    """``components`` without those whose input group is not in ``features``.
-
-    Raises
-    ------
-    ValueError
-        If ``features`` is empty or names an unknown group.
-    """
+    """Return ``components`` without those of input groups not in ``features`` (checked)."""
     features = list(features)
     if set(features) - set(FEATURES) or not features:
         msg = f"features must be a non-empty subset of {list(FEATURES)}, got {features}"
@@ -181,9 +151,7 @@ def components_for(features: Sequence[str], components: Sequence[str] = COMPONEN
 
 @dataclass
 class ModelSetup:
-    """What a model read from the AnnData it was trained on (as scvi-tools' ``setup_anndata``).
-
-    Stored in ``config.json`` and checked when the model is applied.
+    """What a model read from the AnnData it was trained on (stored, checked when applied).
 
     Attributes
     ----------
@@ -192,16 +160,11 @@ class ModelSetup:
     features
         Input groups used (subset of :data:`FEATURES`).
     units
-        Units of the training values: ``"TPM"`` or ``"log1p_TPM"``.
+        ``"TPM"`` or ``"log1p_TPM"``.
     layer
         Layer the expression was read from (``None`` = ``X``).
-    promoter_key
-        ``var`` column with promoter sequences (``None`` when the CNN was not used).
-    neighbors_key
-        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output it read (``None`` if it
-        searched neighbours itself).
-    tissue_correlation_key
-        ``uns`` key of the tissue correlation it read (``None`` if it computed one).
+    promoter_key, neighbors_key, tissue_correlation_key
+        ``var`` / ``uns`` keys it read (``None``: not used, or computed itself).
     gene_feature_names
         Hand-made gene-feature columns, in order.
     reference
@@ -229,4 +192,3 @@ class ModelSetup:
     def from_dict(cls, values: dict[str, Any]) -> ModelSetup:
         """Inverse of :meth:`to_dict` (``TypeError`` on unknown keys)."""
         return cls(**values)
-

@@ -1,10 +1,4 @@
-"""The hybrid imputer on arrays: CNN + neighbour transformer + tissue correlations + XGBoost.
-
-Nothing here touches AnnData; :mod:`geneimpute.tl` translates. Follows Brown, Dong & Truong,
-"Estimating genotype-tissue specific gene expression using hybrid deep learning",
-Communications Biology (2026), doi:10.1038/s42003-026-10251-7. torch and xgboost are imported
-when a model is fitted, applied or loaded.
-"""
+"""The hybrid imputer on arrays (torch and xgboost are imported when it fits, predicts, loads)."""
 
 from __future__ import annotations
 
@@ -15,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._core.correlation import check_correlation, tissue_weights
+from ..._docs import doc_params
 from ..._settings import Accelerator, resolve_device
 from ..._timing import timed
 from .._conditioning import ObservedTissueConditioner
 from .._conformal import TissueConformal, floor_sigmas
-from ._boosting import cross_fit, fit_stage2, predict_stage2, xgb_params
+from ._boosting import build_design, cross_fit, fit_stage2, predict_stage2, xgb_params
 from ._config import DENSITY_NAMES, HybridConfig, ModelSetup
-from ._design import build_design, design_names
 from ._features import GeneInputs, neighbor_arrays, reference_rows
 from ._stage1 import READ_OUTS, fit_network, network_tensors, promoter_embeddings, read_out
 
@@ -34,40 +28,29 @@ if TYPE_CHECKING:
 class HybridImputer:
     """Hybrid estimator of log1p(TPM) tissue profiles from promoters and genomic neighbours.
 
-    Stage 1 is a torch network (:class:`~geneimpute.models.HybridNet`): a CNN over the one-hot
-    promoter and a transformer encoder over the gene's neighbour reference genes (their
-    tissue-correlation smoothed profiles, intergene distances, orientation), each read out to
-    a tissue profile. Stage 2 is XGBoost on (gene, tissue) rows: the branch read-outs, the
-    distance-based profile, tissue-correlation context, tissue descriptors (top eigenvectors
-    of the tissue correlation matrix) and the hand-made gene features; a profile model gives
-    a gene's level and a tissue-centred model its pattern. Stage-2 training rows use
-    out-of-fold stage-1 outputs (``n_folds`` networks) so XGBoost sees the network as it
-    behaves on unseen genes, and new genes get the mean read-outs of those same networks
-    (:class:`~geneimpute.models.NetworkEnsemble`).
+    Stage 1 (:class:`~geneimpute.models.HybridNet`): a promoter CNN and a transformer over the
+    neighbour reference genes, each read out to a tissue profile. Stage 2: XGBoost on (gene,
+    tissue) rows of the out-of-fold read-outs, the distance-based profile, tissue context and
+    gene features (a level and a pattern model); the ``n_folds`` networks' mean serves new
+    genes. Brown, Dong & Truong, Communications Biology (2026), doi:10.1038/s42003-026-10251-7.
 
     Parameters
     ----------
     config
-        :class:`HybridConfig`; keyword arguments override its fields.
-
-    Raises
-    ------
-    TypeError
-        On unknown options.
-    ValueError
-        On out-of-range options (see :class:`HybridConfig`).
+        :class:`HybridConfig`; keyword arguments override its fields (``TypeError`` on unknown
+        names, ``ValueError`` on out-of-range values).
 
     Attributes
     ----------
     setup_
         :class:`ModelSetup`: tissues, features, units, keys it was trained with.
-    net_args_
-        Constructor arguments of the stage-1 networks (None without one).
-    net_
-        The :class:`NetworkEnsemble` of the ``n_folds`` out-of-fold :class:`HybridNet` s that
-        reads out new genes, or None without a network.
+    net_, net_args_
+        The :class:`NetworkEnsemble` that reads out new genes and its members' arguments.
     timings_
         Seconds per fitting stage.
+    oof_prediction_, oof_rows_, conditioner_
+        Out-of-fold predictions of the reference genes, their rows (not saved) and the
+        :class:`ObservedTissueConditioner` of their errors.
     """
 
     def __init__(self, config: HybridConfig | None = None, **kwargs: Any) -> None:
@@ -87,7 +70,6 @@ class HybridImputer:
         self.conformal_: TissueConformal | None = None
         self.sigma_floor_: float = 0.0
 
-    # ------------------------------------------------------------------ setup views
     @property
     def tissues_(self) -> list[str]:
         """Tissue names in the order of the model's outputs."""
@@ -108,9 +90,8 @@ class HybridImputer:
         """Whether stage 1 exists (False: XGBoost on hand-made features alone)."""
         return self.config.uses("cnn") or self.config.uses("transformer")
 
-    # ------------------------------------------------------------------ preparation
     def _set_tissue_correlation(self, C: np.ndarray) -> None:
-        """Store the tissue correlation and what derives from it (weights, eigenvectors)."""
+        """Store the tissue correlation, its weights and eigenvectors."""
         C = np.asarray(C, dtype=np.float64)
         check_correlation(C, len(self.setup_.tissues))
         self.tissue_correlation_ = C
@@ -119,17 +100,17 @@ class HybridImputer:
         self.tissue_components_ = evecs[:, ::-1][:, : self.config.n_tissue_components]
 
     def _prepare(self, Y: np.ndarray, inputs: GeneInputs) -> dict[str, np.ndarray]:
-        """Arrays derived from the reference profiles, shared by fit and predict."""
+        """Arrays derived from the reference profiles (fit and predict)."""
         return neighbor_arrays(Y, inputs, (self.mu_, self.sd_), self.W_, self.config)
 
     def _net_inputs(self, prep: dict, inputs: GeneInputs) -> dict[str, torch.Tensor]:
-        """Tensors of every gene the networks read (see :func:`._stage1.network_tensors`)."""
+        """Tensors of every gene the networks read."""
         index = inputs.neighbors.index[:, : self.config.k_neighbors]
         scaler = (self.gmu_, self.gsd_, self.gmiss_cols_)
         return network_tensors(prep, inputs.promoter, index, scaler)
 
     def _new_member(self) -> HybridNet:
-        """Build an untrained :class:`HybridNet` with the model's network arguments."""
+        """Build an untrained :class:`HybridNet` from ``net_args_``."""
         from ._networks import HybridNet
 
         if self.net_args_ is None:
@@ -137,13 +118,6 @@ class HybridImputer:
             raise RuntimeError(msg)
         return HybridNet(**self.net_args_)
 
-    def _new_net(self) -> NetworkEnsemble:
-        """Build an untrained ``net_``: the ``n_folds`` out-of-fold networks."""
-        from ._networks import NetworkEnsemble
-
-        return NetworkEnsemble([self._new_member() for _ in range(self.config.n_folds)])
-
-    # ------------------------------------------------------------------ stage 2
     def _design(self, nn_out: dict[str, np.ndarray], prep: dict, rows: np.ndarray) -> np.ndarray:
         cfg = self.config
         T = len(self.setup_.tissues)
@@ -156,12 +130,9 @@ class HybridImputer:
             raise ValueError(msg)
         corr = cfg.uses("tissue_correlation")
         pcs = self.tissue_components_ if corr else np.zeros((T, 0))
-        self.design_names_ = design_names(
-            list(blocks), pcs.shape[1], self.genef_names_, related=corr
-        )
         return build_design(blocks, rows, g, pcs, self.W_ if corr else None)
 
-    # ------------------------------------------------------------------ fitting
+    @doc_params("accelerator")
     def fit(
         self,
         Y: np.ndarray,
@@ -178,39 +149,25 @@ class HybridImputer:
         Parameters
         ----------
         Y
-            ``(n_genes, n_tissues)`` log1p(TPM). Rows with at least one finite value are
-            reference genes; their NaN cells (tissues a gene was not measured in) are left out
-            of every loss and fit, and of the neighbour inputs of other genes. All-NaN rows are
-            not used for training (but may be predicted).
+            ``(n_genes, n_tissues)`` log1p(TPM); rows with a finite value are reference genes
+            (NaN cells left out), all-NaN rows are not trained on.
         inputs
-            :class:`GeneInputs` for the same rows; ``inputs.neighbors`` must only point at
-            reference rows.
+            :class:`GeneInputs` of the same rows (neighbours among the reference rows).
         tissues
             Tissue names, length ``n_tissues``.
         tissue_correlation
             ``(n_tissues, n_tissues)`` Pearson correlation of log1p expression (finite).
         setup
-            What the caller read from its data (:class:`ModelSetup`); stored in ``setup_``
-            with ``tissues`` and the gene-feature names filled in.
-        accelerator
-            ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
-            follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
+            What the caller read from its data, stored in ``setup_``.
+        {accelerator}
         client
-            A ``dask.distributed.Client``: every XGBoost model (the regressor and the
-            cross-fitted calibration models) is fitted with ``xgboost.dask`` on the cluster
-            (:func:`~geneimpute.models.hybrid._boosting.fit_regressor`); the network trains here.
+            A ``dask.distributed.Client`` to fit every XGBoost model on (``xgboost.dask``).
 
         Raises
         ------
         ValueError
-            On shape mismatches, infinite values, too few reference genes (or a tissue
-            measured in fewer than 20 of them), neighbours that point at all-NaN rows, or a
-            non-finite tissue correlation.
-
-        After fitting, ``oof_prediction_`` ``(n_reference, n_tissues)`` holds the out-of-fold
-        predictions of the reference genes (rows ``oof_rows_``; not saved), and
-        ``conditioner_`` the covariance of their errors over tissues
-        (:class:`ObservedTissueConditioner`).
+            On shape mismatches, infinite values, fewer than 20 reference genes (or in a
+            tissue), neighbours at all-NaN rows, or a non-finite tissue correlation.
         """
         device = resolve_device(accelerator)
         Y = np.asarray(Y, dtype=np.float64)
@@ -229,8 +186,8 @@ class HybridImputer:
         with timed("network_out_of_fold", self.timings_):
             oof = self._fit_networks(t, Y, folds, rows, device)
         with timed("xgboost_design", self.timings_):
-            self.oof_ = {k: v[rows] for k, v in oof.items()}
-            X3 = self._design(self.oof_, prep, rows).reshape(len(rows), len(tissues), -1)
+            oof = {k: v[rows] for k, v in oof.items()}
+            X3 = self._design(oof, prep, rows).reshape(len(rows), len(tissues), -1)
         self._fit_stage2(X3, Y[rows], rows, folds, device, client)
         self.device_ = device
         return self
@@ -244,7 +201,7 @@ class HybridImputer:
         tissue_correlation: np.ndarray,
         setup: ModelSetup | None,
     ) -> None:
-        """Store the setup, the per-tissue scalers and the tissue correlation of a fit."""
+        """Store the setup, the per-tissue scalers and the tissue correlation."""
         base = setup or ModelSetup()
         self.setup_ = ModelSetup.from_dict(
             {
@@ -268,7 +225,7 @@ class HybridImputer:
     def _fit_networks(
         self, t: dict, Y: np.ndarray, folds: list[np.ndarray], rows: np.ndarray, device: str
     ) -> dict[str, np.ndarray]:
-        """Fit one network per fold on the other folds; their out-of-fold read-outs (log1p)."""
+        """Fit one network per fold on the other folds; return the out-of-fold read-outs."""
         cfg = self.config
         self.net_args_ = None
         self.net_ = None
@@ -357,13 +314,7 @@ class HybridImputer:
         return self._calibration().interval(pred, sigma, confidence)
 
     def thin_calibration(self, n_genes: int, random_state: int = 0) -> None:
-        """Keep a seeded random subset of ``n_genes`` calibration genes (smaller saved models).
-
-        Split-conformal coverage holds for any calibration set exchangeable with new genes, so
-        a random subset keeps the guarantee; the interval quantiles become coarser (steps of
-        ``1 / (n_genes + 1)``) and vary a little more between subsets. Used to keep the
-        shipped pretrained models small (``calibration.npz`` holds two
-        ``(n_genes, n_tissues)`` float64 arrays).
+        """Keep a seeded random subset of ``n_genes`` calibration genes (coverage holds).
 
         Raises
         ------
@@ -375,7 +326,7 @@ class HybridImputer:
         self.conformal_ = self._calibration().subset(n_genes, random_state)
 
     def _calibration(self) -> TissueConformal:
-        """Return the conformal calibration; ``RuntimeError`` for a model without one."""
+        """Return the conformal calibration (``RuntimeError`` without one)."""
         if self.conformal_ is None or self.sigma_xgb_ is None:
             msg = "this model has no interval calibration (fitted with calibrate=False)"
             raise RuntimeError(msg)
@@ -387,6 +338,7 @@ class HybridImputer:
             msg = "this HybridImputer is not fitted yet; call fit() or geneimpute.tl.train()"
             raise RuntimeError(msg)
 
+    @doc_params("accelerator")
     def predict(
         self,
         Y: np.ndarray,
@@ -399,19 +351,30 @@ class HybridImputer:
     ) -> Any:
         """Predict log1p(TPM) profiles ``(len(rows), n_tissues)`` for ``rows`` of ``Y``.
 
-        ``Y`` ``(n_genes, n_tissues)`` supplies the reference profiles that
-        ``inputs.neighbors`` points at, tissues in the order of ``tissues_``. With
-        ``return_embedding``, also return the promoter CNN embeddings of every gene
-        ``(n_genes, embedding_dim)`` (None without a CNN). With ``return_sigma``, also return
-        the difficulty estimates ``(len(rows), n_tissues)`` for :meth:`interval` (the result is
-        then ``(pred, embedding, sigma)``).
+        Parameters
+        ----------
+        Y
+            ``(n_genes, n_tissues)`` reference profiles (``inputs.neighbors`` points at them).
+        inputs
+            :class:`GeneInputs` of the same rows.
+        rows
+            Rows to predict.
+        {accelerator}
+        return_embedding
+            Also return the CNN embeddings ``(n_genes, embedding_dim)`` (None without a CNN).
+        return_sigma
+            Also return difficulties ``(len(rows), n_tissues)`` for :meth:`interval`.
+
+        Returns
+        -------
+        ``pred``, ``(pred, embedding)`` or ``(pred, embedding, sigma)``.
 
         Raises
         ------
         RuntimeError
             If the model is not fitted (or ``return_sigma`` without a calibration).
         ValueError
-            If ``Y`` has another number of tissues, or gene features differ from training.
+            If ``Y``'s tissues or the gene features differ from training.
         """
         self.check_fitted()
         device = resolve_device(accelerator)
@@ -453,24 +416,11 @@ class HybridImputer:
             return pred, emb, sigma
         return (pred, emb) if return_embedding else pred
 
-    # ------------------------------------------------------------------ persistence
+    @doc_params("model_save")
     def save(self, path: str | Path, *, overwrite: bool = False) -> None:
-        """Write the model to a directory, atomically (see :mod:`geneimpute.models`).
+        """Write ``config.json``, ``network.pt``, ``xgboost*.ubj`` (and ``calibration.npz``).
 
-        Files: ``config.json`` (schema version, package version, hyperparameters, network
-        constructor arguments, the :class:`ModelSetup` and the fitted scalers),
-        ``network.pt`` (torch ``state_dict``, when there is a network), ``xgboost.ubj`` and
-        ``xgboost_pattern.ubj``, and with a calibration ``xgboost_sigma.ubj`` and
-        ``calibration.npz`` (see :mod:`geneimpute.models.hybrid._saving`).
-
-        Raises
-        ------
-        FileExistsError
-            If ``path`` exists and ``overwrite`` is False.
-        FileNotFoundError
-            If the parent directory of ``path`` does not exist.
-        RuntimeError
-            If the model is not fitted.
+        {model_save}
         """
         from ._saving import save_hybrid
 
@@ -478,16 +428,11 @@ class HybridImputer:
         save_hybrid(self, path, overwrite=overwrite)
 
     @classmethod
+    @doc_params("model_load_device")
     def load(cls, path: str | Path, *, map_location: str = "cpu") -> HybridImputer:
-        """Load a model written by :meth:`save` (torch weights with ``weights_only=True``).
+        """Load a model written by :meth:`save`.
 
-        Raises
-        ------
-        FileNotFoundError
-            If ``path`` is not a saved model directory.
-        DamagedModelError
-            (a ``ValueError``) If the directory is damaged, naming what is wrong, or of
-            another model schema (one line naming its version and how to retrain).
+        {model_load_device}
         """
         from ._saving import load_hybrid
 

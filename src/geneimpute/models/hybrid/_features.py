@@ -9,24 +9,19 @@ import numpy as np
 from ..._core.neighbors import ORIENTATION_CODES, GenomicNeighbors, idw_profiles
 from ._config import HybridConfig
 
-#: Number of per-token distance / orientation features (:func:`distance_features`).
-N_DISTANCE_FEATURES = 8
-
 
 @dataclass
 class GeneInputs:
-    """Per-gene model inputs (rows aligned with the expression matrix).
+    """Per-gene inputs of :class:`HybridImputer` (rows aligned with the expression matrix).
 
     Attributes
     ----------
     promoter
         ``(n_genes, length, 5)`` float32 one-hot promoters with an "observed" channel.
     gene_features
-        ``(n_genes, n_features)`` float hand-made features (NaN allowed).
+        ``(n_genes, n_features)`` hand-made features (NaN allowed), named ``feature_names``.
     neighbors
         k nearest *reference* genes of each gene (indices into the same rows).
-    feature_names
-        Names of the ``gene_features`` columns.
 
     Raises
     ------
@@ -59,11 +54,7 @@ class GeneInputs:
 
 
 def distance_features(neighbors: GenomicNeighbors) -> np.ndarray:
-    """Per-token distance/orientation features ``(n_genes, k, 8)``, float32.
-
-    log10 TSS distance / 6, log10 gene-body gap / 6, upstream, same strand, divergent,
-    convergent, overlapping, nested; zeros for missing neighbours.
-    """
+    """Per-token features ``(n_genes, k, 8)``: log10 distance and gap / 6, orientation flags."""
     valid = neighbors.valid
     d = np.where(valid, neighbors.distance, 0.0)
     gap = np.where(valid, neighbors.gap, 0.0)
@@ -86,11 +77,7 @@ def distance_features(neighbors: GenomicNeighbors) -> np.ndarray:
 
 
 def density_features(neighbors: GenomicNeighbors) -> np.ndarray:
-    """Gene-level neighbourhood features ``(n_genes, 4)`` (:data:`~._config.DENSITY_NAMES`).
-
-    Log10 distance to the nearest reference gene, counts of reference genes within 20 kb and
-    60 kb, and the fraction of those within 20 kb that are divergent partners.
-    """
+    """Gene-level neighbourhood density ``(n_genes, 4)``, named by ``DENSITY_NAMES``."""
     d = neighbors.distance
     near20 = (d < 20_000).sum(axis=1)
     near60 = (d < 60_000).sum(axis=1)
@@ -100,15 +87,7 @@ def density_features(neighbors: GenomicNeighbors) -> np.ndarray:
 
 
 def reference_rows(Y: np.ndarray, inputs: GeneInputs, n_tissues: int, n_folds: int) -> np.ndarray:
-    """Validate training arrays; return the reference rows (genes measured in some tissue).
-
-    Raises
-    ------
-    ValueError
-    On a ``Y`` of another shape than ``(n_genes, n_tissues)``, infinite values, fewer than
-    20 reference genes, neighbours that point at unmeasured genes, or a tissue measured in
-    fewer than 20 reference genes.
-    """
+    """Validate training arrays; return the reference rows (genes measured in some tissue)."""
     if Y.ndim != 2 or Y.shape[1] != n_tissues or Y.shape[0] != len(inputs.promoter):
         msg = (
             f"Y has shape {Y.shape}; expected ({len(inputs.promoter)}, {n_tissues}) "
@@ -141,14 +120,7 @@ def neighbor_arrays(
     W: np.ndarray,
     config: HybridConfig,
 ) -> dict[str, np.ndarray]:
-    """Derive the hybrid's arrays from the reference profiles ``Y`` (genes x tissues, log1p).
-
-    Returns ``profile_tokens`` (every gene's tissue z-scores with ``scale = (mu, sd)``, NaN
-    as 0, and with ``"tissue_correlation"`` also smoothed by the tissue weights ``W``),
-    ``dist`` (distance/orientation features, zero without ``"distance"``), ``idw`` (the
-    distance-based profile of the ``k_idw`` nearest neighbours) and ``genef`` (the gene
-    features, plus neighbourhood density with ``"distance"`` and ``"neighbor_profile"``).
-    """
+    """Derive ``profile_tokens``, ``dist``, ``idw`` and ``genef`` from the log1p profiles ``Y``."""
     mu, sd = scale
     Yz = (Y - mu) / sd
     Yz = np.where(np.isfinite(Yz), Yz, 0.0)

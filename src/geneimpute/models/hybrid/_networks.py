@@ -11,29 +11,24 @@ _DEFAULTS = HybridConfig()
 
 
 class PromoterCNN(nn.Module):
-    """Convolutional encoder of one-hot promoter sequence (Xpresso-style).
+    """Convolutional encoder (Xpresso-style) of one-hot promoters ``(batch, length, 5)``.
 
-    Input ``(batch, length, 5)``: ``A, C, G, T`` and an "observed" channel (0 where the
-    promoter window has no sequence), so missing or short (60 bp) promoters share the input.
-    Output ``(batch, dim)``.
+    Channels ``A, C, G, T`` and "observed" (0 where the window has no sequence); output
+    ``(batch, dim)``.
     """
 
     def __init__(
         self, dim: int = _DEFAULTS.embedding_dim, channels: int = 64, dropout: float = 0.2
     ) -> None:
         super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv1d(5, channels, kernel_size=11, padding=5),
-            nn.BatchNorm1d(channels),
-            nn.ReLU(),
-            nn.MaxPool1d(3),
-            nn.Conv1d(channels, channels, kernel_size=7, padding=3),
-            nn.BatchNorm1d(channels),
-            nn.ReLU(),
-            nn.MaxPool1d(3),
-            nn.Conv1d(channels, channels, kernel_size=5, padding=2),
-            nn.ReLU(),
-        )
+
+        def stage(c_in: int, k: int) -> list[nn.Module]:
+            conv = nn.Conv1d(c_in, channels, kernel_size=k, padding=k // 2)
+            return [conv, nn.BatchNorm1d(channels), nn.ReLU(), nn.MaxPool1d(3)]
+
+        layers = stage(5, 11) + stage(channels, 7)  # created in this order: seeded weights
+        layers += [nn.Conv1d(channels, channels, kernel_size=5, padding=2), nn.ReLU()]
+        self.conv = nn.Sequential(*layers)
         self.proj = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels + 1, dim), nn.ReLU())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -45,13 +40,11 @@ class PromoterCNN(nn.Module):
 
 
 class NeighborTransformer(nn.Module):
-    """Transformer encoder over a gene's neighbour reference-gene tokens.
+    """Transformer encoder over a gene's neighbour tokens ``(batch, k, token_dim)``.
 
-    Each token is one neighbour: its (tissue-correlation smoothed) log1p profile and its
-    intergene distance / orientation features. No positional encoding: the set is ordered only
-    by the distance features it carries. A learned ``[CLS]`` token reads the set out.
-    Input ``(batch, k, token_dim)`` and a padding mask ``(batch, k)`` (True = no neighbour).
-    Output ``(batch, dim)``.
+    A token is a neighbour's (smoothed) profile and its distance / orientation features (no
+    positional encoding); ``pad`` ``(batch, k)`` is True where there is no neighbour. A learned
+    ``[CLS]`` token reads the set out to ``(batch, dim)``.
     """
 
     def __init__(
@@ -85,12 +78,10 @@ class NeighborTransformer(nn.Module):
     def forward(
         self, tokens: torch.Tensor, pad: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Embed neighbour sets ``(batch, k, token_dim)``.
+        """Return the ``[CLS]`` embedding and, with ``n_pool``, the pooled profile.
 
-        Returns the ``[CLS]`` embedding ``(batch, dim)`` and, with ``n_pool > 0``, the
-        attention-pooled neighbour profile ``(batch, n_pool)``: a learned weighting of the
-        first ``n_pool`` token columns (the neighbours' z-scored profiles), one softmax
-        weight per neighbour read from its encoded token (a learned distance decay).
+        The pooled profile ``(batch, n_pool)`` weights the first ``n_pool`` token columns by a
+        softmax over neighbours of a learned score plus a learned distance decay.
         """
         b = tokens.shape[0]
         h = torch.cat([self.cls.expand(b, -1, -1), self.embed(tokens)], dim=1)
@@ -110,25 +101,17 @@ class NeighborTransformer(nn.Module):
 class HybridNet(nn.Module):
     """Joint network: CNN and transformer embeddings + gene features -> tissue profile.
 
-    The joint head predicts a gene's level (its mean over tissues) and its tissue pattern
-    (the profile minus that mean) separately, in tissue z-score units, so the pattern can be
-    weighted in the loss (:attr:`HybridConfig.pattern_weight`) and is not drowned by the level.
-    The transformer also returns its attention-pooled neighbour profile (a learned distance
-    decay that starts as inverse distance weighting), which feeds the joint head and, plus a
-    linear correction, is the transformer's read-out. Each branch has a read-out to the tissue
-    profile (deep supervision); the read-outs are what the XGBoost stage receives.
+    The joint head predicts a gene's level and tissue pattern separately (tissue z-scores), so
+    the pattern can be weighted in the loss. The transformer's pooled neighbour profile feeds
+    the joint head and is its read-out; each branch's read-out (deep supervision) goes to
+    XGBoost.
 
     Parameters
     ----------
-    n_tissues
-        Tissues of the profile.
-    n_gene_features
-        Gene-feature columns (z-scored, plus missingness indicators).
-    token_dim
-        Size of a neighbour token (profile, smoothed profile, 8 distance/orientation columns).
+    n_tissues, n_gene_features, token_dim
+        Tissues of the profile, gene-feature columns, size of a neighbour token.
     use_cnn, use_transformer
-        Include the promoter CNN / the neighbour transformer (the ``"cnn"`` and
-        ``"transformer"`` components of :class:`HybridConfig`).
+        Include the promoter CNN / the neighbour transformer.
     dim
         Embedding size (default: :attr:`HybridConfig.embedding_dim`).
     dropout
@@ -166,7 +149,7 @@ class HybridNet(nn.Module):
     def embed(
         self, promoter: torch.Tensor, tokens: torch.Tensor, pad: torch.Tensor
     ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-        """Promoter and neighbour embeddings ``(batch, dim)`` and the pooled profile."""
+        """Return the promoter and neighbour embeddings ``(batch, dim)`` and pooled profile."""
         e_p = self.cnn(promoter) if self.cnn is not None else None
         e_n, pooled = (
             self.transformer(tokens, pad) if self.transformer is not None else (None, None)
@@ -194,12 +177,9 @@ class HybridNet(nn.Module):
 class NetworkEnsemble(nn.Module):
     """The out-of-fold :class:`HybridNet` s as one network: the mean of their outputs.
 
-    XGBoost is trained on the out-of-fold networks' read-outs of the reference genes, so new
-    genes get read-outs from the same networks (averaged), not from a network refitted on all
-    reference genes, whose read-outs are distributed differently from the ones XGBoost learned
-    to trust. ``promoter_embedding`` is the first
-    network's (embeddings of separately trained networks share no axes, so they are not
-    averaged).
+    New genes get read-outs from the networks XGBoost learned from (a network refitted on all
+    genes reads out differently). ``promoter_embedding`` is the first network's (separately
+    trained embeddings share no axes).
 
     Parameters
     ----------

@@ -1,10 +1,7 @@
-"""What a :class:`HybridImputer` directory holds, through :mod:`geneimpute.models._persistence`.
+"""What a :class:`HybridImputer` directory holds, through :mod:`.._persistence`.
 
-``config.json``: the :class:`HybridConfig`, the networks' constructor arguments, the
-:class:`ModelSetup` and ``state`` (tissue and gene-feature scalers, missingness columns, tissue
-correlation, gene-feature names, error covariance, interval floor). Files: ``network.pt`` (the
-out-of-fold networks), ``xgboost.ubj`` (profile), ``xgboost_pattern.ubj`` (tissue pattern)
-and, when calibrated, ``xgboost_sigma.ubj`` (difficulty) and ``calibration.npz``.
+``config.json``: config, network arguments, setup and ``state`` (scalers, tissue correlation,
+gene-feature names, error covariance, interval floor); see :meth:`HybridImputer.save`.
 """
 
 from __future__ import annotations
@@ -71,6 +68,8 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
 
 def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> Any:
     """Read a directory written by :func:`save_hybrid` into a new ``cls``."""
+    from ._networks import NetworkEnsemble
+
     p, state = read_model(path, FORMAT)
     with reading(p):
         model = cls(HybridConfig.from_dict(state["config"]))
@@ -81,7 +80,7 @@ def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> An
         if not isinstance(model.net_args_, dict):
             raise damaged(p, "config.json lacks the network's constructor arguments")
         with reading(p, "network.pt does not load"):
-            net = model._new_net()
+            net = NetworkEnsemble([model._new_member() for _ in range(model.config.n_folds)])
         model.net_ = load_weights(net, p, "network.pt", map_location)
         if net.n_tissues != len(model.setup_.tissues):
             raise damaged(p, "network output size differs from the number of tissues")

@@ -22,10 +22,7 @@ READ_OUTS = ("joint", "cnn", "transformer")
 
 
 def network_tensors(
-    prep: dict[str, np.ndarray],
-    promoter: np.ndarray,
-    index: np.ndarray,
-    scaler: tuple[np.ndarray, np.ndarray, np.ndarray],
+    prep: dict, promoter: np.ndarray, index: np.ndarray, scaler: tuple
 ) -> dict[str, torch.Tensor]:
     """Tensors of every gene for :func:`batch_tensors` (``scaler``: gene-feature mean, sd, ...)."""
     import torch
@@ -91,13 +88,7 @@ def fit_network(
     seed: int,
     desc: str,
 ) -> tuple[HybridNet, list[dict]]:
-    """Train ``new_net()`` on the z-scores ``Z`` ``(n_genes, n_tissues)`` of ``rows``.
-
-    NaN cells of ``Z`` are left out of the loss; 10% of ``rows`` (seeded) are held out for
-    early stopping; the branch read-outs get half weight (deep supervision). torch's RNG is
-    seeded by ``seed`` inside :func:`torch.random.fork_rng` (the caller's state is unchanged).
-    Returns the network and its per-epoch history.
-    """
+    """Train ``new_net()`` on the z-scores ``Z`` of ``rows`` (seeded, the caller's RNG kept)."""
     import torch
 
     cuda = [torch.cuda.current_device()] if device == "cuda" else []

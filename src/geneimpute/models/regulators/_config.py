@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from .._base import config_from_dict, require
+from .._base import FromDict, require
 
 
 @dataclass
-class RegulatorConfig:
+class RegulatorConfig(FromDict):
     """Hyperparameters of :class:`~geneimpute.models.RegulatorImputer`.
 
     Attributes
@@ -17,29 +16,23 @@ class RegulatorConfig:
     hidden
         Units of the regulator network's dense layers (DeepSF: 183, 82).
     use_autoencoder
-        Join the encoder of a sample-context autoencoder before the output layer (False: the
-        regulator network alone, the ablation).
+        Join a sample-context autoencoder's encoder before the output layer.
     context_ridge
-        With the autoencoder: add the network's output to a context ridge
-        (:class:`~geneimpute.models.ContextRidge`, each unmeasured target regressed on every
-        gene the sample measured). The network learns its residual on ``context_folds`` fixed
-        folds of targets hidden from cross-fitted ridges; the model keeps its z-scored training
-        matrix for it (``context.npy``).
+        With the autoencoder: the network learns the residual of a context ridge
+        (:class:`~geneimpute.models.ContextRidge`) on ``context_folds`` cross-fitted folds of
+        hidden targets; the model keeps its z-scored training matrix (``context.npy``).
     context_folds
-        Folds of targets and of samples for the context ridge's cross-fitting (>= 2).
+        Folds of targets and samples for the context ridge's cross-fitting (>= 2).
     ridge_base
-        Without the context ridge: add the network's output to a ridge regression of the
-        targets on the regulators (one penalty, by generalised cross-validation), so the layers
-        learn what the linear model misses.
+        Without the context ridge: the network learns the residual of a ridge of the targets
+        on the regulators.
     autoencoder_width
         Units of the autoencoder's three hidden layers (DeepSF: 512).
     hide_fraction
-        Fraction of each training sample's observed targets hidden from the context (and
-        scored) in every batch; also the denoising fraction of the autoencoder.
-    max_epochs, patience, autoencoder_epochs
-        Epoch limits (early stopping on ``val_fraction`` of the samples).
-    batch_size, learning_rate, weight_decay, dropout
-        Training settings (AdamW).
+        Fraction of a sample's observed targets hidden from the context (and scored) per
+        batch; also the autoencoder's denoising fraction.
+    max_epochs, patience, autoencoder_epochs, batch_size, learning_rate, weight_decay, dropout
+        Training (AdamW, early stopping on ``val_fraction`` of the samples).
     val_fraction
         Fraction of samples used for early stopping.
     random_state
@@ -78,11 +71,6 @@ class RegulatorConfig:
         for name in ("hide_fraction", "val_fraction"):
             require(self, name, lambda v: 0 < float(v) < 1, "in (0, 1)")
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], **overrides: Any) -> RegulatorConfig:
-        """Build from a dict plus overrides; unknown names raise ``TypeError``."""
-        return config_from_dict(cls, values, overrides)
-
 
 @dataclass
 class RegulatorSetup:
@@ -92,10 +80,8 @@ class RegulatorSetup:
     ----------
     regulators, targets
         Gene names (``var_names``) of the inputs and outputs, in model order.
-    units
-        Units of the expression it was trained on (e.g. ``"log2 normalised"``).
-    layer
-        Layer read (None = ``X``).
+    units, layer
+        Units of the training expression and the layer read (None = ``X``).
     n_samples
         Training samples.
     """

@@ -1,19 +1,4 @@
-"""Context ridge: a sample's unmeasured genes from the genes it measured, on arrays.
-
-The linear part of the regulator imputer's sample context. For a set of samples that measured
-the same genes, each unmeasured target is regressed (ridge, intercept, a penalty per target
-chosen by generalised cross-validation, :class:`sklearn.linear_model.RidgeCV`) on every gene
-those samples measured — regulators and measured targets — over the training samples that
-measured the target: regression imputation as in TEEBoT (Basu et al., Sci Adv 2021,
-doi:10.1126/sciadv.abd6991), with the sample's whole measured profile as input instead of a
-fixed set of predictors. The regulator network learns its residual.
-
-Fits are cached per pattern (measured genes, wanted targets), so applying the model to many
-samples that share a pattern (a cohort, a panel) costs one fit.
-
-:func:`regulator_ridge` is the linear base without the context ridge: the targets regressed on
-the regulators alone.
-"""
+"""Context ridge: a sample's unmeasured genes from the genes it measured, on arrays."""
 
 from __future__ import annotations
 
@@ -27,18 +12,7 @@ MIN_GROUP = 20
 
 
 def _ridge_coefficients(F: np.ndarray, Y: np.ndarray, measured: np.ndarray, alphas: np.ndarray):
-    """Ridge (with intercept) of each column of ``Y`` on ``F`` over the rows that measured it.
-
-    ``F`` ``(n, p)`` has no NaN; ``Y`` ``(n, t)`` may. The columns measured in the most common
-    set of rows are fitted together by ``RidgeCV`` (a penalty per column). The others take the
-    median of those penalties and are solved in the dual from one inverse
-    ``A^-1 = (F F^T + alpha I)^-1`` over all rows: for the rows ``S`` that measured a column
-    (``D`` the others), ``(A_SS)^-1 = (A^-1)_SS - (A^-1)_SD ((A^-1)_DD)^-1 (A^-1)_DS``, and the
-    unpenalised intercept is ``b = 1^T A_SS^-1 y / 1^T A_SS^-1 1``. Scattered missing values
-    thus cost a few matrix products, not one fit each. Returns ``coef`` ``(p, t)`` and
-    ``intercept`` ``(t,)``; a column measured in fewer than ``MIN_ROWS`` rows gets zero
-    coefficients and its mean.
-    """
+    """Return ridge ``coef``, ``intercept`` of each ``Y`` column on ``F`` over its measured rows."""
     from sklearn.linear_model import RidgeCV
 
     n, p = F.shape
@@ -83,7 +57,11 @@ def _ridge_coefficients(F: np.ndarray, Y: np.ndarray, measured: np.ndarray, alph
 
 
 class ContextRidge:
-    """Predict unmeasured genes of samples from the genes they measured (see module docstring).
+    """Predict unmeasured genes of samples from the genes they measured.
+
+    Each unmeasured target is regressed (ridge, a penalty per target by generalised
+    cross-validation) on every gene the samples measured, over the training samples that
+    measured it (as TEEBoT, Basu et al. 2021). Fits are cached per pattern of measured genes.
 
     Parameters
     ----------
@@ -101,8 +79,7 @@ class ContextRidge:
         self.n_regulators = int(n_regulators)
         self.alphas = np.asarray(alphas, dtype=float)
         self._cache: dict[tuple[bytes, bytes, bytes], tuple] = {}
-        # fits use the samples whose pattern of measured genes is common (scattered missing
-        # values would split the targets into many row sets, one solve each)
+        # fits use the samples whose pattern of measured genes is common
         _, which, counts = np.unique(
             np.isfinite(self.Z), axis=0, return_inverse=True, return_counts=True
         )
@@ -114,11 +91,7 @@ class ContextRidge:
         self._cache.clear()
 
     def coefficients(self, visible: np.ndarray, want: np.ndarray, rows: np.ndarray | None = None):
-        """Ridge of the ``want`` targets on the ``visible`` genes over training ``rows``.
-
-        ``visible`` ``(n_genes,)`` and ``want`` ``(n_targets,)`` are boolean masks; returns
-        ``(coef (n_visible, n_want), intercept (n_want,))``, cached.
-        """
+        """Return the cached ridge ``(coef, intercept)`` of targets ``want`` on ``visible``."""
         rows = self.fit_rows if rows is None else rows & self.fit_rows
         key = (visible.tobytes(), want.tobytes(), np.packbits(rows).tobytes())
         if key not in self._cache:
@@ -129,13 +102,7 @@ class ContextRidge:
         return self._cache[key]
 
     def groups(self, vis: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Rows grouped for fitting: ``[(row indices, visible genes used), ...]``.
-
-        Rows that share their pattern of measured genes form a group; rows whose pattern is
-        shared by fewer than ``MIN_GROUP`` samples (scattered missing values) are pooled with
-        the common pattern they overlap most and use the genes measured in all of them, so
-        scattered missing values do not cost one fit per sample.
-        """
+        """Return ``[(rows, visible genes), ...]``, rare patterns pooled with the nearest common."""
         nR = self.n_regulators
         todo = np.flatnonzero((~vis[:, nR:]).any(axis=1))
         # exact patterns in order of their first sample
@@ -179,13 +146,11 @@ class ContextRidge:
         *,
         pooled: bool = False,
     ) -> np.ndarray:
-        """``(m, n_targets)`` z-scored targets of query samples from what they measured.
+        """Return ``(m, n_targets)`` z-scored targets of query samples ``Zq`` (``Z``'s layout).
 
-        ``Zq`` ``(m, n_genes)`` is in the layout of ``Z`` (NaN = unmeasured). ``hidden``
-        ``(m, n_targets)`` marks measured targets to treat as unmeasured. Cells of targets a
-        sample measured (and not hidden) are returned as measured. ``rows`` restricts the
-        training samples (cross-fitting). ``pooled``: one fit for all query samples, on the
-        genes every one of them measured (faster, used for the training folds).
+        ``hidden`` ``(m, n_targets)`` marks measured targets to treat as unmeasured (measured
+        ones are returned as they are); ``rows`` restricts the training samples; ``pooled``:
+        one fit for all queries, on the genes all of them measured.
         """
         nR = self.n_regulators
         vis = np.isfinite(Zq)
@@ -201,11 +166,7 @@ class ContextRidge:
         return out
 
     def regulator_contribution(self, Zq: np.ndarray) -> np.ndarray:
-        """``(n_regulators, n_targets)`` mean over query samples of coefficient x regulator z.
-
-        The exact linear attribution of the context ridge's output to the regulators against
-        the all-zero (training mean) baseline, over the cells the samples did not measure.
-        """
+        """Return the exact linear attribution ``(n_regulators, n_targets)``, mean over queries."""
         nR = self.n_regulators
         vis = np.isfinite(Zq)
         total = np.zeros((nR, vis.shape[1] - nR))
@@ -216,13 +177,7 @@ class ContextRidge:
 
 
 def regulator_ridge(Rz: np.ndarray, Yz: np.ndarray) -> np.ndarray:
-    """``(n_regulators, n_targets)`` ridge coefficients of z-scored targets on regulators.
-
-    One penalty for all targets, chosen by generalised cross-validation
-    (:class:`sklearn.linear_model.RidgeCV`) on the targets every sample measured; a target
-    with NaN is fitted on the samples that measured it (the Gram matrix downdated by the
-    others), one solve per pattern of missing samples.
-    """
+    """Return ridge coefficients ``(n_regulators, n_targets)`` of targets on regulators (GCV)."""
     from sklearn.linear_model import RidgeCV
 
     observed = np.isfinite(Yz)

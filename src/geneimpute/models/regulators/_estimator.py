@@ -1,26 +1,27 @@
-"""Regulator-driven imputation of samples on arrays (the DeepSF design), no AnnData.
-
-A sample's target genes are predicted from the expression of its regulators (RNA-binding
-proteins / splicing factors, transcription factors) by dense layers with batch norm, joined
-before the output layer with the encoder of an autoencoder pretrained, unsupervised, on the
-sample's measured transcriptome (its cellular context), as in DeepSF (Jiménez-Santos et al.,
-"A deep neural network to predict cell transcriptome from genome", DeepRBP/DeepSF project).
-Training hides a random fraction of each training sample's observed targets from the context
-and scores the network on them, so it learns to infer a gene the sample lacks rather than to
-copy it. Attribution of targets to regulators uses DeepLIFT (Shrikumar et al., ICML 2017,
-arXiv:1704.02685) or Integrated Gradients (Sundararajan et al., ICML 2017) from captum.
-"""
+"""Regulator-driven imputation of samples on arrays (the DeepSF design), no AnnData."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from ..._core.training import fit_early_stopping
-from ..._settings import Accelerator, resolve_device, settings
+from ..._docs import doc_params
+from ..._settings import Accelerator, resolve_device
+from .._base import loop_options
+from .._persistence import (
+    damaged,
+    load_file,
+    load_weights,
+    read_model,
+    read_vector,
+    reading,
+    write_model,
+)
 from ._config import RegulatorConfig, RegulatorSetup
 from ._context import ContextRidge, regulator_ridge
 
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
 
     from ._networks import RegulatorNet
 
+FORMAT = "geneimpute.RegulatorImputer"
+
 
 class _Split(NamedTuple):
-    """Training and validation samples, and the fixed targets hidden for validation."""
+    """Training and validation samples, and the targets hidden for validation."""
 
     train: np.ndarray
     val: np.ndarray
@@ -43,17 +46,17 @@ def _zscore(A: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
 
 
 def _masked_mse(out: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of ``out`` against ``target`` weighted by ``w`` (0 = not scored)."""
-    err = (out - target) ** 2 * w
-    return err.sum() / w.sum().clamp(min=1.0)
+    return ((out - target) ** 2 * w).sum() / w.sum().clamp(min=1.0)
 
 
 class RegulatorImputer:
     """Predict target genes of samples from regulator expression and sample context.
 
-    Arrays only: ``R`` is ``(n_samples, n_regulators)`` (no NaN), ``Y`` is
-    ``(n_samples, n_targets)`` with NaN where a sample lacks a target. Values in any one
-    (log-scale) unit; each gene is z-scored with its training mean and sd.
+    Dense layers on the regulators, joined with the encoder of an autoencoder of the sample's
+    measured transcriptome (DeepSF, Jiménez-Santos et al.); training hides part of each
+    sample's observed targets from the context and scores them. Arrays only: ``R``
+    ``(n_samples, n_regulators)`` (no NaN), ``Y`` ``(n_samples, n_targets)`` (NaN: not
+    measured), one log-scale unit, z-scored per gene.
 
     Parameters
     ----------
@@ -76,7 +79,6 @@ class RegulatorImputer:
         self.history_: dict[str, list] = {}
         self.r_mu_ = self.r_sd_ = self.y_mu_ = self.y_sd_ = np.zeros(0)
 
-    # ------------------------------------------------------------------ inputs
     def _context(self, Rz: np.ndarray, Yz: np.ndarray, hide: np.ndarray | None = None):
         """``(n, 2 (nR + nT))`` context: z-values (0 where unmeasured/hidden) + indicators."""
         observed = np.isfinite(Yz)
@@ -100,11 +102,17 @@ class RegulatorImputer:
             raise ValueError(msg)
         return R, Y
 
-    # ------------------------------------------------------------------ training
+    @doc_params("accelerator")
     def fit(
         self, R: np.ndarray, Y: np.ndarray, *, accelerator: Accelerator | None = None
     ) -> RegulatorImputer:
         """Pretrain the autoencoder (if used) and train the regulator network.
+
+        Parameters
+        ----------
+        R, Y
+            Regulators ``(n_samples, n_regulators)`` and targets ``(n_samples, n_targets)``.
+        {accelerator}
 
         Raises
         ------
@@ -168,14 +176,7 @@ class RegulatorImputer:
         return bool(self.config.use_autoencoder and self.config.context_ridge)
 
     def _context_folds(self, Rz: np.ndarray, Yz: np.ndarray, rng: np.random.Generator):
-        """Cross-fitted context-ridge predictions on the training samples.
-
-        Targets and samples are split into ``context_folds`` folds; the samples of fold ``k``
-        have the targets of fold ``k`` hidden and predicted by a context ridge fitted on the
-        other samples (one pooled fit per fold, on the genes all its samples measured).
-        Returns the ``(n, n_targets)`` z-scored predictions (0 where not hidden) and the
-        hidden mask, the cells the residual network is trained on.
-        """
+        """Return cross-fitted context-ridge predictions of hidden target folds, and the mask."""
         K = int(self.config.context_folds)
         n, nT = Yz.shape
         Z = np.concatenate([Rz, Yz], axis=1)
@@ -191,19 +192,8 @@ class RegulatorImputer:
         self.context_.clear_cache()  # cross-fitting fits are not reused
         return base, hide
 
-    def _context_base(self, Rz: np.ndarray, Yz: np.ndarray) -> np.ndarray:
-        """``(n, n_targets)`` context-ridge predictions (z units) of the unmeasured targets."""
-        if self.context_ is None:
-            return np.zeros_like(Yz, dtype=np.float32)
-        pred = self.context_.predict(np.concatenate([Rz, Yz], axis=1))
-        return np.where(np.isfinite(Yz), 0.0, np.nan_to_num(pred)).astype(np.float32)
-
     def _train_residual(self, net, Rz, Yz, base, split: _Split, device) -> None:
-        """Train the network on the residual of the cross-fitted context ridge.
-
-        ``split.val_hide`` holds the fixed folds the ridge was cross-fitted on: training
-        batches and validation hide (and score) those cells.
-        """
+        """Train on the residual of the cross-fitted ridge, hiding its folds ``split.val_hide``."""
         import torch
 
         hide = split.val_hide
@@ -227,22 +217,15 @@ class RegulatorImputer:
 
         return SampleAutoencoder(n_genes, self.config.autoencoder_width, self.config.dropout)
 
-    def _new_net(self, n_regulators: int, n_targets: int, encoder) -> RegulatorNet:
-        """Build the regulator network of this config (``encoder``: the autoencoder's, or None)."""
+    def _new_net(self, nR: int, nT: int, encoder) -> RegulatorNet:
+        """Build the regulator network (``encoder``: the autoencoder's, or None)."""
         from ._networks import RegulatorNet
 
         cfg = self.config
-        return RegulatorNet(
-            n_regulators,
-            n_targets,
-            cfg.hidden,
-            encoder=encoder,
-            code_dim=cfg.autoencoder_width,
-            dropout=cfg.dropout,
-        )
+        return RegulatorNet(nR, nT, cfg.hidden, encoder, cfg.autoencoder_width, cfg.dropout)
 
     def _random_hiding(self, Yz: np.ndarray, rng: np.random.Generator):
-        """``rows -> mask``: a fresh random ``hide_fraction`` of the rows' observed targets."""
+        """Return ``rows -> mask`` of a fresh random ``hide_fraction`` of observed targets."""
 
         def hide(rows: np.ndarray) -> np.ndarray:
             observed = np.isfinite(Yz[rows])
@@ -297,13 +280,7 @@ class RegulatorImputer:
     def _fit_loop(
         self, module, run, split: _Split, batch_hide, rng, epochs: int, desc: str, start=False
     ) -> list[dict]:
-        """Train ``module`` with the package's loop; ``run(rows, hidden)`` gives the loss.
-
-        Training batches of ``split.train`` hide ``batch_hide(rows)`` of the targets (a fresh
-        random part, or fixed folds), validation (``split.val``) ``split.val_hide``. ``rng``
-        shuffles the batches; ``start``: score the untrained module first (it is kept unless
-        training improves on it).
-        """
+        """Train ``module`` on ``run(rows, hidden)``, batches hiding ``batch_hide(rows)``."""
         import torch
 
         cfg = self.config
@@ -316,25 +293,12 @@ class RegulatorImputer:
             with torch.no_grad():
                 return float(run(split.val, split.val_hide[split.val]))
 
+        options = loop_options(cfg, max_epochs=epochs, min_batch=2, validate_start=start)
         res = fit_early_stopping(
-            module,
-            split.train,
-            loss_fn,
-            val_fn,
-            rng=rng,
-            max_epochs=epochs,
-            patience=cfg.patience,
-            batch_size=cfg.batch_size,
-            learning_rate=cfg.learning_rate,
-            weight_decay=cfg.weight_decay,
-            min_batch=2,
-            desc=desc,
-            progress=settings.progress,
-            validate_start=start,
+            module, split.train, loss_fn, val_fn, rng=rng, desc=desc, **options
         )
         return res.history
 
-    # ------------------------------------------------------------------ prediction
     def check_fitted(self) -> None:
         """Raise ``RuntimeError`` if the model is not fitted or loaded."""
         if self.net_ is None:
@@ -356,10 +320,18 @@ class RegulatorImputer:
         return Rz, Yz, torch.from_numpy(Rz), ctx
 
     def predict(self, R: np.ndarray, Y: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
-        """Predict every target of every sample, ``(n_samples, n_targets)``, in ``Y``'s units.
+        """Predict every target of every sample.
 
-        ``Y`` gives the sample context: its NaN cells are the unmeasured genes the model
-        infers (observed cells are seen by the context encoder).
+        Parameters
+        ----------
+        R, Y
+            Regulators and targets as in :meth:`fit`; NaN cells of ``Y`` are inferred.
+        batch_size
+            Samples per forward pass.
+
+        Returns
+        -------
+        ``(n_samples, n_targets)`` in ``Y``'s units.
         """
         import torch
 
@@ -374,8 +346,9 @@ class RegulatorImputer:
                 out.append(self.net_(t_R[s : s + batch_size], c).numpy())
         Z = np.concatenate(out) if out else np.zeros((0, len(self.y_mu_)), np.float32)
         Z = Z.astype(np.float64)
-        if self.context_ is not None and len(Z):
-            Z += self._context_base(Rz, Yz)
+        if self.context_ is not None and len(Z):  # the ridge's predictions of unmeasured cells
+            pred = self.context_.predict(np.concatenate([Rz, Yz], axis=1))
+            Z += np.where(np.isfinite(Yz), 0.0, np.nan_to_num(pred)).astype(np.float32)
         return Z * self.y_sd_ + self.y_mu_
 
     def attribute(
@@ -388,13 +361,22 @@ class RegulatorImputer:
     ) -> np.ndarray:
         """Attribution of each target to each regulator, averaged over samples.
 
-        DeepLIFT (captum ``DeepLift``, rescale rule) or Integrated Gradients (captum
-        ``IntegratedGradients``, 32 steps) of the z-scored target output with respect to the
-        z-scored regulator inputs, against the regulators' training mean (all zeros); the
-        sample context is held fixed. With the context ridge, its exact linear attribution
-        (coefficient x regulator z-value, over the targets each sample did not measure) is
-        added. Returns ``(n_regulators, len(targets))``: the mean over samples of the signed
-        attribution, in target sd units.
+        DeepLIFT or Integrated Gradients (captum, 32 steps) of the z-scored targets with respect
+        to the regulators against their training mean, the context fixed; plus the context
+        ridge's exact linear attribution.
+
+        Parameters
+        ----------
+        R, Y
+            As in :meth:`predict`.
+        targets
+            Target columns to explain (None: all).
+        method
+            ``"deeplift"`` or ``"integrated_gradients"``.
+
+        Returns
+        -------
+        ``(n_regulators, len(targets))`` mean signed attribution, in target sd units.
 
         Raises
         ------
@@ -436,40 +418,60 @@ class RegulatorImputer:
             out += self.context_.regulator_contribution(Zq)[:, targets]
         return out
 
-    # ------------------------------------------------------------------ persistence
+    @doc_params("model_save")
     def save(self, path: str | Path, *, overwrite: bool = False) -> None:
-        """Write the model directory atomically.
+        """Write ``config.json``, ``network.pt`` and, with the context ridge, ``context.npy``.
 
-        ``config.json`` (schema version, config, setup, network sizes, scalers),
-        ``network.pt`` and, with the context ridge, ``context.npy`` (the z-scored training
-        matrix it regresses on); see :mod:`geneimpute.models.regulators._saving`.
+        ``config.json`` holds the config, the setup, the network sizes and the training means
+        and sds; ``context.npy`` the z-scored training matrix (NaN where unmeasured).
 
-        Raises
-        ------
-        RuntimeError
-            If the model is not fitted (nothing is written).
-        FileExistsError
-            If ``path`` exists and ``overwrite`` is False.
-        FileNotFoundError
-            If the parent directory of ``path`` does not exist.
+        {model_save}
         """
-        from ._saving import save_regulators
+        import torch
 
         self.check_fitted()
-        save_regulators(self, path, overwrite=overwrite)
+        net, context = self.net_, self.context_
+        assert net is not None
+        header = {
+            "config": asdict(self.config),
+            "setup": asdict(self.setup_),
+            "network": {"n_regulators": len(self.r_mu_), "n_targets": len(self.y_mu_)},
+            "state": {k: getattr(self, f"{k}_").tolist() for k in ("r_mu", "r_sd", "y_mu", "y_sd")},
+        }
+
+        def write_files(tmp: Path) -> None:
+            torch.save(net.state_dict(), tmp / "network.pt")
+            if context is not None:
+                np.save(tmp / "context.npy", context.Z, allow_pickle=False)
+
+        write_model(path, FORMAT, header, write_files, overwrite=overwrite)
 
     @classmethod
+    @doc_params("model_load")
     def load(cls, path: str | Path) -> RegulatorImputer:
-        """Load a directory written by :meth:`save` (torch weights with ``weights_only=True``).
+        """Load a directory written by :meth:`save`.
 
-        Raises
-        ------
-        FileNotFoundError
-            If ``path`` has no ``config.json``.
-        DamagedModelError
-            (a ``ValueError``) If the directory is damaged or edited, naming what is wrong, or
-            of another model schema (one line naming its version and how to retrain).
+        {model_load}
         """
-        from ._saving import load_regulators
-
-        return load_regulators(cls, path)
+        p, state = read_model(path, FORMAT)
+        with reading(p):
+            model = cls(RegulatorConfig.from_dict(state["config"]))
+            model.setup_ = RegulatorSetup(**state["setup"])
+            nR, nT = int(state["network"]["n_regulators"]), int(state["network"]["n_targets"])
+            names = model.setup_.regulators, model.setup_.targets
+            if (names[0] and len(names[0]) != nR) or (names[1] and len(names[1]) != nT):
+                raise damaged(p, "network sizes do not match the regulators / targets of the setup")
+            s = state["state"]
+            model.r_mu_, model.r_sd_ = (read_vector(s, k, nR, p) for k in ("r_mu", "r_sd"))
+            model.y_mu_, model.y_sd_ = (read_vector(s, k, nT, p) for k in ("y_mu", "y_sd"))
+        with reading(p, "network.pt does not load"):
+            enc = model._new_autoencoder(nR + nT).encoder if model.config.use_autoencoder else None
+            net = model._new_net(nR, nT, enc)
+        model.net_ = load_weights(net, p, "network.pt").eval()
+        if model.uses_context_ridge:
+            Z = load_file(p, "context.npy", partial(np.load, allow_pickle=False))
+            if Z.ndim != 2 or Z.shape[1] != nR + nT:
+                raise damaged(p, f"context.npy has shape {Z.shape}, expected (n, {nR + nT})")
+            with reading(p, "context.npy does not load"):
+                model.context_ = ContextRidge(Z, nR)
+        return model

@@ -16,11 +16,9 @@ def _dense(n_in: int, n_out: int, dropout: float) -> list[nn.Module]:
 class SampleAutoencoder(nn.Module):
     """Autoencoder of a sample's measured transcriptome (its cellular context).
 
-    Three hidden layers of ``width`` units with batch norm (DeepSF: 512): encoder
-    ``2 n_genes -> width -> width`` (the code) and decoder ``width -> width -> n_genes``. The
-    input is the z-scored expression with unmeasured genes set to 0, followed by the
-    "measured" indicator of every gene, so a gene a cohort never measured is an input the
-    network knows is missing.
+    Encoder ``2 n_genes -> width -> width``, decoder ``width -> width -> n_genes`` (batch
+    norm); the input is the z-scored expression (0 where unmeasured) and the "measured"
+    indicator of every gene.
     """
 
     def __init__(self, n_genes: int, width: int = 512, dropout: float = 0.1) -> None:
@@ -39,13 +37,9 @@ class SampleAutoencoder(nn.Module):
 class RegulatorNet(nn.Module):
     """Regulator expression -> target expression, optionally with a sample-context encoder.
 
-    DeepSF (Jiménez-Santos et al.): regulators -> dense layers with batch norm and ReLU
-    (``hidden``, 183 and 82 units in the original) -> output layer over the targets. With
-    ``encoder`` (the pretrained :class:`SampleAutoencoder` encoder, transferred and fine-tuned),
-    its code is concatenated to the last hidden layer before the output layer. The output is
-    added to a fixed linear base ``regulators @ base`` (a ridge regression of the targets on the
-    regulators, set by :class:`~geneimpute.models.RegulatorImputer`; zeros by default), so the
-    layers learn what the linear model misses.
+    DeepSF: dense layers with batch norm (``hidden``) -> output layer; the code of
+    ``encoder`` (a :class:`SampleAutoencoder`'s) joins before the output layer. The output is
+    added to a fixed linear base ``regulators @ base`` (zeros unless set).
     """
 
     def __init__(
