@@ -41,11 +41,9 @@ adata
 reference
     Boolean mask or ``var`` column of reference genes (training targets and neighbours);
     default: every gene measured in at least half of the tissues (genes measured in fewer
-    are left out, with a warning). Reference genes may have NaN tissues: training uses every
-    measured cell (the network's loss, the XGBoost rows and the calibration leave the NaN
-    cells out; a neighbour's NaN tissue is left out of the neighbour inputs), so a table
-    where no gene is complete still trains. Every tissue needs at least 20 measured
-    reference genes.
+    are left out, warned). Reference genes may have NaN tissues: training leaves the NaN
+    cells out (network loss, XGBoost rows, calibration, neighbour inputs), so a table
+    where no gene is complete still trains; each tissue needs 20 measured ones.
 @features
 features
     Which inputs to use: ``"promoter"`` (CNN + promoter composition), ``"neighbors"``
@@ -62,15 +60,15 @@ promoter_key
     ``var`` column with promoters; None: the model's (``"promoter_seq"`` when training).
 @neighbors_key
 neighbors_key
-    ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output, read when present (no new
-    neighbour search; its neighbours must be reference genes); None or an absent key searches
-    neighbours among the reference genes.
+    ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output, read when present
+    (no new search; its neighbours must be reference genes); None or an absent key
+    searches neighbours among the reference genes.
 @tissue_correlation_key
 tissue_correlation_key
-    ``uns`` key of :func:`~geneimpute.pp.tissue_correlation` output (or a user DataFrame) to
-    train with: read when present, else computed from the reference genes (and written
-    there by the imputers; an existing entry is never overwritten). None computes it and
-    writes nothing. A fitted model uses the correlation it was trained with.
+    ``uns`` key of :func:`~geneimpute.pp.tissue_correlation` output (or a user
+    DataFrame) to train with: read when present, else computed from the reference genes
+    (and written there by the imputers; an existing entry is never overwritten). None
+    computes it and writes nothing. A fitted model uses the correlation it trained with.
 @client
 client
     A ``dask.distributed.Client``: the XGBoost stage of a hybrid trained here (the final
@@ -98,9 +96,9 @@ key_added
 @interval
 interval
     Confidence of the prediction interval written for every imputed value (0.9: a 90%
-    interval); None writes none. Conformal prediction with genes as the exchangeable unit,
-    calibrated per tissue on out-of-sample residuals of reference genes scaled by a
-    per-(gene, tissue) difficulty (Mondrian normalised split conformal; see
+    interval); None writes none. Conformal prediction with genes as the exchangeable
+    unit, calibrated per tissue on out-of-sample residuals of reference genes scaled by a
+    per-(gene, tissue) difficulty (Mondrian normalised split conformal,
     :class:`~geneimpute.models.TissueConformal`): coverage holds on average over genes
     exchangeable with the reference genes.
 @layer_is_log1p
@@ -133,6 +131,8 @@ The Axes, or None when shown.
 map_location
     Device the torch weights are loaded onto (``"cpu"``, ``"cuda"``).
 @model_save
+Parameters
+----------
 path
     Directory to write (its parent must exist).
 overwrite
@@ -146,9 +146,6 @@ FileNotFoundError
     If the parent directory of ``path`` does not exist.
 RuntimeError
     If the model is not fitted (nothing is written).
-@model_load
-path
-    Directory written by ``save``.
 @model_load_raises
 Raises
 ------
@@ -169,6 +166,12 @@ DOC_PARAMS["show_save_ax"] = DOC_PARAMS["show_save"].replace(
 #: ``ax``, ``show``, ``save`` and the Returns section of a plot that draws into an Axes.
 DOC_PARAMS["plot_axes"] = "\n".join(
     [DOC_PARAMS["ax"], DOC_PARAMS["show_save_ax"], "", DOC_PARAMS["returns_axes"]]
+)
+#: Parameters (``path``; ``map_location`` in ``model_load_device``) and Raises of a ``load``.
+_LOAD = "Parameters\n----------\npath\n    Directory written by ``save``."
+DOC_PARAMS["model_load"] = "\n".join([_LOAD, "", DOC_PARAMS["model_load_raises"]])
+DOC_PARAMS["model_load_device"] = "\n".join(
+    [_LOAD, DOC_PARAMS["map_location"], "", DOC_PARAMS["model_load_raises"]]
 )
 
 _F = TypeVar("_F", bound=Callable[..., Any])
