@@ -26,7 +26,8 @@ def donor_array(dadata: AnnData) -> tuple[np.ndarray, list[str]]:
     Raises
     ------
     KeyError
-        If ``dadata`` is not a donor-layer AnnData (see :func:`geneimpute._donor_layout.donor_layout`).
+        If ``dadata`` is not a donor-layer AnnData
+        (see :func:`geneimpute._donor_layout.donor_layout`).
     """
     tissues = [str(t) for t in donor_layout(dadata)["tissues"]]
     layers = []
@@ -110,6 +111,30 @@ def _model_options(cls: type, model_kwargs: dict[str, Any], method: str) -> None
             f"{sorted(allowed) or 'none'}"
         )
         raise TypeError(msg)
+
+
+def _hybrid_gene_features(adata: AnnData, promoter_key: str | None) -> tuple:
+    """Promoter features of the donor hybrid: ``(features, names, n_without, key_used)``."""
+    gene_features, feat_names, n_no_promoter = promoter_gene_features(adata.var, promoter_key)
+    if gene_features is None:
+        warn_data(
+            f"impute_donors: var has no promoter column {promoter_key!r}; the hybrid "
+            "trains without promoter features (add sequences with "
+            "geneimpute.pp.extract_promoters, or pass promoter_key=)"
+            if promoter_key is not None
+            else "impute_donors: promoter_key=None; the hybrid trains without promoter features",
+            stacklevel=4,
+        )
+        return None, feat_names, adata.n_vars, None
+    if n_no_promoter:
+        empty = adata.var[promoter_key].fillna("").astype(str).str.len() == 0
+        warn_data(
+            f"impute_donors: {n_no_promoter} of {adata.n_vars} genes have no sequence "
+            f"in var[{promoter_key!r}] (their promoter features are NaN), e.g. "
+            f"{list(adata.var_names[empty.to_numpy()][:3])}",
+            stacklevel=4,
+        )
+    return gene_features, feat_names, n_no_promoter, promoter_key
 
 
 def impute_donors(
@@ -222,30 +247,9 @@ def impute_donors(
             f"only {len(multi)} donors have two or more sampled tissues; need at least {MIN_DONORS}"
         )
         raise ValueError(msg)
-    used_key: str | None = None
-    feat_names: list[str] = []
-    n_no_promoter = 0
-    gene_features = None
-    if method == "hybrid":
-        gene_features, feat_names, n_no_promoter = promoter_gene_features(adata.var, promoter_key)
-        if gene_features is None:
-            n_no_promoter = adata.n_vars
-            warn_data(
-                f"impute_donors: var has no promoter column {promoter_key!r}; the hybrid "
-                "trains without promoter features (add sequences with "
-                "geneimpute.pp.extract_promoters, or pass promoter_key=)"
-                if promoter_key is not None
-                else "impute_donors: promoter_key=None; the hybrid trains without promoter features"
-            )
-        else:
-            used_key = promoter_key
-            if n_no_promoter:
-                empty = adata.var[promoter_key].fillna("").astype(str).str.len() == 0
-                warn_data(
-                    f"impute_donors: {n_no_promoter} of {adata.n_vars} genes have no sequence "
-                    f"in var[{promoter_key!r}] (their promoter features are NaN), e.g. "
-                    f"{list(adata.var_names[empty.to_numpy()][:3])}"
-                )
+    gene_features, feat_names, n_no_promoter, used_key = (
+        _hybrid_gene_features(adata, promoter_key) if method == "hybrid" else (None, [], 0, None)
+    )
 
     donors_with_data = np.flatnonzero(seen.any(axis=1))
     if method == "hybrid":
