@@ -206,9 +206,7 @@ def attribute_promoters(
         per_base = a[:, :, :4].sum(dim=2).detach().numpy()
         per_base[X[r][:, :, 4] == 0] = np.nan
         attr[r] = per_base
-
-    # top windows per gene -> k-mer counts
-    seq_of = window_sequences(X)
+    seq_of = window_sequences(X)  # top window per gene -> k-mer counts
     counts: Counter[str] = Counter()
     scores: dict[str, list[float]] = {}
     for i in rows:

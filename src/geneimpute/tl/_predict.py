@@ -148,6 +148,24 @@ def _gene_table(
     return var, source
 
 
+def _model_features(var: pd.DataFrame, promoter_key: str, model: HybridImputer) -> tuple:
+    """Return the model's gene-feature columns of ``var`` (NaN where unknown) and the unknown."""
+    table = gene_feature_table(var, promoter_key, use_structure="structure" in model.features_)
+    unknown = [c for c in model.feature_names_ if c not in table.columns or table[c].isna().all()]
+    for c in model.feature_names_:
+        if c not in table.columns:
+            table[c] = np.nan
+    if unknown:
+        warn_data(
+            f"gene features {unknown} are unknown for these sequences (no coordinates or "
+            "transcript structure) and treated as missing (the network uses their training "
+            "mean). Accuracy from sequence alone is in the model card "
+            "(geneimpute.models.pretrained_card)",
+            stacklevel=4,
+        )
+    return table[model.feature_names_], unknown
+
+
 def predict_profiles(
     sequences: Sequences,
     model: HybridImputer | str | Path = "auto",
@@ -247,20 +265,7 @@ def predict_profiles(
             f"on a table, or a sequence-only model ({SEQUENCE_MODEL!r}, {PROMOTER_MODEL!r}) here"
         )
         raise ValueError(msg)
-    table = gene_feature_table(var, promoter_key, use_structure="structure" in model.features_)
-    unknown = [c for c in model.feature_names_ if c not in table.columns or table[c].isna().all()]
-    for c in model.feature_names_:
-        if c not in table.columns:
-            table[c] = np.nan
-    if unknown:
-        warn_data(
-            f"gene features {unknown} are unknown for these sequences (no coordinates or "
-            "transcript structure) and treated as missing (the network uses their training "
-            "mean). Accuracy from sequence alone is in the model card "
-            "(geneimpute.models.pretrained_card)",
-            stacklevel=3,
-        )
-    table = table[model.feature_names_]
+    table, unknown = _model_features(var, promoter_key, model)
     promoter = encode_promoters(
         var[promoter_key],
         var[f"{promoter_key}_tss_index"].to_numpy(),
