@@ -20,7 +20,7 @@ from optuna.distributions import (
 
 import geneimpute as ge
 from geneimpute.models import HybridConfig
-from geneimpute.tl import _tune, _tune_score
+from geneimpute.tl import _tune
 
 from ..conftest import assert_unchanged
 
@@ -55,7 +55,7 @@ def tuned(sub):
     """One real search (3 trials x 2 folds), with every fit and fold recorded."""
     adata, before = sub.copy(), sub.copy()
     fits, held = [], []
-    real_fit, real_score = _tune_score.fit_hybrid, _tune_score.score_fold
+    real_fit, real_score = _tune.fit_hybrid, _tune.score_fold
 
     def spy_fit(adata, Y, reference, tissues, spec, **kw):
         fits.append({"Y": Y.copy(), "reference": reference.copy(), "spec": spec, **kw})
@@ -68,8 +68,8 @@ def tuned(sub):
     np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (the global state is the point)
     torch_state = torch.get_rng_state().clone()
     mp = pytest.MonkeyPatch()
-    mp.setattr(_tune_score, "fit_hybrid", spy_fit)
-    mp.setattr(_tune_score, "score_fold", spy_score)
+    mp.setattr(_tune, "fit_hybrid", spy_fit)
+    mp.setattr(_tune, "score_fold", spy_score)
     try:
         best = ge.tl.tune(adata, "ref", n_trials=3, search_space=SPACE, accelerator="cpu", **TINY)
     finally:
@@ -198,7 +198,7 @@ def test_seeded_folds_and_sampling(sub, monkeypatch):
     runs = []
     for seed in (0, 0, 1):
         calls = []
-        monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
+        monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
         out = ge.tl.tune(sub.copy(), "ref", n_trials=5, search_space=SPACE, random_state=seed)
         runs.append((calls, out["trials"].drop(columns="duration_s")))
     (c0, t0), (c1, t1), (c2, t2) = runs
@@ -210,7 +210,7 @@ def test_seeded_folds_and_sampling(sub, monkeypatch):
 
 def test_first_trial_is_the_given_settings(sub, monkeypatch):
     calls = []
-    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
+    monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
     adata = sub.copy()
     first = {"learning_rate": 1e-3, "k_neighbors": 5}
     out = ge.tl.tune(adata, "ref", n_trials=3, n_validation_folds=1, search_space=SPACE,
@@ -249,7 +249,7 @@ def test_pruning_and_failures_are_recorded(sub, monkeypatch, tmp_path):
             raise ValueError(msg)
         return score(setting, held, config)
 
-    monkeypatch.setattr(_tune_score, "score_fold", flaky)
+    monkeypatch.setattr(_tune, "score_fold", flaky)
     adata = sub.copy()
     with pytest.warns(UserWarning, match=r"trials failed \(trial \d+ with \{.*'k_neighbors': 4"
                       r".*\}: ValueError: boom\)"):  # fmt: skip
@@ -275,7 +275,7 @@ def test_every_trial_failing_raises_and_leaves_adata(sub, monkeypatch):
         msg = "the model exploded"
         raise ValueError(msg)
 
-    monkeypatch.setattr(_tune_score, "score_fold", broken)
+    monkeypatch.setattr(_tune, "score_fold", broken)
     adata = sub.copy()
     with pytest.raises(RuntimeError, match="no trial .* completed .*the model exploded"):
         ge.tl.tune(adata, "ref", n_trials=2, search_space=SPACE)
@@ -285,7 +285,7 @@ def test_every_trial_failing_raises_and_leaves_adata(sub, monkeypatch):
 
 def test_k_idw_stays_below_k_neighbors(sub, monkeypatch):
     calls = []
-    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
+    monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
     space = {"k_neighbors": IntDistribution(2, 6), "k_idw": IntDistribution(1, 10)}
     out = ge.tl.tune(sub.copy(), "ref", n_trials=8, n_validation_folds=1, search_space=space)
     assert all(1 <= c["k_idw"] <= c["k_neighbors"] <= 6 for _, c in calls)
@@ -315,7 +315,7 @@ def test_default_space(sub, monkeypatch):
         for d in default.values()
     )
     calls = []
-    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
+    monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
     adata = sub.copy()  # stores 8 neighbours per gene under "genomic_neighbors"
     best = ge.tl.tune(adata, "ref", n_trials=4, n_validation_folds=1, max_epochs=1)
     space = adata.uns["tune"]["params"]["search_space"]
@@ -366,7 +366,7 @@ def test_default_space(sub, monkeypatch):
 def test_optuna_verbosity_restored(sub, monkeypatch):
     import optuna
 
-    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer([]))
+    monkeypatch.setattr(_tune, "score_fold", fake_scorer([]))
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.INFO)
     try:
@@ -421,7 +421,7 @@ def test_bad_input_raises_before_training(sub, monkeypatch, kwargs, err, match):
         msg = "no training should happen"
         raise AssertionError(msg)
 
-    monkeypatch.setattr(_tune_score, "score_fold", never)
+    monkeypatch.setattr(_tune, "score_fold", never)
     adata = sub.copy()
     with pytest.raises(err, match=match):
         ge.tl.tune(adata, "ref", **{"search_space": SPACE, "n_trials": 2, **kwargs})
@@ -449,7 +449,7 @@ def test_values_hybridconfig_rejects_fail_before_training(sub, monkeypatch, spac
         msg = "no training should happen"
         raise AssertionError(msg)
 
-    monkeypatch.setattr(_tune_score, "score_fold", never)
+    monkeypatch.setattr(_tune, "score_fold", never)
     adata = sub.copy()
     with pytest.raises(RuntimeError, match=r"no trial .* completed \(2 failed.*" + match):
         ge.tl.tune(adata, "ref", n_trials=2, search_space=space, neighbors_key=None, **fixed)
@@ -458,7 +458,7 @@ def test_values_hybridconfig_rejects_fail_before_training(sub, monkeypatch, spac
 
 def test_trials_with_rejected_values_fail_and_the_search_goes_on(sub, monkeypatch):
     calls = []
-    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer(calls))
+    monkeypatch.setattr(_tune, "score_fold", fake_scorer(calls))
     space = {"k_neighbors": CategoricalDistribution([2, 5])}
     with pytest.warns(UserWarning, match=r"3 of 8 tune trials failed .*must not exceed k_neigh"):
         best = ge.tl.tune(sub.copy(), "ref", n_trials=8, n_validation_folds=1, search_space=space,
@@ -474,7 +474,7 @@ def test_trials_with_rejected_values_fail_and_the_search_goes_on(sub, monkeypatc
 
 
 def test_too_few_reference_genes(sub, monkeypatch):
-    monkeypatch.setattr(_tune_score, "score_fold", fake_scorer([]))
+    monkeypatch.setattr(_tune, "score_fold", fake_scorer([]))
     adata = sub.copy()
     few = np.zeros(adata.n_vars, bool)
     few[:60] = True

@@ -1,14 +1,8 @@
 """The one reader and validator of an AnnData: what ``pp`` (or the user) stored in it.
 
-One job per module:
-
-- ``_validate``: gene IDs, tissue names, coordinates and expression values are usable;
-- ``_expression``: the expression matrix, its units, gene masks and sample tissue labels;
-- ``_task``: the validated expression and gene sets of one imputation call;
-- ``_stored``: promoters, neighbours and tissue correlations that ``pp`` wrote;
-- ``_inputs``: the model's :class:`~geneimpute.models.GeneInputs`, read or computed.
-
-Nothing here writes into the AnnData (writing results is ``tl``'s job).
+``_validate`` checks genes, tissues, coordinates and values; ``_expression`` reads the matrix
+and gene masks; ``_task`` holds one imputation call's genes; ``_stored`` reads what ``pp``
+wrote; ``_inputs`` builds the model's inputs. Nothing here writes into the AnnData.
 """
 
 from ._expression import (
@@ -38,25 +32,14 @@ from ._stored import (
 )
 from ._task import ExpressionTask, prepare_task
 from ._validate import (
-    COORD_COLUMNS,
-    LOOKS_LOG1P_MAX,
-    MAX_LOG1P,
-    MAX_TPM,
-    MAX_TSS_OUTSIDE_BP,
     check_coordinates,
     check_expression,
     check_intervals,
-    check_tissues,
     check_unique_var_names,
     normalize_chrom,
 )
 
 __all__ = [
-    "COORD_COLUMNS",
-    "LOOKS_LOG1P_MAX",
-    "MAX_LOG1P",
-    "MAX_TPM",
-    "MAX_TSS_OUTSIDE_BP",
     "PROMOTER_FEATURES",
     "STRUCTURE_COLUMNS",
     "ExpressionTask",
@@ -65,7 +48,6 @@ __all__ = [
     "check_coordinates",
     "check_expression",
     "check_intervals",
-    "check_tissues",
     "check_unique_var_names",
     "dense_rows",
     "expression_source",

@@ -26,11 +26,7 @@ def expression_source(adata: AnnData, layer: str | None):
 
 
 def dense_rows(X, rows: np.ndarray) -> np.ndarray:
-    """Dense float32 copy of rows ``rows`` of a dense/sparse/dask matrix, ``(len(rows), n_vars)``.
-
-    ``X[rows]`` with an index array already copies, so the block is only converted, not copied
-    again. A dask ``X`` computes only those rows.
-    """
+    """Dense float32 copy of rows ``rows`` of a dense/sparse/dask matrix (a dask one computed)."""
     block = X[rows]
     if hasattr(block, "compute"):
         block = block.compute()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -34,26 +34,16 @@ class InputSources:
     neighbors: str = ""
     promoters: str = ""
     tissue_correlation: str = ""
-    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, str]:
         """For ``params["inputs"]``."""
-        return {
-            "neighbors": self.neighbors,
-            "promoters": self.promoters,
-            "tissue_correlation": self.tissue_correlation,
-        }
+        return asdict(self)
 
 
 def gene_feature_table(
     var: pd.DataFrame, promoter_key: str | None = "promoter_seq", *, use_structure: bool = True
 ) -> pd.DataFrame:
-    """Hand-made per-gene features from ``var`` (NaN where unknown).
-
-    Promoter GC / CpG o/e / length (NaN without ``promoter_key``) and, with ``use_structure``,
-    log10 gene-body length (NaN without ``start`` / ``end``) and, where ``var`` has them, the
-    canonical transcript's log 5' UTR, exon and 3' UTR lengths and exon count.
-    """
+    """Per-gene promoter composition and (``use_structure``) gene and transcript lengths."""
     has = promoter_key is not None and promoter_key in var.columns
     seqs = var[promoter_key] if has else pd.Series("", index=var.index)
     tss_col = f"{promoter_key}_tss_index"
@@ -89,16 +79,9 @@ def resolve_neighbors(
     neighbors_key: str | None,
     sources: InputSources,
 ) -> GenomicNeighbors:
-    """Neighbours from ``uns[neighbors_key]`` when present, else one new search.
-
-    Raises
-    ------
-    ValueError
-        If the stored neighbours have fewer than ``k`` slots, or point at genes that are not
-        reference genes of this call.
-    """
+    """Neighbours from ``uns[neighbors_key]`` (at least ``k``, reference genes) or searched."""
     if neighbors_key is not None and neighbors_key in adata.uns:
-        nb, params = stored_neighbors(adata, neighbors_key)
+        nb, _ = stored_neighbors(adata, neighbors_key)
         if nb.k < k:
             msg = (
                 f"uns[{neighbors_key!r}] holds {nb.k} neighbours per gene, the model needs "
@@ -140,13 +123,7 @@ def resolve_tissue_correlation(
     key: str | None,
     sources: InputSources,
 ) -> np.ndarray:
-    """``(T, T)`` correlation aligned to ``tissues``: ``uns[key]`` or computed from ``Y_ref``.
-
-    Raises
-    ------
-    ValueError
-        If the stored matrix lacks tissues of ``adata`` or has NaN.
-    """
+    """``(T, T)`` correlation aligned to ``tissues``: ``uns[key]`` or computed from ``Y_ref``."""
     C = read_tissue_correlation(adata, key) if key is not None else None
     if C is None:
         with timed("tissue_correlation"):
@@ -179,12 +156,7 @@ def build_inputs(
     feature_names: list[str] | None = None,
     window: tuple[int, int] = (DEFAULT_UPSTREAM, DEFAULT_DOWNSTREAM),
 ) -> GeneInputs:
-    """Assemble :class:`~geneimpute.models.GeneInputs` from ``adata.var`` and stored keys.
-
-    ``feature_names`` (from a trained model) fixes the hand-made feature columns; a column the
-    model knows but ``var`` lacks raises ``KeyError``. ``window`` is the CNN's promoter window
-    (bp upstream, downstream of the TSS).
-    """
+    """Assemble :class:`~geneimpute.models.GeneInputs` (``feature_names``: a model's columns)."""
     var = adata.var
     with timed("gene_features"):
         table = gene_feature_table(var, promoter_key, use_structure=use_structure)

@@ -1,8 +1,4 @@
-"""Readers of what ``pp`` (or the user) stored in an AnnData: promoters, neighbours, correlations.
-
-Each takes the AnnData (or its ``var``) and a key, and returns arrays or DataFrames; nothing
-here writes.
-"""
+"""Readers of what ``pp`` (or a user) stored in an AnnData: promoters, neighbours, correlations."""
 
 from __future__ import annotations
 
@@ -30,13 +26,7 @@ def promoter_onehot(
     upstream: int = DEFAULT_UPSTREAM,
     downstream: int = DEFAULT_DOWNSTREAM,
 ) -> np.ndarray:
-    """``(n_genes, upstream + downstream + 1, 5)`` one-hot promoters (zeros without).
-
-    Uses ``var[f"{promoter_key}_tss_index"]`` to align sequences on the TSS in the window
-    ``-upstream..+downstream`` bp (default -249..+50, 300 bp; see
-    :func:`~geneimpute._core.sequence.promoter_matrix`); longer records are cut to the window
-    before encoding.
-    """
+    """``(n_genes, upstream + downstream + 1, 5)`` one-hot promoters, TSS-aligned (or zeros)."""
     if promoter_key is None or promoter_key not in var.columns:
         return np.zeros((len(var), upstream + downstream + 1, 5), np.float32)
     tss_col = f"{promoter_key}_tss_index"
@@ -51,13 +41,7 @@ def promoter_onehot(
 
 
 def stored_neighbors(adata: AnnData, key: str) -> tuple[GenomicNeighbors, dict]:
-    """Read :func:`~geneimpute.pp.neighbor_features` output under ``uns[key]`` / ``varp``.
-
-    Raises
-    ------
-    KeyError
-        If ``uns[key]`` is not neighbour output or its ``varp`` graph is missing.
-    """
+    """Read :func:`~geneimpute.pp.neighbor_features` output under ``uns[key]`` / ``varp``."""
     info = adata.uns[key]
     if not isinstance(info, dict) or "distances_key" not in info or "params" not in info:
         msg = (
@@ -74,11 +58,7 @@ def stored_neighbors(adata: AnnData, key: str) -> tuple[GenomicNeighbors, dict]:
 
 
 def read_tissue_correlation(adata: AnnData, key: str) -> pd.DataFrame | None:
-    """Return the tissue x tissue DataFrame under ``uns[key]`` (written by pp or by the user).
-
-    Accepts :func:`~geneimpute.pp.tissue_correlation` output (a dict with ``"correlation"``) or
-    a plain DataFrame; returns None when absent.
-    """
+    """Return the tissue x tissue DataFrame under ``uns[key]`` (pp's dict or a user's), or None."""
     if key not in adata.uns:
         return None
     C = adata.uns[key]

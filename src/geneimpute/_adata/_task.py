@@ -49,68 +49,6 @@ class ExpressionTask:
         }
 
 
-def _check_reference(
-    adata: AnnData,
-    ref: np.ndarray,
-    target: np.ndarray,
-    finite: np.ndarray,
-    mostly: np.ndarray,
-    *,
-    genes_given: bool,
-    reference_given: bool,
-) -> None:
-    """Raise on reference genes that are targets or never measured; warn on genes left out."""
-    overlap = ref & target
-    if genes_given and overlap.any():
-        msg = f"{int(overlap.sum())} genes are both reference and target genes"
-        raise ValueError(msg)
-    unmeasured = ref & ~finite.any(axis=1)
-    if unmeasured.any():
-        names = list(adata.var_names[unmeasured][:5])
-        msg = (
-            f"{int(unmeasured.sum())} reference genes have no measured value (all NaN, e.g. "
-            f"{names}); exclude them from reference= (they can be imputed with genes=)"
-        )
-        raise ValueError(msg)
-    if not reference_given:
-        left_out = finite.any(axis=1) & ~mostly
-        if left_out.any():
-            warn_data(
-                f"{int(left_out.sum())} genes measured in fewer than half of the tissues are "
-                "not used as reference genes (training targets and neighbours); pass "
-                "reference= to choose",
-                stacklevel=5,
-            )
-
-
-def _check_targets(target: np.ndarray, is_sparse: bool) -> None:
-    """Raise when no gene is to be imputed (saying why a sparse matrix has no NaN)."""
-    if target.any():
-        return
-    msg = (
-        "no genes to impute: every gene has a complete profile; pass genes= (a boolean "
-        "var column or mask, with overwrite=True) to re-estimate measured genes"
-    )
-    if is_sparse:
-        msg += (
-            ". The expression is a sparse matrix: its implicit zeros are measured zeros, "
-            "not missing values; store missing values as NaN in a dense matrix"
-        )
-    raise ValueError(msg)
-
-
-def _warn_every_nan(counts: dict[str, int]) -> None:
-    """Warn that partly measured genes are imputed too (``genes=None``)."""
-    if counts["n_genes_partly_missing"]:
-        warn_data(
-            f"imputing every NaN value: {counts['n_genes_fully_missing']} genes with no "
-            f"measured tissue and {counts['n_genes_partly_missing']} partly measured genes "
-            f"({counts['n_missing_values_partly_missing']} NaN values; measured values are "
-            "kept unchanged); pass genes= to choose",
-            stacklevel=5,
-        )
-
-
 def prepare_task(
     adata: AnnData,
     genes: str | Sequence[bool] | np.ndarray | None,
@@ -126,13 +64,9 @@ def prepare_task(
     check_coordinates(adata.var)
     is_sparse = sparse.issparse(expression_source(adata, layer))
     X = get_expression(adata, layer)
-    check_expression(
-        X,
-        is_log1p=is_log1p,
-        what="adata.X" if layer is None else f"adata.layers[{layer!r}]",
-        names=(adata.obs_names, adata.var_names),
-        stacklevel=5,
-    )
+    what = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    names = (adata.obs_names, adata.var_names)
+    check_expression(X, is_log1p=is_log1p, what=what, names=names, stacklevel=5)
     Y = to_log1p(X, not is_log1p).T
     finite = np.isfinite(Y)
     complete = finite.all(axis=1)
@@ -141,17 +75,36 @@ def prepare_task(
     # genes=None: partly measured genes are targets *and* (measured in >= half the tissues)
     # reference genes; genes chosen by the user are re-estimated, so never train on themselves
     ref = gene_mask(adata, reference, mostly if genes is None else mostly & ~target, "reference")
-    _check_reference(
-        adata,
-        ref,
-        target,
-        finite,
-        mostly,
-        genes_given=genes is not None,
-        reference_given=reference is not None,
-    )
-    if require_targets:
-        _check_targets(target, is_sparse)
+    overlap, unmeasured = ref & target, ref & ~finite.any(axis=1)
+    if genes is not None and overlap.any():
+        msg = f"{int(overlap.sum())} genes are both reference and target genes"
+        raise ValueError(msg)
+    if unmeasured.any():
+        msg = (
+            f"{int(unmeasured.sum())} reference genes have no measured value (all NaN, e.g. "
+            f"{list(adata.var_names[unmeasured][:5])}); exclude them from reference= (they can "
+            "be imputed with genes=)"
+        )
+        raise ValueError(msg)
+    left_out = finite.any(axis=1) & ~mostly
+    if reference is None and left_out.any():
+        warn_data(
+            f"{int(left_out.sum())} genes measured in fewer than half of the tissues are "
+            "not used as reference genes (training targets and neighbours); pass "
+            "reference= to choose",
+            stacklevel=4,
+        )
+    if require_targets and not target.any():
+        msg = (
+            "no genes to impute: every gene has a complete profile; pass genes= (a boolean "
+            "var column or mask, with overwrite=True) to re-estimate measured genes"
+        )
+        if is_sparse:
+            msg += (
+                ". The expression is a sparse matrix: its implicit zeros are measured zeros, "
+                "not missing values; store missing values as NaN in a dense matrix"
+            )
+        raise ValueError(msg)
     if ref.sum() < 20:
         msg = (
             f"only {int(ref.sum())} reference genes (measured in at least half of the "
@@ -164,6 +117,13 @@ def prepare_task(
     else:
         rule = "complete_profiles" if complete[ref].all() else "measured_in_half_the_tissues"
     task = ExpressionTask(X, Yref, ref, target, Y, rule, layer, is_log1p)
-    if require_targets and genes is None:
-        _warn_every_nan(task.counts())
+    counts = task.counts()
+    if require_targets and genes is None and counts["n_genes_partly_missing"]:
+        warn_data(
+            f"imputing every NaN value: {counts['n_genes_fully_missing']} genes with no "
+            f"measured tissue and {counts['n_genes_partly_missing']} partly measured genes "
+            f"({counts['n_missing_values_partly_missing']} NaN values; measured values are "
+            "kept unchanged); pass genes= to choose",
+            stacklevel=4,
+        )
     return task

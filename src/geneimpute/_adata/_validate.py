@@ -58,17 +58,9 @@ def check_intervals(
     strand: pd.Series | None = None,
     strand_hint: str = "",
 ) -> None:
-    """Raise if genomic intervals are unusable: the one check of ``var`` and of annotations.
+    """Raise unless each row has a chromosome, ``0 <= start <= end`` and (given) a ``+``/``-``.
 
-    Rows (``what``, named by ``names``) need a non-empty chromosome name, numeric
-    ``0 <= start <= end`` (0-based half-open bp) and, when ``strand`` is given, ``+``/``-``
-    (``strand_hint`` is appended to that message). ``source`` names the table in messages
-    (``"adata.var"``, ``"the annotation"``, a file name).
-
-    Raises
-    ------
-    ValueError
-        On the first kind of problem found, with the count and a few names.
+    The one check of ``var`` and of annotations; messages name ``source`` and ``names``.
     """
     chrom = chrom.astype("string").str.strip()
     empty = (chrom.isna() | (chrom == "")).to_numpy()
@@ -89,7 +81,7 @@ def check_intervals(
         raise ValueError(msg)
     wrong = (hi < lo) | (lo < 0)
     if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
+        i = int(wrong.argmax())  # the first
         msg = (
             f"{source}: {int(wrong.sum())} {what} have end < start or a negative start "
             f"(0-based half-open bp expected), e.g. {names[i]}: start {lo[i]:.0f}, "
@@ -109,12 +101,10 @@ def check_intervals(
         raise ValueError(msg)
 
 
-def check_coordinates(var: pd.DataFrame, *, require_tss: bool = False) -> None:
-    """Raise a clear error if gene coordinates are missing or malformed.
+def check_coordinates(var: pd.DataFrame) -> None:
+    """Raise if ``chrom``/``start``/``end``/``strand`` or ``tss`` are missing or malformed.
 
-    Checks the ``chrom``, ``start``, ``end``, ``strand`` columns (no NaN, no empty chromosome
-    name, ``+``/``-`` strands, ``0 <= start <= end``) and, when present, ``tss`` (not negative,
-    at most 100 kb outside the gene body; a TSS outside the body but closer is warned about).
+    A ``tss`` may not be negative or more than 100 kb outside the gene body (closer: warned).
     """
     missing = [c for c in COORD_COLUMNS if c not in var.columns]
     if missing:
@@ -124,8 +114,6 @@ def check_coordinates(var: pd.DataFrame, *, require_tss: bool = False) -> None:
         )
         raise KeyError(msg)
     bad = var[list(COORD_COLUMNS)].isna().any(axis=1)
-    if require_tss and "tss" in var.columns:
-        bad |= var["tss"].isna()
     if bad.any():
         names = list(var.index[bad][:5])
         msg = (
@@ -176,12 +164,9 @@ def check_expression(
     names: tuple | None = None,
     stacklevel: int = 4,
 ) -> None:
-    """Validate expression values (dense, ``(n_obs, n_vars)``) against their declared units.
+    """Raise on +/-inf, negative values, TPM > 1e7 or log1p > 20; warn on TPM that looks log1p.
 
-    Raises on +/-inf, negative values, TPM above 1e7 (TPM sums to 1e6 per sample), log1p
-    values above 20; warns when values declared as TPM look like log1p(TPM) (max < 20).
-    ``names`` = (obs_names, var_names) to name the first bad entry; ``stacklevel`` goes to
-    :func:`~geneimpute._logging.warn_data` (4: the caller's caller).
+    ``names`` = (obs_names, var_names) name the first bad entry of the dense ``X``.
     """
 
     def where(mask: np.ndarray) -> str:

@@ -11,35 +11,22 @@ from anndata import AnnData
 
 from .._adata import check_unique_var_names, gene_mask, promoter_onehot
 from .._core.sequence import window_sequences
+from .._docs import doc_params
 from ..models import HybridImputer
 
 
 def _readout(net, tissue: int | None, sd: np.ndarray):
-    """CNN branch of a network read out to one scalar per gene (of an ensemble: the mean).
-
-    In log1p units: the network's read-out (tissue z-scores) is scaled by the tissue
-    standard deviations ``sd`` (the added tissue means carry no attribution).
-    """
+    """Return the CNN branch read out to log1p units per gene (the mean over an ensemble)."""
     import torch
-    from torch import nn
 
     scale = torch.from_numpy(np.asarray(sd, dtype=np.float32))
-
-    # the ensemble of out-of-fold networks reads out their mean
     members = getattr(net, "members", [net])
 
-    class _PromoterReadout(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.cnns = nn.ModuleList([m.cnn for m in members])
-            self.heads = nn.ModuleList([m.cnn_head for m in members])
+    def readout(x):
+        out = torch.stack([m.cnn_head(m.cnn(x)) for m in members]).mean(dim=0) * scale
+        return out.mean(dim=1) if tissue is None else out[:, tissue]
 
-        def forward(self, x):
-            out = torch.stack([h(c(x)) for c, h in zip(self.cnns, self.heads, strict=True)])
-            out = out.mean(dim=0) * scale
-            return out.mean(dim=1) if tissue is None else out[:, tissue]
-
-    return _PromoterReadout()
+    return readout
 
 
 def _require(module: str, extra: str = "interpret"):
@@ -69,11 +56,7 @@ def _jaspar_motifs(release: str) -> list[tuple[str, str, np.ndarray]]:
 
 
 def _best_motif(seq: str, motifs: list[tuple[str, str, np.ndarray]]) -> tuple[str, str, float]:
-    """Best JASPAR match of a k-mer on either strand: relative PSSM score of the overlap.
-
-    The k-mer is slid along each motif (or the motif along the k-mer when shorter); the score
-    of the overlapping columns is scaled to 0-1 between their minimum and maximum.
-    """
+    """Best JASPAR match of a k-mer on either strand: the overlap's PSSM score scaled to 0-1."""
     idx = {"A": 0, "C": 1, "G": 2, "T": 3}
     comp = str.maketrans("ACGT", "TGCA")
     best = ("", "", 0.0)
@@ -95,6 +78,30 @@ def _best_motif(seq: str, motifs: list[tuple[str, str, np.ndarray]]) -> tuple[st
     return best
 
 
+def _top_kmers(
+    attr: np.ndarray, seq_of: list[str], rows: np.ndarray, kmer: int, top_k: int
+) -> pd.DataFrame:
+    """Return the ``top_k`` k-mers most often a gene's best-scoring ``kmer``-bp window."""
+    counts: Counter[str] = Counter()
+    scores: dict[str, list[float]] = {}
+    for i in rows:
+        w = pd.Series(attr[i]).rolling(kmer).sum().to_numpy()[kmer - 1 :]
+        if np.all(np.isnan(w)):
+            continue
+        j = int(np.nanargmax(w))
+        km = seq_of[i][j : j + kmer]
+        if len(km) == kmer and "N" not in km:
+            counts[km] += 1
+            scores.setdefault(km, []).append(float(w[j]))
+    top = pd.DataFrame(
+        [(k, n, float(np.mean(scores[k]))) for k, n in counts.most_common(top_k)],
+        columns=["kmer", "n_genes", "mean_attribution"],
+    )
+    top["jaspar_id"], top["jaspar_name"], top["motif_score"] = "", "", np.nan
+    return top
+
+
+@doc_params()
 def attribute_promoters(
     adata: AnnData,
     model: HybridImputer,
@@ -113,12 +120,11 @@ def attribute_promoters(
 ) -> AnnData | None:
     """Per-base contributions of the promoter CNN, by Integrated Gradients (captum).
 
-    For each gene, Integrated Gradients (Sundararajan et al., ICML 2017) of the CNN branch's
-    read-out (mean log1p TPM over tissues, or one ``tissue``) with respect to the one-hot
-    promoter, from a baseline with the same observed positions but no base identity; summed
-    over the four bases gives one score per position (log1p TPM contributed). The
-    highest-scoring ``kmer``-bp windows are pooled over genes and, where ``jaspar_release`` is
-    set, matched to JASPAR CORE vertebrate motifs (via ``pyjaspar``).
+    Integrated Gradients (Sundararajan et al., ICML 2017) of the CNN branch's read-out (mean
+    log1p TPM over tissues, or one ``tissue``) with respect to the one-hot promoter, from a
+    baseline without base identity, summed over the bases: log1p TPM contributed per
+    position. Each gene's best ``kmer``-bp window is pooled over genes and matched to JASPAR
+    CORE vertebrate motifs (``pyjaspar``).
 
     Parameters
     ----------
@@ -146,16 +152,14 @@ def attribute_promoters(
         Keys written.
     batch_size
         Genes per attribution batch.
-    copy
-        Return a modified copy instead of writing in place.
+    {copy}
 
     Returns
     -------
-    Writes ``adata.varm[key_added]``: float32 ``(n_genes, L)`` with the model's promoter window
-    ``L = promoter_upstream + promoter_downstream + 1`` (300 by default), position ``i`` = bp
-    ``i - promoter_upstream`` (``i - 249``) relative to the TSS (log1p units), NaN for genes
-    not explained or without sequence at that position; ``adata.uns[key_added]``: ``params``
-    and ``top_kmers`` (DataFrame: ``kmer``, ``n_genes``, ``mean_attribution``, ``jaspar_id``,
+    ``None``, or the modified copy with ``copy=True``. Writes ``varm[key_added]`` (float32
+    ``(n_genes, L)`` over the model's window, position ``i`` = bp ``i - promoter_upstream``
+    from the TSS; NaN where not explained or without sequence) and ``uns[key_added]``:
+    ``params`` and ``top_kmers`` (``kmer``, ``n_genes``, ``mean_attribution``, ``jaspar_id``,
     ``jaspar_name``, ``motif_score``).
 
     Raises
@@ -206,23 +210,8 @@ def attribute_promoters(
         per_base = a[:, :, :4].sum(dim=2).detach().numpy()
         per_base[X[r][:, :, 4] == 0] = np.nan
         attr[r] = per_base
-    seq_of = window_sequences(X)  # top window per gene -> k-mer counts
-    counts: Counter[str] = Counter()
-    scores: dict[str, list[float]] = {}
-    for i in rows:
-        w = pd.Series(attr[i]).rolling(kmer).sum().to_numpy()[kmer - 1 :]
-        if np.all(np.isnan(w)):
-            continue
-        j = int(np.nanargmax(w))
-        km = seq_of[i][j : j + kmer]
-        if len(km) == kmer and "N" not in km:
-            counts[km] += 1
-            scores.setdefault(km, []).append(float(w[j]))
-    top = pd.DataFrame(
-        [(k, n, float(np.mean(scores[k]))) for k, n in counts.most_common(top_k)],
-        columns=["kmer", "n_genes", "mean_attribution"],
-    )
-    top["jaspar_id"], top["jaspar_name"], top["motif_score"] = "", "", np.nan
+
+    top = _top_kmers(attr, window_sequences(X), rows, kmer, top_k)
     if jaspar_release and len(top):
         motifs = _jaspar_motifs(jaspar_release)
         for j, km in enumerate(top["kmer"]):
@@ -230,7 +219,6 @@ def attribute_promoters(
             if score >= min_motif_score:
                 top.loc[j, ["jaspar_id", "jaspar_name"]] = mid, name
                 top.loc[j, "motif_score"] = score
-
     adata = adata.copy() if copy else adata
     adata.varm[key_added] = attr
     adata.uns[key_added] = {

@@ -11,12 +11,14 @@ from anndata import AnnData
 
 from .._adata import InputSources, prepare_task, resolve_neighbors
 from .._core.neighbors import GenomicNeighbors, idw_profiles, idw_weights
+from .._docs import doc_params
 from .._logging import warn_data
 from ..models._conformal import TissueConformal, floor_sigmas
-from ._write import (
+from ._model import (
     check_interval,
     gene_reliability,
     interval_layers,
+    units_of,
     write_imputed,
     write_intervals,
 )
@@ -25,11 +27,7 @@ from ._write import (
 def idw_spread(
     Y: np.ndarray, nb: GenomicNeighbors, k: int, use_distance: bool, profiles: np.ndarray
 ) -> np.ndarray:
-    """Weighted sd of the ``k`` neighbours' values around their weighted mean, ``(n, T)``.
-
-    The difficulty estimate of the distance-based method's intervals: where a gene's
-    neighbours disagree, its profile is uncertain. NaN for genes without neighbours.
-    """
+    """Weighted sd of the ``k`` neighbours' values around ``profiles`` (the interval difficulty)."""
     idx, w = idw_weights(nb, k, use_distance)
     valid = idx >= 0
     vals = np.where(valid[:, :, None], Y[np.where(valid, idx, 0)], 0.0)
@@ -42,6 +40,7 @@ def idw_spread(
     return out
 
 
+@doc_params()
 def impute_neighbors(
     adata: AnnData,
     genes: str | Sequence[bool] | np.ndarray | None = None,
@@ -76,18 +75,13 @@ def impute_neighbors(
         ``"inverse_distance"`` or ``"uniform"``.
     layer, is_log1p, overwrite, copy
         As :func:`~geneimpute.tl.impute_expression`.
-    neighbors_key
-        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output, read when present
-        (it must hold at least ``k`` neighbours); None or an absent key searches neighbours.
-    key_added
-        Layer name for the result (and ``uns`` key of its parameters).
-    interval
-        Confidence of the prediction interval of every imputed value (None: none). The same
-        conformal method as :func:`~geneimpute.tl.impute_expression` (Mondrian by tissue,
-        genes exchangeable): residuals of the reference genes' own distance-based profiles
-        (a gene is never its own neighbour, so they are out-of-sample), scaled by the
-        weighted sd of the neighbours' values (the difficulty), so the two methods' intervals
-        can be compared at equal coverage.
+    {neighbors_key}
+        It must hold at least ``k`` neighbours.
+    {key_added}
+    {interval}
+        The residuals are those of the reference genes' own distance-based profiles (a gene is
+        never its own neighbour), the difficulty the weighted sd of the neighbours' values, so
+        the hybrid's and this method's intervals can be compared at equal coverage.
 
     Returns
     -------
@@ -152,7 +146,7 @@ def impute_neighbors(
             "k": int(k),
             "weighting": weighting,
             "is_log1p": bool(is_log1p),
-            "units": "log1p_TPM" if is_log1p else "TPM",
+            "units": units_of(is_log1p),
             "n_genes_imputed": int(len(rows)),
             "n_values_imputed": n_filled,
             "n_genes_without_neighbors": n_none,

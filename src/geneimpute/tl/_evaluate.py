@@ -77,9 +77,8 @@ def evaluate(
         msg = f"adata.layers has no {key!r}; run impute_expression or impute_neighbors first"
         raise KeyError(msg)
     if isinstance(truth, AnnData):
-        if list(truth.var_names) != list(adata.var_names) or list(truth.obs_names) != list(
-            adata.obs_names
-        ):
+        same = list(truth.var_names) == list(adata.var_names)
+        if not same or list(truth.obs_names) != list(adata.obs_names):
             msg = "truth must have the same tissues and genes, in the same order, as adata"
             raise ValueError(msg)
         T = get_expression(truth, truth_layer)
@@ -89,22 +88,16 @@ def evaluate(
         msg = f"truth has shape {T.shape}, adata {adata.shape}"
         raise ValueError(msg)
     mask_key = f"{key}_mask"
-    default = np.asarray(
-        np.asarray(adata.layers[mask_key]).any(axis=0)
-        if mask_key in adata.layers
-        else np.ones(adata.n_vars, bool),
-        dtype=bool,
-    )
-    sel = gene_mask(adata, genes, default, "genes")
+    has_mask = mask_key in adata.layers
+    default = np.asarray(adata.layers[mask_key]).any(axis=0) if has_mask else True
+    sel = gene_mask(adata, genes, np.broadcast_to(default, adata.n_vars), "genes")
     if is_log1p is None:
-        params = (
-            adata.uns.get(key, {}).get("params", {}) if isinstance(adata.uns.get(key), dict) else {}
-        )
-        is_log1p = bool(params.get("is_log1p", False))
+        info = adata.uns.get(key)
+        is_log1p = isinstance(info, dict) and bool(info.get("params", {}).get("is_log1p", False))
     truth_log1p = is_log1p if truth_is_log1p is None else truth_is_log1p
     P = to_log1p(get_expression(adata, key), not is_log1p)[:, sel].T
     Tt = to_log1p(T, not truth_log1p)[:, sel].T
-    if mask_key in adata.layers:
+    if has_mask:
         M = np.asarray(adata.layers[mask_key], dtype=bool)[:, sel].T
         if only_imputed is None:
             only_imputed = bool((M.any(axis=1) & ~M.all(axis=1)).any())

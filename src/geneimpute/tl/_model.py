@@ -1,19 +1,27 @@
-"""Apply a fitted hybrid to an AnnData: load it, check the data against its setup, predict."""
+"""Apply a fitted hybrid to an AnnData: load it, check the data against it, predict, write."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from anndata import AnnData
 
-from .._adata import ExpressionTask, InputSources, build_inputs
+from .._adata import (
+    ExpressionTask,
+    InputSources,
+    build_inputs,
+    read_tissue_correlation,
+    tissue_frame,
+)
 from .._logging import logger, warn_data
-from .._settings import Accelerator
 from ..models import GeneInputs, HybridImputer
 from ..models._pretrained import PRETRAINED, pretrained
+
+if TYPE_CHECKING:
+    from ._train import HybridFitSpec
 
 
 class Prediction(NamedTuple):
@@ -33,20 +41,7 @@ def units_of(is_log1p: bool) -> str:
 def resolve_model(
     model: HybridImputer | str | Path | None, is_log1p: bool | None
 ) -> tuple[HybridImputer | None, str, bool]:
-    """Load a saved model directory or a pretrained model by name; ``(model, source, is_log1p)``.
-
-    A string names a directory when one exists at that path, else a pretrained model
-    (:func:`geneimpute.models.list_pretrained`).
-
-    ``is_log1p=None`` takes the model's training units (TPM when there is no model).
-
-    Raises
-    ------
-    TypeError
-        If ``model`` is neither a HybridImputer, a path nor None.
-    FileNotFoundError
-        If a string is neither an existing directory nor a pretrained name.
-    """
+    """``(model, source, is_log1p)``: a directory or pretrained name loaded; None: its units."""
     source = "given"
     if isinstance(model, str | Path):
         source = str(model)
@@ -94,12 +89,7 @@ def check_model_setup(
 def check_scale(
     model: HybridImputer, Y: np.ndarray, reference: np.ndarray, *, stacklevel: int = 4
 ) -> None:
-    """Warn when the reference genes' mean log1p level differs from the model's training data.
-
-    A shift of more than 1 log1p unit in the median tissue means that the data's units differ
-    from what was declared (log1p data declared TPM is logged twice, for example).
-    ``stacklevel`` goes to :func:`~geneimpute._logging.warn_data` (4: the caller's caller).
-    """
+    """Warn when the reference genes' median log1p level is > 1 off the model's training data."""
     if not reference.any():
         return
     with np.errstate(invalid="ignore"):
@@ -117,14 +107,7 @@ def check_scale(
 def model_tissue_order(
     tissues: Sequence[str], model: HybridImputer, *, allow_missing: bool = False
 ) -> tuple[np.ndarray, list]:
-    """Positions in ``tissues`` of the model's tissues (-1: absent), and the data's extras.
-
-    Raises
-    ------
-    ValueError
-        If a tissue of the model is not in ``tissues`` (unless ``allow_missing``), naming the
-        model's missing tissues and the data's unmatched ones.
-    """
+    """Positions in ``tissues`` of the model's tissues (-1: absent), and the data's extras."""
     names = [str(t) for t in tissues]
     pos = {t: i for i, t in enumerate(names)}
     missing = [t for t in model.tissues_ if t not in pos]
@@ -152,12 +135,7 @@ def model_tissue_order(
 def model_tissue_values(
     Y: np.ndarray, order: np.ndarray, model: HybridImputer, reference: np.ndarray
 ) -> np.ndarray:
-    """``Y`` (genes x data tissues, log1p) in the model's tissue order.
-
-    Model tissues absent from the data (``order == -1``) are estimated for the reference genes
-    as the conditional mean of a Gaussian with the model's tissue correlation, given the
-    gene's z-scored values in the present tissues (clipped at 0); NaN for other genes.
-    """
+    """``Y`` in the model's tissue order; absent ones Gaussian-estimated for reference genes."""
     present = order >= 0
     Ym = np.full((len(Y), len(order)), np.nan)
     Ym[:, present] = Y[:, order[present]]
@@ -181,14 +159,7 @@ def condition_on_observed(
     rows: np.ndarray,
     overwrite: bool,
 ) -> np.ndarray | None:
-    """Complete partly measured target genes from their measured tissues, or None.
-
-    ``pred`` is ``(len(rows), n_model_tissues)`` log1p; the hybrid's errors in a gene's
-    measured tissues are carried to its missing ones through their covariance over tissues
-    (:class:`~geneimpute.models.ObservedTissueConditioner`). None when no target is partly
-    measured, with ``overwrite`` (the measured values are then not trusted), or for a model
-    without the error covariance (warned).
-    """
+    """Complete partly measured targets from their measured tissues (``pred``: log1p), or None."""
     if overwrite or not task.partial[rows].any():
         return None
     if model.conditioner_ is None:
@@ -210,33 +181,122 @@ def predict_hybrid(
     Y: np.ndarray,
     reference: np.ndarray,
     rows: np.ndarray,
-    *,
-    promoter_key: str | None,
-    neighbors_key: str | None,
-    accelerator: Accelerator | None,
+    spec: HybridFitSpec,
     sources: InputSources,
     inputs: GeneInputs | None = None,
+    *,
     with_sigma: bool = False,
 ) -> Prediction:
-    """Predict log1p profiles of ``rows`` (``Y`` genes x model tissues, NaN off reference).
-
-    With ``with_sigma`` (a calibrated model), also the difficulty estimates for intervals.
-    """
+    """Predict log1p profiles of ``rows`` (``Y``: genes x model tissues); sigma on request."""
     if inputs is None:
         use_promoter = "promoter" in model.features_
         inputs = build_inputs(
             adata,
             reference,
             k=model.config.k_neighbors,
-            promoter_key=(promoter_key or model.setup_.promoter_key) if use_promoter else None,
-            neighbors_key=neighbors_key,
+            promoter_key=(spec.promoter_key or model.setup_.promoter_key) if use_promoter else None,
+            neighbors_key=spec.neighbors_key,
             use_structure=True,
             sources=sources,
             feature_names=model.feature_names_,
             window=model.config.promoter_window,
         )
     out = model.predict(
-        Y, inputs, rows, accelerator=accelerator, return_embedding=True, return_sigma=with_sigma
+        Y,
+        inputs,
+        rows,
+        accelerator=spec.accelerator,
+        return_embedding=True,
+        return_sigma=with_sigma,
     )
     pred, emb, sigma = out if with_sigma else (*out, None)
     return Prediction(pred, emb, inputs, sigma)
+
+
+def check_interval(interval: float | None) -> None:
+    """Raise ``ValueError`` unless ``interval`` is None or a confidence strictly in (0, 1)."""
+    if interval is not None and not (
+        isinstance(interval, float | int) and not isinstance(interval, bool) and 0 < interval < 1
+    ):
+        msg = f"interval must be a confidence in (0, 1) such as 0.9, or None; got {interval!r}"
+        raise ValueError(msg)
+
+
+def write_imputed(
+    adata: AnnData,
+    task: ExpressionTask,
+    pred_log1p: np.ndarray,
+    *,
+    key_added: str,
+    overwrite: bool,
+) -> int:
+    """Fill the targets' NaN (``overwrite``: all) cells into ``layers[key_added]``, its mask."""
+    is_log1p = task.is_log1p
+    src = adata.X if task.layer is None else adata.layers[task.layer]
+    src = src.toarray() if hasattr(src, "toarray") else np.asarray(src)
+    dtype = src.dtype if np.issubdtype(src.dtype, np.floating) else np.float32
+    out = np.array(src, dtype=dtype, copy=True)
+    rows = np.flatnonzero(task.target)
+    values = pred_log1p.T if is_log1p else np.expm1(np.clip(pred_log1p, 0, None)).T
+    fill = np.zeros(out.shape, dtype=bool)
+    block = out[:, rows]
+    sel = np.ones(block.shape, bool) if overwrite else ~np.isfinite(block)
+    sel &= np.isfinite(values)
+    block[sel] = values[sel].astype(dtype)
+    out[:, rows], fill[:, rows] = block, sel
+    adata.layers[key_added], adata.layers[f"{key_added}_mask"] = out, fill
+    return int(fill.sum())
+
+
+def interval_layers(
+    lower: np.ndarray, upper: np.ndarray, order: np.ndarray, n_obs: int, is_log1p: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_rows, n_obs)`` bounds in the data's tissue order and units (NaN off the model)."""
+    out = []
+    for b in (lower, upper):
+        full = np.full((len(b), n_obs), np.nan)
+        full[:, order] = b if is_log1p else np.expm1(np.clip(b, 0, None))
+        out.append(full)
+    return out[0], out[1]
+
+
+def gene_reliability(
+    pred: np.ndarray, lower: np.ndarray, upper: np.ndarray, tissue_mean: np.ndarray
+) -> np.ndarray:
+    """Per gene: sd over tissues of the tissue-centred prediction / mean interval half-width."""
+    pattern = np.std(pred - tissue_mean, axis=1)
+    half = np.mean((upper - lower) / 2, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(half > 0, pattern / half, np.nan)
+
+
+def write_intervals(
+    adata: AnnData,
+    key_added: str,
+    rows: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    reliability: np.ndarray,
+) -> None:
+    """Write ``layers[f"{key}_lower|_upper"]`` (imputed entries only) and the reliability."""
+    mask = np.asarray(adata.layers[f"{key_added}_mask"])
+    dtype = adata.layers[key_added].dtype
+    for name, b in zip(("lower", "upper"), bounds, strict=True):
+        full = np.full(adata.shape, np.nan, dtype=dtype)
+        full[:, rows] = b.T
+        full[~mask] = np.nan
+        adata.layers[f"{key_added}_{name}"] = full
+    rel = np.full(adata.n_vars, np.nan)
+    rel[rows] = reliability
+    adata.var[f"{key_added}_reliability"] = rel
+
+
+def model_correlation_entry(
+    adata: AnnData, key: str | None, model: HybridImputer, source: str
+) -> dict | None:
+    """Return the model's correlation for an absent ``uns[key]`` (as ``pp`` writes it), or None."""
+    if key is None or read_tissue_correlation(adata, key) is not None:
+        return None
+    return {
+        "correlation": tissue_frame(model.tissue_correlation_, model.tissues_),
+        "params": {"source": source},
+    }

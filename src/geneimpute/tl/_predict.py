@@ -21,11 +21,11 @@ from .._core.sequence import (
     crop_to_window,
     encode_promoters,
 )
+from .._docs import doc_params
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from ..models import GeneInputs, HybridImputer
-from ._model import resolve_model
-from ._write import check_interval, gene_reliability
+from ._model import check_interval, gene_reliability, resolve_model
 
 #: Pretrained models :func:`predict_profiles` picks with ``model="auto"``.
 SEQUENCE_MODEL = "gtex_v8_37tissues_sequence"
@@ -40,18 +40,14 @@ def _as_series(data: str | Path | Mapping[str, str] | pd.Series) -> tuple[pd.Ser
         from ..pp import read_fasta
 
         return read_fasta(data), f"FASTA {data}"
-    if isinstance(data, Mapping):
-        data = pd.Series(dict(data), dtype=object)
-        source = "mapping"
-    elif isinstance(data, pd.Series):
-        source = "Series"
-    else:
+    if not isinstance(data, Mapping | pd.Series):
         msg = (
             "sequences must be a FASTA path, a {name: sequence} mapping, a pandas Series or an "
             f"AnnData with promoters in var, got {type(data).__name__}"
         )
         raise TypeError(msg)
-    s = data.copy()
+    source = "Series" if isinstance(data, pd.Series) else "mapping"
+    s = data.copy() if isinstance(data, pd.Series) else pd.Series(dict(data), dtype=object)
     s.index = s.index.astype(str)
     if s.index.duplicated().any():
         dup = sorted(set(s.index[s.index.duplicated()]))
@@ -68,6 +64,7 @@ def _as_series(data: str | Path | Mapping[str, str] | pd.Series) -> tuple[pd.Ser
 
 
 def _tss_positions(seqs: pd.Series, tss_index: int | Mapping[str, int] | pd.Series | None):
+    """Return the 0-based TSS index of each sequence (each must be the window without one)."""
     L = DEFAULT_UPSTREAM + DEFAULT_DOWNSTREAM + 1
     if tss_index is None:
         lens = seqs.str.len()
@@ -135,26 +132,21 @@ def _gene_table(
     # validate whole records before cropping (a 10.5 kb record is never one-hot encoded)
     check_letters(seqs, what=source)
     check_tss(seqs.tolist(), tss, what=source)
-    cropped = seqs.copy()
-    new_tss = np.full(len(seqs), -1, dtype=np.int64)
-    if has.any():
-        c, t = crop_to_window(
-            seqs[has].tolist(), tss[has], upstream=window[0], downstream=window[1]
-        )
-        cropped[has] = c
-        new_tss[has] = t
-    var[promoter_key] = cropped.to_numpy()
-    var[tss_col] = new_tss
+    cropped, new_tss = seqs.copy(), np.full(len(seqs), -1, dtype=np.int64)
+    up, down = window
+    cropped[has], new_tss[has] = crop_to_window(
+        seqs[has].tolist(), tss[has], upstream=up, downstream=down
+    )
+    var[promoter_key], var[tss_col] = cropped.to_numpy(), new_tss
     return var, source
 
 
-def _model_features(var: pd.DataFrame, promoter_key: str, model: HybridImputer) -> tuple:
-    """Return the model's gene-feature columns of ``var`` (NaN where unknown) and the unknown."""
+def _sequence_inputs(
+    var: pd.DataFrame, model: HybridImputer, promoter_key: str, source: str
+) -> tuple[GeneInputs, list[str]]:
+    """Return the model's inputs for ``var`` (no neighbours) and the unknown gene features."""
     table = gene_feature_table(var, promoter_key, use_structure="structure" in model.features_)
     unknown = [c for c in model.feature_names_ if c not in table.columns or table[c].isna().all()]
-    for c in model.feature_names_:
-        if c not in table.columns:
-            table[c] = np.nan
     if unknown:
         warn_data(
             f"gene features {unknown} are unknown for these sequences (no coordinates or "
@@ -163,9 +155,59 @@ def _model_features(var: pd.DataFrame, promoter_key: str, model: HybridImputer) 
             "(geneimpute.models.pretrained_card)",
             stacklevel=4,
         )
-    return table[model.feature_names_], unknown
+    table = table.reindex(columns=model.feature_names_)  # the unknown ones NaN
+    window = model.config.promoter_window
+    promoter = encode_promoters(
+        var[promoter_key],
+        var[f"{promoter_key}_tss_index"].to_numpy(),
+        what=source,
+        upstream=window[0],
+        downstream=window[1],
+    )
+    inputs = GeneInputs(
+        promoter=promoter,
+        gene_features=table.to_numpy(dtype=np.float64),
+        neighbors=no_neighbors(len(var), model.config.k_neighbors),
+        feature_names=list(table.columns),
+    )
+    return inputs, unknown
 
 
+def _profiles(
+    model: HybridImputer,
+    var: pd.DataFrame,
+    inputs: GeneInputs,
+    interval: float | None,
+    accelerator: Accelerator | None,
+) -> AnnData:
+    """Predict: the tissues x genes log1p and TPM layers, ``interval`` bounds, embeddings."""
+    n, want = len(var), interval is not None
+    out = model.predict(
+        np.full((n, len(model.tissues_)), np.nan),
+        inputs,
+        np.arange(n),
+        accelerator=accelerator,
+        return_embedding=True,
+        return_sigma=want,
+    )
+    pred, emb, sigma = out if want else (*out, None)
+    obs = pd.DataFrame(index=pd.Index(model.tissues_, name="tissue"))
+    result = AnnData(X=pred.T.astype(np.float32), obs=obs, var=var)
+    result.layers["log1p_tpm"] = pred.T.astype(np.float32)
+    result.layers["tpm"] = np.expm1(pred.T).astype(np.float32)
+    if sigma is not None and interval is not None:
+        lo, hi = model.interval(pred, sigma, float(interval))
+        result.layers["log1p_tpm_lower"] = lo.T.astype(np.float32)
+        result.layers["log1p_tpm_upper"] = hi.T.astype(np.float32)
+        result.layers["tpm_lower"] = np.expm1(np.maximum(lo, 0.0)).T.astype(np.float32)
+        result.layers["tpm_upper"] = np.expm1(hi).T.astype(np.float32)
+        result.var["reliability"] = gene_reliability(pred, lo, hi, model.mu_)
+    if emb is not None:
+        result.varm["promoter_embedding"] = emb.astype(np.float32)
+    return result
+
+
+@doc_params()
 def predict_profiles(
     sequences: Sequences,
     model: HybridImputer | str | Path = "auto",
@@ -178,55 +220,44 @@ def predict_profiles(
     """Predict tissue expression profiles from promoter sequence alone (Xpresso's task).
 
     Applies a sequence-only model (by default a shipped one, see
-    :func:`geneimpute.models.pretrained`) to promoters
-    given as a FASTA file, a mapping, a Series, or the ``var`` of an AnnData (e.g. genes with
-    coordinates whose promoters :func:`~geneimpute.pp.extract_promoters` took from a genome).
-    No expression table and no training are needed. Promoters follow the training window
-    convention: transcription orientation (5' to 3', reverse-complemented for ``-`` strand
-    genes), cut to -249..+50 bp around the TSS (+1) before encoding, so longer records (e.g.
-    Xpresso's 10.5 kb) give the same input as their core. Method: Agarwal & Shendure, Cell
-    Reports 2020 (doi:10.1016/j.celrep.2020.107663), here with the hybrid's CNN and XGBoost
-    stage (Brown, Dong & Truong, Communications Biology 2026, doi:10.1038/s42003-026-10251-7).
+    :func:`geneimpute.models.pretrained`) to promoters in a FASTA file, a mapping, a Series or
+    an AnnData's ``var`` (e.g. from :func:`~geneimpute.pp.extract_promoters`), without an
+    expression table. Promoters are in transcription orientation and cut to the model's
+    window around the TSS (-249..+50 bp) before encoding, so longer records (Xpresso's 10.5
+    kb) give their core's input. Method: Agarwal & Shendure, Cell Reports 2020
+    (doi:10.1016/j.celrep.2020.107663), with the hybrid's CNN and XGBoost stage (Brown, Dong &
+    Truong, Communications Biology 2026, doi:10.1038/s42003-026-10251-7).
 
     Parameters
     ----------
     sequences
-        Path to a FASTA of promoters (record name = gene; read with
-        :func:`~geneimpute.pp.read_fasta`), ``{name: sequence}``, a Series of sequences, or an
-        AnnData whose ``var[promoter_key]`` (and ``var[f"{promoter_key}_tss_index"]``) hold
-        them; its ``var`` columns ``start``/``end`` and the transcript-structure columns
-        (``utr5_length``, ``exon_length``, ``utr3_length``, ``n_exons``) are used when present.
+        A FASTA path (record name = gene; :func:`~geneimpute.pp.read_fasta`), ``{name:
+        sequence}``, a Series, or an AnnData with ``var[promoter_key]`` (and its
+        ``_tss_index`` column; ``start``/``end`` and transcript-structure columns are used).
     model
-        A sequence-only :class:`~geneimpute.models.HybridImputer` (trained with
-        ``features=["promoter"]`` or ``["promoter", "structure"]``), a saved model directory,
-        a pretrained name, or ``"auto"``: ``"gtex_v8_37tissues_sequence"`` when the input has
-        gene coordinates (``start``, ``end``) and the structure columns, else
-        ``"gtex_v8_37tissues_promoter"`` (promoter alone, e.g. FASTA).
+        A sequence-only :class:`~geneimpute.models.HybridImputer` (``features=["promoter"]``
+        or with ``"structure"``), a saved directory, a pretrained name, or ``"auto"``:
+        ``"gtex_v8_37tissues_sequence"`` when the input has ``start``, ``end`` and the
+        structure columns, else ``"gtex_v8_37tissues_promoter"``.
     tss_index
-        0-based position of the TSS in each sequence: None (every record is the 300 bp window,
-        TSS at index 249, as EPDnew and :func:`~geneimpute.pp.extract_promoters` write them),
-        one int for all records, or a mapping name -> int. Ignored for an AnnData with a
-        ``_tss_index`` column.
+        0-based TSS position in each sequence: None (each is the 300 bp window, TSS at 249, as
+        EPDnew and :func:`~geneimpute.pp.extract_promoters` write them), one int, or a mapping
+        name -> int; ignored for an AnnData with a ``_tss_index`` column.
     promoter_key
         ``var`` column of the promoters (AnnData input), and of the output.
     interval
         Confidence of the calibrated prediction interval (0.9); None for none.
-    accelerator
-        ``"auto"``, ``"cpu"`` or ``"cuda"``; None follows ``geneimpute.settings``.
+    {accelerator}
 
     Returns
     -------
     AnnData
-        A new ``(n_tissues, n_genes)`` AnnData, the model's tissues x the sequences. ``X`` and
-        ``layers["log1p_tpm"]`` hold the predicted log1p(TPM) and ``layers["tpm"]`` TPM;
-        ``layers["log1p_tpm_lower"]``, ``["log1p_tpm_upper"]``, ``["tpm_lower"]`` and
-        ``["tpm_upper"]`` the bounds of the ``interval`` prediction interval (split conformal
-        per tissue, calibrated on held-out reference genes of the model's training data).
-        ``var[promoter_key]`` holds the cropped window, ``var[f"{promoter_key}_tss_index"]``
-        its TSS and ``var["reliability"]`` the sd of the tissue-centred prediction over the
-        mean half-width; ``varm["promoter_embedding"]`` the ``(n_genes, embedding_dim)`` CNN
-        embeddings; ``uns["predict_profiles"]`` the ``params`` (model, setup, window,
-        interval, input source, gene features that were unknown) and ``timings``.
+        The model's tissues x the sequences: ``X`` and ``layers["log1p_tpm"]`` log1p(TPM),
+        ``layers["tpm"]`` TPM, ``layers["log1p_tpm_lower"]``, ``["log1p_tpm_upper"]``,
+        ``["tpm_lower"]``, ``["tpm_upper"]`` the ``interval`` bounds (split conformal per
+        tissue); ``var[promoter_key]`` the cropped window and its ``_tss_index``,
+        ``var["reliability"]`` (as in :func:`impute_expression`); ``varm["promoter_embedding"]``
+        the CNN embeddings; ``uns["predict_profiles"]`` ``params`` and ``timings``.
 
     Raises
     ------
@@ -256,8 +287,7 @@ def predict_profiles(
     resolved, source_model, _ = resolve_model(model, None)
     assert resolved is not None
     model = resolved
-    window = model.config.promoter_window
-    var, source = _gene_table(sequences, tss_index, promoter_key, window)
+    var, source = _gene_table(sequences, tss_index, promoter_key, model.config.promoter_window)
     if "neighbors" in model.features_:
         msg = (
             f"model {source_model!r} uses genomic neighbours (features {model.features_}): it "
@@ -265,47 +295,12 @@ def predict_profiles(
             f"on a table, or a sequence-only model ({SEQUENCE_MODEL!r}, {PROMOTER_MODEL!r}) here"
         )
         raise ValueError(msg)
-    table, unknown = _model_features(var, promoter_key, model)
-    promoter = encode_promoters(
-        var[promoter_key],
-        var[f"{promoter_key}_tss_index"].to_numpy(),
-        what=source,
-        upstream=window[0],
-        downstream=window[1],
-    )
-    n, T = len(var), len(model.tissues_)
-    inputs = GeneInputs(
-        promoter=promoter,
-        gene_features=table.to_numpy(dtype=np.float64),
-        neighbors=no_neighbors(n, model.config.k_neighbors),
-        feature_names=list(table.columns),
-    )
+    inputs, unknown = _sequence_inputs(var, model, promoter_key, source)
     want = interval is not None and model.calibrated
     if interval is not None and not model.calibrated:
         warn_data("the model has no interval calibration; no intervals are written", stacklevel=3)
-    rows = np.arange(n)
-    out = model.predict(
-        np.full((n, T), np.nan),
-        inputs,
-        rows,
-        accelerator=accelerator,
-        return_embedding=True,
-        return_sigma=want,
-    )
-    pred, emb, sigma = out if want else (*out, None)
-    obs = pd.DataFrame(index=pd.Index(model.tissues_, name="tissue"))
-    result = AnnData(X=pred.T.astype(np.float32), obs=obs, var=var)
-    result.layers["log1p_tpm"] = pred.T.astype(np.float32)
-    result.layers["tpm"] = np.expm1(pred.T).astype(np.float32)
-    if want and sigma is not None and interval is not None:
-        lo, hi = model.interval(pred, sigma, float(interval))
-        result.layers["log1p_tpm_lower"] = lo.T.astype(np.float32)
-        result.layers["log1p_tpm_upper"] = hi.T.astype(np.float32)
-        result.layers["tpm_lower"] = np.expm1(np.maximum(lo, 0.0)).T.astype(np.float32)
-        result.layers["tpm_upper"] = np.expm1(hi).T.astype(np.float32)
-        result.var["reliability"] = gene_reliability(pred, lo, hi, model.mu_)
-    if emb is not None:
-        result.varm["promoter_embedding"] = emb.astype(np.float32)
+    result = _profiles(model, var, inputs, interval if want else None, accelerator)
+    n, T = len(var), len(model.tissues_)
     result.uns["predict_profiles"] = {
         "params": {
             "model": source_model,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from anndata import AnnData
 
 from .._adata import check_unique_var_names, expression_source, gene_set, get_expression
 from .._dask import is_dask, map_rows
+from .._docs import doc_params
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from ..models.regulators._estimator import RegulatorImputer
@@ -21,6 +23,7 @@ Genes = str | Sequence[str] | Sequence[bool] | np.ndarray | None
 
 
 def _regulator_default(adata: AnnData, X: np.ndarray) -> np.ndarray:
+    """Return the typed regulators (``var["regulator_type"]``) measured in every sample."""
     if "regulator_type" not in adata.var.columns:
         msg = (
             "adata.var has no 'regulator_type' column; pass regulators= (a list of gene "
@@ -39,13 +42,7 @@ def _regulator_default(adata: AnnData, X: np.ndarray) -> np.ndarray:
     return typed & complete
 
 
-def _units(adata: AnnData, units: str | None) -> str:
-    if units is not None:
-        return units
-    info = adata.uns.get("dataset", {})
-    return str(info.get("units", "as given")) if isinstance(info, dict) else "as given"
-
-
+@doc_params()
 def train_regulators(
     adata: AnnData,
     regulators: Genes = None,
@@ -59,57 +56,44 @@ def train_regulators(
 ) -> RegulatorImputer:
     """Train a regulator-driven imputer of target genes on samples x genes data.
 
-    The DeepSF design (Jiménez-Santos et al., DeepSF / DeepRBP; "A deep neural network to
-    predict cell transcriptome from genome"): regulator expression -> two dense layers with
-    batch norm and ReLU (183 and 82 units) -> the targets, with the encoder of an autoencoder
-    (three hidden layers of 512 units with batch norm) pretrained without labels on each
-    sample's measured genes and transferred, joined before the output layer. With the
-    autoencoder, the network's output is added to a context ridge
-    (:class:`~geneimpute.models.ContextRidge`): each target a sample did not measure regressed
-    on every gene the sample measured, regulators and targets (regression imputation as in TEEBoT,
-    Basu et al., Sci Adv 2021, doi:10.1126/sciadv.abd6991, with the sample's whole measured
-    profile as input). The
-    network learns the ridge's residual on cross-fitted folds of hidden targets and keeps its
-    untrained (zero) state unless that improves validation. Without the autoencoder (the
-    ablation) it adds to a ridge on the regulators, trained by hiding a random 50% of each
-    sample's observed targets. See
-    :class:`~geneimpute.models.RegulatorImputer`.
+    The DeepSF design (Jiménez-Santos et al., DeepSF / DeepRBP): regulator expression -> two
+    dense layers (183 and 82 units) -> the targets, joined before the output by the encoder of
+    an autoencoder pretrained on each sample's measured genes. The network learns the residual
+    of a context ridge (:class:`~geneimpute.models.ContextRidge`: each unmeasured target
+    regressed on every gene the sample measured, as TEEBoT, Basu et al., Sci Adv 2021,
+    doi:10.1126/sciadv.abd6991) and stays at zero unless that improves validation; without the
+    autoencoder, of a ridge on the regulators. See :class:`~geneimpute.models.RegulatorImputer`.
 
     Parameters
     ----------
     adata
-        Samples x genes, ``X`` (or ``layer``) on a log scale (e.g. log2 normalised or log1p
-        TPM), NaN where a sample did not measure a gene (a cohort's missing genes).
+        Samples x genes, ``X`` (or ``layer``) on a log scale (e.g. log1p TPM), NaN where a
+        sample did not measure a gene.
     regulators
-        Genes used as inputs: None (the genes whose ``var["regulator_type"]`` is ``"RBP/SF"``
-        or ``"TF"`` and that are measured in every sample; those with NaN are left out with a
-        warning), a list of gene names, a boolean mask or a boolean ``var`` column. They must
-        not contain NaN.
+        Input genes, measured in every sample: None (``var["regulator_type"]`` ``"RBP/SF"`` or
+        ``"TF"``; those with NaN are left out, warned), gene names, a boolean mask or column.
     targets
         Genes to predict: None (every non-regulator gene measured in at least one sample),
         or as ``regulators``.
-    layer
-        Expression layer instead of ``X``.
+    {layer}
     units
         Units recorded in the model's setup; None: ``uns["dataset"]["units"]`` when present.
     random_state
         Seed of numpy and torch (global RNG state untouched).
-    accelerator
-        ``"auto"``, ``"cpu"`` or ``"cuda"``; None follows ``geneimpute.settings``.
+    {accelerator}
     **model_kwargs
         Overrides of :class:`~geneimpute.models.RegulatorConfig` (e.g. ``use_autoencoder``,
         ``hidden``, ``max_epochs``).
 
     Returns
     -------
-    The fitted :class:`~geneimpute.models.RegulatorImputer`; its ``setup_`` holds the
-    regulators, targets, units and layer. ``adata`` is not modified.
+    The fitted :class:`~geneimpute.models.RegulatorImputer` (``setup_``: regulators, targets,
+    units, layer); ``adata`` is not modified.
 
     Raises
     ------
     KeyError
-        If ``var["regulator_type"]`` is needed and missing, or named genes are not in
-        ``adata``.
+        If ``var["regulator_type"]`` is needed and missing, or named genes are not in ``adata``.
     ValueError
         If no regulators are present, regulators contain NaN, there are no targets, a gene is
         both, or there are fewer than 20 samples.
@@ -135,41 +119,32 @@ def train_regulators(
         raise ValueError(msg)
     measured = np.isfinite(X).any(axis=0)
     tgt = gene_set(adata, targets, ~reg & measured, "targets")
-    if (tgt & reg).any():
-        msg = f"genes are both regulators and targets: {list(adata.var_names[tgt & reg][:5])}"
+    both, never = tgt & reg, tgt & ~measured
+    if both.any() or never.any():
+        what = "genes are both regulators and targets" if both.any() else "targets never measured"
+        msg = f"{what}: {list(adata.var_names[both if both.any() else never][:5])}"
         raise ValueError(msg)
     if not tgt.any():
         msg = "no target genes to train on"
         raise ValueError(msg)
-    if (tgt & ~measured).any():
-        msg = f"targets never measured: {list(adata.var_names[tgt & ~measured][:5])}"
-        raise ValueError(msg)
     model = RegulatorImputer(random_state=random_state, **model_kwargs)
     t0 = time.perf_counter()
     model.fit(X[:, reg], X[:, tgt], accelerator=accelerator)
+    info = adata.uns.get("dataset", {})
+    default_units = str(info.get("units", "as given")) if isinstance(info, dict) else "as given"
     model.setup_.regulators = [str(g) for g in adata.var_names[reg]]
     model.setup_.targets = [str(g) for g in adata.var_names[tgt]]
-    model.setup_.units = _units(adata, units)
-    model.setup_.layer = layer
-    model.setup_.n_samples = int(adata.n_obs)
-    logger.info(
-        "train_regulators: %d regulators -> %d targets on %d samples in %.1f s",
-        int(reg.sum()),
-        int(tgt.sum()),
-        adata.n_obs,
-        time.perf_counter() - t0,
-    )
+    model.setup_.units = default_units if units is None else units
+    model.setup_.layer, model.setup_.n_samples = layer, int(adata.n_obs)
+    msg = "train_regulators: %d regulators -> %d targets on %d samples in %.1f s"
+    logger.info(msg, int(reg.sum()), int(tgt.sum()), adata.n_obs, time.perf_counter() - t0)
     return model
 
 
 def _model_columns(
     adata: AnnData, model: RegulatorImputer, X: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Positions of the model's regulators and targets in ``adata``, checked.
-
-    Returns ``(regulators, targets, n_missing)``; ``n_missing`` (NaN cells per target) is
-    computed in the same pass as the regulator check for a dask ``X``, else None.
-    """
+    """Positions of the model's regulators and targets, and (dask ``X``) NaN cells per target."""
     pos = {str(g): i for i, g in enumerate(adata.var_names)}
     for kind, names in (("regulators", model.setup_.regulators), ("targets", model.setup_.targets)):
         missing = [g for g in names if g not in pos]
@@ -201,51 +176,32 @@ def _model_columns(
     return r, t, None if n_missing is None else np.asarray(n_missing, dtype=np.int64)
 
 
-class _RegulatorFill:
-    """Fill the chosen targets' NaN cells of a block of samples (dask path, one row block)."""
-
-    def __init__(self, model: RegulatorImputer, r, t, want_t, mask: bool = False) -> None:
-        self.model, self.r, self.t, self.want_t, self.mask = model, r, t, want_t, mask
-
-    def __call__(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        fill = ~np.isfinite(V[:, self.t]) & self.want_t[None, :]
-        if self.mask:
-            out = np.zeros(V.shape, dtype=bool)
-            out[:, self.t] = fill
-            return out
-        out = V.copy()
-        if fill.any():
-            pred = self.model.predict(V[:, self.r], V[:, self.t])
-            block = out[:, self.t]
-            block[fill] = pred[fill].astype(np.float32)
-            out[:, self.t] = block
-        return out
+def _fill_block(model: RegulatorImputer, r, t, want_t, V: np.ndarray, mask: bool = False):
+    """Return ``V`` (float32) with the chosen NaN cells filled, or (``mask``) those cells."""
+    fill = ~np.isfinite(V[:, t]) & want_t[None, :]
+    out = np.zeros(V.shape, dtype=bool) if mask else V.astype(np.float32)  # V is never written
+    if mask:
+        out[:, t] = fill
+    elif fill.any():
+        block = out[:, t]
+        block[fill] = model.predict(V[:, r], V[:, t])[fill].astype(np.float32)
+        out[:, t] = block
+    return out
 
 
 def _fill_targets(
-    model: RegulatorImputer,
-    X: Any,
-    r: np.ndarray,
-    t: np.ndarray,
-    want_t: np.ndarray,
-    fill: np.ndarray | None,
+    model: RegulatorImputer, X: Any, r: np.ndarray, t: np.ndarray, want_t: np.ndarray, lazy: bool
 ) -> tuple[Any, Any]:
-    """Fill the chosen cells: the layer and its mask (lazy dask arrays when ``fill`` is None)."""
-    if fill is None:
-        out = map_rows(X, _RegulatorFill(model, r, t, want_t), np.float32)
-        mask = map_rows(X, _RegulatorFill(model, r, t, want_t, mask=True), np.bool_)
-        return out, mask
-    pred = model.predict(X[:, r], X[:, t])
-    out = X.astype(np.float32)  # the values read above, not a second read of the matrix
-    block = out[:, t]
-    block[fill] = pred[fill].astype(np.float32)
-    out[:, t] = block
-    mask = np.zeros(out.shape, dtype=bool)
-    mask[:, t] = fill
-    return out, mask
+    """Return the filled layer and its mask (lazy dask arrays for a dask ``X``)."""
+    if lazy:
+        fill = partial(_fill_block, model, r, t, want_t)
+        out = map_rows(X, lambda V, rows: fill(V), np.float32)
+        return out, map_rows(X, lambda V, rows: fill(V, mask=True), np.bool_)
+    return _fill_block(model, r, t, want_t, X), _fill_block(model, r, t, want_t, X, mask=True)
 
 
 def _resolve(model: RegulatorImputer | str | Path | None) -> tuple[RegulatorImputer | None, str]:
+    """Return the model (loaded from a directory) and where it came from."""
     if isinstance(model, str | Path):
         return RegulatorImputer.load(model), str(model)
     if model is not None and not isinstance(model, RegulatorImputer):
@@ -256,6 +212,7 @@ def _resolve(model: RegulatorImputer | str | Path | None) -> tuple[RegulatorImpu
     return model, "given" if model is not None else "trained here"
 
 
+@doc_params()
 def impute_from_regulators(
     adata: AnnData,
     model: RegulatorImputer | str | Path | None = None,
@@ -269,61 +226,43 @@ def impute_from_regulators(
 ) -> AnnData | None:
     """Fill the NaN cells of target genes in samples from regulators and sample context.
 
-    For genes a sample (or a whole cohort, or a targeted panel) did not measure. With
-    ``model=None`` a :class:`~geneimpute.models.RegulatorImputer` is trained on ``adata``
-    with the defaults (see :func:`train_regulators`); a fitted model is checked against
-    ``adata`` (every regulator and target present by name, regulators without NaN).
-
-    A dask-backed matrix (e.g. :func:`~geneimpute.pp.read_lazy` of a zarr store larger than
-    memory) is never materialised: one pass checks the regulators and counts the NaN cells,
-    and the output layers are lazy dask arrays over blocks of whole rows, computed when
-    written (``adata.write_zarr``) on the active dask scheduler; values agree with the
-    in-memory path within float32 rounding (the network sees float32 either way), except for
-    samples with a rare pattern of measured genes (fewer than 20 samples share it): the
-    context ridge pools those with the nearest common pattern among the samples of the same
-    block, so their values can depend on the block.
-
-    The context ridge (the default with the autoencoder) fits one ridge per pattern of
-    measured genes among the samples to fill (cached in the model), so a table with many
-    distinct patterns costs more than one with a few cohorts or panels.
+    For genes a sample (or a cohort, or a panel) did not measure. With ``model=None`` a
+    :class:`~geneimpute.models.RegulatorImputer` is trained with the defaults
+    (:func:`train_regulators`); a fitted one needs its regulators (without NaN) and targets by
+    name. The context ridge fits one ridge per pattern of measured genes (cached). A dask
+    matrix (:func:`~geneimpute.pp.read_lazy`) is never materialised: the layers are lazy over
+    blocks of rows, equal to the in-memory ones within float32 rounding, except for samples
+    whose pattern fewer than 20 samples share (pooled with the nearest pattern in the block).
 
     Parameters
     ----------
     adata
         Samples x genes, log-scale values (the model's units), NaN where not measured.
     model
-        A fitted :class:`~geneimpute.models.RegulatorImputer`, a directory written by its
-        ``save``, or None to train one here (not for a dask-backed matrix: train on an
-        in-memory subset first).
+        A fitted :class:`~geneimpute.models.RegulatorImputer`, its saved directory, or None to
+        train one here (not for a dask matrix).
     genes
         Target genes to fill: None (every model target with a NaN), a list of gene names, a
         boolean mask or a boolean ``var`` column.
-    layer
-        Expression layer instead of ``X``.
-    key_added
-        Layer name of the result and ``uns`` key of its parameters.
+    {layer}
+    {key_added}
     random_state
         Seed when training here.
-    accelerator
-        ``"auto"``, ``"cpu"`` or ``"cuda"``; None follows ``geneimpute.settings``.
-    copy
-        Return a modified copy instead of writing in place.
+    {accelerator}
+    {copy}
 
     Returns
     -------
-    ``None``, or the modified copy with ``copy=True``. Writes ``adata.layers[key_added]``
-    (``(n_samples, n_genes)``, float32: the input with the NaN cells of the chosen targets
-    filled; observed values bit-identical; lazy for a dask input),
-    ``adata.layers[f"{key_added}_mask"]`` (bool, True where a value was imputed) and
-    ``adata.uns[key_added]["params"]`` (model source and setup, regulators, targets and values
-    imputed, units, device, ``engine`` ``"numpy"`` or ``"dask"``) and ``["timings"]``.
+    ``None``, or the modified copy with ``copy=True``. Writes ``layers[key_added]``
+    (float32, the chosen targets' NaN cells filled, observed values bit-identical; lazy for
+    dask), ``layers[f"{key_added}_mask"]`` (True where imputed) and ``uns[key_added]``
+    (``params``: model source and setup, counts, units, device, ``engine``; ``timings``).
 
     Raises
     ------
     KeyError, ValueError, TypeError
         As :func:`train_regulators`; also if ``adata`` lacks the model's genes, its
-        regulators have NaN, or no chosen target has a NaN ("all targets observed").
-        ``adata`` is unchanged when an error is raised.
+        regulators have NaN, or no chosen target has a NaN; ``adata`` is then unchanged.
 
     Examples
     --------
@@ -363,11 +302,10 @@ def impute_from_regulators(
         )
         raise ValueError(msg)
     t0 = time.perf_counter()
-    out, mask = _fill_targets(model, X, r, t, want[t], None if lazy else fill)
+    out, mask = _fill_targets(model, X, r, t, want[t], lazy)
     timings["impute"] = time.perf_counter() - t0
     adata = adata.copy() if copy else adata
-    adata.layers[key_added] = out
-    adata.layers[f"{key_added}_mask"] = mask
+    adata.layers[key_added], adata.layers[f"{key_added}_mask"] = out, mask
     adata.uns[key_added] = {
         "params": {
             "method": "regulators (DeepSF design)",
@@ -393,6 +331,7 @@ def impute_from_regulators(
     return adata if copy else None
 
 
+@doc_params()
 def regulator_attribution(
     adata: AnnData,
     model: RegulatorImputer | str | Path,
@@ -406,11 +345,9 @@ def regulator_attribution(
 ) -> AnnData | None:
     """Which regulators drive which target: DeepLIFT (or Integrated Gradients) scores.
 
-    For every target, the attribution of the model's prediction to each regulator's
-    expression against the regulators' training mean, with the sample context held fixed,
-    averaged over ``adata``'s samples (captum ``DeepLift``, rescale rule, Shrikumar et al.,
-    ICML 2017, arXiv:1704.02685; or ``IntegratedGradients``, Sundararajan et al., ICML 2017,
-    arXiv:1703.01365), as DeepSF interprets its network.
+    The attribution of each target's prediction to each regulator against the regulators'
+    training mean, sample context fixed, averaged over the samples (captum ``DeepLift``,
+    Shrikumar et al., ICML 2017; or ``IntegratedGradients``, Sundararajan et al., ICML 2017).
 
     Parameters
     ----------
@@ -424,23 +361,19 @@ def regulator_attribution(
         for 1,200 samples) or names / a mask.
     method
         ``"deeplift"`` or ``"integrated_gradients"``.
-    layer
-        Expression layer instead of ``X``.
+    {layer}
     n_top
         Regulators listed per target in ``varm``.
     key_added
         ``uns`` / ``varm`` key.
-    copy
-        Return a modified copy instead of writing in place.
+    {copy}
 
     Returns
     -------
-    ``None``, or the modified copy with ``copy=True``. Writes
-    ``adata.uns[key_added]["scores"]`` (DataFrame regulators x targets: mean attribution in
-    target sd units per regulator z-score; positive = higher regulator expression raises the
-    target), ``adata.uns[key_added]["params"]`` and ``adata.varm[f"{key_added}_top"]``
-    (DataFrame over all genes, columns ``regulator_1`` .. ``regulator_{n_top}`` by absolute
-    score and ``score_1`` ..; ``""`` / NaN for genes that are not explained targets).
+    ``None``, or the modified copy with ``copy=True``. Writes ``uns[key_added]["scores"]``
+    (regulators x targets, target sd per regulator z-score; positive: raises the target),
+    ``uns[key_added]["params"]`` and ``varm[f"{key_added}_top"]`` (per gene
+    ``regulator_1`` .. ``regulator_{n_top}`` by absolute score and ``score_1`` ..).
 
     Raises
     ------
@@ -468,18 +401,13 @@ def regulator_attribution(
     t0 = time.perf_counter()
     S = resolved.attribute(X[:, r], X[:, t], chosen, method=method)
     scores = pd.DataFrame(S, index=resolved.setup_.regulators, columns=names[chosen])
-    k = min(n_top, len(r))
     top = pd.DataFrame(index=adata.var_names.copy())
-    order = np.argsort(-np.abs(S), axis=0)[:k]  # (k, n_explained): strongest first
-    rows, cols = t[chosen], np.arange(len(chosen))
-    regulator_names = scores.index.to_numpy()
-    for i in range(k):
-        names = np.full(adata.n_vars, "", dtype=object)
-        names[rows] = regulator_names[order[i]]
-        values = np.full(adata.n_vars, np.nan)
-        values[rows] = S[order[i], cols]
-        top[f"regulator_{i + 1}"] = names.astype(str)
-        top[f"score_{i + 1}"] = values
+    order = np.argsort(-np.abs(S), axis=0)[: min(n_top, len(r))]  # strongest first
+    rows, regulator_names = t[chosen], scores.index.to_numpy()
+    for i, best in enumerate(order, start=1):
+        names, values = np.full(adata.n_vars, "", dtype=object), np.full(adata.n_vars, np.nan)
+        names[rows], values[rows] = regulator_names[best], S[best, np.arange(len(chosen))]
+        top[f"regulator_{i}"], top[f"score_{i}"] = names.astype(str), values
     adata = adata.copy() if copy else adata
     adata.uns[key_added] = {
         "scores": scores,

@@ -1,14 +1,8 @@
-"""The sample step of :func:`~geneimpute.tl.impute_samples`, on arrays.
-
-A sample's value of a target gene is its tissue's predicted value plus ``beta`` times the
-inverse-distance-weighted mean deviation of the gene's neighbour reference genes from their
-tissue medians in that sample (log1p scale); ``beta`` is fitted by least squares on reference
-genes. Blocks of sample rows are read with :func:`~geneimpute._adata.dense_rows` (dense,
-sparse or dask matrices).
-"""
+"""The sample step of :func:`~geneimpute.tl.impute_samples` on blocks of rows (any matrix)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,11 +38,7 @@ def neighbor_operator(
 
 
 def residual(V: np.ndarray, codes: np.ndarray, cols, M: np.ndarray, log1p: bool) -> np.ndarray:
-    """Log1p sample deviation from the tissue median, ``(len(V), len(cols))``, NaN -> 0.
-
-    ``V`` is a dense block of rows (all genes), ``codes`` their tissue codes, ``M`` the tissue x
-    gene log1p medians.
-    """
+    """Log1p deviation of rows ``V`` (tissue ``codes``) from the medians ``M``, NaN -> 0."""
     R = V[:, cols]
     if log1p:
         np.log1p(R, out=R)
@@ -76,12 +66,7 @@ def fit_residual_gain(
     log1p: bool,
     rng,
 ) -> tuple[float, float]:
-    """Least-squares gain of a gene's sample residual on its neighbours' (reference genes only).
-
-    ``V`` holds the rows of the samples drawn by :func:`fit_samples` (all genes), ``codes``
-    their tissue codes. Returns ``(beta, r2)``: ``residual_gene ~ beta * idw_mean(residual_
-    neighbours)`` over up to 2,000 reference genes; ``beta`` is clipped to [0, 1].
-    """
+    """``(beta, r2)`` of ``residual ~ beta * idw_mean(neighbour residuals)``, beta in [0, 1]."""
     ref_idx = np.flatnonzero(reference)
     genes = np.sort(rng.choice(ref_idx, size=min(N_FIT, len(ref_idx)), replace=False))
     probe = np.zeros(len(reference), dtype=bool)
@@ -96,17 +81,20 @@ def fit_residual_gain(
     return beta, r2
 
 
+@dataclass(eq=False)
 class RowFiller:
-    """Fill the target genes of a block of sample rows (shared by the in-memory and dask paths).
+    """Fill the targets of a float32 block of rows: return it (or, ``mask``, the cells filled)."""
 
-    Called with a dense float32 ``(n_rows, n_genes)`` block and its row indices; returns the
-    filled block (``mask=False``) or the bool mask of filled cells (``mask=True``).
-    """
-
-    def __init__(self, *, codes, pred, med, tidx, cols, W, beta, log1p, overwrite, mask=False):
-        self.codes, self.pred, self.med, self.tidx = codes, pred, med, tidx
-        self.cols, self.W, self.beta = cols, W, beta
-        self.log1p, self.overwrite, self.mask = log1p, overwrite, mask
+    codes: np.ndarray  # each sample's tissue code
+    pred: np.ndarray  # tissue-level prediction, tissues x genes, log1p
+    med: np.ndarray  # tissue medians, tissues x genes, log1p
+    tidx: np.ndarray  # target genes
+    cols: np.ndarray  # their neighbour columns
+    W: sparse.csr_matrix  # the averaging matrix of :func:`neighbor_operator`
+    beta: float
+    log1p: bool
+    overwrite: bool
+    mask: bool = False
 
     def fill(self, V: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(values of the target columns after filling, cells filled)``, both ``(rows, T)``."""
@@ -122,12 +110,6 @@ class RowFiller:
         sel &= np.isfinite(values)
         block[sel] = values[sel]
         return block, sel
-
-    def with_mask(self) -> RowFiller:
-        """Return the same filler, returning the mask."""
-        other = RowFiller.__new__(RowFiller)
-        other.__dict__.update(self.__dict__, mask=True)
-        return other
 
     def __call__(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
         block, sel = self.fill(V, rows)
@@ -146,7 +128,7 @@ def fill_samples(
     """Build the output layer and its mask: lazy for dask input, else chunk by chunk."""
     if is_dask(X):  # lazy layers: computed when written (write_zarr) or .compute()d
         out = map_rows(X, filler, np.float32, max_rows=chunk_size)
-        fill = map_rows(X, filler.with_mask(), np.bool_, max_rows=chunk_size)
+        fill = map_rows(X, replace(filler, mask=True), np.bool_, max_rows=chunk_size)
         return out, fill
     with timed("sample_impute", timings):
         out = np.empty(X.shape, dtype=np.float32)
@@ -164,10 +146,7 @@ def fill_samples(
 def count_filled(
     fill: Any, target: np.ndarray, n_finite: np.ndarray | None, overwrite: bool
 ) -> int:
-    """Count the cells filled: from the mask, or for a lazy mask from the finite counts.
-
-    ``n_finite`` (finite values per gene) is given for a lazy (dask) mask only.
-    """
+    """Count the cells filled: from the mask, or (lazy mask) from the finite values per gene."""
     if n_finite is None:
         return int(fill.sum())
     tidx = np.flatnonzero(target)

@@ -23,6 +23,7 @@ from .._adata import (
 )
 from .._core.neighbors import GenomicNeighbors
 from .._dask import column_pass, is_dask
+from .._docs import doc_params
 from .._logging import logger
 from .._settings import Accelerator, resolve_device
 from .._timing import timed
@@ -31,6 +32,7 @@ from ..pp import tissue_medians
 from ._model import (
     check_model_setup,
     check_scale,
+    model_correlation_entry,
     model_tissue_order,
     predict_hybrid,
     resolve_model,
@@ -46,7 +48,6 @@ from ._sample_level import (
     neighbor_operator,
 )
 from ._train import DEFAULT_CORRELATION_KEY, DEFAULT_NEIGHBORS_KEY, HybridFitSpec, fit_hybrid
-from ._write import model_correlation_entry
 
 
 class TissueTable(NamedTuple):
@@ -57,6 +58,7 @@ class TissueTable(NamedTuple):
     reference: np.ndarray  # genes with a median in every tissue that are not imputed
     fit_rows: np.ndarray | None  # rows of the samples that fit beta (all genes), float32
     n_finite: np.ndarray | None  # finite values per gene (dask input only)
+    tissues: list[str]  # the sample tissues, columns of Y_all
 
 
 class TissueLevel(NamedTuple):
@@ -71,55 +73,19 @@ class TissueLevel(NamedTuple):
     sources: InputSources
 
 
-def check_k(k_neighbors: int) -> None:
-    """Raise unless ``k_neighbors`` is an integer >= 1."""
-    if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
-        msg = f"k_neighbors must be an integer >= 1, got {k_neighbors!r}"
-        raise ValueError(msg)
-
-
-def model_order(
-    adata: AnnData,
-    model: HybridImputer | None,
-    tissue_names: list[str],
-    *,
-    promoter_key: str | None,
-    is_log1p: bool,
-) -> np.ndarray | None:
-    """Check a given model against ``adata`` before any pass over the data; its tissue order."""
-    if model is None:
-        return None
-    check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=is_log1p)
-    order, extra = model_tissue_order(tissue_names, model)
-    if extra:
-        msg = f"sample tissues {extra[:5]} are not among the model's tissues"
-        raise ValueError(msg)
-    return order
-
-
 def tissue_table(
     adata: AnnData,
     X: Any,
     tissues: pd.Categorical,
     samples: np.ndarray,
     genes: str | Sequence[bool] | np.ndarray | None,
+    spec: HybridFitSpec,
     tissue_key: str,
-    layer: str | None,
-    is_log1p: bool,
     chunk_size: int,
     timings: dict[str, float],
 ) -> TissueTable:
-    """Target and reference genes, tissue medians and the rows that fit ``beta``.
-
-    One pass over blocks of columns for dask input. ``samples`` are the rows drawn by
-    :func:`~geneimpute.tl._sample_level.fit_samples`.
-
-    Raises
-    ------
-    ValueError
-        If no gene is to be imputed, on medians that are not ``is_log1p``'s units, or with
-        fewer than 20 reference genes.
-    """
+    """Target and reference genes, tissue medians and the ``samples`` rows that fit ``beta``."""
+    is_log1p = spec.is_log1p
     lazy = is_dask(X)
     n_finite = None
     if lazy:  # one pass over column blocks: medians, finite counts, the beta-fit rows
@@ -138,7 +104,7 @@ def tissue_table(
     tissue_names = [str(t) for t in tissues.categories]
     if not lazy:
         with timed("tissue_medians", timings):
-            tdata = tissue_medians(adata, tissue_key, layer=layer)
+            tdata = tissue_medians(adata, tissue_key, layer=spec.layer)
         med_raw32 = np.asarray(tdata.X)
         assert list(tdata.obs_names) == tissue_names
         V_fit = dense_rows(X, samples)
@@ -150,7 +116,7 @@ def tissue_table(
     if reference.sum() < 20:
         msg = f"only {int(reference.sum())} reference genes with a median in every tissue"
         raise ValueError(msg)
-    return TissueTable(target, Y_all, reference, V_fit, n_finite)
+    return TissueTable(target, Y_all, reference, V_fit, n_finite, tissue_names)
 
 
 def tissue_level(
@@ -158,12 +124,11 @@ def tissue_level(
     model: HybridImputer | None,
     source: str,
     table: TissueTable,
-    tissue_names: list[str],
     order: np.ndarray | None,
     spec: HybridFitSpec,
 ) -> TissueLevel:
     """Train the hybrid on the medians of the reference genes (``model=None``); predict."""
-    reference = table.reference
+    reference, tissue_names = table.reference, table.tissues
     Y = np.where(reference[:, None], table.Y_all, np.nan)
     sources = InputSources()
     inputs = None
@@ -179,16 +144,7 @@ def tissue_level(
         check_scale(model, Y[:, order], reference, stacklevel=5)
     rows = np.flatnonzero(table.target)
     pred, _, inputs, _ = predict_hybrid(
-        adata,
-        model,
-        Y[:, order],
-        reference,
-        rows,
-        promoter_key=spec.promoter_key,
-        neighbors_key=spec.neighbors_key,
-        accelerator=spec.accelerator,
-        sources=sources,
-        inputs=inputs,
+        adata, model, Y[:, order], reference, rows, spec, sources, inputs
     )
     return TissueLevel(model, source, pred, rows, order, inputs.neighbors, sources)
 
@@ -204,20 +160,11 @@ def sample_step(
     random_state: int,
     timings: dict[str, float],
 ) -> tuple[RowFiller, tuple[float, float]]:
-    """Fit ``beta`` on the sampled rows; the filler of the target genes' cells, ``(beta, r2)``.
-
-    Raises
-    ------
-    ValueError
-        If ``k_neighbors`` exceeds the neighbours of the model's inputs.
-    """
-    codes, tissue_names = np.asarray(tissues.codes), [str(t) for t in tissues.categories]
-    # tissue-level log1p medians / predictions (all genes), rows in sample-code order
-    code_order = pd.Index(tissue_names).get_indexer([str(t) for t in tissues.categories])
-    med = table.Y_all.T.astype(np.float32)[code_order]
-    pred_t = np.full((len(tissue_names), len(table.Y_all)), np.nan, dtype=np.float32)
-    pred_t[np.ix_(level.order, level.rows)] = level.pred.T
-    pred = pred_t[code_order]
+    """Fit ``beta`` on the sampled rows; the filler of the target genes' cells, ``(beta, r2)``."""
+    codes = np.asarray(tissues.codes)
+    med = table.Y_all.T.astype(np.float32)  # tissue-level log1p medians, rows = tissue codes
+    pred = np.full(med.shape, np.nan, dtype=np.float32)
+    pred[np.ix_(level.order, level.rows)] = level.pred.T
     rng = np.random.default_rng(random_state)
     nb = level.neighbors
     if nb.k < k_neighbors:
@@ -230,34 +177,31 @@ def sample_step(
         )
     logger.info("impute_samples: neighbour residual gain beta=%.3f (R^2 %.3f)", beta, r2)
     cols, W = neighbor_operator(nb, table.target, k_neighbors)
-    filler = RowFiller(
-        codes=codes,
-        pred=pred,
-        med=med,
-        tidx=level.rows,
-        cols=cols,
-        W=W,
-        beta=beta,
-        log1p=is_log1p,
-        overwrite=overwrite,
-    )
-    return filler, (beta, r2)
+    return RowFiller(codes, pred, med, level.rows, cols, W, beta, is_log1p, overwrite), (beta, r2)
 
 
-def samples_params(
+def write_samples(
+    adata: AnnData,
     level: TissueLevel,
-    spec: HybridFitSpec,
     table: TissueTable,
+    filler: RowFiller,
     fit: tuple[float, float],
+    layers: tuple[Any, Any],
+    spec: HybridFitSpec,
+    timings: dict[str, float],
     *,
     tissue_key: str,
     k_neighbors: int,
     overwrite: bool,
-    n_values: int,
-) -> dict:
-    """``uns[key_added]["params"]`` of :func:`impute_samples`; ``fit`` is ``(beta, r2)``."""
+    key_added: str,
+    copy: bool,
+) -> AnnData | None:
+    """Write the layer and its mask, the correlation and ``uns[key_added]``; ``fit``: beta, r2."""
     model, log1p = level.model, spec.is_log1p
-    return {
+    what = f"geneimpute.tl.impute_samples ({key_added!r})"
+    corr_entry = model_correlation_entry(adata, spec.tissue_correlation_key, model, what)
+    n_values = count_filled(layers[1], table.target, table.n_finite, overwrite)
+    params = {
         "method": "hybrid_samples",
         "tissue_key": tissue_key,
         "n_genes_imputed": int(table.target.sum()),
@@ -278,43 +222,20 @@ def samples_params(
         "inputs": level.sources.to_dict(),
         "model_config": dict(vars(model.config)),
     }
-
-
-def write_samples(
-    adata: AnnData,
-    level: TissueLevel,
-    profiles: pd.DataFrame,
-    layers: tuple[Any, Any],
-    params: dict,
-    timings: dict[str, float],
-    *,
-    key_added: str,
-    tissue_correlation_key: str | None,
-    copy: bool,
-) -> AnnData | None:
-    """Write the layer and mask ``layers``, the correlation and ``uns[key_added]``.
-
-    ``profiles``: the tissue-level prediction, sample tissues x target genes, log1p.
-    """
-    corr_entry = model_correlation_entry(
-        adata, tissue_correlation_key, level.model, f"geneimpute.tl.impute_samples ({key_added!r})"
-    )
+    names = list(adata.var_names[level.rows])
+    profiles = pd.DataFrame(filler.pred[:, level.rows], index=table.tissues, columns=names)
     adata = adata.copy() if copy else adata
-    adata.layers[key_added] = layers[0]
-    adata.layers[f"{key_added}_mask"] = layers[1]
+    adata.layers[key_added], adata.layers[f"{key_added}_mask"] = layers
     if corr_entry is not None:
-        adata.uns[tissue_correlation_key] = corr_entry
-    model_timings = {f"tissue_level_{k}": v for k, v in level.model.timings_.items()}
-    adata.uns[key_added] = {
-        "params": params,
-        "tissue_profiles": profiles,
-        "timings": {**model_timings, **timings},
-    }
-    n_values = params["n_values_imputed"]
+        adata.uns[spec.tissue_correlation_key] = corr_entry
+    model_timings = {f"tissue_level_{k}": v for k, v in model.timings_.items()}
+    timings = {**model_timings, **timings}
+    adata.uns[key_added] = {"params": params, "tissue_profiles": profiles, "timings": timings}
     logger.info("impute_samples: filled %d values of %d genes", n_values, len(level.rows))
     return adata if copy else None
 
 
+@doc_params()
 def impute_samples(
     adata: AnnData,
     model: HybridImputer | str | Path | None = None,
@@ -337,30 +258,21 @@ def impute_samples(
 ) -> AnnData | None:
     """Impute genes in every sample of a samples x genes matrix (e.g. GTEx v8 sample level).
 
-    Two steps:
+    1. **Tissue level.** The hybrid (``model``, or one trained with the :func:`train` defaults
+       on the reference genes) predicts the target genes' log1p profiles on the per-tissue
+       medians (:func:`~geneimpute.pp.tissue_medians`).
+    2. **Sample level.** A sample's value is its tissue's prediction plus ``beta`` times the
+       inverse-distance-weighted mean deviation of the gene's ``k_neighbors`` nearest
+       reference genes from their tissue medians in that sample (log1p). ``beta`` is fitted by
+       least squares on reference genes and clipped to [0, 1], so the step only adds what the
+       data support.
 
-    1. **Tissue level.** The per-tissue median of every gene (:func:`~geneimpute.pp.tissue_medians`)
-       gives a tissues x genes table; the hybrid (``model``, or one trained with the
-       :func:`train` defaults on the medians of the reference genes) predicts the target genes'
-       tissue profiles (log1p TPM) from their promoters and genomic neighbour reference genes.
-    2. **Sample level.** A sample's value is its tissue's predicted value plus ``beta`` times the
-       inverse-distance-weighted mean deviation of the gene's ``k_neighbors`` nearest reference
-       genes from their tissue medians in that sample (log1p scale). ``beta`` is fitted by least
-       squares on reference genes (clipped to [0, 1]; 0 when neighbours share no sample-level
-       signal), so the sample step can only add what the data support.
-
-    Samples are processed in chunks of ``chunk_size`` and only the neighbour columns are read,
-    so memory stays near the size of the output layer (dense or sparse input).
-
-    **Out of core.** When ``X`` (or ``layer``) is a dask array -- e.g. opened with
-    :func:`~geneimpute.pp.read_lazy` from a zarr or h5ad store larger than memory -- the matrix
-    is never materialised: one pass over blocks of whole columns gives the tissue medians, the
-    all-NaN genes and the rows that fit ``beta``; the tissue-level hybrid trains in memory (its
-    XGBoost stage on ``client`` when given); the output layers are *lazy* dask arrays over
-    blocks of whole rows (at most ``chunk_size`` samples), computed when written
-    (``adata.write_zarr``, :func:`anndata.io.write_elem`) or ``.compute()``-d. The values are
-    identical to the in-memory path's. Work runs on the active dask scheduler (the
-    ``dask.distributed.Client`` when one exists). See the "Scaling out" docs page.
+    Samples are processed ``chunk_size`` at a time, reading only the neighbour columns (dense
+    or sparse input). A dask ``X`` (e.g. :func:`~geneimpute.pp.read_lazy` of a store larger
+    than memory) is never materialised: one pass over blocks of columns gives the medians, the
+    all-NaN genes and the rows that fit ``beta``; the output layers are lazy dask arrays over
+    blocks of whole rows, computed when written (``adata.write_zarr``) on the active dask
+    scheduler, with the in-memory path's values. See the "Scaling out" docs page.
 
     Parameters
     ----------
@@ -369,48 +281,33 @@ def impute_samples(
         ``(n_samples, n_genes)``, NaN where not measured; ``obs[tissue_key]`` = tissue;
         ``var`` with gene coordinates (``chrom``, ``start``, ``end``, ``strand``; promoters in
         ``var['promoter_seq']`` optional).
-    model
-        A :class:`~geneimpute.models.HybridImputer` (or a saved model directory) trained on a
-        tissues x genes table whose tissues include every sample tissue; None trains one on
-        the tissue medians of the reference genes first.
+    {model_hybrid}
+        A given model's tissues must include every sample tissue; None trains one on the
+        tissue medians of the reference genes.
     genes
         Boolean mask or ``var`` column of genes to impute; default: genes with no finite value
         in any sample.
     tissue_key
         ``obs`` column with each sample's tissue.
-    layer
-        Expression layer instead of ``X``.
-    is_log1p
-        Whether values are log1p(TPM) (the output is then log1p(TPM) too); None: the model's
-        training units, or TPM when training here.
+    {layer}
+    {is_log1p_model}
     k_neighbors
         Neighbour reference genes whose sample deviations are transferred (at most the
         model's ``k_neighbors``).
     chunk_size
         Samples processed at a time.
-    overwrite
-        Replace every value of the target genes, not only NaN.
-    promoter_key
-        ``var`` column with promoters; None: the model's (``"promoter_seq"`` when training).
-    neighbors_key
-        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output, read when present (its
-        reference genes must be genes with a median in every tissue); None or an absent key
-        searches neighbours once, for both steps.
-    tissue_correlation_key
-        ``uns`` key of a tissue correlation to train with (read when present, written there
-        when absent; never overwritten). A given model uses its own.
-    key_added
-        Layer name for the result (and ``uns`` key of its parameters).
+    {overwrite}
+    {promoter_key_model}
+    {neighbors_key}
+        Its reference genes must be genes with a median in every tissue; a search is done
+        once, for both steps.
+    {tissue_correlation_key}
+    {key_added}
     random_state
         Seed for training and for the genes/samples used to fit ``beta``.
-    accelerator
-        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
-        follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
-    client
-        A ``dask.distributed.Client``: when the hybrid is trained here, its XGBoost stage is
-        fitted with ``xgboost.dask`` on the cluster (see :func:`train`).
-    copy
-        Return a modified copy instead of writing in place.
+    {accelerator}
+    {client}
+    {copy}
 
     Returns
     -------
@@ -421,9 +318,8 @@ def impute_samples(
     - ``layers[f"{key_added}_mask"]``: bool, True where a value was imputed (lazy likewise).
     - ``uns[tissue_correlation_key]``: the tissue correlation used, only if the key was absent.
     - ``uns[key_added]``: ``params`` (genes, ``beta``, its ``residual_r2``, tissue-level model,
-      ``engine`` ``"numpy"`` or ``"dask"``),
-      ``tissue_profiles`` (tissues x target genes DataFrame of the tissue-level log1p(TPM)
-      prediction) and ``timings`` (seconds per step).
+      ``engine`` ``"numpy"`` or ``"dask"``), ``tissue_profiles`` (tissues x target genes
+      DataFrame of the tissue-level log1p(TPM) prediction) and ``timings`` (seconds per step).
 
     Raises
     ------
@@ -431,62 +327,49 @@ def impute_samples(
         If ``tissue_key``, ``layer`` or coordinate columns are missing.
     ValueError
         On samples without a tissue, duplicated gene IDs, genes without coordinates, no genes
-        to impute, infinite or negative values, or sample tissues the ``model`` was not trained
-        on (or model tissues without samples). ``adata`` is unchanged
-        when an error is raised.
+        to impute, infinite or negative values, or sample tissues the ``model`` lacks (or
+        model tissues without samples); ``adata`` is then unchanged.
     """
     check_unique_var_names(adata)
     check_coordinates(adata.var)
-    check_k(k_neighbors)
-    model, model_source, log1p = resolve_model(model, is_log1p)
+    if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
+        msg = f"k_neighbors must be an integer >= 1, got {k_neighbors!r}"
+        raise ValueError(msg)
+    model, model_source, is_log1p = resolve_model(model, is_log1p)
     tissues = sample_tissues(adata, tissue_key)
     X = expression_source(adata, layer)
     samples = fit_samples(adata.n_obs, random_state)
     tissue_names = [str(t) for t in tissues.categories]  # = tissue_medians' rows (min_samples=1)
-    order = model_order(adata, model, tissue_names, promoter_key=promoter_key, is_log1p=log1p)
+    order = None
+    if model is not None:  # checked before any pass over the data
+        check_model_setup(adata, model, promoter_key=promoter_key, is_log1p=is_log1p)
+        order, extra = model_tissue_order(tissue_names, model)
+        if extra:
+            msg = f"sample tissues {extra[:5]} are not among the model's tissues"
+            raise ValueError(msg)
+    spec = HybridFitSpec.from_arguments(locals())
     timings: dict[str, float] = {}
-    table = tissue_table(
-        adata, X, tissues, samples, genes, tissue_key, layer, log1p, chunk_size, timings
-    )
-    spec = HybridFitSpec(
-        promoter_key=promoter_key,
-        neighbors_key=neighbors_key,
-        tissue_correlation_key=tissue_correlation_key,
-        is_log1p=log1p,
-        layer=layer,
-        random_state=random_state,
-        accelerator=accelerator,
-        client=client,
-    )
+    table = tissue_table(adata, X, tissues, samples, genes, spec, tissue_key, chunk_size, timings)
     t0 = time.perf_counter()
-    level = tissue_level(adata, model, model_source, table, tissue_names, order, spec)
+    level = tissue_level(adata, model, model_source, table, order, spec)
     timings["tissue_level_hybrid"] = time.perf_counter() - t0
     filler, fit = sample_step(
-        level, table, tissues, samples, k_neighbors, log1p, overwrite, random_state, timings
+        level, table, tissues, samples, k_neighbors, is_log1p, overwrite, random_state, timings
     )
     table = table._replace(fit_rows=None)  # free the fit rows before the output is built
     layers = fill_samples(X, filler, chunk_size, timings)
-    n_values = count_filled(layers[1], table.target, table.n_finite, overwrite)
-    params = samples_params(
-        level,
-        spec,
-        table,
-        fit,
-        tissue_key=tissue_key,
-        k_neighbors=k_neighbors,
-        overwrite=overwrite,
-        n_values=n_values,
-    )
-    names = list(adata.var_names[level.rows])
-    profiles = pd.DataFrame(filler.pred[:, level.rows], index=tissue_names, columns=names)
     return write_samples(
         adata,
         level,
-        profiles,
+        table,
+        filler,
+        fit,
         layers,
-        params,
+        spec,
         timings,
+        tissue_key=tissue_key,
+        k_neighbors=k_neighbors,
+        overwrite=overwrite,
         key_added=key_added,
-        tissue_correlation_key=tissue_correlation_key,
         copy=copy,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from .._adata import (
     prepare_task,
     resolve_tissue_correlation,
 )
+from .._docs import doc_params
 from .._logging import warn_data
 from .._settings import Accelerator
 from ..models import FEATURES, GeneInputs, HybridImputer, ModelSetup
@@ -33,21 +34,9 @@ DEFAULT_CORRELATION_KEY = "tissue_correlation"
 class HybridFitSpec:
     """How to train a hybrid on an AnnData: the inputs to read, their units, the options.
 
-    Built once by each public function from its arguments and handed to :func:`fit_hybrid`
-    (``dataclasses.replace`` derives a variant, e.g. other ``model_kwargs`` per trial).
-
-    Attributes
-    ----------
-    features
-        Input groups (``"promoter"``, ``"neighbors"``, ``"structure"``); see :func:`train`.
-    promoter_key, neighbors_key, tissue_correlation_key
-        The ``var`` column and ``uns`` keys read (see :func:`train`); None reads none.
-    is_log1p, layer
-        Units and layer of the expression, recorded in the model's setup.
-    random_state, accelerator, client
-        Seed, device and optional ``dask.distributed.Client`` (see :func:`train`).
-    model_kwargs
-        Overrides of :class:`~geneimpute.models.HybridConfig`.
+    The fields mean what :func:`train`'s parameters of the same names mean (``model_kwargs``:
+    overrides of :class:`~geneimpute.models.HybridConfig`); each public function builds its
+    spec with :meth:`from_arguments` and hands it to :func:`fit_hybrid`.
     """
 
     features: Sequence[str] = FEATURES
@@ -61,6 +50,17 @@ class HybridFitSpec:
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     client: Any = None
 
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any], **overrides: Any) -> HybridFitSpec:
+        """Build the spec from a function's arguments, e.g. ``from_arguments(locals())``.
+
+        As scvi-tools' ``_get_setup_method_args(**locals())``: of ``arguments`` (a name ->
+        value mapping), those named like a field are kept and the rest ignored; ``overrides``
+        replace them; fields in neither keep their defaults.
+        """
+        names = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in arguments.items() if k in names}, **overrides})
+
     def trained_here(self) -> HybridFitSpec:
         """Return the spec of a model an imputer trains: ``promoter_key`` None -> the default."""
         return replace(self, promoter_key=self.promoter_key or DEFAULT_PROMOTER_KEY)
@@ -69,16 +69,7 @@ class HybridFitSpec:
 def usable_features(
     adata: AnnData, features: Sequence[str], promoter_key: str | None, *, stacklevel: int
 ) -> list[str]:
-    """Validate ``features`` and drop ``"promoter"`` (warned) when ``adata`` has no promoters.
-
-    ``stacklevel`` goes to :func:`~geneimpute._logging.warn_data`: 3 attributes the warning
-    to this function's caller, each further level to the caller above.
-
-    Raises
-    ------
-    ValueError
-        On unknown feature names, or ``"promoter"`` alone without promoter sequences.
-    """
+    """Validate ``features``; drop ``"promoter"`` (warned at ``stacklevel``) without promoters."""
     features = list(features)
     components_for(features)  # validates the names
     if "promoter" in features and not has_promoters(adata.var, promoter_key):
@@ -109,52 +100,40 @@ def fit_hybrid(
     reference_rule: str = "complete_profiles",
     stacklevel: int = 5,
 ) -> tuple[HybridImputer, GeneInputs, InputSources]:
-    """Build the inputs (reading the stored keys of ``adata`` that ``spec`` names) and fit.
-
-    ``Y`` is genes x ``tissues`` log1p(TPM) with NaN outside ``reference``; ``adata`` supplies
-    ``var`` and the ``uns``/``varp`` keys; ``reference_rule`` (how the reference genes were
-    chosen) is recorded in the setup. Everything is validated before the slow part.
-    ``stacklevel`` goes to :func:`usable_features` (5: the caller's caller).
-    """
-    promoter_key, neighbors_key = spec.promoter_key, spec.neighbors_key
-    tissue_correlation_key = spec.tissue_correlation_key
-    features = usable_features(adata, spec.features, promoter_key, stacklevel=stacklevel)
+    """Fit on ``Y`` (genes x ``tissues``, log1p, NaN off ``reference``) with ``spec``'s inputs."""
+    features = usable_features(adata, spec.features, spec.promoter_key, stacklevel=stacklevel)
+    use_promoter = "promoter" in features
+    promoter_key = spec.promoter_key if use_promoter else None
     # the input groups the data has decide which components can be used
     given = spec.model_kwargs.get("components", COMPONENTS)
     opts = {**spec.model_kwargs, "components": components_for(features, given)}
     model = HybridImputer(random_state=spec.random_state, **opts)  # validates the options
     sources = InputSources()
-    use_promoter = "promoter" in features
     t0 = time.perf_counter()
     inputs = build_inputs(
         adata,
         reference,
         k=model.config.k_neighbors,
-        promoter_key=promoter_key if use_promoter else None,
-        neighbors_key=neighbors_key,
+        promoter_key=promoter_key,
+        neighbors_key=spec.neighbors_key,
         use_structure="structure" in features,
         sources=sources,
         window=model.config.promoter_window,
     )
     if not use_promoter:  # promoter composition belongs to the "promoter" features
         keep = [i for i, n in enumerate(inputs.feature_names) if n not in PROMOTER_FEATURES]
-        inputs = GeneInputs(
-            promoter=inputs.promoter,
-            gene_features=inputs.gene_features[:, keep],
-            neighbors=inputs.neighbors,
-            feature_names=[inputs.feature_names[i] for i in keep],
-        )
-    C = resolve_tissue_correlation(adata, tissues, Y[reference], tissue_correlation_key, sources)
+        names = [inputs.feature_names[i] for i in keep]
+        inputs = replace(inputs, gene_features=inputs.gene_features[:, keep], feature_names=names)
+    key = spec.tissue_correlation_key
+    C = resolve_tissue_correlation(adata, tissues, Y[reference], key, sources)
     features_seconds = time.perf_counter() - t0
     setup = ModelSetup(
         features=features,
         units=units_of(spec.is_log1p),
         layer=spec.layer,
-        promoter_key=promoter_key if use_promoter else None,
-        neighbors_key=neighbors_key if sources.neighbors.startswith("uns") else None,
-        tissue_correlation_key=(
-            tissue_correlation_key if sources.tissue_correlation.startswith("uns") else None
-        ),
+        promoter_key=promoter_key,
+        neighbors_key=spec.neighbors_key if sources.neighbors.startswith("uns") else None,
+        tissue_correlation_key=key if sources.tissue_correlation.startswith("uns") else None,
         reference=reference_rule,
     )
     model.fit(Y, inputs, tissues, C, setup=setup, accelerator=spec.accelerator, client=spec.client)
@@ -162,6 +141,7 @@ def fit_hybrid(
     return model, inputs, sources
 
 
+@doc_params()
 def train(
     adata: AnnData,
     reference: str | Sequence[bool] | np.ndarray | None = None,
@@ -194,48 +174,17 @@ def train(
 
     Parameters
     ----------
-    adata
-        ``obs`` = tissues, ``var`` = genes with ``chrom``, ``start``, ``end``, ``strand``
-        (``tss`` optional), ``X`` (or ``layer``) = TPM, shape ``(n_tissues, n_genes)``.
-    reference
-        Boolean mask or ``var`` column of training genes; default: every gene measured in at
-        least half of the tissues (genes measured in fewer are left out, with a warning).
-        Reference genes may have NaN tissues: training uses every measured cell (the network's
-        loss, the XGBoost rows and the calibration leave the NaN cells out; a neighbour's NaN
-        tissue is left out of the neighbour inputs), so a table where no gene is complete
-        still trains. Every tissue needs at least 20 measured reference genes.
-    layer
-        Expression layer instead of ``X``.
-    is_log1p
-        Set if the values are log1p(TPM) already.
-    features
-        Which inputs to use: ``"promoter"`` (CNN + promoter composition), ``"neighbors"``
-        (transformer + distance-based profile), ``"structure"`` (transcript structure columns
-        of ``var``). ``features=["promoter"]`` (optionally with ``"structure"``) gives a
-        sequence-only, Xpresso-style model for genes without neighbours. Without promoter
-        sequences in ``var[promoter_key]``, ``"promoter"`` is dropped with a warning.
-    promoter_key
-        ``var`` column with promoter sequences (:func:`~geneimpute.pp.extract_promoters`'s
-        ``key_added``); ``var[f"{promoter_key}_tss_index"]`` gives the TSS position.
-    neighbors_key
-        ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output to read; None (or an
-        absent key) searches neighbours among the reference genes.
-    tissue_correlation_key
-        ``uns`` key of :func:`~geneimpute.pp.tissue_correlation` output (or a user DataFrame)
-        to read; None (or an absent key) computes it from the reference genes.
-    random_state
-        Seed for numpy, torch and xgboost.
-    accelerator
-        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; ``None`` (default)
-        follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
-    client
-        A ``dask.distributed.Client``: the XGBoost stage (the final regressor and the
-        cross-fitted calibration models) is fitted with ``xgboost.dask`` on a design matrix
-        partitioned over the cluster's workers, and kept as an ordinary
-        ``xgboost.XGBRegressor`` (saved, loaded and applied like any other). The torch stage
-        trains in this process as usual (see the "Scaling out" docs page for distributing it).
-        Distributed histogram boosting partitions the rows differently, so the model is
-        close to, not bit-identical with, the one trained without a client.
+    {adata_tissues}
+    {reference}
+    {layer}
+    {is_log1p}
+    {features}
+    {promoter_key}
+    {neighbors_key}
+    {tissue_correlation_key}
+    {random_state}
+    {accelerator}
+    {client}
     **model_kwargs
         Overrides of :class:`~geneimpute.models.HybridConfig` (e.g. ``max_epochs``,
         ``n_folds``, ``k_neighbors``, ``components``).
@@ -265,20 +214,8 @@ def train(
     task = prepare_task(
         adata, None, layer=layer, is_log1p=is_log1p, reference=reference, require_targets=False
     )
-    spec = HybridFitSpec(
-        features=features,
-        promoter_key=promoter_key,
-        neighbors_key=neighbors_key,
-        tissue_correlation_key=tissue_correlation_key,
-        is_log1p=is_log1p,
-        layer=layer,
-        random_state=random_state,
-        accelerator=accelerator,
-        model_kwargs=model_kwargs,
-        client=client,
-    )
+    spec = HybridFitSpec.from_arguments(locals())
     tissues = [str(t) for t in adata.obs_names]
-    model, _, _ = fit_hybrid(
+    return fit_hybrid(
         adata, task.Y, task.reference, tissues, spec, reference_rule=task.reference_rule
-    )
-    return model
+    )[0]

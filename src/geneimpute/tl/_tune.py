@@ -1,38 +1,44 @@
-"""Hyperparameter search of the hybrid on held-out reference genes: the call, the space."""
+"""Hyperparameter search of the hybrid with optuna, scored on held-out reference genes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from functools import partial
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 from anndata import AnnData
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-    distribution_to_json,
-)
+from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
 
-from .._adata import prepare_task, stored_neighbors
+from .._adata import ExpressionTask, prepare_task, stored_neighbors
+from .._core.metrics import masked_metrics, regression_metrics
 from .._docs import doc_params
+from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from ..models import FEATURES, HybridConfig
 from ..models.hybrid._config import components_for
 from ._model import units_of
-from ._train import DEFAULT_NEIGHBORS_KEY, DEFAULT_PROMOTER_KEY, HybridFitSpec, usable_features
-from ._tune_score import PRUNER_STARTUP_TRIALS, TrialSetting, results, run_study
+from ._train import (
+    DEFAULT_NEIGHBORS_KEY,
+    DEFAULT_PROMOTER_KEY,
+    HybridFitSpec,
+    fit_hybrid,
+    usable_features,
+)
 
 #: Search space used when ``search_space=None`` (see :func:`~geneimpute.tl.tune`).
 DEFAULT_SEARCH_SPACE: dict[str, BaseDistribution] = {
     "learning_rate": FloatDistribution(3e-4, 1e-2, log=True),
     "weight_decay": FloatDistribution(1e-6, 1e-2, log=True),
     "max_epochs": IntDistribution(2, 8),
-    "embedding_dim": CategoricalDistribution([16, 32, 64]),
+    "embedding_dim": optuna.distributions.CategoricalDistribution([16, 32, 64]),
     "pattern_weight": FloatDistribution(1.0, 5.0, log=True),
     "k_neighbors": IntDistribution(8, 32),
     "k_idw": IntDistribution(3, 20),
@@ -55,10 +61,13 @@ _NEEDS = {
     "k_idw": ("neighbor_profile",),
 }
 MIN_VALIDATION_GENES, MIN_TRAINING_GENES = 10, 20  # per fold (HybridImputer.fit's minimum)
+METRICS = ("pearson_tissue", "pearson_gene_centered")
 METRIC = "mean over folds of (pearson_tissue + pearson_gene_centered) / 2 of held-out genes"
+#: MedianPruner: trials completed before pruning starts.
+PRUNER_STARTUP_TRIALS = 3
 
 
-@doc_params("layer", "is_log1p", "accelerator")
+@doc_params()
 def tune(
     adata: AnnData,
     reference: str | Sequence[bool] | np.ndarray | None = None,
@@ -82,50 +91,46 @@ def tune(
     """Search the hybrid imputer's hyperparameters on held-out reference genes.
 
     The :class:`~geneimpute.models.HybridConfig` fields of ``search_space`` are searched with
-    optuna (Akiba et al., KDD 2019, doi:10.1145/3292500.3330701), as Xpresso's were with a
-    Tree-structured Parzen Estimator (Agarwal & Shendure 2020): each trial is
-    ``Study.ask(search_space)`` with ``TPESampler(seed=random_state)``, and a ``MedianPruner``
-    (after 3 complete trials) stops a trial below the median after a fold. In each fold a
-    seeded ``validation_fraction`` of the reference genes is hidden, a hybrid with the trial's
-    values (and ``calibrate=False``: same point predictions) is trained on the others as
-    :func:`train` would, with neighbours and tissue correlation computed from them, and
-    predicts them. The score is the mean over folds of (per-tissue Pearson r + per-gene
-    tissue-centred Pearson r) / 2 on log1p(TPM). Every trial uses the same folds and seed;
-    optuna logs at WARNING meanwhile; numpy and torch random states are kept.
+    optuna (Akiba et al., KDD 2019, doi:10.1145/3292500.3330701), as Xpresso's were
+    (Agarwal & Shendure 2020): ``Study.ask(search_space)`` with
+    ``TPESampler(seed=random_state)``; a ``MedianPruner`` (after 3 complete trials) stops a
+    trial below the median after a fold. Each fold hides a seeded ``validation_fraction`` of
+    the reference genes, trains a hybrid with the trial's values (and ``calibrate=False``: same
+    point predictions) on the others as :func:`train` would (neighbours and tissue correlation
+    computed from them) and scores it on them: the mean over folds of (per-tissue Pearson r +
+    per-gene tissue-centred Pearson r) / 2 on log1p(TPM). Every trial uses the same folds and
+    seed; optuna logs at WARNING meanwhile; numpy and torch random states are kept.
 
     Parameters
     ----------
-    adata
-        Tissues x genes, TPM, with gene coordinates, as for :func:`train`.
-    reference
-        Mask or ``var`` column of reference genes, as for :func:`train`: the only genes used.
+    {adata_tissues}
+    {reference}
+        Only these genes are used (hidden in turn).
     n_trials
         Configurations tried (>= 1); None: as many as ``timeout`` allows.
     timeout
         Start no trial after this many seconds (the running one finishes); None: no limit.
     search_space
-        ``{field: distribution}``, each an optuna ``FloatDistribution``, ``IntDistribution``
-        or ``CategoricalDistribution``, e.g. ``{"learning_rate": FloatDistribution(1e-3,
-        1e-2, log=True)}``; a trial with values HybridConfig rejects fails before training.
-        ``random_state``, ``calibrate`` and ``components`` cannot be searched; a ``k_idw``
-        (not fixed) above the trial's ``k_neighbors`` is lowered to it. None: log-uniform
-        ``learning_rate`` [3e-4, 1e-2], ``weight_decay`` [1e-6, 1e-2], ``pattern_weight``
-        [1, 5], ``xgb_n_estimators`` 100..600, ``xgb_learning_rate`` [0.01, 0.2] and
-        ``xgb_min_child_weight`` [30, 1000]; ``max_epochs`` 2..8, ``embedding_dim``
-        {16, 32, 64}, ``xgb_max_depth`` 3..8, ``k_neighbors`` 8..32 (at most the stored
-        neighbours), ``k_idw`` 3..20 (at most ``k_neighbors``); less the fixed fields and
-        those of unused components.
+        ``{field: optuna distribution}``, e.g. ``{"learning_rate": FloatDistribution(1e-3,
+        1e-2, log=True)}``, not ``random_state``, ``calibrate`` or ``components``; a trial
+        HybridConfig rejects fails before training, and a ``k_idw`` (not fixed) above its
+        ``k_neighbors`` is lowered to it. None: log-uniform ``learning_rate`` [3e-4, 1e-2],
+        ``weight_decay`` [1e-6, 1e-2], ``pattern_weight`` [1, 5], ``xgb_n_estimators``
+        100..600, ``xgb_learning_rate`` [0.01, 0.2], ``xgb_min_child_weight`` [30, 1000];
+        ``max_epochs`` 2..8, ``embedding_dim`` {16, 32, 64}, ``xgb_max_depth`` 3..8,
+        ``k_neighbors`` 8..32 (at most the stored ones), ``k_idw`` 3..20 (at most
+        ``k_neighbors``); less the fixed fields and those of unused components.
     first_trial
-        Values of searched fields for the first trial (``Study.enqueue_trial``), e.g. the
-        defaults; checked against their distributions. None: every trial is sampled.
+        Values of searched fields for the first trial (``Study.enqueue_trial``), checked
+        against their distributions; None: every trial is sampled.
     n_validation_folds
         Folds per trial (>= 1); the pruner sees the running mean after each.
     validation_fraction
         Reference genes hidden per fold, in (0, 0.5]; at least 10 hidden and 20 kept.
     {layer}
     {is_log1p}
-    features, promoter_key
-        Input groups and promoter column, as for :func:`train`.
+    {features}
+    {promoter_key}
     neighbors_key
         ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output that :func:`train`
         will read: ``k_neighbors`` may not exceed its neighbours per gene. None: no limit.
@@ -141,24 +146,21 @@ def tune(
     -------
     ``{"params": best values and fixed, "value", "trial", "trials", "study"}`` (train with
     ``ge.tl.train(adata, **best["params"])``). Writes only ``adata.uns[key_added]``:
-    ``"trials"`` (a row per trial: ``number``, ``state``, ``value`` (NaN unless complete),
-    ``pearson_tissue``, ``pearson_gene_centered``, ``n_folds_scored``, ``duration_s``,
-    ``params_<field>`` (the values trained with), ``fail_reason``), ``"best_params"``,
-    ``"best_value"``, ``"best_trial"`` and ``"params"``: the arguments, ``search_space`` as
-    optuna's ``distribution_to_json``, ``n_validation_genes``, ``n_reference_genes``,
-    ``metric``, ``sampler``, ``pruner``, ``units``, ``reference``, ``k_neighbors_limit``,
-    ``device``, ``optuna_version``.
+    ``"trials"`` (a row per trial: ``number``, ``state``, ``value`` (NaN unless complete), the
+    two metrics, ``n_folds_scored``, ``duration_s``, ``params_<field>`` (the values trained
+    with), ``fail_reason``), ``"best_params"``, ``"best_value"``, ``"best_trial"`` and
+    ``"params"`` (arguments, space as ``distribution_to_json``, counts, metric, versions...).
 
     Raises
     ------
     KeyError, ValueError
-        As :func:`train` for the data; on bad budget, fold or seed settings, too few
-        reference genes, a ``search_space`` that is empty, names a field that cannot be
-        searched or lets ``k_neighbors`` exceed the stored neighbours, or a ``first_trial``
-        outside it: all before any training, ``adata`` unchanged.
+        As :func:`train` for the data; on bad budget, fold or seed settings, too few reference
+        genes, a ``search_space`` that is empty, names a field that cannot be searched or lets
+        ``k_neighbors`` exceed the stored neighbours, or a ``first_trial`` outside it (all
+        before any training).
     TypeError
-        On unknown ``fixed`` names, or a ``search_space`` or ``first_trial`` that is not a
-        dict (of optuna distributions).
+        On unknown ``fixed`` names, or a ``search_space`` or ``first_trial`` not a dict (of
+        optuna distributions).
     RuntimeError
         If no trial completed, naming the first failure; ``adata`` is unchanged.
 
@@ -195,31 +197,19 @@ def tune(
         )
         raise ValueError(msg)
     features = usable_features(adata, features, promoter_key, stacklevel=4)
-    spec = HybridFitSpec(
-        features=features,
-        promoter_key=promoter_key,
-        neighbors_key=None,
-        tissue_correlation_key=None,
-        is_log1p=is_log1p,
-        layer=layer,
-        random_state=int(random_state),
-        accelerator=accelerator,
-        model_kwargs=fixed,
-    )
+    # the trials read no stored neighbours or correlation: those saw the held-out genes
+    overrides = {"neighbors_key": None, "tissue_correlation_key": None, "model_kwargs": fixed}
+    spec = HybridFitSpec.from_arguments(locals(), random_state=int(random_state), **overrides)
     device = resolve_device(accelerator)
     # the genes hidden in each fold: consecutive blocks of one permutation (disjoint, or wrapping)
     rows = np.random.default_rng(random_state).permutation(np.flatnonzero(task.reference))
     folds = [
         np.sort(rows[(f * n_val + np.arange(n_val)) % n_ref]) for f in range(n_validation_folds)
     ]
+    setting = TrialSetting(adata, task, spec, folds)
+    configure = partial(_trial_config, base=base, fixed=fixed)
     study = run_study(
-        TrialSetting(adata, task, spec, folds),
-        space,
-        lambda params: _trial_config(params, base, fixed),
-        n_trials=n_trials,
-        timeout=timeout,
-        device=device,
-        first_trial=start,
+        setting, space, configure, n_trials=n_trials, timeout=timeout, first_trial=start
     )
     table, best = results(study, key_added)
     best_params = {**fixed, **best.user_attrs["config"]}
@@ -234,7 +224,7 @@ def tune(
         "metric": METRIC,
         "sampler": f"TPESampler(seed={random_state})",
         "pruner": f"MedianPruner(n_startup_trials={PRUNER_STARTUP_TRIALS})",
-        "search_space": {n: distribution_to_json(d) for n, d in space.items()},
+        "search_space": {n: optuna.distributions.distribution_to_json(d) for n, d in space.items()},
         "fixed": {k: _plain(v) for k, v in fixed.items()},
         "first_trial": start or {},
         "features": features,
@@ -259,11 +249,7 @@ def tune(
 
 
 def _check_settings(
-    n_trials: int | None,
-    timeout: float | None,
-    n_validation_folds: int,
-    validation_fraction: float,
-    random_state: int,
+    n_trials: int | None, timeout: float | None, folds: int, fraction: float, random_state: int
 ) -> None:
     """Raise ``ValueError`` on out-of-range budget, fold or seed settings."""
 
@@ -273,14 +259,14 @@ def _check_settings(
     if bad(n_trials, Integral, lambda v: v >= 1) and (n_trials is not None or timeout is None):
         msg = f"n_trials must be an integer >= 1, or None with a timeout, got {n_trials!r}"
         raise ValueError(msg)
-    if bad(n_validation_folds, Integral, lambda v: v >= 1):
-        msg = f"n_validation_folds must be an integer >= 1, got {n_validation_folds!r}"
+    if bad(folds, Integral, lambda v: v >= 1):
+        msg = f"n_validation_folds must be an integer >= 1, got {folds!r}"
         raise ValueError(msg)
     if timeout is not None and bad(timeout, Real, lambda v: v > 0):
         msg = f"timeout must be a positive number of seconds or None, got {timeout!r}"
         raise ValueError(msg)
-    if bad(validation_fraction, Real, lambda v: 0 < v <= 0.5):
-        msg = f"validation_fraction must be in (0, 0.5], got {validation_fraction!r}"
+    if bad(fraction, Real, lambda v: 0 < v <= 0.5):
+        msg = f"validation_fraction must be in (0, 0.5], got {fraction!r}"
         raise ValueError(msg)
     if bad(random_state, Integral):
         msg = f"random_state must be an integer, got {random_state!r}"
@@ -377,3 +363,136 @@ def _first_trial(first_trial: Mapping[str, Any] | None, space: Mapping[str, Any]
         msg = f"first_trial={values} does not fit the fields searched, {sorted(space)}: {err}"
         raise ValueError(msg) from None
     return {n: _plain(d.to_external_repr(d.to_internal_repr(values[n]))) for n, d in dists.items()}
+
+
+@dataclass
+class TrialSetting:
+    """What the validation fits need besides the trial's configuration."""
+
+    adata: AnnData
+    task: ExpressionTask
+    spec: HybridFitSpec  # reads no stored neighbours or correlation: they saw the held genes
+    folds: list[np.ndarray]  # the reference genes held out in each fold
+
+
+def score_fold(setting: TrialSetting, held: np.ndarray, config: dict[str, Any]) -> dict[str, float]:
+    """Fit without the ``held`` reference genes; their Pearson metrics on log1p(TPM)."""
+    task, adata = setting.task, setting.adata
+    Y, train = task.Y.copy(), task.reference.copy()
+    Y[held], train[held] = np.nan, False
+    spec = replace(setting.spec, model_kwargs={**config, "calibrate": False})
+    tissues, rule = [str(t) for t in adata.obs_names], task.reference_rule
+    model, inputs, _ = fit_hybrid(adata, Y, train, tissues, spec, reference_rule=rule)
+    pred = model.predict(Y, inputs, held, accelerator=spec.accelerator)
+    true = task.Y[held]
+    measured = np.isfinite(true)
+    if measured.all():
+        m = regression_metrics(pred, true)
+    else:
+        m = masked_metrics(pred, np.where(measured, true, 0.0), measured)
+    return {k: m[k] for k in METRICS}
+
+
+def run_study(
+    setting: TrialSetting,
+    space: Mapping[str, BaseDistribution],
+    trial_config: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    first_trial: dict[str, Any] | None = None,
+) -> optuna.Study:
+    """Ask, score and tell trials until ``n_trials`` or ``timeout`` (optuna quiet, RNG kept)."""
+    import torch
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
+    t0 = time.perf_counter()
+    try:
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=setting.spec.random_state),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS),
+        )
+        if first_trial:
+            study.enqueue_trial(first_trial)
+        on_cuda = resolve_device(setting.spec.accelerator) == "cuda"
+        cuda = [torch.cuda.current_device()] if on_cuda else []
+        with torch.random.fork_rng(devices=cuda):
+            while (n_trials is None or len(study.trials) < n_trials) and (
+                timeout is None or time.perf_counter() - t0 < timeout
+            ):
+                trial = study.ask(dict(space))
+                trial.set_user_attr("config", trial_config(trial.params))  # values trained with
+                done = _run_trial(study, trial, setting)
+                state = f"{done.state.name}, value {done.value}, params {done.user_attrs['config']}"
+                logger.info("tune: trial %d %s", done.number, state)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    logger.info("tune: %d trials in %.1f s", len(study.trials), time.perf_counter() - t0)
+    return study
+
+
+def _run_trial(study: optuna.Study, trial: optuna.Trial, setting: TrialSetting) -> FrozenTrial:
+    """Score fold by fold (the pruner sees the running mean); tell ``study`` how it ended."""
+    config = {**setting.spec.model_kwargs, **trial.user_attrs["config"]}  # with the fixed ones
+    scored: list[dict[str, float]] = []
+    try:
+        HybridConfig.from_dict({}, **config)  # a value HybridConfig rejects fails before training
+        for f, held in enumerate(setting.folds):
+            m = score_fold(setting, held, config)
+            if not all(math.isfinite(m[k]) for k in METRICS):
+                msg = f"the validation score of fold {f} is not finite ({m})"
+                raise ValueError(msg)
+            scored.append(m)
+            means = {k: float(np.mean([s[k] for s in scored])) for k in METRICS}
+            for k, v in {**means, "n_folds_scored": f + 1}.items():
+                trial.set_user_attr(k, v)
+            trial.report(sum(means.values()) / 2, f)
+            if f < len(setting.folds) - 1 and trial.should_prune():
+                return study.tell(trial, state=TrialState.PRUNED)
+    except Exception as err:  # recorded; tune raises if no trial completes
+        reason = f"{type(err).__name__}: {err}"
+        trial.set_user_attr("fail_reason", reason)
+        logger.warning("tune: trial %d failed: %s", trial.number, reason)
+        return study.tell(trial, state=TrialState.FAIL)
+    return study.tell(trial, sum(means.values()) / 2)
+
+
+def results(study: optuna.Study, key_added: str) -> tuple[pd.DataFrame, FrozenTrial]:
+    """Return the trial table and the best trial; raise if none completed, warn if some failed."""
+    rows = [
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "value": t.value if t.state == TrialState.COMPLETE else np.nan,  # not if pruned
+            **{k: t.user_attrs.get(k, np.nan) for k in METRICS},
+            "n_folds_scored": t.user_attrs.get("n_folds_scored", 0),
+            "duration_s": t.duration.total_seconds() if t.duration is not None else np.nan,
+            **{f"params_{k}": v for k, v in t.user_attrs["config"].items()},
+            "fail_reason": t.user_attrs.get("fail_reason", ""),
+        }
+        for t in study.trials
+    ]
+    table = pd.DataFrame(rows)
+    for col in table.columns.drop(["state", "fail_reason"]):  # h5ad writes objects as strings
+        if table[col].dtype == object and not all(isinstance(v, str) for v in table[col]):
+            table[col] = table[col].astype(str)
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    first = "none"
+    if failed:
+        t, attrs = failed[0], failed[0].user_attrs
+        first = f"trial {t.number} with {attrs['config']}: {attrs['fail_reason']}"
+    if not (table["state"] == "COMPLETE").any():
+        msg = (
+            f"no trial of geneimpute.tl.tune completed ({len(failed)} failed, "
+            f"{(table['state'] == 'PRUNED').sum()} pruned); first failure: {first}"
+        )
+        raise RuntimeError(msg)
+    if failed:
+        where = f"uns[{key_added!r}]['trials']"
+        msg = f"{len(failed)} of {len(table)} tune trials failed ({first}); see {where}"
+        warn_data(msg, stacklevel=4)
+    best = study.best_trial
+    logger.info("tune: best trial %d of %d, score %.4f", best.number, len(table), best.value)
+    return table, best
