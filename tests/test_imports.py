@@ -29,6 +29,15 @@ def test_import_geneimpute_loads_neither_torch_nor_pyplot():
     assert out.returncode == 0, out.stderr[-3000:]
 
 
+def test_import_tl_loads_optuna_only_with_tune():
+    code = (
+        "import sys, geneimpute.tl as tl; "
+        "assert 'optuna' not in sys.modules; tl.tune; assert 'optuna' in sys.modules"
+    )
+    out = _run(code)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
 LIGHT = """
 import sys, json
 import geneimpute, geneimpute.pp, geneimpute.tl, geneimpute.pl, geneimpute.models

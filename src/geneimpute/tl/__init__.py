@@ -1,4 +1,10 @@
-"""Tools: train the hybrid model, impute profiles, baselines, evaluation."""
+"""Tools: train the hybrid model, impute profiles, baselines, evaluation.
+
+``tune`` (and optuna with it) is imported on first access, so ``import geneimpute.tl`` does not
+load optuna.
+"""
+
+from typing import Any
 
 from .._core.metrics import regression_metrics
 from ._attribution import attribute_promoters
@@ -10,7 +16,6 @@ from ._predict import predict_profiles
 from ._regulators import impute_from_regulators, regulator_attribution, train_regulators
 from ._samples import impute_samples
 from ._train import train
-from ._tune import tune
 
 __all__ = [
     "attribute_promoters",
@@ -27,3 +32,16 @@ __all__ = [
     "train_regulators",
     "tune",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "tune":
+        from ._tune import tune
+
+        return tune
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
