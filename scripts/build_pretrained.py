@@ -207,7 +207,8 @@ def markdown(c: dict) -> str:
         f"(log1p internally); {len(c['data']['tissues'])} tissues.",
         f"- Trained on {c['data']['n_training_genes']:,} genes (features "
         f"{', '.join(c['training']['features'])}; `HybridConfig()` of geneimpute "
-        f"{c['geneimpute_version']}, seed {c['training']['random_state']}); all {c['data']['n_held_out_genes']:,} "
+        f"{c['geneimpute_version']}, seed {c['training']['random_state']}); all "
+        f"{c['data']['n_held_out_genes']:,} "
         f"{c['data']['held_out_chromosome']} genes held out of training.",
         f"- Intervals: split conformal per tissue on cross-fitted residuals, a seeded "
         f"{c['training']['calibration_genes']:,}-gene calibration subset.",

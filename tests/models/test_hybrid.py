@@ -503,7 +503,6 @@ def test_network_ensemble_serves_new_genes_with_the_out_of_fold_networks(arrays,
     np.testing.assert_allclose(loaded.predict(Y, inputs, rows, accelerator="cpu"), P, rtol=1e-6)
 
 
-
 # ---------------------------------------------------------------- model schema fixtures
 
 MODELS = Path(__file__).parents[1] / "data" / "models"
