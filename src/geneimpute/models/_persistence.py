@@ -7,6 +7,7 @@ arrays (no pickle). The donor models save through the :class:`SavedModel` mixin.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -163,10 +164,11 @@ class SavedModel:
     ARRAYS: ClassVar[bool] = True
 
     def _shape(self) -> tuple[int, int]:
-        raise NotImplementedError
+        return self.mu_.shape  # type: ignore[attr-defined]
 
     def _header(self) -> dict[str, Any]:
-        return {"config": {}, "network": None, "state": {}}
+        """Entries of ``config.json`` over the defaults; ``config``: the constructor's arguments."""
+        return {"config": {k: getattr(self, k) for k in inspect.signature(type(self)).parameters}}
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {}
@@ -193,7 +195,8 @@ class SavedModel:
             msg = f"this {type(self).__name__} is not fitted; call fit() first"
             raise RuntimeError(msg)
         T, G = self._shape()
-        header = {"setup": {"n_tissues": int(T), "n_genes": int(G)}, **self._header()}
+        setup = {"n_tissues": int(T), "n_genes": int(G)}
+        header = {"setup": setup, "config": {}, "network": None, "state": {}, **self._header()}
         arrays = self._arrays() if self.ARRAYS else {}
 
         def write_files(tmp: Path) -> None:

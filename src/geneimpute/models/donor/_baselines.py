@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -16,11 +15,8 @@ def _standardise(V: np.ndarray, donors: np.ndarray) -> tuple[np.ndarray, np.ndar
         mu = np.nanmean(V[donors], axis=0)
         sd = np.nanstd(V[donors], axis=0)
     glob_mu = np.nanmean(V[donors], axis=(0, 1))
-    mu_out = np.array(mu, dtype=np.float64)
-    bad = ~np.isfinite(mu_out)
-    mu_out[bad] = np.broadcast_to(glob_mu, mu_out.shape)[bad]
-    sd_out: np.ndarray = np.where(np.isfinite(sd) & (sd > 1e-3), sd, 1.0)
-    return mu_out, sd_out
+    mu = np.asarray(np.where(np.isfinite(mu), mu, glob_mu), dtype=np.float64)
+    return mu, np.where(np.isfinite(sd) & (sd > 1e-3), sd, 1.0)
 
 
 class TissueMean(SavedModel):
@@ -37,9 +33,6 @@ class TissueMean(SavedModel):
     def predict(self, V: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         """Predict ``(n, G)`` for ``pairs`` ``(n, 2)`` of (donor, target tissue)."""
         return self.mu_[pairs[:, 1]]
-
-    def _shape(self) -> tuple[int, int]:
-        return self.mu_.shape
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"mu": self.mu_}
@@ -76,19 +69,14 @@ class KNNDonor(SavedModel):
 
     def predict(self, V: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         """Mask each target tissue, impute the donor's row, read the target back."""
-        T, G = self.shape_
-        out = np.zeros((len(pairs), G))
+        n = np.arange(len(pairs))
         rows = V[pairs[:, 0]].copy()
-        rows[np.arange(len(pairs)), pairs[:, 1]] = np.nan
-        filled = self.knn_.transform(rows.reshape(len(pairs), -1)).reshape(len(pairs), T, G)
-        out[:] = filled[np.arange(len(pairs)), pairs[:, 1]]
-        return out
+        rows[n, pairs[:, 1]] = np.nan
+        filled = self.knn_.transform(rows.reshape(len(pairs), -1)).reshape(len(pairs), *self.shape_)
+        return filled[n, pairs[:, 1]].astype(np.float64)
 
     def _shape(self) -> tuple[int, int]:
         return self.shape_
-
-    def _header(self) -> dict[str, Any]:
-        return {"config": {"n_neighbors": int(self.n_neighbors)}, "network": None, "state": {}}
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"profiles": self.profiles_}
@@ -154,13 +142,6 @@ class TEEBoT(SavedModel):
         z = np.divide(acc, wsum[:, None], out=np.zeros_like(acc), where=wsum[:, None] > 0)
         target = pairs[:, 1]
         return self.mu_[target] + self.sd_[target] * z
-
-    def _shape(self) -> tuple[int, int]:
-        return self.mu_.shape
-
-    def _header(self) -> dict[str, Any]:
-        config = {"n_components": int(self.n_components), "min_pairs": int(self.min_pairs)}
-        return {"config": config, "network": None, "state": {}}
 
     def _arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Return the fitted arrays, names prefixed with ``prefix``."""

@@ -21,15 +21,6 @@ __all__ = ["DonorHybrid", "DonorTransformer", "KNNDonor", "TEEBoT", "TissueMean"
 
 #: Features of the stage-2 design before the per-gene features (see ``DonorHybrid._design``).
 N_DESIGN = 10
-#: Constructor arguments of :class:`DonorHybrid` (saved as ``config``).
-_PARAMS = (
-    "max_epochs",
-    "patience",
-    "batch_size",
-    "learning_rate",
-    "xgb_n_estimators",
-    "random_state",
-)
 
 
 def _check_inputs(V: np.ndarray, gene_features: np.ndarray | None):
@@ -79,11 +70,8 @@ class DonorTransformer(SavedModel, nn.Module):
 
     def forward(self, z, src, pad, target, C):  # noqa: D102
         tok = self.profile(z) + self.tissue(src) + self.corr(C[src])
-        q = (
-            self.query.expand(len(target), -1, -1)
-            + (self.tissue(target) + self.corr(C[target]))[:, None]
-        )
-        h = torch.cat([q, tok], dim=1)
+        q = (self.tissue(target) + self.corr(C[target]))[:, None]
+        h = torch.cat([self.query.expand(len(target), -1, -1) + q, tok], dim=1)
         mask = torch.cat([torch.zeros(len(target), 1, dtype=torch.bool, device=pad.device), pad], 1)
         return self.out(self.encoder(h, src_key_padding_mask=mask)[:, 0])
 
@@ -91,7 +79,7 @@ class DonorTransformer(SavedModel, nn.Module):
         return self.init_args["n_tissues"], self.init_args["n_genes"]
 
     def _header(self) -> dict[str, Any]:
-        return {"config": {}, "network": dict(self.init_args), "state": {}}
+        return {"network": dict(self.init_args)}
 
     def _write_files(self, tmp: Path) -> None:
         torch.save({k: v.detach().cpu() for k, v in self.state_dict().items()}, tmp / "network.pt")
@@ -173,13 +161,11 @@ class DonorHybrid(SavedModel):
         return np.concatenate(out) if out else np.zeros((0, Z.shape[2]))
 
     def _design(self, V, Z, seen, pairs, zhat) -> np.ndarray:
-        G = Z.shape[2]
-        n = len(pairs)
-        W = self.W_
+        n, G = len(pairs), Z.shape[2]
         d, t = pairs[:, 0], pairs[:, 1]
         obs = seen[d].copy()
         obs[np.arange(n), t] = False
-        w = W[t] * obs  # (n, T)
+        w = self.W_[t] * obs  # (n, T)
         wsum = w.sum(axis=1, keepdims=True)
         zobs = np.where(obs[:, :, None], Z[d], 0.0)  # (n, T, G)
         ctx = np.einsum("nt,ntg->ng", w, zobs) / np.where(wsum > 0, wsum, 1)
@@ -291,7 +277,6 @@ class DonorHybrid(SavedModel):
         """Predict ``(n, n_genes)`` profiles of (donor, target tissue) ``pairs`` ``(n, 2)``.
 
         The target tissue itself is never used as input, observed or not.
-
         """
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         Z = np.where(np.isfinite(V), (V - self.mu_) / self.sd_, 0.0)
@@ -301,12 +286,8 @@ class DonorHybrid(SavedModel):
         t = pairs[:, 1]
         return self.mu_[t] + self.sd_[t] * zx
 
-    def _shape(self) -> tuple[int, int]:
-        return self.mu_.shape
-
     def _header(self) -> dict[str, Any]:
-        config = {k: getattr(self, k) for k in _PARAMS}
-        return {"config": config, "network": dict(self.net_.init_args), "state": {}}
+        return {**super()._header(), "network": dict(self.net_.init_args)}
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {

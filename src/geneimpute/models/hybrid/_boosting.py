@@ -20,14 +20,11 @@ def build_design(
     gene_features: np.ndarray,
     components: np.ndarray,
     weights: np.ndarray | None,
-    *,
-    row_indexed: tuple[str, ...] = ("idw",),
 ) -> np.ndarray:
-    """Return the stage-2 design ``(len(rows) * T, n_features)`` float32, in cache-sized blocks."""
-    T = components.shape[0]
-    n = len(rows)
-    related = weights is not None
-    F = 1 + components.shape[1] + len(blocks) * (4 if related else 3) + gene_features.shape[1]
+    """Stage-2 design ``(len(rows) * T, n_features)`` float32 (``blocks["idw"]``: all genes)."""
+    T, n = components.shape[0], len(rows)
+    per_block = 3 if weights is None else 4
+    F = 1 + components.shape[1] + len(blocks) * per_block + gene_features.shape[1]
     X = np.empty((n * T, F), dtype=np.float32)
     X3 = X.reshape(n, T, F)
     step = max(1, DESIGN_BLOCK_BYTES // (4 * T * F))
@@ -40,13 +37,13 @@ def build_design(
             out[:, :, 1 : 1 + components.shape[1]] = components
             j = 1 + components.shape[1]
             for key, P in blocks.items():
-                Pb = P[rows[sl]] if key in row_indexed else P[sl]
+                Pb = P[rows[sl]] if key == "idw" else P[sl]
                 mean = np.nanmean(Pb, axis=1, keepdims=True) if Pb.size else Pb[:, :1]
                 out[:, :, j] = Pb
                 out[:, :, j + 1] = mean
                 out[:, :, j + 2] = Pb - mean
                 j += 3
-                if related and weights is not None:
+                if weights is not None:
                     out[:, :, j] = np.nan_to_num(Pb) @ weights.T
                     j += 1
             out[:, :, j:] = gene_features[rows[sl]][:, None, :]
@@ -58,9 +55,7 @@ def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None
     import xgboost as xgb
 
     if client is None:
-        model = xgb.XGBRegressor(**params)
-        model.fit(X, y)
-        return model
+        return xgb.XGBRegressor(**params).fit(X, y)
     import dask.array as da
     from xgboost import dask as dxgb
 
@@ -69,20 +64,16 @@ def fit_regressor(params: dict, X: np.ndarray, y: np.ndarray, client: Any = None
     # same rows (two models on one design) cannot cancel this fit's
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     parts = [p for p in np.array_split(np.arange(len(X)), n_workers) if len(p)]
-    fx = client.scatter([np.ascontiguousarray(X[p]) for p in parts], hash=False)
-    fy = client.scatter([np.ascontiguousarray(y[p]) for p in parts], hash=False)
-    Xd = da.concatenate(
-        [
-            da.from_delayed(f, shape=(len(p), X.shape[1]), dtype=X.dtype)
-            for f, p in zip(fx, parts, strict=True)
-        ]
-    )
-    yd = da.concatenate(
-        [da.from_delayed(f, shape=(len(p),), dtype=y.dtype) for f, p in zip(fy, parts, strict=True)]
-    )
+
+    def scattered(a: np.ndarray) -> Any:
+        futures = client.scatter([np.ascontiguousarray(a[p]) for p in parts], hash=False)
+        blocks = zip(futures, parts, strict=True)
+        shape = a.shape[1:]
+        return da.concatenate([da.from_delayed(f, (len(p), *shape), a.dtype) for f, p in blocks])
+
     dist = dxgb.DaskXGBRegressor(**{k: v for k, v in params.items() if k != "n_jobs"})
     dist.client = client
-    dist.fit(Xd, yd)
+    dist.fit(scattered(X), scattered(y))
     local = xgb.XGBRegressor(**params)
     local.load_model(bytearray(dist.get_booster().save_raw("ubj")))
     return local

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,14 +113,10 @@ class HybridImputer:
         """Build an untrained :class:`HybridNet` from ``net_args_``."""
         from ._networks import HybridNet
 
-        if self.net_args_ is None:
-            msg = "network arguments are not set"
-            raise RuntimeError(msg)
-        return HybridNet(**self.net_args_)
+        return HybridNet(**self.net_args_)  # type: ignore[arg-type]
 
     def _design(self, nn_out: dict[str, np.ndarray], prep: dict, rows: np.ndarray) -> np.ndarray:
         cfg = self.config
-        T = len(self.setup_.tissues)
         blocks = {k: v for k, v in nn_out.items() if k in READ_OUTS}
         if cfg.uses("neighbor_profile"):
             blocks["idw"] = prep["idw"]  # all genes: indexed by rows in build_design
@@ -129,7 +125,7 @@ class HybridImputer:
             msg = f"{g.shape[1]} gene features, expected {len(self.genef_names_)}"
             raise ValueError(msg)
         corr = cfg.uses("tissue_correlation")
-        pcs = self.tissue_components_ if corr else np.zeros((T, 0))
+        pcs = self.tissue_components_ if corr else np.zeros((len(self.setup_.tissues), 0))
         return build_design(blocks, rows, g, pcs, self.W_ if corr else None)
 
     @doc_params("accelerator")
@@ -172,7 +168,19 @@ class HybridImputer:
         device = resolve_device(accelerator)
         Y = np.asarray(Y, dtype=np.float64)
         rows = reference_rows(Y, inputs, len(tissues), self.config.n_folds)
-        self._set_scalers(Y, rows, inputs, tissues, tissue_correlation, setup)
+        self.setup_ = replace(
+            setup or ModelSetup(),
+            tissues=[str(t) for t in tissues],
+            gene_feature_names=list(inputs.feature_names),
+            n_reference_genes=int(len(rows)),
+        )
+        if np.isfinite(Y[rows]).all():
+            self.mu_, self.sd_ = Y[rows].mean(axis=0), Y[rows].std(axis=0) + 1e-6
+        else:  # partly measured reference genes: every measured cell counts
+            self.mu_, self.sd_ = np.nanmean(Y[rows], axis=0), np.nanstd(Y[rows], axis=0) + 1e-6
+        self._set_tissue_correlation(tissue_correlation)
+        density = self.config.uses("distance") and self.config.uses("neighbor_profile")
+        self.genef_names_ = self.feature_names_ + (list(DENSITY_NAMES) if density else [])
         self.timings_, self.history_ = {}, []
         with timed("prepare", self.timings_):
             prep = self._prepare(Y, inputs)
@@ -192,43 +200,12 @@ class HybridImputer:
         self.device_ = device
         return self
 
-    def _set_scalers(
-        self,
-        Y: np.ndarray,
-        rows: np.ndarray,
-        inputs: GeneInputs,
-        tissues: list[str],
-        tissue_correlation: np.ndarray,
-        setup: ModelSetup | None,
-    ) -> None:
-        """Store the setup, the per-tissue scalers and the tissue correlation."""
-        base = setup or ModelSetup()
-        self.setup_ = ModelSetup.from_dict(
-            {
-                **base.to_dict(),
-                "tissues": [str(t) for t in tissues],
-                "gene_feature_names": list(inputs.feature_names),
-                "n_reference_genes": int(len(rows)),
-            }
-        )
-        if np.isfinite(Y[rows]).all():
-            self.mu_ = Y[rows].mean(axis=0)
-            self.sd_ = Y[rows].std(axis=0) + 1e-6
-        else:  # partly measured reference genes: every measured cell counts
-            self.mu_ = np.nanmean(Y[rows], axis=0)
-            self.sd_ = np.nanstd(Y[rows], axis=0) + 1e-6
-        self._set_tissue_correlation(tissue_correlation)
-        cfg = self.config
-        use_extra = cfg.uses("distance") and cfg.uses("neighbor_profile")
-        self.genef_names_ = self.feature_names_ + (list(DENSITY_NAMES) if use_extra else [])
-
     def _fit_networks(
         self, t: dict, Y: np.ndarray, folds: list[np.ndarray], rows: np.ndarray, device: str
     ) -> dict[str, np.ndarray]:
         """Fit one network per fold on the other folds; return the out-of-fold read-outs."""
         cfg = self.config
-        self.net_args_ = None
-        self.net_ = None
+        self.net_args_ = self.net_ = None
         if not self.uses_network:
             return {}
         self.net_args_ = {
@@ -245,16 +222,9 @@ class HybridImputer:
         oof: dict[str, np.ndarray] = {}
         nets = []
         for f, held in enumerate(folds):
-            net, history = fit_network(
-                self._new_member,
-                t,
-                Z,
-                np.setdiff1d(rows, held),
-                cfg,
-                device=device,
-                seed=cfg.random_state + 1 + f,
-                desc=f"network fold {f + 1}/{cfg.n_folds}",
-            )
+            desc, train = f"network fold {f + 1}/{cfg.n_folds}", np.setdiff1d(rows, held)
+            seed = cfg.random_state + 1 + f
+            net, history = fit_network(self._new_member, t, Z, train, cfg, device, seed, desc)
             self.history_ += history
             nets.append(net)
             held = np.sort(held)
@@ -265,15 +235,7 @@ class HybridImputer:
         self.net_ = NetworkEnsemble(nets)  # new genes: the networks XGBoost learned from
         return oof
 
-    def _fit_stage2(
-        self,
-        X3: np.ndarray,
-        Y: np.ndarray,
-        rows: np.ndarray,
-        folds: list[np.ndarray],
-        device: str,
-        client: Any,
-    ) -> None:
+    def _fit_stage2(self, X3, Y, rows, folds, device: str, client) -> None:
         """Fit XGBoost on the reference genes' design ``X3``, their errors and intervals."""
         params = xgb_params(self.config, device)
         with timed("xgboost_fit", self.timings_):
@@ -378,8 +340,6 @@ class HybridImputer:
         """
         self.check_fitted()
         device = resolve_device(accelerator)
-        if self.net_ is not None:
-            self.net_.to(device)
         T = len(self.setup_.tissues)
         if Y.ndim != 2 or Y.shape[1] != T:
             msg = f"Y has {Y.shape[1] if Y.ndim == 2 else '?'} tissues, the model has {T}"
@@ -395,11 +355,9 @@ class HybridImputer:
         with timed("network_inference"):
             prep = self._prepare(Y, inputs)
             t = self._net_inputs(prep, inputs)
-            if self.net_ is None:
-                out = {}
-            else:
-                out = read_out(self.net_, t, rows, device, scale=(self.mu_, self.sd_))
-                out.pop("promoter_embedding", None)
+            out: dict[str, np.ndarray] = {}
+            if self.net_ is not None:
+                out = read_out(self.net_.to(device), t, rows, device, scale=(self.mu_, self.sd_))
                 if return_embedding and self.config.uses("cnn"):
                     emb = promoter_embeddings(self.net_, inputs.promoter, device)
         with timed("xgboost_predict"):

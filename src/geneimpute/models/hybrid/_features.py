@@ -9,6 +9,9 @@ import numpy as np
 from ..._core.neighbors import ORIENTATION_CODES, GenomicNeighbors, idw_profiles
 from ._config import HybridConfig
 
+#: Orientations of a neighbour flagged in its token, in order.
+ORIENTATIONS = ("same_strand", "divergent", "convergent")
+
 
 @dataclass
 class GeneInputs:
@@ -58,20 +61,10 @@ def distance_features(neighbors: GenomicNeighbors) -> np.ndarray:
     valid = neighbors.valid
     d = np.where(valid, neighbors.distance, 0.0)
     gap = np.where(valid, neighbors.gap, 0.0)
-    o = neighbors.orientation
-    feats = np.stack(
-        [
-            np.log10(d + 1) / 6,
-            np.log10(gap + 1) / 6,
-            neighbors.upstream,
-            o == ORIENTATION_CODES["same_strand"],
-            o == ORIENTATION_CODES["divergent"],
-            o == ORIENTATION_CODES["convergent"],
-            neighbors.overlap,
-            neighbors.nested,
-        ],
-        axis=-1,
-    ).astype(np.float32)
+    kinds = [neighbors.orientation == ORIENTATION_CODES[k] for k in ORIENTATIONS]
+    place = [np.log10(d + 1) / 6, np.log10(gap + 1) / 6, neighbors.upstream]
+    feats = np.stack([*place, *kinds, neighbors.overlap, neighbors.nested], axis=-1)
+    feats = feats.astype(np.float32)
     feats[~valid] = 0
     return feats
 

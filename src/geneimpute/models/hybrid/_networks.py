@@ -214,11 +214,7 @@ class NetworkEnsemble(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Mean over the networks of each read-out; the first network's embedding."""
         outs = [net(promoter, tokens, pad, genef) for net in self.nets]
-        mean = {
-            k: torch.stack([o[k] for o in outs]).mean(dim=0)
-            for k in outs[0]
-            if k != "promoter_embedding"
-        }
-        if "promoter_embedding" in outs[0]:
+        mean = {k: torch.stack([o[k] for o in outs]).mean(dim=0) for k in outs[0]}
+        if "promoter_embedding" in mean:
             mean["promoter_embedding"] = outs[0]["promoter_embedding"]
         return mean

@@ -1,8 +1,4 @@
-"""What a :class:`HybridImputer` directory holds, through :mod:`.._persistence`.
-
-``config.json``: config, network arguments, setup and ``state`` (scalers, tissue correlation,
-gene-feature names, error covariance, interval floor); see :meth:`HybridImputer.save`.
-"""
+"""Save and load of a :class:`HybridImputer` directory, through :mod:`.._persistence`."""
 
 from __future__ import annotations
 
@@ -32,16 +28,13 @@ def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> Non
     import torch
 
     cond = model.conditioner_
+    arrays = ("mu", "sd", "gmu", "gsd", "gmiss_cols", "tissue_correlation")
     header = {
         "config": dict(model.config.__dict__),
         "network": model.net_args_,
         "setup": model.setup_.to_dict(),
         "state": {
-            **{
-                k: getattr(model, f"{k}_").tolist()
-                for k in ("mu", "sd", "gmu", "gsd", "gmiss_cols")
-            },
-            "tissue_correlation": model.tissue_correlation_.tolist(),
+            **{k: getattr(model, f"{k}_").tolist() for k in arrays},
             "genef_names": list(model.genef_names_),
             "error_covariance": cond.covariance_.tolist(),
             "error_mean": cond.mean_.tolist(),

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: Branch read-outs the XGBoost stage receives.
 READ_OUTS = ("joint", "cnn", "transformer")
+#: Genes per forward pass of a read-out.
+BATCH = 1024
 
 
 def network_tensors(
@@ -52,14 +54,8 @@ def batch_tensors(t: dict, rows: np.ndarray, device: str) -> tuple:
     tokens = torch.cat([tokens, t["dist"][r][:, : idx.shape[1]]], dim=2)
     tokens[pad] = 0
     # a gene with no neighbour at all keeps one (zero) token so attention is defined
-    empty = pad.all(dim=1)
-    pad[empty, 0] = False
-    return (
-        t["promoter"][r].to(device),
-        tokens.to(device),
-        pad.to(device),
-        t["genef"][r].to(device),
-    )
+    pad[pad.all(dim=1), 0] = False
+    return tuple(x.to(device) for x in (t["promoter"][r], tokens, pad, t["genef"][r]))
 
 
 def level_pattern_loss(
@@ -83,7 +79,6 @@ def fit_network(
     Z: np.ndarray,
     rows: np.ndarray,
     config: HybridConfig,
-    *,
     device: str,
     seed: int,
     desc: str,
@@ -128,13 +123,7 @@ def fit_network(
 
 
 def read_out(
-    net: HybridNet | NetworkEnsemble,
-    t: dict,
-    rows: np.ndarray,
-    device: str,
-    *,
-    scale: tuple[np.ndarray, np.ndarray] | None = None,
-    batch_size: int = 1024,
+    net: HybridNet | NetworkEnsemble, t: dict, rows: np.ndarray, device: str, *, scale=None
 ) -> dict[str, np.ndarray]:
     """Network outputs for ``rows`` by name: z-scores, or log1p with ``scale=(mu, sd)``."""
     import torch
@@ -142,8 +131,8 @@ def read_out(
     net.eval()
     outs: dict[str, list] = {}
     with torch_threads(), torch.no_grad():
-        for s in range(0, len(rows), batch_size):
-            o = net(*batch_tensors(t, rows[s : s + batch_size], device))
+        for s in range(0, len(rows), BATCH):
+            o = net(*batch_tensors(t, rows[s : s + BATCH], device))
             for k, v in o.items():
                 outs.setdefault(k, []).append(v.float().cpu().numpy())
     if not len(rows):
@@ -157,25 +146,21 @@ def read_out(
     return res
 
 
-def promoter_embeddings(
-    net: HybridNet | NetworkEnsemble, promoter: np.ndarray, device: str, batch_size: int = 1024
-) -> np.ndarray:
+def promoter_embeddings(net: HybridNet | NetworkEnsemble, promoter: np.ndarray, device: str):
     """CNN embeddings ``(n_genes, dim)`` of every promoter; genes without one share one."""
     import torch
 
     net.eval()
     cnn = net.cnn
-    if cnn is None:
-        msg = "the network has no promoter CNN"
-        raise RuntimeError(msg)
+    assert cnn is not None  # the caller checks that the model has a CNN
     observed = promoter[:, :, 4].any(axis=1)
     todo = np.flatnonzero(observed)
     if not observed.all():  # every gene without a promoter has the same (empty) input
         todo = np.append(todo, np.flatnonzero(~observed)[0])
     parts = []
     with torch_threads(), torch.inference_mode():
-        for s in range(0, len(todo), batch_size):
-            x = torch.from_numpy(promoter[todo[s : s + batch_size]]).to(device)
+        for s in range(0, len(todo), BATCH):
+            x = torch.from_numpy(promoter[todo[s : s + BATCH]]).to(device)
             parts.append(cnn(x).float().cpu().numpy())
     dim = int(cnn.proj[1].out_features)  # type: ignore[arg-type]
     emb = np.concatenate(parts) if parts else np.zeros((0, dim))

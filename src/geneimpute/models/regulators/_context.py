@@ -80,9 +80,8 @@ class ContextRidge:
         self.alphas = np.asarray(alphas, dtype=float)
         self._cache: dict[tuple[bytes, bytes, bytes], tuple] = {}
         # fits use the samples whose pattern of measured genes is common
-        _, which, counts = np.unique(
-            np.isfinite(self.Z), axis=0, return_inverse=True, return_counts=True
-        )
+        finite = np.isfinite(self.Z)
+        _, which, counts = np.unique(finite, axis=0, return_inverse=True, return_counts=True)
         common = counts[which.ravel()] >= MIN_GROUP
         self.fit_rows = common if common.sum() >= len(common) / 2 else np.ones_like(common)
 
@@ -129,9 +128,7 @@ class ContextRidge:
         nR = self.n_regulators
         if pooled:
             todo = np.flatnonzero((~vis[:, nR:]).any(axis=1))
-            groups: list[tuple[np.ndarray, np.ndarray]] = []
-            if len(todo):
-                groups.append((todo, np.asarray(vis[todo].all(axis=0))))
+            groups = [(todo, np.asarray(vis[todo].all(axis=0)))] if len(todo) else []
         else:
             groups = self.groups(vis)
         for idx, v in groups:

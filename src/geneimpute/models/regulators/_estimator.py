@@ -89,8 +89,7 @@ class RegulatorImputer:
         return np.concatenate([Rz, vals, ones, observed], axis=1, dtype=np.float32)
 
     def _check(self, R: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        R = np.asarray(R, dtype=np.float64)
-        Y = np.asarray(Y, dtype=np.float64)
+        R, Y = np.asarray(R, dtype=np.float64), np.asarray(Y, dtype=np.float64)
         if R.ndim != 2 or Y.ndim != 2 or len(R) != len(Y):
             msg = f"R {R.shape} and Y {Y.shape} must be 2-D with the same number of samples"
             raise ValueError(msg)
@@ -146,8 +145,7 @@ class RegulatorImputer:
         val_hide = (rng.random(Yz.shape) < cfg.hide_fraction) & observed
         split = _Split(order[n_val:], order[:n_val], val_hide)
         nR, nT = R.shape[1], Y.shape[1]
-        self.context_ = None
-        context_base = None
+        self.context_ = context_base = None
         if self.uses_context_ridge:
             context_base, net_hide = self._context_folds(Rz, Yz, rng)
         base = regulator_ridge(Rz, Yz) if cfg.ridge_base and context_base is None else None
@@ -164,7 +162,8 @@ class RegulatorImputer:
             net = net.to(device)
             if context_base is not None:
                 fixed = split._replace(val_hide=net_hide)
-                self._train_residual(net, Rz, Yz, context_base, fixed, device)
+                net_rng = np.random.default_rng(cfg.random_state + 1)
+                self._train_net(net, Rz, Yz, fixed, net_rng, device, context_base)
             else:
                 self._train_net(net, Rz, Yz, split, rng, device)
         self.net_ = net.cpu().eval()
@@ -192,26 +191,6 @@ class RegulatorImputer:
         self.context_.clear_cache()  # cross-fitting fits are not reused
         return base, hide
 
-    def _train_residual(self, net, Rz, Yz, base, split: _Split, device) -> None:
-        """Train on the residual of the cross-fitted ridge, hiding its folds ``split.val_hide``."""
-        import torch
-
-        hide = split.val_hide
-        t_R = torch.from_numpy(Rz)
-        t_target = torch.from_numpy(np.where(hide, Yz - base, 0.0).astype(np.float32))
-
-        def run(rows: np.ndarray, hide_y: np.ndarray) -> torch.Tensor:
-            ctx = torch.from_numpy(self._context(Rz[rows], Yz[rows], hide_y)).to(device)
-            out = net(t_R[rows].to(device), ctx)
-            w = torch.from_numpy(hide_y).float().to(device)
-            return _masked_mse(out, t_target[rows].to(device), w)
-
-        rng = np.random.default_rng(self.config.random_state + 1)
-        desc = "regulator network (context-ridge residual)"
-        self.history_["network"] = self._fit_loop(
-            net, run, split, lambda b: hide[b], rng, self.config.max_epochs, desc, True
-        )
-
     def _new_autoencoder(self, n_genes: int):
         from ._networks import SampleAutoencoder
 
@@ -224,19 +203,9 @@ class RegulatorImputer:
         cfg = self.config
         return RegulatorNet(nR, nT, cfg.hidden, encoder, cfg.autoencoder_width, cfg.dropout)
 
-    def _random_hiding(self, Yz: np.ndarray, rng: np.random.Generator):
-        """Return ``rows -> mask`` of a fresh random ``hide_fraction`` of observed targets."""
-
-        def hide(rows: np.ndarray) -> np.ndarray:
-            observed = np.isfinite(Yz[rows])
-            return (rng.random(observed.shape) < self.config.hide_fraction) & observed
-
-        return hide
-
     def _pretrain(self, ae, Rz, Yz, split: _Split, rng, device) -> None:
         import torch
 
-        cfg = self.config
         full = np.concatenate([Rz, np.where(np.isfinite(Yz), Yz, 0.0)], axis=1)
         known = np.concatenate([np.ones_like(Rz, bool), np.isfinite(Yz)], axis=1)
         t_full = torch.from_numpy(full.astype(np.float32))
@@ -250,54 +219,55 @@ class RegulatorImputer:
             w = t_known[rows].float() + torch.from_numpy(hidden).float()
             return _masked_mse(out, t_full[rows].to(device), w.to(device))
 
-        hiding = self._random_hiding(Yz, rng)
         self.history_["autoencoder"] = self._fit_loop(
-            ae, run, split, hiding, rng, cfg.autoencoder_epochs, "sample autoencoder"
+            ae, run, Yz, split, rng, self.config.autoencoder_epochs, "sample autoencoder"
         )
 
-    def _train_net(self, net, Rz, Yz, split: _Split, rng, device) -> None:
+    def _train_net(self, net, Rz, Yz, split: _Split, rng, device, base=None) -> None:
+        """Train ``net``; with the cross-fitted ridge ``base``, on its residual in its folds."""
+        fixed = None if base is None else split.val_hide  # the ridge's folds, hidden throughout
         import torch
 
-        cfg = self.config
-        t_R = torch.from_numpy(Rz)
-        t_Y = torch.from_numpy(np.where(np.isfinite(Yz), Yz, 0.0).astype(np.float32))
-        use_ctx = cfg.use_autoencoder
+        observed = np.isfinite(Yz)
+        if base is None:
+            target = np.where(observed, Yz, 0.0)
+        else:
+            target = np.where(split.val_hide, Yz - base, 0.0)
+        t_R, t_Y = torch.from_numpy(Rz), torch.from_numpy(target.astype(np.float32))
+        use_ctx = self.config.use_autoencoder
 
         def run(rows: np.ndarray, hide_y: np.ndarray) -> torch.Tensor:
             ctx = None
             if use_ctx:
                 ctx = torch.from_numpy(self._context(Rz[rows], Yz[rows], hide_y)).to(device)
-                w = torch.from_numpy(hide_y).float().to(device)  # score what was hidden
-            else:
-                w = torch.from_numpy(np.isfinite(Yz[rows])).float().to(device)
+            w = torch.from_numpy(hide_y if use_ctx else observed[rows]).float().to(device)
             return _masked_mse(net(t_R[rows].to(device), ctx), t_Y[rows].to(device), w)
 
-        hiding = self._random_hiding(Yz, rng)
+        desc = "regulator network" + ("" if base is None else " (context-ridge residual)")
         self.history_["network"] = self._fit_loop(
-            net, run, split, hiding, rng, cfg.max_epochs, "regulator network"
+            net, run, Yz, split, rng, self.config.max_epochs, desc, fixed
         )
 
-    def _fit_loop(
-        self, module, run, split: _Split, batch_hide, rng, epochs: int, desc: str, start=False
-    ) -> list[dict]:
-        """Train ``module`` on ``run(rows, hidden)``, batches hiding ``batch_hide(rows)``."""
+    def _fit_loop(self, module, run, Yz, split: _Split, rng, epochs: int, desc: str, fixed=None):
+        """Train ``module`` on ``run(rows, hidden)``: batches hide ``fixed``, or at random."""
         import torch
 
         cfg = self.config
 
         def loss_fn(b: np.ndarray) -> torch.Tensor:
-            return run(b, batch_hide(b))
+            if fixed is not None:
+                return run(b, fixed[b])
+            observed = np.isfinite(Yz[b])
+            return run(b, (rng.random(observed.shape) < cfg.hide_fraction) & observed)
 
         def val_fn() -> float:
             module.eval()
             with torch.no_grad():
                 return float(run(split.val, split.val_hide[split.val]))
 
-        options = loop_options(cfg, max_epochs=epochs, min_batch=2, validate_start=start)
-        res = fit_early_stopping(
-            module, split.train, loss_fn, val_fn, rng=rng, desc=desc, **options
-        )
-        return res.history
+        start = fixed is not None
+        options = loop_options(cfg, max_epochs=epochs, min_batch=2, validate_start=start, desc=desc)
+        return fit_early_stopping(module, split.train, loss_fn, val_fn, rng=rng, **options).history
 
     def check_fitted(self) -> None:
         """Raise ``RuntimeError`` if the model is not fitted or loaded."""
@@ -306,8 +276,10 @@ class RegulatorImputer:
             raise RuntimeError(msg)
 
     def _inputs(self, R: np.ndarray, Y: np.ndarray):
+        """Return the network (eval mode), ``Rz``, ``Yz`` and the regulator and context tensors."""
         import torch
 
+        self.check_fitted()
         R, Y = self._check(R, Y)
         if R.shape[1] != len(self.r_mu_) or Y.shape[1] != len(self.y_mu_):
             msg = (
@@ -317,7 +289,7 @@ class RegulatorImputer:
             raise ValueError(msg)
         Rz, Yz = _zscore(R, self.r_mu_, self.r_sd_), _zscore(Y, self.y_mu_, self.y_sd_)
         ctx = torch.from_numpy(self._context(Rz, Yz)) if self.config.use_autoencoder else None
-        return Rz, Yz, torch.from_numpy(Rz), ctx
+        return self.net_.eval(), Rz, Yz, torch.from_numpy(Rz), ctx  # type: ignore[union-attr]
 
     def predict(self, R: np.ndarray, Y: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
         """Predict every target of every sample.
@@ -335,17 +307,13 @@ class RegulatorImputer:
         """
         import torch
 
-        self.check_fitted()
-        assert self.net_ is not None
-        Rz, Yz, t_R, ctx = self._inputs(R, Y)
-        self.net_.eval()
+        net, Rz, Yz, t_R, ctx = self._inputs(R, Y)
         out = []
         with torch.no_grad():
             for s in range(0, len(t_R), batch_size):
                 c = ctx[s : s + batch_size] if ctx is not None else None
-                out.append(self.net_(t_R[s : s + batch_size], c).numpy())
-        Z = np.concatenate(out) if out else np.zeros((0, len(self.y_mu_)), np.float32)
-        Z = Z.astype(np.float64)
+                out.append(net(t_R[s : s + batch_size], c).numpy())
+        Z = (np.concatenate(out) if out else np.zeros((0, len(self.y_mu_)))).astype(np.float64)
         if self.context_ is not None and len(Z):  # the ridge's predictions of unmeasured cells
             pred = self.context_.predict(np.concatenate([Rz, Yz], axis=1))
             Z += np.where(np.isfinite(Yz), 0.0, np.nan_to_num(pred)).astype(np.float32)
@@ -395,23 +363,15 @@ class RegulatorImputer:
         if method not in ("deeplift", "integrated_gradients"):
             msg = f"method must be 'deeplift' or 'integrated_gradients', got {method!r}"
             raise ValueError(msg)
-        self.check_fitted()
-        assert self.net_ is not None
-        Rz, Yz, t_R, ctx = self._inputs(R, Y)
+        net, Rz, Yz, t_R, ctx = self._inputs(R, Y)
         targets = np.arange(len(self.y_mu_)) if targets is None else np.asarray(targets)
-        net = self.net_.eval()
         explainer = DeepLift(net) if method == "deeplift" else IntegratedGradients(net)
         extra = (ctx,) if ctx is not None else None
+        steps: dict[str, Any] = {} if method == "deeplift" else {"n_steps": 32}
+        kwargs = {"baselines": torch.zeros_like(t_R), "additional_forward_args": extra, **steps}
         out = np.zeros((t_R.shape[1], len(targets)))
-        kwargs = {} if method == "deeplift" else {"n_steps": 32}
         for j, t in enumerate(targets):
-            attr = explainer.attribute(
-                t_R.clone().requires_grad_(),
-                baselines=torch.zeros_like(t_R),
-                target=int(t),
-                additional_forward_args=extra,
-                **kwargs,
-            )
+            attr = explainer.attribute(t_R.clone().requires_grad_(), target=int(t), **kwargs)
             out[:, j] = attr.detach().mean(dim=0).numpy()
         if self.context_ is not None:  # the context ridge is linear: coefficient x input
             Zq = np.concatenate([Rz, Yz], axis=1)
