@@ -1,12 +1,8 @@
-"""Docstring text shared by public functions, filled in by :func:`doc_params` (as scanpy's).
+"""Docstring fragments shared by public functions, filled in by :func:`doc_params` (as scanpy's).
 
-Write a line ``{name}`` in a docstring where fragment ``name`` belongs, e.g. ``{copy}`` in place
-of the ``copy`` parameter entry, and decorate the function with ``@doc_params("copy")``. The
-fragment gets the indentation of its placeholder line, so ``help()`` and sphinx show complete
-numpy docstrings; lines indented further below the placeholder continue the description. Only
-a line holding nothing but ``{name}`` is replaced, so ``f"{key_added}_mask"`` in prose stays;
-``@doc_params()`` fills every such line. Fragments are written below, unindented, each after
-a line ``@name``.
+A docstring line holding nothing but ``{name}`` gets fragment ``name`` at its indentation (lines
+indented further below it continue the description), so ``help()`` and sphinx show complete
+numpy docstrings. Fragments are written below, unindented, each after a line ``@name``.
 """
 
 from __future__ import annotations
@@ -181,13 +177,7 @@ _MARK = re.compile(r"(\s*)\{(\w+)\}\s*")
 def doc_params(*names: str) -> Callable[[_F], _F]:
     """Fill each line ``{name}`` of the decorated function's docstring with ``DOC_PARAMS[name]``.
 
-    Without ``names``, every line ``{name}`` is filled (each must name a fragment).
-
-    Raises
-    ------
-    ValueError
-        If the docstring has no line ``{name}`` for one of ``names`` (or, without ``names``,
-        no placeholder line, or one naming no fragment).
+    Without ``names``, every such line is filled; ``ValueError`` if one is missing or unknown.
     """
 
     def decorate(func: _F) -> _F:

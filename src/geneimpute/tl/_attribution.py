@@ -46,22 +46,17 @@ def _require(module: str, extra: str = "interpret"):
 def _jaspar_motifs(release: str) -> list[tuple[str, str, np.ndarray]]:
     """JASPAR CORE vertebrate motifs as ``(matrix_id, name, log-odds (4, length))``."""
     jaspardb = _require("pyjaspar").jaspardb
-
     motifs = jaspardb(release=release).fetch_motifs(collection="CORE", tax_group=["vertebrates"])
-    out = []
-    for m in motifs:
-        pssm = m.counts.normalize(pseudocounts=0.5).log_odds()
-        out.append((m.matrix_id, m.name, np.array([pssm[b] for b in "ACGT"], dtype=float)))
-    return out
+    pssms = [(m, m.counts.normalize(pseudocounts=0.5).log_odds()) for m in motifs]
+    return [(m.matrix_id, m.name, np.array([p[b] for b in "ACGT"], dtype=float)) for m, p in pssms]
 
 
 def _best_motif(seq: str, motifs: list[tuple[str, str, np.ndarray]]) -> tuple[str, str, float]:
     """Best JASPAR match of a k-mer on either strand: the overlap's PSSM score scaled to 0-1."""
-    idx = {"A": 0, "C": 1, "G": 2, "T": 3}
     comp = str.maketrans("ACGT", "TGCA")
     best = ("", "", 0.0)
     for strand_seq in (seq, seq.translate(comp)[::-1]):
-        codes = np.array([idx[c] for c in strand_seq])
+        codes = np.array(["ACGT".index(c) for c in strand_seq])
         k = len(codes)
         for mid, name, P in motifs:
             m = P.shape[1]
@@ -146,8 +141,7 @@ def attribute_promoters(
         JASPAR release to match against (None: no matching).
     min_motif_score
         Minimum relative PSSM score (0-1) for a JASPAR match to be reported.
-    promoter_key
-        ``var`` column with promoters; None: the model's.
+    {promoter_key_model}
     key_added
         Keys written.
     batch_size

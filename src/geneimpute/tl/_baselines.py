@@ -123,8 +123,7 @@ def impute_neighbors(
         s_t, _ = floor_sigmas(sigma_all[rows], floor)
         lo, hi = cal.interval(np.nan_to_num(pred), s_t, float(interval))
         lo[~ok], hi[~ok] = np.nan, np.nan
-        order = np.arange(adata.n_obs)
-        bounds = interval_layers(lo, hi, order, adata.n_obs, is_log1p)
+        bounds = interval_layers(lo, hi, np.arange(adata.n_obs), adata.n_obs, is_log1p)
         reliability = gene_reliability(pred, lo, hi, np.nanmean(task.Y[task.reference], axis=0))
     none = np.isnan(pred).all(axis=1)
     n_none = int(none.sum())

@@ -8,8 +8,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from scipy import sparse
 
+from .._adata import get_expression
 from .._core.sequence import promoter_composition
 from .._docs import doc_params
 from .._donor_layout import donor_layout
@@ -24,11 +24,7 @@ MIN_DONORS = 10
 def donor_array(dadata: AnnData) -> tuple[np.ndarray, list[str]]:
     """Stack the tissue layers into ``(n_donors, n_tissues, n_genes)`` float64 (NaN: unsampled)."""
     tissues = [str(t) for t in donor_layout(dadata)["tissues"]]
-    layers = []
-    for t in tissues:
-        L = dadata.layers[t]
-        L = L.toarray() if sparse.issparse(L) else np.asarray(L)
-        layers.append(np.asarray(L, dtype=np.float64))
+    layers = [get_expression(dadata, t) for t in tissues]
     V = np.stack(layers, axis=1) if layers else np.zeros((dadata.n_obs, 0, dadata.n_vars))
     return V, tissues
 
@@ -138,8 +134,7 @@ def impute_donors(
         Suffix of the layers written (non-empty, no ``/``).
     key_added
         ``uns`` key for the parameters.
-    random_state
-        Seed of the hybrid (numpy, torch, XGBoost).
+    {random_state}
     {accelerator}
     {copy}
     **model_kwargs

@@ -104,19 +104,14 @@ def evaluate(
     elif only_imputed:
         msg = f"only_imputed=True needs adata.layers[{mask_key!r}]"
         raise KeyError(msg)
-    if only_imputed:
-        if per_tissue:
-            r = masked_per_tissue_pearson(P, Tt, M)
-            return pd.Series(r, index=adata.obs_names, name="pearson_r")
-        out = pd.Series(masked_metrics(P, Tt, M))
-        out["n_genes"] = int(sel.sum())
-        out["n_values"] = int(M.sum())
-        return out
-    if not (np.isfinite(P).all() and np.isfinite(Tt).all()):
+    if not only_imputed and not (np.isfinite(P).all() and np.isfinite(Tt).all()):
         msg = "the scored genes have NaN in the truth or in the imputation"
         raise ValueError(msg)
     if per_tissue:
-        return pd.Series(per_tissue_pearson(P, Tt), index=adata.obs_names, name="pearson_r")
-    out = pd.Series(regression_metrics(P, Tt))
+        r = masked_per_tissue_pearson(P, Tt, M) if only_imputed else per_tissue_pearson(P, Tt)
+        return pd.Series(r, index=adata.obs_names, name="pearson_r")
+    out = pd.Series(masked_metrics(P, Tt, M) if only_imputed else regression_metrics(P, Tt))
     out["n_genes"] = int(sel.sum())
+    if only_imputed:
+        out["n_values"] = int(M.sum())
     return out

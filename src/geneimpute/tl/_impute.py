@@ -59,17 +59,6 @@ class Aligned(NamedTuple):
     Y: np.ndarray  # genes x model tissues, log1p, NaN off the reference genes
 
 
-class Imputed(NamedTuple):
-    """The predictions (log1p, target genes x model tissues) and what comes with them."""
-
-    pred: np.ndarray
-    embedding: np.ndarray | None
-    conditioned: bool
-    bounds: tuple[np.ndarray, np.ndarray] | None  # in adata's tissue order and units
-    reliability: np.ndarray | None
-    interval: float | None  # of the bounds written
-
-
 def resolve(
     adata: AnnData,
     model: HybridImputer | None,
@@ -83,16 +72,11 @@ def resolve(
     if model is not None:
         check_model_setup(adata, model, promoter_key=spec.promoter_key, is_log1p=task.is_log1p)
         return Resolved(model, source, None, InputSources(tissue_correlation="model"), False)
+    tissues = [str(t) for t in adata.obs_names]
+    spec, rule = spec.trained_here(), task.reference_rule
     t0 = time.perf_counter()
-    tissues, rule = [str(t) for t in adata.obs_names], task.reference_rule
     fitted, inputs, sources = fit_hybrid(
-        adata,
-        task.Y,
-        task.reference,
-        tissues,
-        spec.trained_here(),
-        reference_rule=rule,
-        stacklevel=6,
+        adata, task.Y, task.reference, tissues, spec, reference_rule=rule, stacklevel=6
     )
     timings["train"] = time.perf_counter() - t0
     if save_model is not None:
@@ -147,77 +131,6 @@ def predict(
         hit = np.isin(rows, model.oof_rows_)
         pred[hit] = model.oof_prediction_[np.searchsorted(model.oof_rows_, rows[hit])]
     return pred, emb, sigma
-
-
-def intervals(
-    model: HybridImputer,
-    pred: np.ndarray,
-    sigma: np.ndarray,
-    interval: float,
-    order: np.ndarray,
-    n_obs: int,
-    is_log1p: bool,
-) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """Interval bounds in the data's tissue order and units, and each gene's reliability."""
-    lo_m, hi_m = model.interval(pred, sigma, float(interval))
-    here = order >= 0
-    bounds = interval_layers(lo_m[:, here], hi_m[:, here], order[here], n_obs, is_log1p)
-    return bounds, gene_reliability(pred, lo_m, hi_m, model.mu_)
-
-
-def write(
-    adata: AnnData,
-    task: ExpressionTask,
-    resolved: Resolved,
-    aligned: Aligned,
-    imputed: Imputed,
-    *,
-    spec: HybridFitSpec,
-    key_added: str,
-    embedding_key: str,
-    timings: dict[str, float],
-    overwrite: bool,
-) -> int:
-    """Write the layers, embedding, correlation, intervals and ``uns``; count values filled."""
-    key = spec.tissue_correlation_key
-    model, order, log1p = resolved.model, aligned.order, task.is_log1p
-    what = f"geneimpute.tl.impute_expression ({key_added!r})"
-    corr_entry = model_correlation_entry(adata, key, model, what)
-    pred = np.full((len(imputed.pred), adata.n_obs), np.nan)
-    pred[:, order[order >= 0]] = imputed.pred[:, order >= 0]
-    with timed("write_layers", timings):
-        n_filled = write_imputed(adata, task, pred, key_added=key_added, overwrite=overwrite)
-    if imputed.embedding is not None:
-        adata.varm[embedding_key] = imputed.embedding.astype(np.float32)
-    if corr_entry is not None:
-        adata.uns[key] = corr_entry
-    if imputed.bounds is not None and imputed.reliability is not None:
-        rows = np.flatnonzero(task.target)
-        write_intervals(adata, key_added, rows, imputed.bounds, imputed.reliability)
-    params = {
-        "method": "hybrid",
-        "interval": imputed.interval,
-        "n_genes_imputed": int(task.target.sum()),
-        **task.counts(),
-        "conditioned_on_observed": imputed.conditioned,
-        "n_values_imputed": n_filled,
-        "n_reference_genes": int(task.reference.sum()),
-        "layer": task.layer or "X",
-        "is_log1p": log1p,
-        "units": units_of(log1p),
-        "overwrite": bool(overwrite),
-        "random_state": int(spec.random_state),
-        "device": resolve_device(spec.accelerator),
-        "features": model.features_,
-        "model": resolved.source,
-        "inputs": resolved.sources.to_dict(),
-        "tissues_not_in_model": list(aligned.extra),
-        "model_tissues_estimated": aligned.absent,
-        "model_setup": {k: v for k, v in model.setup_.to_dict().items() if v is not None},
-        "model_config": dict(vars(model.config)),
-    }
-    adata.uns[key_added] = {"params": params, "timings": {**model.timings_, **timings}}
-    return n_filled
 
 
 @doc_params()
@@ -341,16 +254,17 @@ def impute_expression(
     timings: dict[str, float] = {}
     resolved = resolve(adata, model, model_source, task, spec, save_model, timings)
     aligned = align(adata, resolved, task, missing_tissues)
+    model, order, rows = resolved.model, aligned.order, np.flatnonzero(task.target)
+    here = order >= 0
     t0 = time.perf_counter()
     pred, emb, sigma = predict(adata, resolved, aligned, task, spec, interval)
-    rows = np.flatnonzero(task.target)
-    conditioned = condition_on_observed(resolved.model, pred, task, aligned.order, rows, overwrite)
+    conditioned = condition_on_observed(model, pred, task, order, rows, overwrite)
     pred = pred if conditioned is None else conditioned
     bounds = reliability = None
     if sigma is not None and interval is not None:  # a calibrated model's interval
-        bounds, reliability = intervals(
-            resolved.model, pred, sigma, interval, aligned.order, adata.n_obs, is_log1p
-        )
+        lo, hi = model.interval(pred, sigma, float(interval))
+        bounds = interval_layers(lo[:, here], hi[:, here], order[here], adata.n_obs, is_log1p)
+        reliability = gene_reliability(pred, lo, hi, model.mu_)
     timings["impute"] = time.perf_counter() - t0
     if aligned.extra:
         warn_data(
@@ -358,20 +272,41 @@ def impute_expression(
             f"not imputed: {aligned.extra[:5]}",
             stacklevel=3,
         )
-    written = float(interval) if bounds is not None and interval is not None else None
-    imputed = Imputed(pred, emb, conditioned is not None, bounds, reliability, written)
+    what = f"geneimpute.tl.impute_expression ({key_added!r})"
+    full = np.full((len(pred), adata.n_obs), np.nan)
+    full[:, order[here]] = pred[:, here]
     adata = adata.copy() if copy else adata
-    n_filled = write(
-        adata,
-        task,
-        resolved,
-        aligned,
-        imputed,
-        spec=spec,
-        key_added=key_added,
-        embedding_key=embedding_key,
-        timings=timings,
-        overwrite=overwrite,
-    )
+    corr_entry = model_correlation_entry(adata, tissue_correlation_key, model, what)
+    with timed("write_layers", timings):
+        n_filled = write_imputed(adata, task, full, key_added=key_added, overwrite=overwrite)
+    if emb is not None:
+        adata.varm[embedding_key] = emb.astype(np.float32)
+    if corr_entry is not None:
+        adata.uns[tissue_correlation_key] = corr_entry
+    if bounds is not None and reliability is not None:
+        write_intervals(adata, key_added, rows, bounds, reliability)
+    params = {
+        "method": "hybrid",
+        "interval": float(interval) if bounds is not None and interval is not None else None,
+        "n_genes_imputed": len(rows),
+        **task.counts(),
+        "conditioned_on_observed": conditioned is not None,
+        "n_values_imputed": n_filled,
+        "n_reference_genes": int(task.reference.sum()),
+        "layer": layer or "X",
+        "is_log1p": is_log1p,
+        "units": units_of(is_log1p),
+        "overwrite": bool(overwrite),
+        "random_state": int(random_state),
+        "device": resolve_device(accelerator),
+        "features": model.features_,
+        "model": resolved.source,
+        "inputs": resolved.sources.to_dict(),
+        "tissues_not_in_model": list(aligned.extra),
+        "model_tissues_estimated": aligned.absent,
+        "model_setup": {k: v for k, v in model.setup_.to_dict().items() if v is not None},
+        "model_config": dict(vars(model.config)),
+    }
+    adata.uns[key_added] = {"params": params, "timings": {**model.timings_, **timings}}
     logger.info("impute_expression: filled %d values of %d genes", n_filled, len(rows))
     return adata if copy else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 from anndata import AnnData
@@ -22,15 +22,6 @@ from ..models._pretrained import PRETRAINED, pretrained
 
 if TYPE_CHECKING:
     from ._train import HybridFitSpec
-
-
-class Prediction(NamedTuple):
-    """Output of :func:`predict_hybrid` (log1p TPM, genes x model tissues)."""
-
-    pred: np.ndarray
-    embedding: np.ndarray | None
-    inputs: GeneInputs
-    sigma: np.ndarray | None
 
 
 def units_of(is_log1p: bool) -> str:
@@ -79,11 +70,8 @@ def check_model_setup(
             )
             raise KeyError(msg)
     if units_of(is_log1p) != setup.units:
-        logger.info(
-            "the model was trained on %s; this data is %s (converted to log1p internally)",
-            setup.units,
-            units_of(is_log1p),
-        )
+        msg = "the model was trained on %s; this data is %s (converted to log1p internally)"
+        logger.info(msg, setup.units, units_of(is_log1p))
 
 
 def check_scale(
@@ -111,24 +99,23 @@ def model_tissue_order(
     names = [str(t) for t in tissues]
     pos = {t: i for i, t in enumerate(names)}
     missing = [t for t in model.tissues_ if t not in pos]
+    extra = [t for t in names if t not in set(model.tissues_)]
     if missing and not allow_missing:
         from ..pp._gtex_tissues import GTEX_TISSUE_MAP
 
-        unmatched = [t for t in names if t not in set(model.tissues_)]
         gtex = {k.lower() for k in GTEX_TISSUE_MAP}
         hint = (
             "; these look like GTEx SMTSD names: merge them into the model's HPA tissue names "
             "with geneimpute.pp.merge_gtex_tissues(adata)"
-            if any(t.strip().lower() in gtex for t in unmatched)
+            if any(t.strip().lower() in gtex for t in extra)
             else ""
         )
         msg = (
             f"adata lacks {len(missing)} of the model's {len(model.tissues_)} tissues: "
-            f"{missing}; adata's tissues that match none of the model's: {unmatched}. The "
+            f"{missing}; adata's tissues that match none of the model's: {extra}. The "
             f"model needs every tissue it was trained on (by obs_name, any order){hint}"
         )
         raise ValueError(msg)
-    extra = [t for t in names if t not in set(model.tissues_)]
     return np.array([pos.get(t, -1) for t in model.tissues_], dtype=np.int64), extra
 
 
@@ -186,8 +173,8 @@ def predict_hybrid(
     inputs: GeneInputs | None = None,
     *,
     with_sigma: bool = False,
-) -> Prediction:
-    """Predict log1p profiles of ``rows`` (``Y``: genes x model tissues); sigma on request."""
+) -> tuple[np.ndarray, np.ndarray | None, GeneInputs, np.ndarray | None]:
+    """``(log1p prediction, embedding, inputs, sigma or None)`` of ``rows``, genes x tissues."""
     if inputs is None:
         use_promoter = "promoter" in model.features_
         inputs = build_inputs(
@@ -210,7 +197,7 @@ def predict_hybrid(
         return_sigma=with_sigma,
     )
     pred, emb, sigma = out if with_sigma else (*out, None)
-    return Prediction(pred, emb, inputs, sigma)
+    return pred, emb, inputs, sigma
 
 
 def check_interval(interval: float | None) -> None:
@@ -231,13 +218,12 @@ def write_imputed(
     overwrite: bool,
 ) -> int:
     """Fill the targets' NaN (``overwrite``: all) cells into ``layers[key_added]``, its mask."""
-    is_log1p = task.is_log1p
     src = adata.X if task.layer is None else adata.layers[task.layer]
     src = src.toarray() if hasattr(src, "toarray") else np.asarray(src)
     dtype = src.dtype if np.issubdtype(src.dtype, np.floating) else np.float32
     out = np.array(src, dtype=dtype, copy=True)
     rows = np.flatnonzero(task.target)
-    values = pred_log1p.T if is_log1p else np.expm1(np.clip(pred_log1p, 0, None)).T
+    values = pred_log1p.T if task.is_log1p else np.expm1(np.clip(pred_log1p, 0, None)).T
     fill = np.zeros(out.shape, dtype=bool)
     block = out[:, rows]
     sel = np.ones(block.shape, bool) if overwrite else ~np.isfinite(block)

@@ -173,40 +173,6 @@ def _sequence_inputs(
     return inputs, unknown
 
 
-def _profiles(
-    model: HybridImputer,
-    var: pd.DataFrame,
-    inputs: GeneInputs,
-    interval: float | None,
-    accelerator: Accelerator | None,
-) -> AnnData:
-    """Predict: the tissues x genes log1p and TPM layers, ``interval`` bounds, embeddings."""
-    n, want = len(var), interval is not None
-    out = model.predict(
-        np.full((n, len(model.tissues_)), np.nan),
-        inputs,
-        np.arange(n),
-        accelerator=accelerator,
-        return_embedding=True,
-        return_sigma=want,
-    )
-    pred, emb, sigma = out if want else (*out, None)
-    obs = pd.DataFrame(index=pd.Index(model.tissues_, name="tissue"))
-    result = AnnData(X=pred.T.astype(np.float32), obs=obs, var=var)
-    result.layers["log1p_tpm"] = pred.T.astype(np.float32)
-    result.layers["tpm"] = np.expm1(pred.T).astype(np.float32)
-    if sigma is not None and interval is not None:
-        lo, hi = model.interval(pred, sigma, float(interval))
-        result.layers["log1p_tpm_lower"] = lo.T.astype(np.float32)
-        result.layers["log1p_tpm_upper"] = hi.T.astype(np.float32)
-        result.layers["tpm_lower"] = np.expm1(np.maximum(lo, 0.0)).T.astype(np.float32)
-        result.layers["tpm_upper"] = np.expm1(hi).T.astype(np.float32)
-        result.var["reliability"] = gene_reliability(pred, lo, hi, model.mu_)
-    if emb is not None:
-        result.varm["promoter_embedding"] = emb.astype(np.float32)
-    return result
-
-
 @doc_params()
 def predict_profiles(
     sequences: Sequences,
@@ -219,12 +185,9 @@ def predict_profiles(
 ) -> AnnData:
     """Predict tissue expression profiles from promoter sequence alone (Xpresso's task).
 
-    Applies a sequence-only model (by default a shipped one, see
-    :func:`geneimpute.models.pretrained`) to promoters in a FASTA file, a mapping, a Series or
-    an AnnData's ``var`` (e.g. from :func:`~geneimpute.pp.extract_promoters`), without an
-    expression table. Promoters are in transcription orientation and cut to the model's
-    window around the TSS (-249..+50 bp) before encoding, so longer records (Xpresso's 10.5
-    kb) give their core's input. Method: Agarwal & Shendure, Cell Reports 2020
+    No expression table is needed. Promoters (in transcription orientation) are cut to the
+    model's window around the TSS (-249..+50 bp) before encoding, so longer records (Xpresso's
+    10.5 kb) give their core's input. Method: Agarwal & Shendure, Cell Reports 2020
     (doi:10.1016/j.celrep.2020.107663), with the hybrid's CNN and XGBoost stage (Brown, Dong &
     Truong, Communications Biology 2026, doi:10.1038/s42003-026-10251-7).
 
@@ -236,7 +199,8 @@ def predict_profiles(
         ``_tss_index`` column; ``start``/``end`` and transcript-structure columns are used).
     model
         A sequence-only :class:`~geneimpute.models.HybridImputer` (``features=["promoter"]``
-        or with ``"structure"``), a saved directory, a pretrained name, or ``"auto"``:
+        or with ``"structure"``), a saved directory, a pretrained name
+        (:func:`~geneimpute.models.pretrained`), or ``"auto"``:
         ``"gtex_v8_37tissues_sequence"`` when the input has ``start``, ``end`` and the
         structure columns, else ``"gtex_v8_37tissues_promoter"``.
     tss_index
@@ -299,8 +263,29 @@ def predict_profiles(
     want = interval is not None and model.calibrated
     if interval is not None and not model.calibrated:
         warn_data("the model has no interval calibration; no intervals are written", stacklevel=3)
-    result = _profiles(model, var, inputs, interval if want else None, accelerator)
     n, T = len(var), len(model.tissues_)
+    out = model.predict(
+        np.full((n, T), np.nan),
+        inputs,
+        np.arange(n),
+        accelerator=accelerator,
+        return_embedding=True,
+        return_sigma=want,
+    )
+    pred, emb, sigma = out if want else (*out, None)
+    obs = pd.DataFrame(index=pd.Index(model.tissues_, name="tissue"))
+    result = AnnData(X=pred.T.astype(np.float32), obs=obs, var=var)
+    result.layers["log1p_tpm"] = pred.T.astype(np.float32)
+    result.layers["tpm"] = np.expm1(pred.T).astype(np.float32)
+    if sigma is not None and interval is not None:
+        lo, hi = model.interval(pred, sigma, float(interval))
+        result.layers["log1p_tpm_lower"] = lo.T.astype(np.float32)
+        result.layers["log1p_tpm_upper"] = hi.T.astype(np.float32)
+        result.layers["tpm_lower"] = np.expm1(np.maximum(lo, 0.0)).T.astype(np.float32)
+        result.layers["tpm_upper"] = np.expm1(hi).T.astype(np.float32)
+        result.var["reliability"] = gene_reliability(pred, lo, hi, model.mu_)
+    if emb is not None:
+        result.varm["promoter_embedding"] = emb.astype(np.float32)
     result.uns["predict_profiles"] = {
         "params": {
             "model": source_model,

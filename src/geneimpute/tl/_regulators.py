@@ -17,12 +17,13 @@ from .._dask import is_dask, map_rows
 from .._docs import doc_params
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
+from .._timing import timed
 from ..models.regulators._estimator import RegulatorImputer
 
 Genes = str | Sequence[str] | Sequence[bool] | np.ndarray | None
 
 
-def _regulator_default(adata: AnnData, X: np.ndarray) -> np.ndarray:
+def _regulator_default(adata: AnnData, complete: np.ndarray) -> np.ndarray:
     """Return the typed regulators (``var["regulator_type"]``) measured in every sample."""
     if "regulator_type" not in adata.var.columns:
         msg = (
@@ -31,7 +32,6 @@ def _regulator_default(adata: AnnData, X: np.ndarray) -> np.ndarray:
         )
         raise KeyError(msg)
     typed = adata.var["regulator_type"].astype(str).isin(["RBP/SF", "TF"]).to_numpy()
-    complete = np.isfinite(X).all(axis=0)
     dropped = typed & ~complete
     if dropped.any():
         warn_data(
@@ -103,14 +103,15 @@ def train_regulators(
     if np.isinf(X).any():
         msg = "expression has infinite values"
         raise ValueError(msg)
+    complete = np.isfinite(X).all(axis=0)
     if regulators is None:
-        reg = _regulator_default(adata, X)
+        reg = _regulator_default(adata, complete)
     else:
         reg = gene_set(adata, regulators, np.zeros(adata.n_vars, bool), "regulators")
     if not reg.any():
         msg = "no regulators present: none of the regulator genes is measured in every sample"
         raise ValueError(msg)
-    bad = reg & ~np.isfinite(X).all(axis=0)
+    bad = reg & ~complete
     if bad.any():
         msg = (
             f"{int(bad.sum())} regulators have NaN in some samples (e.g. "
@@ -189,17 +190,6 @@ def _fill_block(model: RegulatorImputer, r, t, want_t, V: np.ndarray, mask: bool
     return out
 
 
-def _fill_targets(
-    model: RegulatorImputer, X: Any, r: np.ndarray, t: np.ndarray, want_t: np.ndarray, lazy: bool
-) -> tuple[Any, Any]:
-    """Return the filled layer and its mask (lazy dask arrays for a dask ``X``)."""
-    if lazy:
-        fill = partial(_fill_block, model, r, t, want_t)
-        out = map_rows(X, lambda V, rows: fill(V), np.float32)
-        return out, map_rows(X, lambda V, rows: fill(V, mask=True), np.bool_)
-    return _fill_block(model, r, t, want_t, X), _fill_block(model, r, t, want_t, X, mask=True)
-
-
 def _resolve(model: RegulatorImputer | str | Path | None) -> tuple[RegulatorImputer | None, str]:
     """Return the model (loaded from a directory) and where it came from."""
     if isinstance(model, str | Path):
@@ -226,21 +216,19 @@ def impute_from_regulators(
 ) -> AnnData | None:
     """Fill the NaN cells of target genes in samples from regulators and sample context.
 
-    For genes a sample (or a cohort, or a panel) did not measure. With ``model=None`` a
-    :class:`~geneimpute.models.RegulatorImputer` is trained with the defaults
-    (:func:`train_regulators`); a fitted one needs its regulators (without NaN) and targets by
-    name. The context ridge fits one ridge per pattern of measured genes (cached). A dask
-    matrix (:func:`~geneimpute.pp.read_lazy`) is never materialised: the layers are lazy over
-    blocks of rows, equal to the in-memory ones within float32 rounding, except for samples
-    whose pattern fewer than 20 samples share (pooled with the nearest pattern in the block).
+    The context ridge fits one ridge per pattern of measured genes (cached). A dask matrix
+    (:func:`~geneimpute.pp.read_lazy`) is never materialised: the layers are lazy over blocks of
+    rows, equal to the in-memory ones within float32 rounding, except for samples whose pattern
+    fewer than 20 samples share (pooled with the nearest pattern in the block).
 
     Parameters
     ----------
     adata
         Samples x genes, log-scale values (the model's units), NaN where not measured.
     model
-        A fitted :class:`~geneimpute.models.RegulatorImputer`, its saved directory, or None to
-        train one here (not for a dask matrix).
+        A fitted :class:`~geneimpute.models.RegulatorImputer` (its regulators, without NaN, and
+        targets are found by name), its saved directory, or None to train one here with the
+        :func:`train_regulators` defaults (not for a dask matrix).
     genes
         Target genes to fill: None (every model target with a NaN), a list of gene names, a
         boolean mask or a boolean ``var`` column.
@@ -282,11 +270,10 @@ def impute_from_regulators(
     X = expression_source(adata, layer) if lazy else get_expression(adata, layer)
     timings: dict[str, float] = {}
     if resolved is None:
-        t0 = time.perf_counter()
-        resolved = train_regulators(
-            adata, layer=layer, random_state=random_state, accelerator=accelerator
-        )
-        timings["train"] = time.perf_counter() - t0
+        with timed("train", timings):
+            resolved = train_regulators(
+                adata, layer=layer, random_state=random_state, accelerator=accelerator
+            )
     model = resolved
     r, t, n_missing = _model_columns(adata, model, X)
     want = gene_set(adata, genes, np.ones(adata.n_vars, bool), "genes")
@@ -301,9 +288,13 @@ def impute_from_regulators(
             "all targets observed: no chosen target gene has a NaN in any sample, nothing to impute"
         )
         raise ValueError(msg)
-    t0 = time.perf_counter()
-    out, mask = _fill_targets(model, X, r, t, want[t], lazy)
-    timings["impute"] = time.perf_counter() - t0
+    filled = partial(_fill_block, model, r, t, want[t])
+    with timed("impute", timings):  # lazy dask layers for a dask X
+        if lazy:
+            out = map_rows(X, lambda V, rows: filled(V), np.float32)
+            mask = map_rows(X, lambda V, rows: filled(V, mask=True), np.bool_)
+        else:
+            out, mask = filled(X), filled(X, mask=True)
     adata = adata.copy() if copy else adata
     adata.layers[key_added], adata.layers[f"{key_added}_mask"] = out, mask
     adata.uns[key_added] = {

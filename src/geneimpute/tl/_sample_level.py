@@ -149,7 +149,5 @@ def count_filled(
     """Count the cells filled: from the mask, or (lazy mask) from the finite values per gene."""
     if n_finite is None:
         return int(fill.sum())
-    tidx = np.flatnonzero(target)
-    n_obs = fill.shape[0]
-    n_missing = len(tidx) * n_obs - int(n_finite[tidx].sum())
-    return len(tidx) * n_obs if overwrite else n_missing
+    n_cells = int(target.sum()) * fill.shape[0]
+    return n_cells if overwrite else n_cells - int(n_finite[target].sum())

@@ -180,61 +180,6 @@ def sample_step(
     return RowFiller(codes, pred, med, level.rows, cols, W, beta, is_log1p, overwrite), (beta, r2)
 
 
-def write_samples(
-    adata: AnnData,
-    level: TissueLevel,
-    table: TissueTable,
-    filler: RowFiller,
-    fit: tuple[float, float],
-    layers: tuple[Any, Any],
-    spec: HybridFitSpec,
-    timings: dict[str, float],
-    *,
-    tissue_key: str,
-    k_neighbors: int,
-    overwrite: bool,
-    key_added: str,
-    copy: bool,
-) -> AnnData | None:
-    """Write the layer and its mask, the correlation and ``uns[key_added]``; ``fit``: beta, r2."""
-    model, log1p = level.model, spec.is_log1p
-    what = f"geneimpute.tl.impute_samples ({key_added!r})"
-    corr_entry = model_correlation_entry(adata, spec.tissue_correlation_key, model, what)
-    n_values = count_filled(layers[1], table.target, table.n_finite, overwrite)
-    params = {
-        "method": "hybrid_samples",
-        "tissue_key": tissue_key,
-        "n_genes_imputed": int(table.target.sum()),
-        "n_values_imputed": n_values,
-        "engine": "numpy" if table.n_finite is None else "dask",
-        "n_reference_genes": int(table.reference.sum()),
-        "k_neighbors": int(k_neighbors),
-        "beta": fit[0],
-        "residual_r2": fit[1],
-        "is_log1p": log1p,
-        "units": units_of(log1p),
-        "layer": spec.layer or "X",
-        "overwrite": bool(overwrite),
-        "random_state": int(spec.random_state),
-        "device": resolve_device(spec.accelerator),
-        "features": model.features_,
-        "model": level.source,
-        "inputs": level.sources.to_dict(),
-        "model_config": dict(vars(model.config)),
-    }
-    names = list(adata.var_names[level.rows])
-    profiles = pd.DataFrame(filler.pred[:, level.rows], index=table.tissues, columns=names)
-    adata = adata.copy() if copy else adata
-    adata.layers[key_added], adata.layers[f"{key_added}_mask"] = layers
-    if corr_entry is not None:
-        adata.uns[spec.tissue_correlation_key] = corr_entry
-    model_timings = {f"tissue_level_{k}": v for k, v in model.timings_.items()}
-    timings = {**model_timings, **timings}
-    adata.uns[key_added] = {"params": params, "tissue_profiles": profiles, "timings": timings}
-    logger.info("impute_samples: filled %d values of %d genes", n_values, len(level.rows))
-    return adata if copy else None
-
-
 @doc_params()
 def impute_samples(
     adata: AnnData,
@@ -267,12 +212,10 @@ def impute_samples(
        least squares on reference genes and clipped to [0, 1], so the step only adds what the
        data support.
 
-    Samples are processed ``chunk_size`` at a time, reading only the neighbour columns (dense
-    or sparse input). A dask ``X`` (e.g. :func:`~geneimpute.pp.read_lazy` of a store larger
-    than memory) is never materialised: one pass over blocks of columns gives the medians, the
-    all-NaN genes and the rows that fit ``beta``; the output layers are lazy dask arrays over
-    blocks of whole rows, computed when written (``adata.write_zarr``) on the active dask
-    scheduler, with the in-memory path's values. See the "Scaling out" docs page.
+    Samples are processed ``chunk_size`` at a time, reading only the neighbour columns. A dask
+    ``X`` (:func:`~geneimpute.pp.read_lazy`) is never materialised: one pass over column blocks
+    gives the medians, the all-NaN genes and the rows that fit ``beta``; the output layers are
+    lazy over blocks of rows, with the in-memory values (see the "Scaling out" docs page).
 
     Parameters
     ----------
@@ -353,23 +296,43 @@ def impute_samples(
     t0 = time.perf_counter()
     level = tissue_level(adata, model, model_source, table, order, spec)
     timings["tissue_level_hybrid"] = time.perf_counter() - t0
-    filler, fit = sample_step(
+    filler, (beta, r2) = sample_step(
         level, table, tissues, samples, k_neighbors, is_log1p, overwrite, random_state, timings
     )
     table = table._replace(fit_rows=None)  # free the fit rows before the output is built
     layers = fill_samples(X, filler, chunk_size, timings)
-    return write_samples(
-        adata,
-        level,
-        table,
-        filler,
-        fit,
-        layers,
-        spec,
-        timings,
-        tissue_key=tissue_key,
-        k_neighbors=k_neighbors,
-        overwrite=overwrite,
-        key_added=key_added,
-        copy=copy,
-    )
+    model = level.model
+    what = f"geneimpute.tl.impute_samples ({key_added!r})"
+    corr_entry = model_correlation_entry(adata, tissue_correlation_key, model, what)
+    n_values = count_filled(layers[1], table.target, table.n_finite, overwrite)
+    params = {
+        "method": "hybrid_samples",
+        "tissue_key": tissue_key,
+        "n_genes_imputed": int(table.target.sum()),
+        "n_values_imputed": n_values,
+        "engine": "numpy" if table.n_finite is None else "dask",
+        "n_reference_genes": int(table.reference.sum()),
+        "k_neighbors": int(k_neighbors),
+        "beta": beta,
+        "residual_r2": r2,
+        "is_log1p": is_log1p,
+        "units": units_of(is_log1p),
+        "layer": layer or "X",
+        "overwrite": bool(overwrite),
+        "random_state": int(random_state),
+        "device": resolve_device(accelerator),
+        "features": model.features_,
+        "model": level.source,
+        "inputs": level.sources.to_dict(),
+        "model_config": dict(vars(model.config)),
+    }
+    names = list(adata.var_names[level.rows])
+    profiles = pd.DataFrame(filler.pred[:, level.rows], index=table.tissues, columns=names)
+    adata = adata.copy() if copy else adata
+    adata.layers[key_added], adata.layers[f"{key_added}_mask"] = layers
+    if corr_entry is not None:
+        adata.uns[tissue_correlation_key] = corr_entry
+    timings = {**{f"tissue_level_{k}": v for k, v in model.timings_.items()}, **timings}
+    adata.uns[key_added] = {"params": params, "tissue_profiles": profiles, "timings": timings}
+    logger.info("impute_samples: filled %d values of %d genes", n_values, len(level.rows))
+    return adata if copy else None

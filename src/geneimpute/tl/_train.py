@@ -32,12 +32,7 @@ DEFAULT_CORRELATION_KEY = "tissue_correlation"
 
 @dataclass(frozen=True)
 class HybridFitSpec:
-    """How to train a hybrid on an AnnData: the inputs to read, their units, the options.
-
-    The fields mean what :func:`train`'s parameters of the same names mean (``model_kwargs``:
-    overrides of :class:`~geneimpute.models.HybridConfig`); each public function builds its
-    spec with :meth:`from_arguments` and hands it to :func:`fit_hybrid`.
-    """
+    """How :func:`fit_hybrid` trains on an AnnData; the fields are :func:`train`'s parameters."""
 
     features: Sequence[str] = FEATURES
     promoter_key: str | None = DEFAULT_PROMOTER_KEY
@@ -52,12 +47,7 @@ class HybridFitSpec:
 
     @classmethod
     def from_arguments(cls, arguments: Mapping[str, Any], **overrides: Any) -> HybridFitSpec:
-        """Build the spec from a function's arguments, e.g. ``from_arguments(locals())``.
-
-        As scvi-tools' ``_get_setup_method_args(**locals())``: of ``arguments`` (a name ->
-        value mapping), those named like a field are kept and the rest ignored; ``overrides``
-        replace them; fields in neither keep their defaults.
-        """
+        """Build from ``arguments`` named like a field (e.g. ``locals()``), then ``overrides``."""
         names = {f.name for f in fields(cls)}
         return cls(**{**{k: v for k, v in arguments.items() if k in names}, **overrides})
 
@@ -70,8 +60,7 @@ def usable_features(
     adata: AnnData, features: Sequence[str], promoter_key: str | None, *, stacklevel: int
 ) -> list[str]:
     """Validate ``features``; drop ``"promoter"`` (warned at ``stacklevel``) without promoters."""
-    features = list(features)
-    components_for(features)  # validates the names
+    features = list(features)  # validated by components_for (the caller's)
     if "promoter" in features and not has_promoters(adata.var, promoter_key):
         rest = [f for f in features if f != "promoter"]
         if not rest:
@@ -164,13 +153,9 @@ def train(
     (``var[promoter_key]``), a transformer encoder over each gene's ``k`` nearest reference
     genes (their log1p profiles, TSS-to-TSS distances in bp, orientation), tissue
     correlations, hand-made gene features and an XGBoost regressor on top; see
-    :class:`~geneimpute.models.HybridImputer`. Inputs that ``pp`` wrote are read, not
-    recomputed: neighbours from ``uns[neighbors_key]``
-    (:func:`~geneimpute.pp.neighbor_features`) and the tissue correlation from
-    ``uns[tissue_correlation_key]`` (:func:`~geneimpute.pp.tissue_correlation`); each is
-    computed only when its key is absent. The returned model stores this setup (tissues,
-    features, units, layer, keys; :class:`~geneimpute.models.ModelSetup`) and checks it when
-    applied.
+    :class:`~geneimpute.models.HybridImputer`. Neighbours and tissue correlation that ``pp``
+    wrote are read, not recomputed. The returned model stores this setup (tissues, features,
+    units, layer, keys; :class:`~geneimpute.models.ModelSetup`) and checks it when applied.
 
     Parameters
     ----------
