@@ -135,8 +135,7 @@ def _genes_from_annotation(args: argparse.Namespace):
     names = ann["gene_name"].astype(str) if "gene_name" in ann.columns else []
     by_name, by_id = dict(zip(names, ids, strict=False)), dict(zip(ids, ids, strict=True))
     found = [by_id.get(g.split(".")[0], by_name.get(g)) for g in wanted]
-    unknown = [g for g, gid in zip(wanted, found, strict=True) if gid is None]
-    if unknown:
+    if unknown := [g for g, gid in zip(wanted, found, strict=True) if gid is None]:
         msg = f"--genes: {len(unknown)} genes are not in {args.gtf}: {unknown[:5]}"
         raise CliError(msg)
     adata = ad.AnnData(var=pd.DataFrame(index=pd.Index(list(dict.fromkeys(found)), name="gene_id")))

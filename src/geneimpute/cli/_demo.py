@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._timing import timed
 from ._parser import CliError
 
 METRICS = ("pearson_tissue", "pearson_gene_centered", "r2", "mse")
@@ -44,27 +42,25 @@ def run_demo(args: argparse.Namespace) -> dict:
     from geneimpute._core.io import atomic_write, write_h5ad_atomic
 
     steps: dict[str, float] = {}
-    with _timed(steps, "load bundled GTEx v8 data"):
+    with timed("load bundled GTEx v8 data", steps):
         truth = ge.datasets.gtex_tissues()
     adata, held = _hold_out(truth, args)
-    t0 = time.perf_counter()
     opts = QUICK if args.quick else {}
-    model = ge.tl.train(adata, random_state=args.seed, accelerator=args.accelerator, **opts)
-    ge.tl.impute_expression(adata, model, accelerator=args.accelerator)
-    steps.update({name: sum(model.timings_.get(k, 0) for k in ks) for name, ks in STEPS.items()})
-    steps["impute held-out genes (hybrid)"] = adata.uns["imputed"]["timings"].get("impute", 0)
-    steps["hybrid total"] = time.perf_counter() - t0
-    with _timed(steps, f"distance-based baseline (k={args.k_distance})"):
+    with timed("hybrid total", steps):  # the STEPS of training and imputing are written first
+        model = ge.tl.train(adata, random_state=args.seed, accelerator=args.accelerator, **opts)
+        ge.tl.impute_expression(adata, model, accelerator=args.accelerator)
+        steps.update({n: sum(model.timings_.get(k, 0) for k in ks) for n, ks in STEPS.items()})
+        steps["impute held-out genes (hybrid)"] = adata.uns["imputed"]["timings"].get("impute", 0)
+    with timed(f"distance-based baseline (k={args.k_distance})", steps):
         ge.tl.impute_neighbors(adata, k=args.k_distance)
-    with _timed(steps, "evaluate"):
+    with timed("evaluate", steps):
         res = {name: ge.tl.evaluate(adata, truth, held, key=key) for name, key in KEYS.items()}
-    with _timed(steps, "write .h5ad"):
+    with timed("write .h5ad", steps):
         write_h5ad_atomic(adata, Path(args.output), compression="gzip")
     n_hold = int(held.sum())
     header = ["metric", "hybrid", f"distance (k={args.k_distance})", "hybrid vs distance"]
     print(f"\nHeld-out genes: {n_hold}. Metrics on log1p(TPM).")
-    print(_table(_rows(res, adata, truth, held), header))
-    print()
+    print(_table(_rows(res, adata, truth, held), header), end="\n\n")
     print(_table([[k, f"{v:.1f}"] for k, v in steps.items()], ["step", "seconds"]))
     print(f"\nwrote {Path(args.output)} ({WRITTEN})")
     metrics: dict[str, Any] = {
@@ -77,18 +73,9 @@ def run_demo(args: argparse.Namespace) -> dict:
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     metrics["peak_memory_gib"] = round(peak_kib / 2**20, 2)
     if args.json:
-        text = json.dumps(metrics, indent=2)
-        atomic_write(args.json, lambda tmp: tmp.write_text(text))
+        atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
         print(f"wrote {args.json}")
     return metrics
-
-
-@contextlib.contextmanager
-def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
-    """Record the seconds the block took as ``steps[name]``."""
-    t0 = time.perf_counter()
-    yield
-    steps[name] = time.perf_counter() - t0
 
 
 def _hold_out(truth, args: argparse.Namespace):

@@ -65,11 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     log1p = "values are log1p(TPM) (default: the model's units; TPM when training)"
     units.add_argument("--is-log1p", dest="is_log1p", action="store_const", const=True, help=log1p)
     units.add_argument("--tpm", dest="is_log1p", action="store_const", const=False, help="TPM")
-    imp.add_argument(
-        "--estimate-missing-tissues",
-        action="store_true",
-        help="estimate a model tissue absent from IN.h5ad from the others (default: error)",
-    )
+    estimate = "estimate a model tissue absent from IN.h5ad from the others (default: error)"
+    imp.add_argument("--estimate-missing-tissues", action="store_true", help=estimate)
     imp.add_argument("--seed", type=_seed, default=0, help="random seed when training")
 
     pred = sub.add_parser("predict", help="tissue profiles from promoter sequence alone")
@@ -80,9 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--gtf", help="GTF/GFF3/BED annotation for --genes")
     pred.add_argument("--output", "-o", required=True, help="output .h5ad (tissues x genes)")
     pred.add_argument("--model", default="auto", help="sequence-only model or pretrained name")
-    pred.add_argument(
-        "--tss-index", type=_number(int, 0), help="0-based TSS position (default 249)"
-    )
+    tss = "0-based TSS position (default 249)"
+    pred.add_argument("--tss-index", type=_number(int, 0), help=tss)
     return p
 
 
@@ -146,8 +142,7 @@ def check_predict(args: argparse.Namespace) -> None:
         if _check_input(args.fasta).resolve() == out.resolve():
             msg = "--output names the input FASTA"
             raise CliError(msg)
-    elif None in given.values():
-        missing = [o for o, v in given.items() if v is None]
+    elif missing := [o for o, v in given.items() if v is None]:
         msg = f"give --fasta, or all of --genes, --genome and --gtf (missing {missing})"
         raise CliError(msg)
     else:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._adata import read_tissue_correlation
 from .._docs import doc_params
-from ._utils import axes_or_new, finish, pyplot
+from ._utils import axes_or_new, finish, pyplot, uns_params
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -148,7 +148,7 @@ def regulator_heatmap(
     im = ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(len(cols)), [str(c) for c in cols], rotation=90, fontsize=8)
     ax.set_yticks(range(len(rows)), [str(r) for r in rows], fontsize=8)
-    method = info.get("params", {}).get("method", "attribution")
+    method = uns_params(adata, key).get("method", "attribution")
     title = f"{method}: mean attribution (target sd per regulator sd)"
     ax.set(xlabel="target", ylabel="regulator", title=title)
     ax.figure.colorbar(im, ax=ax, shrink=0.8)

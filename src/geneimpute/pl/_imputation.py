@@ -16,9 +16,9 @@ from ._utils import (
     gene_label,
     interval_bounds,
     interval_label,
-    interval_level,
     layer_log1p,
     truth_log1p,
+    uns_params,
 )
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def imputed_vs_observed(
     return finish(ax, show=show, save=save, own_figure=own)
 
 
-@doc_params("layer_is_log1p", "truth_is_log1p", "returns_axes")
+@doc_params("layer_is_log1p", "truth_is_log1p", "plot_axes")
 def gene_profile(
     adata: AnnData,
     gene: str,
@@ -122,10 +122,7 @@ def gene_profile(
         Imputation layer.
     {layer_is_log1p}
     {truth_is_log1p}
-    ax, show, save
-        As :func:`imputed_vs_observed` (default figure width grows with the tissues).
-
-    {returns_axes}
+    {plot_axes}
 
     Raises
     ------
@@ -168,7 +165,7 @@ def gene_profile(
     return finish(ax, show=show, save=save, own_figure=own)
 
 
-@doc_params("returns_axes")
+@doc_params("plot_axes")
 def tissue_accuracy(
     scores: pd.DataFrame,
     *,
@@ -182,10 +179,7 @@ def tissue_accuracy(
     ----------
     scores
         Tissues x methods of Pearson r (e.g. of ``ge.tl.evaluate(..., per_tissue=True)``).
-    ax, show, save
-        As :func:`imputed_vs_observed`.
-
-    {returns_axes}
+    {plot_axes}
 
     Raises
     ------
@@ -262,7 +256,7 @@ def calibration(
     inside = (tv >= lo - 1e-6) & (tv <= hi + 1e-6) & mask
     per = inside.sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
     has = mask.any(axis=1)
-    nominal = interval_level(adata, key)
+    nominal = uns_params(adata, key).get("interval")
     names = np.asarray(adata.obs_names)[has]
     order = np.argsort(per[has])
     ax, own = axes_or_new(ax, (5, 0.22 * int(has.sum()) + 1.2))
@@ -272,8 +266,7 @@ def calibration(
         ax.axvline(float(nominal), color="k", ls="--", lw=1, label=f"nominal {nominal:.0%}")
         ax.legend(loc="lower left", fontsize=8)
     ax.set_yticks(y, names[order], fontsize=7)
-    title = (
-        f"{interval_label(adata, key)} intervals: {inside.sum() / mask.sum():.1%} covered overall"
-    )
+    covered = f"{inside.sum() / mask.sum():.1%} covered overall"
+    title = f"{interval_label(adata, key)} intervals: {covered}"
     ax.set(xlim=(0, 1), xlabel="empirical coverage of held-out values", title=title)
     return finish(ax, show=show, save=save, own_figure=own)

@@ -98,9 +98,8 @@ def distance_similarity(
         raise ValueError(msg)
     X = get_expression(adata, layer)
     what = f"adata.layers[{layer!r}]" if layer else "adata.X"
-    check_expression(
-        X, is_log1p=bool(is_log1p), what=what, names=(adata.obs_names, adata.var_names)
-    )
+    names = (adata.obs_names, adata.var_names)
+    check_expression(X, is_log1p=bool(is_log1p), what=what, names=names)
     Y = (X if is_log1p else np.log1p(X)).T
     okg = np.flatnonzero(ok := np.isfinite(Y).all(axis=1))
     if len(okg) < 2:

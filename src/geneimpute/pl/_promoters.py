@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from .._adata import promoter_onehot
 from .._core.sequence import DEFAULT_UPSTREAM, window_sequences
 from .._docs import doc_params
-from ._utils import finish, gene_index, gene_label, pyplot
+from ._utils import finish, gene_index, gene_label, pyplot, uns_params
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -79,11 +78,7 @@ def promoter_attribution(
             "ge.tl.attribute_promoters"
         )
         raise ValueError(msg)
-    info = adata.uns.get(key)
-    params = info.get("params") if isinstance(info, Mapping) else None
-    tss = DEFAULT_UPSTREAM
-    if isinstance(params, Mapping) and "tss_index" in params:
-        tss = int(params["tss_index"])
+    tss = int(uns_params(adata, key).get("tss_index", DEFAULT_UPSTREAM))
     pos = np.arange(len(attr)) - tss
     seq = None
     if zoom:

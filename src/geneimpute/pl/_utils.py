@@ -37,10 +37,8 @@ def finish(
     obj: _Drawn, *, show: bool | None, save: str | Path | None, own_figure: bool = True
 ) -> _Drawn | None:
     """Lay out, save and show (``None``: if interactive and ``own_figure``); ``obj`` or None."""
-    from matplotlib.axes import Axes
-
     plt = pyplot()
-    fig: Any = (obj.figure if isinstance(obj, Axes) else obj).figure  # the root Figure
+    fig: Any = obj.figure.figure  # the root Figure (of a Figure, or of Axes in a SubFigure)
     if own_figure:
         fig.tight_layout()
     if save is not None:
@@ -53,18 +51,20 @@ def finish(
     return obj
 
 
-def recorded_is_log1p(adata: AnnData, key: str) -> bool | None:
-    """Units recorded in ``uns[key]["params"]`` (``is_log1p`` or ``units``) by ``tl``; or None."""
+def uns_params(adata: AnnData, key: str) -> Mapping:
+    """``uns[key]["params"]`` as written by ``pp`` / ``tl``, or ``{}``."""
     info = adata.uns.get(key)
     params = info.get("params") if isinstance(info, Mapping) else None
-    if not isinstance(params, Mapping):
-        return None
+    return params if isinstance(params, Mapping) else {}
+
+
+def recorded_is_log1p(adata: AnnData, key: str) -> bool | None:
+    """Units recorded in ``uns[key]["params"]`` (``is_log1p`` or ``units``) by ``tl``; or None."""
+    params = uns_params(adata, key)
     if "is_log1p" in params:
         return bool(params["is_log1p"])
     units = params.get("units")
-    if units in ("TPM", "log1p_TPM"):
-        return units == "log1p_TPM"
-    return None
+    return units == "log1p_TPM" if units in ("TPM", "log1p_TPM") else None
 
 
 def layer_log1p(adata: AnnData, key: str, is_log1p: bool | None) -> np.ndarray:
@@ -131,21 +131,15 @@ def gene_label(adata: AnnData, j: int) -> str:
 
 def interval_label(adata: AnnData, key: str) -> str:
     """``"90%"`` from ``uns[key]["params"]["interval"]`` (``"prediction"`` when unknown)."""
-    level = interval_level(adata, key)
+    level = uns_params(adata, key).get("interval")
     return f"{float(level):.0%}" if level is not None else "prediction"
-
-
-def interval_level(adata: AnnData, key: str) -> float | None:
-    """``uns[key]["params"]["interval"]``, or None."""
-    entry = adata.uns.get(key)
-    return entry.get("params", {}).get("interval") if isinstance(entry, dict) else None
 
 
 def interval_bounds(
     adata: AnnData, key: str, is_log1p: bool | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``layers[f"{key}_lower"]`` and ``_upper`` as log1p(TPM), as :func:`layer_log1p` reads."""
-    log1p = recorded_is_log1p(adata, key)
-    log1p = bool(is_log1p) if log1p is None else log1p
+    recorded = recorded_is_log1p(adata, key)
+    log1p = bool(is_log1p) if recorded is None else recorded
     lo, hi = (get_expression(adata, f"{key}_{b}") for b in ("lower", "upper"))
     return (lo, hi) if log1p else (np.log1p(lo), np.log1p(hi))
