@@ -14,9 +14,12 @@ HEAVY = ("torch", "matplotlib.pyplot", "xgboost", "captum", "pyjaspar", "scanpy"
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    """Run ``code`` in a fresh interpreter and assert that it exits 0."""
+    out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300
     )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
 
 
 def test_import_geneimpute_loads_neither_torch_nor_pyplot():
@@ -25,8 +28,7 @@ def test_import_geneimpute_loads_neither_torch_nor_pyplot():
         "import geneimpute, sys; "
         "assert 'torch' not in sys.modules and 'matplotlib.pyplot' not in sys.modules"
     )
-    out = _run(code)
-    assert out.returncode == 0, out.stderr[-3000:]
+    _run(code)
 
 
 def test_import_tl_loads_optuna_only_with_tune():
@@ -34,8 +36,7 @@ def test_import_tl_loads_optuna_only_with_tune():
         "import sys, geneimpute.tl as tl; "
         "assert 'optuna' not in sys.modules; tl.tune; assert 'optuna' in sys.modules"
     )
-    out = _run(code)
-    assert out.returncode == 0, out.stderr[-3000:]
+    _run(code)
 
 
 LIGHT = """
@@ -58,7 +59,6 @@ def test_public_functions_load_no_heavy_dependency_until_called():
     # every public pp/tl/pl/datasets function and the array-level model classes can be
     # imported without torch, xgboost, pyplot, captum, pyjaspar or scanpy
     out = _run(LIGHT.format(heavy=HEAVY))
-    assert out.returncode == 0, out.stderr[-3000:]
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert loaded["before"] == [], f"importing geneimpute's public API loads {loaded['before']}"
     assert "torch" in loaded["after"]  # the check sees a heavy import when there is one
