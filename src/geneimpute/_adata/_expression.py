@@ -9,6 +9,8 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
+from .._dask import as_dense
+
 
 def expression_source(adata: AnnData, layer: str | None):
     """``X`` or ``layers[layer]`` as stored (dense or sparse, no copy), with clear errors."""
@@ -28,10 +30,7 @@ def expression_source(adata: AnnData, layer: str | None):
 def dense_rows(X, rows: np.ndarray) -> np.ndarray:
     """Dense float32 copy of rows ``rows`` of a dense/sparse/dask matrix (a dask one computed)."""
     block = X[rows]
-    if hasattr(block, "compute"):
-        block = block.compute()
-    block = block.toarray() if sparse.issparse(block) else block
-    return np.asarray(block, dtype=np.float32)
+    return as_dense(block.compute() if hasattr(block, "compute") else block)
 
 
 def get_expression(adata: AnnData, layer: str | None) -> np.ndarray:

@@ -48,22 +48,18 @@ def gene_feature_table(
     seqs = var[promoter_key] if has else pd.Series("", index=var.index)
     tss_col = f"{promoter_key}_tss_index"
     if has and tss_col in var.columns:  # composition of the -249..+50 core, as predict_profiles
-        s = seqs.astype(object).fillna("").astype(str)
+        seqs = seqs.astype(object).fillna("").astype(str)  # a new Series
         tss = pd.to_numeric(var[tss_col], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
-        lens = s.str.len().to_numpy()
+        lens = seqs.str.len().to_numpy()
         ok = (lens > 0) & (tss >= 0) & (tss < lens)  # invalid TSS: promoter_onehot raises
         if ok.any():
-            s = s.copy()
-            s[ok] = crop_to_window(s[ok].tolist(), tss[ok])[0]
-        seqs = s
+            seqs[ok] = crop_to_window(seqs[ok].tolist(), tss[ok])[0]
     feats = promoter_composition(seqs)
     if not use_structure:
         return feats
     if "start" in var.columns and "end" in var.columns:
-        length = pd.to_numeric(var["end"], errors="coerce") - pd.to_numeric(
-            var["start"], errors="coerce"
-        )
-        feats["log10_gene_length_bp"] = np.log10(length.clip(lower=1))
+        start, end = (pd.to_numeric(var[c], errors="coerce") for c in ("start", "end"))
+        feats["log10_gene_length_bp"] = np.log10((end - start).clip(lower=1))
     else:  # promoters without coordinates (predict_profiles from FASTA)
         feats["log10_gene_length_bp"] = np.nan
     for col in STRUCTURE_COLUMNS:
@@ -105,11 +101,9 @@ def resolve_neighbors(
     with timed("neighbor_features"):
         nb = find_genomic_neighbors(adata.var, reference, k=k)
     sources.neighbors = "computed"
-    n_none = int((~nb.valid).all(axis=1).sum())
-    if n_none:
-        none = ~nb.valid.any(axis=1)
+    if (none := ~nb.valid.any(axis=1)).any():
         warn_data(
-            f"{n_none} genes have no reference gene on their chromosome (e.g. "
+            f"{int(none.sum())} genes have no reference gene on their chromosome (e.g. "
             f"{list(adata.var_names[none][:3])}); their neighbour inputs are empty",
             stacklevel=5,
         )

@@ -30,8 +30,7 @@ def normalize_chrom(names: pd.Series | Sequence[str]) -> pd.Series:
 
 def check_unique_var_names(adata: AnnData) -> None:
     """Raise if gene IDs (``adata.var_names``) are duplicated."""
-    dup = adata.var_names[adata.var_names.duplicated()]
-    if len(dup):
+    if len(dup := adata.var_names[adata.var_names.duplicated()]):
         msg = (
             f"adata.var_names has {len(dup)} duplicated gene IDs (e.g. {list(dup[:3])}); "
             "make them unique first, e.g. adata.var_names_make_unique()"
@@ -41,8 +40,7 @@ def check_unique_var_names(adata: AnnData) -> None:
 
 def check_tissues(adata: AnnData) -> None:
     """Raise if tissue names (``obs_names``) are duplicated."""
-    dup = adata.obs_names[adata.obs_names.duplicated()]
-    if len(dup):
+    if len(dup := adata.obs_names[adata.obs_names.duplicated()]):
         msg = f"adata.obs_names (tissues) has duplicates, e.g. {list(dup[:3])}"
         raise ValueError(msg)
 
@@ -57,10 +55,10 @@ def check_intervals(
     what: str = "genes",
     strand: pd.Series | None = None,
     strand_hint: str = "",
-) -> None:
+) -> tuple[np.ndarray, np.ndarray]:
     """Raise unless each row has a chromosome, ``0 <= start <= end`` and (given) a ``+``/``-``.
 
-    The one check of ``var`` and of annotations; messages name ``source`` and ``names``.
+    Returns start and end as floats; messages name ``source`` and ``names``.
     """
     chrom = chrom.astype("string").str.strip()
     empty = (chrom.isna() | (chrom == "")).to_numpy()
@@ -89,7 +87,7 @@ def check_intervals(
         )
         raise ValueError(msg)
     if strand is None:
-        return
+        return lo, hi
     strands = strand.astype(str).to_numpy()
     unknown = ~np.isin(strands, ["+", "-"])
     if unknown.any():
@@ -99,6 +97,7 @@ def check_intervals(
             f"{strand_hint}"
         )
         raise ValueError(msg)
+    return lo, hi
 
 
 def check_coordinates(var: pd.DataFrame) -> None:
@@ -106,8 +105,7 @@ def check_coordinates(var: pd.DataFrame) -> None:
 
     A ``tss`` may not be negative or more than 100 kb outside the gene body (closer: warned).
     """
-    missing = [c for c in COORD_COLUMNS if c not in var.columns]
-    if missing:
+    if missing := [c for c in COORD_COLUMNS if c not in var.columns]:
         msg = (
             f"adata.var lacks gene coordinate column(s) {missing}; add them with "
             "geneimpute.pp.annotate_genes(adata, annotation) (columns chrom, start, end, strand)"
@@ -121,11 +119,9 @@ def check_coordinates(var: pd.DataFrame) -> None:
             f"e.g. {names}; annotate them or subset them out"
         )
         raise ValueError(msg)
-    check_intervals(
+    start, end = check_intervals(
         var["chrom"], var["start"], var["end"], var.index, source="adata.var", strand=var["strand"]
     )
-    start = pd.to_numeric(var["start"], errors="coerce").to_numpy(dtype=float)
-    end = pd.to_numeric(var["end"], errors="coerce").to_numpy(dtype=float)
     if "tss" in var.columns:
         tss = pd.to_numeric(var["tss"], errors="coerce").to_numpy(dtype=float)
         known = np.isfinite(tss)

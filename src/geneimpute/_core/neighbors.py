@@ -115,11 +115,8 @@ def _relations(var: pd.DataFrame, index: np.ndarray, distance: np.ndarray) -> Ge
     same = g_plus == n_plus
     # opposite strands: divergent (head-to-head) when the 5' ends face away from each other
     divergent = ~same & np.where(g_plus, n_tss <= g_tss, n_tss >= g_tss)
-    orientation = np.where(
-        same,
-        ORIENTATION_CODES["same_strand"],
-        np.where(divergent, ORIENTATION_CODES["divergent"], ORIENTATION_CODES["convergent"]),
-    ).astype(np.int8)
+    opposite = np.where(divergent, ORIENTATION_CODES["divergent"], ORIENTATION_CODES["convergent"])
+    orientation = np.where(same, ORIENTATION_CODES["same_strand"], opposite).astype(np.int8)
     orientation[~valid] = 0
     s1, e1, s2, e2 = start[:, None], end[:, None], start[j], end[j]
     overlap = (np.maximum(s1, s2) < np.minimum(e1, e2)) & valid
@@ -143,10 +140,8 @@ def find_genomic_neighbors(
 
 def neighbors_to_sparse(nb: GenomicNeighbors) -> dict[str, sparse.csr_matrix]:
     """CSR graphs ``distances`` (bp, zeros kept), ``orientation`` and ``overlap`` of a search."""
-    n, k = nb.index.shape
-    valid = nb.valid
-    rows = np.repeat(np.arange(n), k).reshape(n, k)[valid]
-    cols = nb.index[valid]
+    n, valid = len(nb.index), nb.valid
+    rows, cols = np.nonzero(valid)[0], nb.index[valid]
 
     def csr(values: np.ndarray) -> sparse.csr_matrix:
         m = sparse.csr_matrix((values, (rows, cols)), shape=(n, n))

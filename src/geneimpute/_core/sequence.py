@@ -17,18 +17,6 @@ for _i, _c in enumerate("ACGTN"):
     _LUT[[ord(_c), ord(_c.lower())]] = _i if _c != "N" else -1
 
 
-def _as_strings(sequences: Sequence[str]) -> list[str]:
-    seqs = list(sequences)
-    for i, s in enumerate(seqs):
-        if not isinstance(s, str):
-            msg = (
-                f"sequence {i} is {type(s).__name__} ({s!r}), not a string; use '' for a gene "
-                "without a promoter"
-            )
-            raise TypeError(msg)
-    return seqs
-
-
 def one_hot_encode(
     sequences: Sequence[str], length: int | None = None, *, dtype: type = np.float32
 ) -> np.ndarray:
@@ -61,7 +49,14 @@ def one_hot_encode(
     >>> one_hot_encode(["ACGTN"]).shape
     (1, 5, 4)
     """
-    seqs = _as_strings(sequences)
+    seqs = list(sequences)
+    for i, s in enumerate(seqs):
+        if not isinstance(s, str):
+            msg = (
+                f"sequence {i} is {type(s).__name__} ({s!r}), not a string; use '' for a gene "
+                "without a promoter"
+            )
+            raise TypeError(msg)
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
     L = int(lengths.max()) if length is None and len(seqs) else int(length or 0)
     if len(seqs) and lengths.max() > L:
@@ -111,13 +106,12 @@ def check_letters(sequences: pd.Series, *, what: str) -> None:
     """Raise if a sequence (indexed by gene) has letters other than ``ACGTN``, either case."""
     bad_letters = sequences.str.contains(r"[^ACGTNacgtn]", regex=True).to_numpy()
     if bad_letters.any():
-        first = sequences.index[bad_letters][0]
-        letter = sorted(
-            set(str(sequences.iloc[int(np.flatnonzero(bad_letters)[0])]).upper()) - set("ACGTN")
-        )
+        i = int(np.argmax(bad_letters))  # the first
+        letter = sorted(set(str(sequences.iloc[i]).upper()) - set("ACGTN"))
         msg = (
             f"{int(bad_letters.sum())} promoter sequences in {what} contain letters other than "
-            f"A, C, G, T, N (e.g. gene {first}: {letter}); replace IUPAC ambiguity codes with N"
+            f"A, C, G, T, N (e.g. gene {sequences.index[i]}: {letter}); replace IUPAC ambiguity "
+            "codes with N"
         )
         raise ValueError(msg)
 
@@ -185,8 +179,8 @@ def encode_promoters(
 def window_sequences(X: np.ndarray) -> list[str]:
     """Decode one-hot promoter windows ``(n, L, 5)`` back to strings (``N`` where unobserved)."""
     letters = np.array(list("ACGTN"))
-    code = np.where(X[:, :, 4] > 0, X[:, :, :4].argmax(axis=2), 4)
-    code = np.where((X[:, :, :4].sum(axis=2) == 0) & (code != 4), 4, code)
+    seen = (X[:, :, 4] > 0) & (X[:, :, :4].sum(axis=2) != 0)
+    code = np.where(seen, X[:, :, :4].argmax(axis=2), 4)
     return ["".join(letters[c]) for c in code]
 
 
@@ -214,9 +208,7 @@ def crop_to_window(
     """Cut each sequence to ``[TSS - upstream, TSS + downstream]``; return it and its new TSS."""
     tss_index = np.asarray(tss_index, dtype=np.int64)
     check_tss(sequences, tss_index)
-    out, new_tss = [], np.empty(len(tss_index), dtype=np.int64)
-    for i, (s, t) in enumerate(zip(sequences, tss_index, strict=True)):
-        a = max(0, int(t) - upstream)
-        out.append(s[a : int(t) + downstream + 1])
-        new_tss[i] = int(t) - a
-    return out, new_tss
+    a = np.maximum(0, tss_index - upstream)
+    ends = tss_index + downstream + 1
+    out = [s[i:j] for s, i, j in zip(sequences, a.tolist(), ends.tolist(), strict=True)]
+    return out, tss_index - a

@@ -46,8 +46,10 @@ def gtex_tissues() -> ad.AnnData:
     --------
     >>> import geneimpute as ge
     >>> adata = ge.datasets.gtex_tissues()
-    >>> adata.shape
-    (37, 18241)
+    >>> adata.obs_names[:3].tolist()  # HPA tissue names
+    ['adipose tissue', 'adrenal gland', 'amygdala']
+    >>> int(adata["liver", "ENSG00000163631"].X[0, 0])  # ALB, in TPM
+    24752
     """
     return read_bundled("gtex_tissues")
 

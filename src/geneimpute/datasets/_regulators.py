@@ -49,12 +49,12 @@ def tcga_cohorts() -> ad.AnnData:
     --------
     >>> import geneimpute as ge
     >>> tcga = ge.datasets.tcga_cohorts()
-    >>> tcga.shape
-    (1204, 3960)
-    >>> tcga.obs["sample_type"].value_counts().to_dict()
-    {'tumour': 602, 'normal': 602}
     >>> int((tcga.var["regulator_type"] == "RBP/SF").sum())
     221
+    >>> tcga.obs.loc[tcga.obs["donor"] == "TCGA-A7-A0CE", "sample_type"].tolist()  # a pair
+    ['tumour', 'normal']
+    >>> tcga.var.loc["ALB", "ensembl_id"]  # joins the var_names of gtex_tissues()
+    'ENSG00000163631'
     """
     return read_bundled("tcga_cohorts")
 
@@ -95,11 +95,11 @@ def gtex_tf_samples() -> ad.AnnData:
     --------
     >>> import geneimpute as ge
     >>> gtex = ge.datasets.gtex_tf_samples()
-    >>> gtex.shape
-    (520, 467)
-    >>> gtex.obs["tissue"].nunique()
-    26
+    >>> gtex.obs["tissue"].cat.categories[:3].tolist()  # GTEx tissue types, not SMTSD names
+    ['Adipose Tissue', 'Adrenal Gland', 'Blood']
     >>> int((gtex.var["regulator_type"] == "TF").sum())
     84
+    >>> round(float(gtex.X.max()), 1)  # the scale as given (see above)
+    12.8
     """
     return read_bundled("gtex_tf_samples")

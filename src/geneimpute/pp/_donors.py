@@ -67,8 +67,7 @@ def label_samples(
             msg = f"label table {i} lacks column {absent[0]!r}"
             raise KeyError(msg)
         tab = tab[[sample_col, tissue_col]].dropna().drop_duplicates()
-        dup = tab[sample_col][tab[sample_col].duplicated()]
-        if len(dup):
+        if len(dup := tab[sample_col][tab[sample_col].duplicated()]):
             msg = f"label table {i} gives {len(dup)} samples two tissues, e.g. {list(dup[:3])}"
             raise ValueError(msg)
         names = tab[tissue_col].astype(str)
@@ -204,8 +203,7 @@ def to_donor_layers(
     if absent := [k for k in (donor_key, tissue_key) if k not in adata.obs.columns]:
         msg = f"adata.obs has no {absent[0]!r} column"
         raise KeyError(msg)
-    if adata.obs_names.duplicated().any():
-        dup = adata.obs_names[adata.obs_names.duplicated()]
+    if len(dup := adata.obs_names[adata.obs_names.duplicated()]):
         msg = f"{len(dup)} duplicated sample IDs, e.g. {list(dup[:3])}"
         raise ValueError(msg)
     obs = adata.obs[[donor_key, tissue_key]]
@@ -224,8 +222,7 @@ def to_donor_layers(
         msg = f"tissue names {slash} contain '/', which .h5ad keys cannot hold"
         raise ValueError(msg)
     pair = obs[donor_key] + "\t" + obs[tissue_key]
-    dup = pair[pair.duplicated(keep=False)]
-    if len(dup):
+    if len(dup := pair[pair.duplicated(keep=False)]):
         ex = obs.loc[dup.index[:2]]
         msg = (
             f"{dup.nunique()} donor x tissue pairs have several samples, e.g. "

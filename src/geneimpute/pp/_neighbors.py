@@ -78,14 +78,13 @@ def neighbor_features(
     ref = gene_mask(adata, reference, default, "reference")
     nb = find_genomic_neighbors(adata.var, ref, k=int(k))
     if not inplace:
-        valid = nb.valid
-        rows = np.repeat(np.arange(adata.n_vars), k).reshape(-1, k)[valid]
-        names = adata.var_names.to_numpy()
+        valid, names = nb.valid, adata.var_names.to_numpy()
+        rows, slot = np.nonzero(valid)
         return pd.DataFrame(
             {
                 "gene": names[rows],
                 "neighbor": names[nb.index[valid]],
-                "rank": np.tile(np.arange(1, k + 1), (adata.n_vars, 1))[valid],
+                "rank": slot + 1,
                 "distance_bp": nb.distance[valid].astype(np.int64),
                 "upstream": nb.upstream[valid],
                 "orientation": ORIENTATION_NAMES[nb.orientation[valid]],

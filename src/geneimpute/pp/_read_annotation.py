@@ -164,11 +164,10 @@ def _read_gff(p: Path, features: Sequence[str], *, gff3: bool) -> pd.DataFrame:
     name_keys = ("gene_name", "Name") if gff3 else ("gene_name",)
     type_keys = ("gene_type", "gene_biotype", "biotype")
     for dst, keys in (("gene_name", name_keys), ("gene_type", type_keys)):
-        values = None
-        for key in keys:
-            got = _attribute(genes, key, gff3=gff3)
-            values = got if values is None else values.where(values.notna(), got)
-        if values is not None and values.notna().any():
+        values = _attribute(genes, keys[0], gff3=gff3)
+        for key in keys[1:]:
+            values = values.where(values.notna(), _attribute(genes, key, gff3=gff3))
+        if values.notna().any():
             out[dst] = values.to_numpy()
     return out
 

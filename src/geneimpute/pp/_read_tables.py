@@ -70,8 +70,7 @@ def read_gct(
         msg = f"{p.name} is not GCT 1.2: expected columns Name, Description, got {header[:2]}"
         raise ValueError(msg)
     samples = pd.Index(header[2:], name="sample")
-    dup = samples[samples.duplicated()].unique()
-    if len(dup):
+    if len(dup := samples[samples.duplicated()].unique()):
         msg = f"{p.name} has {len(dup)} duplicated sample columns, e.g. {few(dup)}"
         raise ValueError(msg)
     df = pd.read_csv(p, sep="\t", skiprows=2, dtype={"Name": str, "Description": str})
