@@ -379,7 +379,7 @@ def test_pooled_profile_starts_as_inverse_distance_weighting():
     dist[:, :, 0] = torch.log10(d + 1) / 6
     tokens = torch.cat([profiles, dist], dim=2)
     pad = torch.tensor([[False] * 4, [False, False, True, True], [False] * 4])
-    tr = NeighborTransformer(T + 8, 8, distance_col=T, n_pool=T).eval()
+    tr = NeighborTransformer(T + 8, n_pool=T, distance_col=T, dim=8).eval()
     with torch.no_grad():
         _, pooled = tr(tokens, pad)
     w = torch.where(pad, torch.zeros(()), 1 / (d + 1))

@@ -42,21 +42,22 @@ class PromoterCNN(nn.Module):
 class NeighborTransformer(nn.Module):
     """Transformer encoder over a gene's neighbour tokens ``(batch, k, token_dim)``.
 
-    A token is a neighbour's (smoothed) profile and its distance / orientation features (no
-    positional encoding); ``pad`` ``(batch, k)`` is True where there is no neighbour. A learned
-    ``[CLS]`` token reads the set out to ``(batch, dim)``.
+    A token is a neighbour's (smoothed) profile, its first ``n_pool`` columns the profile
+    pooled, then its distance / orientation features, column ``distance_col`` the log10 TSS
+    distance / 6 (no positional encoding); ``pad`` ``(batch, k)`` is True where there is no
+    neighbour. A learned ``[CLS]`` token reads the set out to ``(batch, dim)``.
     """
 
     def __init__(
         self,
         token_dim: int,
+        n_pool: int,
+        distance_col: int,
         dim: int = 32,
         d_model: int = 64,
         n_heads: int = 4,
         n_layers: int = 2,
         dropout: float = 0.1,
-        distance_col: int | None = None,
-        n_pool: int = 0,
     ) -> None:
         super().__init__()
         self.embed = nn.Linear(token_dim, d_model)
@@ -67,34 +68,26 @@ class NeighborTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.proj = nn.Sequential(nn.Linear(d_model, dim), nn.ReLU())
         self.n_pool, self.distance_col = n_pool, distance_col
-        if n_pool:
-            # pooling score = learned token score + decay * log10(TSS distance) / 6: starts as
-            # inverse-distance weighting (weight 1/d), then learns which neighbours matter
-            self.score = nn.Linear(d_model, 1)
-            nn.init.zeros_(self.score.weight)
-            nn.init.zeros_(self.score.bias)
-            self.decay = nn.Parameter(torch.tensor(-6.0 * 2.302585))
+        # pooling score = learned token score + decay * log10(TSS distance) / 6: starts as
+        # inverse-distance weighting (weight 1/d), then learns which neighbours matter
+        self.score = nn.Linear(d_model, 1)
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
+        self.decay = nn.Parameter(torch.tensor(-6.0 * 2.302585))
 
-    def forward(
-        self, tokens: torch.Tensor, pad: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Return the ``[CLS]`` embedding and, with ``n_pool``, the pooled profile.
+    def forward(self, tokens: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the ``[CLS]`` embedding and the pooled profile ``(batch, n_pool)``.
 
-        The pooled profile ``(batch, n_pool)`` weights the first ``n_pool`` token columns by a
-        softmax over neighbours of a learned score plus a learned distance decay.
+        The pooled profile weights the first ``n_pool`` token columns by a softmax over
+        neighbours of a learned score plus a learned distance decay.
         """
         b = tokens.shape[0]
         h = torch.cat([self.cls.expand(b, -1, -1), self.embed(tokens)], dim=1)
         mask = torch.cat([torch.zeros(b, 1, dtype=torch.bool, device=pad.device), pad], dim=1)
         h = self.encoder(h, src_key_padding_mask=mask)
-        pooled = None
-        if self.n_pool:
-            s = self.score(h[:, 1:]).squeeze(-1)
-            if self.distance_col is not None:
-                s = s + self.decay * tokens[:, :, self.distance_col]
-            s = s.masked_fill(pad, float("-inf"))
-            w = torch.softmax(s, dim=1)
-            pooled = torch.einsum("bk,bkt->bt", w, tokens[:, :, : self.n_pool])
+        s = self.score(h[:, 1:]).squeeze(-1) + self.decay * tokens[:, :, self.distance_col]
+        w = torch.softmax(s.masked_fill(pad, float("-inf")), dim=1)
+        pooled = torch.einsum("bk,bkt->bt", w, tokens[:, :, : self.n_pool])
         return self.proj(h[:, 0]), pooled
 
 
@@ -135,7 +128,7 @@ class HybridNet(nn.Module):
         self.n_profile = n_tissues if use_transformer else 0
         self.cnn = PromoterCNN(dim, dropout=dropout) if use_cnn else None
         self.transformer = (
-            NeighborTransformer(token_dim, dim, distance_col=token_dim - 8, n_pool=self.n_profile)
+            NeighborTransformer(token_dim, n_tissues, token_dim - 8, dim)
             if use_transformer
             else None
         )
@@ -146,32 +139,22 @@ class HybridNet(nn.Module):
         self.cnn_head = nn.Linear(dim, n_tissues) if use_cnn else None
         self.transformer_head = nn.Linear(dim, n_tissues) if use_transformer else None
 
-    def embed(
-        self, promoter: torch.Tensor, tokens: torch.Tensor, pad: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-        """Return the promoter and neighbour embeddings ``(batch, dim)`` and pooled profile."""
-        e_p = self.cnn(promoter) if self.cnn is not None else None
-        e_n, pooled = (
-            self.transformer(tokens, pad) if self.transformer is not None else (None, None)
-        )
-        return e_p, e_n, pooled
-
     def forward(
         self, promoter: torch.Tensor, tokens: torch.Tensor, pad: torch.Tensor, genef: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         """Return ``{"joint", "cnn", "transformer", "promoter_embedding"}`` outputs."""
-        e_p, e_n, pooled = self.embed(promoter, tokens, pad)
-        x = torch.cat([genef] + [e for e in (e_p, e_n, pooled) if e is not None], dim=1)
-        h = self.trunk(x)
+        x, out = [genef], {}
+        if self.cnn is not None and self.cnn_head is not None:
+            e_p = self.cnn(promoter)
+            x.append(e_p)
+            out["cnn"], out["promoter_embedding"] = self.cnn_head(e_p), e_p
+        if self.transformer is not None and self.transformer_head is not None:
+            e_n, pooled = self.transformer(tokens, pad)
+            x += [e_n, pooled]
+            out["transformer"] = self.transformer_head(e_n) + pooled
+        h = self.trunk(torch.cat(x, dim=1))
         pattern = self.pattern(h)
-        out = {"joint": self.level(h) + pattern - pattern.mean(dim=1, keepdim=True)}
-        if e_p is not None and self.cnn_head is not None:
-            out["cnn"] = self.cnn_head(e_p)
-            out["promoter_embedding"] = e_p
-        if e_n is not None and self.transformer_head is not None:
-            t = self.transformer_head(e_n)
-            out["transformer"] = t if pooled is None else t + pooled
-        return out
+        return {"joint": self.level(h) + pattern - pattern.mean(dim=1, keepdim=True), **out}
 
 
 class NetworkEnsemble(nn.Module):
