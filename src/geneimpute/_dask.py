@@ -34,9 +34,7 @@ def _once(value: Any) -> Any:
     return dask.delayed(value, pure=True, traverse=False)
 
 
-def _column_block(
-    B: Any, consts: dict[str, np.ndarray], n_groups: int, block_info: Any = None
-) -> np.ndarray:
+def _column_block(B: Any, consts: dict[str, np.ndarray], n_groups: int) -> np.ndarray:
     """Summaries of one block of whole columns ``(n_samples, width)``; see :func:`column_pass`."""
     B = as_dense(B)
     codes, rows = consts["codes"], consts["rows"]
@@ -65,13 +63,11 @@ def column_pass(
     width = max(1, width // max(split, 1))
     # "tasks": a plain concatenation of stored chunks (P2P rechunking would copy to disk)
     Xc = X.rechunk({0: -1, 1: width}, method="tasks")
-    n_out = n_groups + 1 + len(rows)
-    consts = _once({"codes": np.asarray(codes), "rows": rows})
     res = Xc.map_blocks(
         _column_block,
-        consts,
+        _once({"codes": np.asarray(codes), "rows": rows}),
         n_groups=n_groups,
-        chunks=((n_out,), Xc.chunks[1]),
+        chunks=((n_groups + 1 + len(rows),), Xc.chunks[1]),
         dtype=np.float32,
         meta=np.empty((0, 0), dtype=np.float32),
     ).compute()
@@ -95,12 +91,8 @@ def map_rows(
 
     Rows are rechunked only when a block exceeds :data:`BLOCK_BYTES` or ``max_rows``.
     """
-    n_vars = X.shape[1]
-    limit = max(1, BLOCK_BYTES // (4 * max(n_vars, 1)))
-    if max_rows is not None:
-        limit = min(limit, max_rows)
-    spec: dict[int, Any] = {1: -1}
-    if max(X.chunks[0]) > limit:
-        spec[0] = limit
+    limit = max(1, BLOCK_BYTES // (4 * max(X.shape[1], 1)))
+    limit = limit if max_rows is None else min(limit, max_rows)
+    spec: dict[int, Any] = {0: limit, 1: -1} if max(X.chunks[0]) > limit else {1: -1}
     Xr = X.rechunk(spec, method="tasks")
     return Xr.map_blocks(_row_block, _once(fn), dtype=dtype, meta=np.empty((0, 0), dtype=dtype))

@@ -30,23 +30,20 @@ accelerator
     follows ``geneimpute.settings.accelerator`` (``"auto"`` unless changed).
 @adata_tissues
 adata
-    ``obs`` = tissues, ``var`` = genes with ``chrom``, ``start``, ``end``, ``strand``
-    (``tss`` optional), ``X`` (or ``layer``) = TPM, shape ``(n_tissues, n_genes)``, NaN
-    where not measured.
+    ``(n_tissues, n_genes)``: ``obs`` tissues, ``var`` genes with ``chrom``, ``start``,
+    ``end``, ``strand`` (``tss`` optional), ``X`` (or ``layer``) TPM, NaN where not measured.
 @reference
 reference
     Boolean mask or ``var`` column of reference genes (training targets and neighbours);
-    default: every gene measured in at least half of the tissues (genes measured in fewer
-    are left out, warned). Reference genes may have NaN tissues: training leaves the NaN
-    cells out (network loss, XGBoost rows, calibration, neighbour inputs), so a table
-    where no gene is complete still trains; each tissue needs 20 measured ones.
+    default: every gene measured in at least half of the tissues (others: left out, warned).
+    Training leaves their NaN cells out (network loss, XGBoost rows, calibration, neighbour
+    inputs), so no gene needs to be complete; each tissue needs 20 measured ones.
 @features
 features
-    Which inputs to use: ``"promoter"`` (CNN + promoter composition), ``"neighbors"``
-    (transformer + distance-based profile), ``"structure"`` (transcript structure columns
-    of ``var``). ``features=["promoter"]`` (optionally with ``"structure"``) gives a
-    sequence-only, Xpresso-style model for genes without neighbours. Without promoter
-    sequences in ``var[promoter_key]``, ``"promoter"`` is dropped with a warning.
+    Inputs: ``"promoter"`` (CNN + promoter composition), ``"neighbors"`` (transformer +
+    distance-based profile), ``"structure"`` (transcript structure columns of ``var``).
+    ``["promoter"]`` (+ ``"structure"``): a sequence-only, Xpresso-style model for genes
+    without neighbours. Without ``var[promoter_key]``, ``"promoter"`` is dropped (warned).
 @promoter_key
 promoter_key
     ``var`` column with promoter sequences (:func:`~geneimpute.pp.extract_promoters`'s
@@ -56,24 +53,20 @@ promoter_key
     ``var`` column with promoters; None: the model's (``"promoter_seq"`` when training).
 @neighbors_key
 neighbors_key
-    ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output, read when present
-    (no new search; its neighbours must be reference genes); None or an absent key
-    searches neighbours among the reference genes.
+    ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output, read when present (its
+    neighbours must be reference genes); None or an absent key searches the reference genes.
 @tissue_correlation_key
 tissue_correlation_key
-    ``uns`` key of :func:`~geneimpute.pp.tissue_correlation` output (or a user
-    DataFrame) to train with: read when present, else computed from the reference genes
-    (and written there by the imputers; an existing entry is never overwritten). None
-    computes it and writes nothing. A fitted model uses the correlation it trained with.
+    ``uns`` key of :func:`~geneimpute.pp.tissue_correlation` output (or a user DataFrame)
+    to train with: read when present, else computed from the reference genes and written
+    there by the imputers; None computes it and writes nothing. A fitted model uses its own.
 @client
 client
-    A ``dask.distributed.Client``: the XGBoost stage of a hybrid trained here (the final
-    regressor and the cross-fitted calibration models) is fitted with ``xgboost.dask`` on a
-    design matrix partitioned over the cluster's workers, and kept as an ordinary
-    ``xgboost.XGBRegressor`` (saved, loaded and applied like any other). The torch stage
-    trains in this process as usual (see the "Scaling out" docs page for distributing it).
-    Distributed histogram boosting partitions the rows differently, so the model is
-    close to, not bit-identical with, the one trained without a client.
+    A ``dask.distributed.Client``: a hybrid trained here fits its XGBoost stage (final
+    regressor, cross-fitted calibration models) with ``xgboost.dask`` over the cluster's
+    workers and keeps an ordinary ``xgboost.XGBRegressor``; torch trains in this process
+    (docs: "Scaling out"). Distributed histograms partition the rows differently, so the
+    model is close to, not bit-identical with, one trained without a client.
 @model_hybrid
 model
     A fitted :class:`~geneimpute.models.HybridImputer`, a directory written by
@@ -91,12 +84,11 @@ key_added
     Layer name for the result (and ``uns`` key of its parameters).
 @interval
 interval
-    Confidence of the prediction interval written for every imputed value (0.9: a 90%
-    interval); None writes none. Conformal prediction with genes as the exchangeable
-    unit, calibrated per tissue on out-of-sample residuals of reference genes scaled by a
-    per-(gene, tissue) difficulty (Mondrian normalised split conformal,
-    :class:`~geneimpute.models.TissueConformal`): coverage holds on average over genes
-    exchangeable with the reference genes.
+    Confidence of the prediction interval written for every imputed value (0.9: 90%); None
+    writes none. Mondrian normalised split conformal (:class:`~geneimpute.models.TissueConformal`)
+    with genes as the exchangeable unit, calibrated per tissue on out-of-sample residuals
+    of reference genes scaled by a per-(gene, tissue) difficulty: coverage holds on
+    average over genes exchangeable with the reference genes.
 @layer_is_log1p
 is_log1p
     Units of ``layers[key]`` when ``uns[key]["params"]`` does not record them (the ``tl``
@@ -109,9 +101,6 @@ truth_is_log1p
 truth
     The held-out values: an AnnData with ``adata``'s obs and var names (any order, more
     allowed), TPM in ``X`` (log1p(TPM) with ``truth_is_log1p``).
-@ax
-ax
-    Axes to draw on (default: a new figure).
 @show_save
 show
     Show the figure (``plt.show()``). None: show when matplotlib is interactive
@@ -119,10 +108,6 @@ show
 save
     Path (with extension) to save the figure to, at 150 dpi; relative paths are relative
     to the working directory.
-@returns_axes
-Returns
--------
-The Axes, or None when shown.
 @map_location
 map_location
     Device the torch weights are loaded onto (``"cpu"``, ``"cuda"``).
@@ -132,12 +117,12 @@ Parameters
 path
     Directory to write (its parent must exist).
 overwrite
-    Replace an existing ``path``.
+    Replace an existing model directory ``path`` (anything else there is refused).
 
 Raises
 ------
 FileExistsError
-    If ``path`` exists and ``overwrite`` is False.
+    If ``path`` exists and ``overwrite`` is False, or is not a model directory.
 FileNotFoundError
     If the parent directory of ``path`` does not exist.
 RuntimeError
@@ -156,12 +141,11 @@ DamagedModelError
 DOC_PARAMS: dict[str, str] = dict(
     part.rstrip("\n").split("\n", 1) for part in ("\n" + _FRAGMENTS).split("\n@")[1:]
 )
-DOC_PARAMS["show_save_ax"] = DOC_PARAMS["show_save"].replace(
-    "(Jupyter, IPython).", "(Jupyter, IPython) and no ``ax`` was passed."
-)
 #: ``ax``, ``show``, ``save`` and the Returns section of a plot that draws into an Axes.
-DOC_PARAMS["plot_axes"] = "\n".join(
-    [DOC_PARAMS["ax"], DOC_PARAMS["show_save_ax"], "", DOC_PARAMS["returns_axes"]]
+_SHOW_AX = DOC_PARAMS["show_save"].replace("IPython).", "IPython) and no ``ax`` was passed.")
+DOC_PARAMS["plot_axes"] = (
+    f"ax\n    Axes to draw on (default: a new figure).\n{_SHOW_AX}\n\n"
+    "Returns\n-------\nThe Axes, or None when shown."
 )
 #: Parameters (``path``; ``map_location`` in ``model_load_device``) and Raises of a ``load``.
 _LOAD = "Parameters\n----------\npath\n    Directory written by ``save``."

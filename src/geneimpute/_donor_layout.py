@@ -23,8 +23,7 @@ def donor_layout(dadata: AnnData) -> dict[str, Any]:
     if "tissues" not in lay:
         msg = f"uns[{LAYOUT_KEY!r}] has no 'tissues' entry (build it with pp.to_donor_layers)"
         raise KeyError(msg)
-    missing = [str(t) for t in lay["tissues"] if str(t) not in dadata.layers]
-    if missing:
+    if missing := [str(t) for t in lay["tissues"] if str(t) not in dadata.layers]:
         msg = (
             f"uns[{LAYOUT_KEY!r}] lists {len(missing)} tissues without a layer, e.g. "
             f"{missing[:3]}; layers present: {sorted(dadata.layers)[:5]}"

@@ -7,7 +7,6 @@ a :class:`logging.Handler` collects the spans without parsing messages (``benchm
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,5 @@ def timed(stage: str, timings: dict[str, float] | None = None) -> Iterator[None]
         t1 = time.perf_counter()
         if timings is not None:
             timings[stage] = timings.get(stage, 0.0) + (t1 - t0)
-        if logger.isEnabledFor(logging.DEBUG):
-            span = {"stage": stage, "seconds": t1 - t0, "start": t0, "end": t1}
-            logger.debug("%s: %.2f s", stage, t1 - t0, extra=span)
+        span = {"stage": stage, "seconds": t1 - t0, "start": t0, "end": t1}
+        logger.debug("%s: %.2f s", stage, t1 - t0, extra=span)

@@ -21,13 +21,12 @@ def gtex_tissues() -> ad.AnnData:
     - expression: GTEx v8 samples re-quantified by the Human Protein Atlas 21.1 (Ensembl 103),
       summarised per tissue (the 54 GTEx tissues merged into 37 HPA tissue names); TPM;
     - coordinates (GRCh38): CAGE-corrected TSS and strand from Xpresso (Agarwal & Shendure,
-      Cell Reports 2020), gene bodies from the GTEx v8 gene table (GENCODE v26);
+      Cell Reports 2020; the 1,523 HPA genes without one are left out), gene bodies from the
+      GTEx v8 gene table (GENCODE v26);
     - promoters: EPDnew human promoters, 300 bp (-249..+50 around the TSS; 7,579 genes) where
       available, else 60 bp (-49..+10; 7,481 genes); 3,181 genes have none;
     - transcript structure: Ensembl 110 canonical transcripts (5' UTR, exon, 3' UTR lengths,
       exon count).
-
-    Genes of the HPA table without an Xpresso TSS (1,523) are not included.
 
     Returns
     -------
@@ -37,9 +36,9 @@ def gtex_tissues() -> ad.AnnData:
     - ``var``: index Ensembl gene ID; ``gene_name``, ``chrom`` (``chr1``...), ``start``,
       ``end`` (0-based half-open, bp), ``strand``, ``tss`` (bp), ``gene_type``,
       ``promoter_seq`` (str, transcription orientation, upper case, ``""`` if none),
-      ``promoter_seq_tss_index`` (index of the TSS in it: 249, 49 or -1),
-      ``promoter_source`` (``EPDnew_300bp`` / ``EPDnew_60bp`` / ``none``), ``promoter_id``,
-      ``utr5_length``, ``exon_length``, ``utr3_length`` (bp), ``n_exons``.
+      ``promoter_seq_tss_index`` (the TSS's index in it: 249, 49 or -1), ``promoter_source``
+      (``EPDnew_300bp`` / ``EPDnew_60bp`` / ``none``), ``promoter_id``, ``utr5_length``,
+      ``exon_length``, ``utr3_length`` (bp), ``n_exons``.
     - ``uns['dataset']``: units, genome build and source credits.
 
     Examples
@@ -60,11 +59,9 @@ def gtex_donors() -> ad.AnnData:
     Real data, processed by ``scripts/build_datasets.py``: GTEx v8 RNA-SeQC read counts of the
     59 ACMG actionable genes (17,382 samples), with tissue labels joined from the GTEx v7 sample
     table (gtex-viz; 10,373 samples) and the UCSC Xena/Toil phenotype table (752 more) by
-    :func:`geneimpute.pp.label_samples`. The 6,257 v8-only samples without a label are not
-    included. 713 donors x 53 tissues, 29.4% of donor x tissue cells observed.
-
-    Normalisation: a 59-gene panel has no meaningful library size, so ``X`` is
-    log1p(count / size factor) with median-of-ratios size factors over the panel genes
+    :func:`geneimpute.pp.label_samples`; the 6,257 v8-only samples without a label are left
+    out. 713 donors x 53 tissues, 29.4% of donor x tissue cells observed. A 59-gene panel has
+    no meaningful library size, so ``X`` is log1p(count / median-of-ratios size factor)
     (:func:`geneimpute.pp.normalize_panel_counts`); raw counts are in ``layers['counts']``.
 
     Returns

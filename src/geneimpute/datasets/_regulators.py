@@ -10,25 +10,22 @@ from ._gtex import read_bundled
 def tcga_cohorts() -> ad.AnnData:
     """TCGA RNA-seq of 602 tumour / adjacent-normal pairs in 11 cancer types, 3,960 genes.
 
-    Real data, processed by ``scripts/build_regulator_datasets.py`` from the 11 paired
-    expression matrices shipped with the R package MetaGSCA (Guo et al., PLoS Comput Biol 2021,
-    doi:10.1371/journal.pcbi.1008976; github ``Haocan223/MetaGSCA``, GPL >= 2), which are TCGA
-    open-access RNA-seq data. Each cohort has one primary tumour (sample type ``01``) and one
-    adjacent normal sample (``11``) per donor: BRCA 113 donors, COAD 40, HNSC 43, KIRC 72,
-    KIRP 32, LIHC 50, LUAD 58, LUSC 51, PRAD 52, STAD 32, THCA 59.
+    Real data, processed by ``scripts/build_regulator_datasets.py`` from the 11 paired TCGA
+    open-access matrices shipped with the R package MetaGSCA (Guo et al., PLoS Comput Biol
+    2021, doi:10.1371/journal.pcbi.1008976; github ``Haocan223/MetaGSCA``, GPL >= 2): per donor
+    one primary tumour (sample type ``01``) and one adjacent normal (``11``); BRCA 113 donors,
+    COAD 40, HNSC 43, KIRC 72, KIRP 32, LIHC 50, LUAD 58, LUSC 51, PRAD 52, STAD 32, THCA 59.
 
-    The cohorts list slightly different genes (3,686-3,931 each; 3,556 in all 11): a gene a
-    cohort does not list is NaN in all of that cohort's samples (4.08% of ``X``). The COAD and
-    STAD source matrices also hold 2,948 scattered NaN (0.06%; mostly in lowly expressed
-    genes), kept as they are, so 4.15% of ``X`` is NaN in all.
+    Cohorts list slightly different genes (3,686-3,931 each; 3,556 in all 11): a gene a cohort
+    lacks is NaN in all its samples (4.08% of ``X``). The COAD and STAD matrices also hold 2,948
+    scattered NaN (0.06%, mostly lowly expressed genes), kept: 4.15% of ``X`` is NaN in all.
 
-    Genes are annotated as regulators: ``"RBP/SF"`` for the 221 genes in the list of 1,350
-    RNA-binding proteins / splicing factors of Sebestyen et al. (Genome Res 2016, preprint
-    doi:10.1101/023010; the list as shipped by github ``lvalcarcel/DeepRBP``), else ``"TF"`` for
-    the 401 further genes among the 1,385 MSigDB transcription factors of SEPIRA (``TFeid``;
-    27 genes are in both lists and labelled ``"RBP/SF"``), else ``""``. Symbols are mapped to
-    Entrez and Ensembl IDs with org.Hs.eg.db 3.16; 62 older symbols (e.g. ``AARS``,
-    ``HIST1H4A``, ``SEPT2``) are mapped through the GTEx v8 (GENCODE v26) gene table.
+    Regulators: ``"RBP/SF"`` for the 221 genes among the 1,350 RNA-binding proteins / splicing
+    factors of Sebestyen et al. (Genome Res 2016, preprint doi:10.1101/023010; list from github
+    ``lvalcarcel/DeepRBP``), else ``"TF"`` for the 401 further genes among SEPIRA's 1,385 MSigDB
+    transcription factors (``TFeid``; the 27 in both lists are ``"RBP/SF"``), else ``""``.
+    Symbols map to Entrez and Ensembl IDs with org.Hs.eg.db 3.16; 62 older ones (e.g. ``AARS``,
+    ``HIST1H4A``, ``SEPT2``) through the GTEx v8 (GENCODE v26) gene table.
 
     Returns
     -------
@@ -39,10 +36,9 @@ def tcga_cohorts() -> ad.AnnData:
     - ``obs``: index full TCGA barcode with dashes (``TCGA-A7-A0CE-01A-11R-A00Z-07``);
       ``cohort`` (category, 11 TCGA codes), ``sample_type`` (category ``tumour`` / ``normal``),
       ``donor`` (12-character barcode, ``TCGA-A7-A0CE``).
-    - ``var``: index gene symbol as given; ``gene_symbol``, ``ensembl_id`` and ``entrez_id``
-      (str values, ``""`` where unmapped; ``ensembl_id`` loads as a category because
-      CCL3L1 and CCL3L3 share one ID), ``regulator_type`` (category ``RBP/SF`` / ``TF`` /
-      ``""``), ``n_cohorts_measured`` (int, 1-11).
+    - ``var``: index gene symbol as given; ``gene_symbol``, ``ensembl_id``, ``entrez_id`` (str,
+      ``""`` where unmapped; ``ensembl_id`` loads as a category: CCL3L1 and CCL3L3 share one),
+      ``regulator_type`` (category ``RBP/SF`` / ``TF`` / ``""``), ``n_cohorts_measured`` (1-11).
     - ``uns['dataset']``: name, source, units, licence, build command and counts.
 
     Examples
@@ -64,19 +60,17 @@ def gtex_tf_samples() -> ad.AnnData:
 
     Real data, processed by ``scripts/build_regulator_datasets.py`` from the ``GeneExp`` matrix
     shipped with the R package SEPIRA (Chen, Widschwendter & Teschendorff, Genome Biol 2017,
-    doi:10.1186/s13059-017-1366-0; github ``YC3/SEPIRA``, GPL-3): a subset of GTEx (open
-    access) with 20 randomly chosen samples of each tissue type. SEPIRA gives genes as Entrez
-    IDs and samples only by tissue: there are no GTEx sample or donor IDs, so ``donor`` is
-    ``""`` (unknown) and samples of different tissues may share donors.
+    doi:10.1186/s13059-017-1366-0; github ``YC3/SEPIRA``, GPL-3): 20 random open-access GTEx
+    samples of each tissue type. SEPIRA gives genes as Entrez IDs and samples only by tissue,
+    without GTEx sample or donor IDs: ``donor`` is ``""`` (unknown), and samples of different
+    tissues may share donors.
 
-    85 of the 467 genes are among the 1,385 MSigDB transcription factors of SEPIRA (``TFeid``);
+    85 of the 467 genes are among SEPIRA's 1,385 MSigDB transcription factors (``TFeid``);
     one of them (HMGB3) is also in the RBP / splicing-factor list of Sebestyen et al. (Genome
-    Res 2016, preprint doi:10.1101/023010), so ``regulator_type`` counts 84 ``"TF"`` and 21
-    ``"RBP/SF"``.
+    Res 2016, preprint doi:10.1101/023010): ``regulator_type`` counts 84 ``"TF"``, 21 ``"RBP/SF"``.
 
-    SEPIRA does not document the scale of the values; they are non-negative and range 0 to
-    12.8 (median 0.49, 21% zeros; SFTPC in lung about 9.4), so they look log-scaled already.
-    They are kept as given in ``X`` (no further log).
+    SEPIRA does not document the scale; the values (0 to 12.8, median 0.49, 21% zeros; SFTPC
+    in lung about 9.4) look log-scaled already and are kept as given in ``X`` (no further log).
 
     Returns
     -------

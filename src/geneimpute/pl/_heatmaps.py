@@ -65,7 +65,7 @@ def tissue_correlation(
         msg = f"adata.uns has no {key!r}; run ge.pp.tissue_correlation(adata) first"
         raise KeyError(msg)
     values = C.to_numpy(dtype=float)
-    if values.ndim != 2 or values.shape[0] != values.shape[1] or not len(values):
+    if values.shape[0] != values.shape[1] or not len(values):
         msg = f"adata.uns[{key!r}] must be a square tissue x tissue table, got {values.shape}"
         raise ValueError(msg)
     if not C.index.equals(C.columns):

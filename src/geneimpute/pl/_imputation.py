@@ -15,7 +15,6 @@ from ._utils import (
     gene_index,
     gene_label,
     interval_bounds,
-    interval_label,
     layer_log1p,
     truth_log1p,
     uns_params,
@@ -152,13 +151,13 @@ def gene_profile(
     if tv is not None:
         handles += ax.plot(x, tv[order], "k_", ms=10, mew=2, label="true (held out)")
     if f"{key}_lower" in adata.layers and f"{key}_upper" in adata.layers:
-        lo, hi = (b[order, j] for b in interval_bounds(adata, key, is_log1p))
+        lo, hi, level = interval_bounds(adata, key, is_log1p)
+        lo, hi = lo[order, j], hi[order, j]
         if (has := np.isfinite(lo) & np.isfinite(hi)).any():
             v = values[has]
-            label = f"{interval_label(adata, key)} interval"
             yerr = [v - lo[has], hi[has] - v]
             kw: dict[str, Any] = {"fmt": "none", "ecolor": "0.25", "elinewidth": 1, "capsize": 2}
-            handles.append(ax.errorbar(x[has], v, yerr=yerr, label=label, **kw))
+            handles.append(ax.errorbar(x[has], v, yerr=yerr, label=f"{level} interval", **kw))
     ax.set_xticks(x, adata.obs_names[order], rotation=90, fontsize=7)
     ax.set(xlim=(-0.6, adata.n_obs - 0.4), ylabel="log1p(TPM)", title=gene_label(adata, j))
     ax.legend(handles=handles, fontsize=8, loc="upper right")
@@ -251,22 +250,21 @@ def calibration(
     if not mask.any():
         msg = f"layers[{key!r}_mask] marks no imputed value"
         raise ValueError(msg)
-    lo, hi = interval_bounds(adata, key)
+    lo, hi, level = interval_bounds(adata, key)
     tv = truth_log1p(truth, adata, truth_is_log1p)
     inside = (tv >= lo - 1e-6) & (tv <= hi + 1e-6) & mask
-    per = inside.sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
     has = mask.any(axis=1)
+    per = inside[has].sum(axis=1) / mask[has].sum(axis=1)
+    order = np.argsort(per)
     nominal = uns_params(adata, key).get("interval")
-    names = np.asarray(adata.obs_names)[has]
-    order = np.argsort(per[has])
-    ax, own = axes_or_new(ax, (5, 0.22 * int(has.sum()) + 1.2))
+    ax, own = axes_or_new(ax, (5, 0.22 * len(per) + 1.2))
     y = np.arange(len(order))
-    ax.barh(y, per[has][order], color="tab:blue", height=0.7)
+    ax.barh(y, per[order], color="tab:blue", height=0.7)
     if nominal is not None:
         ax.axvline(float(nominal), color="k", ls="--", lw=1, label=f"nominal {nominal:.0%}")
         ax.legend(loc="lower left", fontsize=8)
-    ax.set_yticks(y, names[order], fontsize=7)
+    ax.set_yticks(y, adata.obs_names[has][order], fontsize=7)
     covered = f"{inside.sum() / mask.sum():.1%} covered overall"
-    title = f"{interval_label(adata, key)} intervals: {covered}"
+    title = f"{level} intervals: {covered}"
     ax.set(xlim=(0, 1), xlabel="empirical coverage of held-out values", title=title)
     return finish(ax, show=show, save=save, own_figure=own)

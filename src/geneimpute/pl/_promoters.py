@@ -60,7 +60,7 @@ def promoter_attribution(
     KeyError
         If ``gene``, ``varm[key]`` or (with ``zoom``) ``var[promoter_key]`` is missing.
     ValueError
-        If the gene has no attribution, ``zoom`` is empty, or window and attribution differ.
+        If the gene has no attribution or ``zoom`` is empty.
 
     Examples
     --------
@@ -80,7 +80,6 @@ def promoter_attribution(
         raise ValueError(msg)
     tss = int(uns_params(adata, key).get("tss_index", DEFAULT_UPSTREAM))
     pos = np.arange(len(attr)) - tss
-    seq = None
     if zoom:
         lo, hi = (int(v) for v in zoom)
         if hi <= lo:
@@ -92,18 +91,12 @@ def promoter_attribution(
                 "promoter_key= (the column ge.pp.extract_promoters wrote) or zoom=None"
             )
             raise KeyError(msg)
-        down = len(attr) - tss - 1
+        down = len(attr) - tss - 1  # the window has len(attr) positions, as varm[key]
         seq = window_sequences(
             promoter_onehot(adata.var.iloc[[j]], promoter_key, upstream=tss, downstream=down)
         )[0]
-        if len(seq) != len(attr):
-            msg = (
-                f"var[{promoter_key!r}] decodes to a {len(seq)} bp window but varm[{key!r}] "
-                f"has {len(attr)} positions"
-            )
-            raise ValueError(msg)
 
-    n = 2 if seq is not None else 1
+    n = 2 if zoom else 1
     fig, axes = pyplot().subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
     ax = axes[0, 0]
     colors = np.where((height := np.nan_to_num(attr)) >= 0, "tab:red", "tab:blue")
@@ -111,12 +104,12 @@ def promoter_attribution(
     ax.axvline(0, color="k", lw=0.8, ls="--")
     title = f"{gene_label(adata, j)}: promoter CNN attribution (Integrated Gradients)"
     ax.set(xlabel=_XLABEL, ylabel="attribution\n(log1p TPM)", title=title)
-    if seq is not None:
+    if zoom:
         ax.axvspan(lo, hi, color="grey", alpha=0.15)
         zx = axes[1, 0]
         sel = (pos >= lo) & (pos < hi)
         zx.bar(pos[sel], height[sel], width=0.9, color=colors[sel])
-        ymin = min(0.0, float(height[sel].min(initial=0.0)))
+        ymin = float(height[sel].min(initial=0.0))
         for p, letter in zip(pos[sel], np.array(list(seq))[sel], strict=True):
             zx.text(p, ymin, letter, ha="center", va="top", fontsize=7, family="monospace")
         zx.axvline(0, color="k", lw=0.8, ls="--")

@@ -61,10 +61,8 @@ def uns_params(adata: AnnData, key: str) -> Mapping:
 def recorded_is_log1p(adata: AnnData, key: str) -> bool | None:
     """Units recorded in ``uns[key]["params"]`` (``is_log1p`` or ``units``) by ``tl``; or None."""
     params = uns_params(adata, key)
-    if "is_log1p" in params:
-        return bool(params["is_log1p"])
-    units = params.get("units")
-    return units == "log1p_TPM" if units in ("TPM", "log1p_TPM") else None
+    units = {"TPM": False, "log1p_TPM": True}.get(str(params.get("units")))
+    return bool(params["is_log1p"]) if "is_log1p" in params else units
 
 
 def layer_log1p(adata: AnnData, key: str, is_log1p: bool | None) -> np.ndarray:
@@ -95,8 +93,7 @@ def truth_log1p(truth: AnnData, adata: AnnData, truth_is_log1p: bool) -> np.ndar
     """``truth.X`` as log1p(TPM), aligned by name to ``adata``'s obs and var."""
     for axis in ("obs_names", "var_names"):
         need = getattr(adata, axis)
-        missing = need[~need.isin(getattr(truth, axis))]
-        if len(missing):
+        if len(missing := need[~need.isin(getattr(truth, axis))]):
             msg = (
                 f"truth lacks {len(missing)} of adata's {axis} (e.g. {list(missing[:3])}); "
                 "pass the AnnData the held-out values were taken from"
@@ -114,8 +111,7 @@ def gene_index(adata: AnnData, gene: str) -> int:
     if gene in adata.var_names:
         return int(adata.var_names.get_loc(gene))
     if "gene_name" in adata.var.columns:
-        hits = np.flatnonzero(adata.var["gene_name"].astype(str).to_numpy() == gene)
-        if len(hits):
+        if len(hits := np.flatnonzero(adata.var["gene_name"].astype(str).to_numpy() == gene)):
             return int(hits[0])
     msg = f"gene {gene!r} is neither a var_name nor a var['gene_name']"
     raise KeyError(msg)
@@ -129,17 +125,13 @@ def gene_label(adata: AnnData, j: int) -> str:
     return gid
 
 
-def interval_label(adata: AnnData, key: str) -> str:
-    """``"90%"`` from ``uns[key]["params"]["interval"]`` (``"prediction"`` when unknown)."""
-    level = uns_params(adata, key).get("interval")
-    return f"{float(level):.0%}" if level is not None else "prediction"
-
-
 def interval_bounds(
     adata: AnnData, key: str, is_log1p: bool | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``layers[f"{key}_lower"]`` and ``_upper`` as log1p(TPM), as :func:`layer_log1p` reads."""
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """``{key}_lower`` and ``_upper`` layers as log1p(TPM), and their level (``"90%"``)."""
     recorded = recorded_is_log1p(adata, key)
     log1p = bool(is_log1p) if recorded is None else recorded
     lo, hi = (get_expression(adata, f"{key}_{b}") for b in ("lower", "upper"))
-    return (lo, hi) if log1p else (np.log1p(lo), np.log1p(hi))
+    level = uns_params(adata, key).get("interval")
+    label = f"{float(level):.0%}" if level is not None else "prediction"
+    return (lo, hi, label) if log1p else (np.log1p(lo), np.log1p(hi), label)

@@ -25,9 +25,7 @@ def is_bgzip(p: Path) -> bool:
     """Whether ``p`` is BGZF (``bgzip``): gzip with the ``BC`` extra subfield."""
     with open(p, "rb") as fh:
         head = fh.read(14)
-    return (
-        len(head) == 14 and head[:2] == b"\x1f\x8b" and bool(head[3] & 4) and head[12:14] == b"BC"
-    )
+    return head[:2] == b"\x1f\x8b" and head[12:14] == b"BC" and bool(head[3] & 4)  # FEXTRA flag
 
 
 def open_text(p: Path):

@@ -8,6 +8,7 @@ from typing import Any
 
 import anndata as ad
 from anndata import AnnData
+from anndata.experimental import read_elem_lazy
 
 
 def read_lazy(
@@ -63,21 +64,17 @@ def read_lazy(
     else:
         msg = f"{path} is neither an .h5ad file nor a .zarr store"
         raise ValueError(msg)
-
-    def lazy(elem: Any) -> Any:
-        return ad.experimental.read_elem_lazy(elem, chunks=chunks)
-
     stored = list(group["layers"].keys()) if "layers" in group else []
     wanted = stored if layers is None else list(layers)
     if missing := [k for k in wanted if k not in stored]:
         msg = f"layers {missing} are not in {path} (stored: {stored})"
         raise KeyError(msg)
     return AnnData(
-        X=lazy(group["X"]) if "X" in group else None,
+        X=read_elem_lazy(group["X"], chunks=chunks) if "X" in group else None,
         obs=ad.io.read_elem(group["obs"]),
         var=ad.io.read_elem(group["var"]),
         uns=ad.io.read_elem(group["uns"]) if "uns" in group else None,
-        layers={k: lazy(group["layers"][k]) for k in wanted},
+        layers={k: read_elem_lazy(group["layers"][k], chunks=chunks) for k in wanted},
     )
 
 
@@ -91,8 +88,7 @@ def write_layers(
 ) -> None:
     """Write layers of ``adata`` into a zarr store, computing lazy layers in one dask pass.
 
-    One :func:`dask.array.store` computes every lazy layer (e.g. of
-    :func:`~geneimpute.tl.impute_samples`), so the input is read once, unlike ``write_zarr``.
+    One :func:`dask.array.store` reads the input once, unlike ``write_zarr``.
 
     Parameters
     ----------

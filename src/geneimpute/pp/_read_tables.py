@@ -92,10 +92,9 @@ def read_gct(
     if (attrs := sample_attributes) is not None:
         if not isinstance(attrs, pd.DataFrame):
             attrs = pd.read_csv(existing_file(attrs), sep="\t", low_memory=False)
-        for col in ("SAMPID", "SMTSD"):
-            if col not in attrs.columns:
-                msg = f"sample attributes lack column {col!r} (columns: {few(attrs.columns)})"
-                raise KeyError(msg)
+        if absent := [c for c in ("SAMPID", "SMTSD") if c not in attrs.columns]:
+            msg = f"sample attributes lack column {absent[0]!r} (columns: {few(attrs.columns)})"
+            raise KeyError(msg)
         joined = attrs.drop_duplicates("SAMPID").set_index("SAMPID").reindex(samples)
         obs["tissue"] = joined["SMTSD"].to_numpy()
         for col in joined.columns.drop("SMTSD"):
@@ -156,13 +155,10 @@ def read_wide_tsv(
             "header cell (name that column in the header)"
         )
         raise ValueError(msg)
-    if isinstance(gene_column, int):
-        if not -df.shape[1] <= gene_column < df.shape[1]:
-            msg = f"gene_column={gene_column} but {p.name} has {df.shape[1]} columns"
-            raise KeyError(msg)
-        gcol = df.columns[gene_column]
-    else:
-        gcol = gene_column
+    if isinstance(gene_column, int) and not -df.shape[1] <= gene_column < df.shape[1]:
+        msg = f"gene_column={gene_column} but {p.name} has {df.shape[1]} columns"
+        raise KeyError(msg)
+    gcol = df.columns[gene_column] if isinstance(gene_column, int) else gene_column
     for col in (gcol, name_column):
         if col is not None and col not in df.columns:
             msg = f"column {col!r} not in {p.name} (columns: {few(df.columns)}...)"
