@@ -226,21 +226,25 @@ def build_gtex_donors(shared: Path) -> ad.AnnData:
     labelled = adata.obs["tissue"].notna().to_numpy()
     cell_line = adata.obs["tissue"].astype(str).str.startswith("Cells - Leukemia").to_numpy()
     adata = adata[labelled & ~cell_line].copy()
-    print(f"  labelled: {int(labelled.sum())} of {n_before} samples "
-          f"(v7 gtex-viz: {int((adata.obs['tissue_source'] == 0).sum())}, "
-          f"Toil: {int((adata.obs['tissue_source'] == 1).sum())}); "
-          f"{int(cell_line.sum())} leukemia cell-line samples dropped; "
-          f"{n_before - int(labelled.sum())} unlabelled v8-only samples not bundled")
+    print(
+        f"  labelled: {int(labelled.sum())} of {n_before} samples "
+        f"(v7 gtex-viz: {int((adata.obs['tissue_source'] == 0).sum())}, "
+        f"Toil: {int((adata.obs['tissue_source'] == 1).sum())}); "
+        f"{int(cell_line.sum())} leukemia cell-line samples dropped; "
+        f"{n_before - int(labelled.sum())} unlabelled v8-only samples not bundled"
+    )
     meta = v7.drop_duplicates("SAMPID").set_index("SAMPID")
     adata.obs["sex"] = meta["sex"].reindex(adata.obs_names).to_numpy()
     adata.obs["age_bracket"] = meta["ageBracket"].reindex(adata.obs_names).to_numpy()
     ge.pp.normalize_panel_counts(adata)
     adata.layers["counts"] = adata.layers["counts"].astype(np.int32)
     pairs = adata.obs.groupby(["donor", "tissue"], observed=True).size()
-    print(f"  {adata.obs['donor'].nunique()} donors, {adata.obs['tissue'].nunique()} tissues, "
-          f"{len(pairs)} donor x tissue pairs "
-          f"({len(pairs) / (adata.obs['donor'].nunique() * adata.obs['tissue'].nunique()):.1%} "
-          f"of cells observed); duplicated pairs: {int((pairs > 1).sum())}")
+    print(
+        f"  {adata.obs['donor'].nunique()} donors, {adata.obs['tissue'].nunique()} tissues, "
+        f"{len(pairs)} donor x tissue pairs "
+        f"({len(pairs) / (adata.obs['donor'].nunique() * adata.obs['tissue'].nunique()):.1%} "
+        f"of cells observed); duplicated pairs: {int((pairs > 1).sum())}"
+    )
     adata.obs = adata.obs.drop(columns=["tissue_source"]).assign(
         label_source=np.where(adata.obs["tissue_source"] == 0, "gtex-viz v7", "Toil")
     )

@@ -1,9 +1,10 @@
 """Build the pretrained models shipped in ``geneimpute/models/_weights`` and their model cards.
 
-Run from the repository root (about 10 minutes on 2 CPU cores)::
+Run from the repository root (training: about 20 minutes on 2 idle CPU cores)::
 
     python scripts/build_pretrained.py            # train, evaluate, write files + cards
     python scripts/build_pretrained.py --check    # re-evaluate the shipped files, compare
+    python scripts/build_pretrained.py --update-cards  # re-evaluate, rewrite the cards' figures
 
 The models are trained with the package defaults (``HybridConfig()``) on the bundled GTEx v8 table
 (``ge.datasets.gtex_tissues()``: 37 HPA tissues x 18,241 genes, TPM) with every chr8 gene left
@@ -42,6 +43,7 @@ import numpy as np
 import geneimpute as ge
 from geneimpute._core.metrics import regression_metrics
 from geneimpute.models import HybridImputer
+from geneimpute.models._persistence import MANIFEST, write_manifest
 from geneimpute.models._pretrained import PRETRAINED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +144,11 @@ def sha256(path: Path) -> str:
 
 def card(name: str, model: HybridImputer, adata, evaluation: dict, seconds: float) -> dict:
     held = adata.var["chrom"].to_numpy() == HELD_OUT
-    files = sorted(p.name for p in (WEIGHTS / name).iterdir() if not p.name.startswith("model_"))
+    files = sorted(
+        p.name
+        for p in (WEIGHTS / name).iterdir()
+        if not p.name.startswith("model_") and p.name != MANIFEST
+    )
     return {
         "name": name,
         "description": PRETRAINED[name],
@@ -215,7 +221,8 @@ def markdown(c: dict) -> str:
         "- Files: `config.json` (setup, config), `network.pt` (torch state_dict, loaded with "
         "`weights_only=True`), `xgboost.ubj`, `xgboost_pattern.ubj`, `xgboost_sigma.ubj`, "
         "`calibration.npz` "
-        "(`allow_pickle=False`). No pickle.",
+        "(`allow_pickle=False`); `manifest.json` (size and SHA-256 of every file, checked on "
+        "load). No pickle.",
         "",
         "## Accuracy on the held-out chromosome",
         "",
@@ -267,18 +274,24 @@ def build(only: str | None = None) -> dict:
         c = card(name, model, adata, ev, seconds)
         (WEIGHTS / name / "model_card.json").write_text(json.dumps(c, indent=2) + "\n")
         (WEIGHTS / name / "MODEL_CARD.md").write_text(markdown(c))
+        write_manifest(WEIGHTS / name)  # the cards are part of the checked directory
         print(markdown(c))
         cards[name] = c
     return cards
 
 
-def check() -> int:
+def check(update: bool = False) -> int:
     adata = ge.datasets.gtex_tissues()
     bad = 0
     for name, (_, evaluation) in MODELS.items():
         c = ge.models.pretrained_card(name)
         model = ge.models.pretrained(name)
         ev = globals()[evaluation](model, adata)
+        if update:  # the shipped files stay; only the cards' figures (and the manifest) change
+            c["evaluation"]["results"] = {row: ev[row] for row in c["evaluation"]["results"]}
+            (WEIGHTS / name / "model_card.json").write_text(json.dumps(c, indent=2) + "\n")
+            (WEIGHTS / name / "MODEL_CARD.md").write_text(markdown(c))
+            write_manifest(WEIGHTS / name)
         for row, m in c["evaluation"]["results"].items():
             for metric in METRICS:
                 now, then = ev[row][metric], m[metric]
@@ -296,9 +309,14 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--check", action="store_true", help="re-evaluate the shipped models")
     p.add_argument("--only", choices=list(MODELS), help="build one of the models")
+    p.add_argument(
+        "--update-cards",
+        action="store_true",
+        help="re-evaluate the shipped models and rewrite their cards' figures (no training)",
+    )
     args = p.parse_args()
-    if args.check:
-        return check()
+    if args.check or args.update_cards:
+        return check(update=args.update_cards)
     build(args.only)
     return 0
 

@@ -81,7 +81,8 @@ overwrite
     Replace every value of the target genes (e.g. unreliable low-read genes), not only NaN.
 @key_added
 key_added
-    Layer name for the result (and ``uns`` key of its parameters).
+    Layer name for the result (and ``uns`` key of its parameters). The default never
+    replaces an earlier result under its name (an error); naming the key replaces it.
 @interval
 interval
     Confidence of the prediction interval written for every imputed value (0.9: 90%); None

@@ -48,10 +48,14 @@ def test_missing_directory_is_named(tmp_path):
         atomic_write(tmp_path / "nope" / "x.json", lambda tmp: tmp.write_text("{}"))
 
 
+MANIFEST = '{"format": "geneimpute.manifest", "files": {}}'
+
+
 def test_model_directory_replaced_only_when_complete(tmp_path):
     path = tmp_path / "model"
     with atomic_directory(path) as tmp:
         (tmp / "config.json").write_text('{"v": 1}')
+        (tmp / "manifest.json").write_text(MANIFEST)  # overwrite=True replaces model dirs only
     with pytest.raises(FileExistsError, match="overwrite=True"):
         with atomic_directory(path):
             pass
@@ -62,5 +66,6 @@ def test_model_directory_replaced_only_when_complete(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     with atomic_directory(path, overwrite=True) as tmp:
         (tmp / "config.json").write_text('{"v": 3}')
+        (tmp / "manifest.json").write_text(MANIFEST)
     assert json.loads((path / "config.json").read_text()) == {"v": 3}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -17,6 +17,7 @@ from geneimpute.models import (
     TEEBoT,
     TissueMean,
 )
+from geneimpute.models._persistence import write_manifest
 
 CLASSES = {c.__name__: c for c in (TissueMean, KNNDonor, TEEBoT, DonorTransformer, DonorHybrid)}
 
@@ -84,7 +85,7 @@ def test_round_trip_gives_identical_predictions(fitted, panel, name, tmp_path):
     model = fitted[name]
     model.save(tmp_path / "m")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert cfg["format"] == f"geneimpute.{name}" and cfg["schema_version"] == 3
+    assert cfg["format"] == f"geneimpute.{name}" and cfg["schema_version"] == 4
     assert cfg["setup"] == {"n_tissues": 8, "n_genes": 59}
     back = CLASSES[name].load(tmp_path / "m")
     assert type(back) is CLASSES[name]
@@ -96,7 +97,7 @@ def test_round_trip_gives_identical_predictions(fitted, panel, name, tmp_path):
         "DonorTransformer": {"config.json", "network.pt"},
         "DonorHybrid": {"config.json", "arrays.npz", "network.pt", "xgboost.ubj"},
     }.get(name, {"config.json", "arrays.npz"})
-    assert files == expected
+    assert files == expected | {"manifest.json"}
     if name == "DonorHybrid":
         assert back.training_ is None and back.device_ == "cpu"
         assert cfg["config"]["xgb_n_estimators"] == 5 and cfg["network"]["n_genes"] == 59
@@ -121,6 +122,9 @@ DAMAGE = [
 def test_damaged_directory_is_refused(fitted, name, file, match, tmp_path):
     fitted[name].save(tmp_path / "m")
     (tmp_path / "m" / file).write_bytes(b"not a model file")
+    with pytest.raises(DamagedModelError, match=f"{file} differs from its size or SHA-256"):
+        CLASSES[name].load(tmp_path / "m")
+    write_manifest(tmp_path / "m")  # a manifest that matches: the file itself is checked
     with pytest.raises(DamagedModelError, match=f"damaged or from another version.*{match}"):
         CLASSES[name].load(tmp_path / "m")
     (tmp_path / "m" / file).unlink()
@@ -136,13 +140,15 @@ def test_edited_arrays_and_config_are_refused(fitted, tmp_path):
         arrays = {k: f[k] for k in f.files}
     arrays["linear_mu"] = arrays["linear_mu"][:, :10]
     np.savez(path, **arrays)
+    write_manifest(tmp_path / "h")
     with pytest.raises(DamagedModelError, match=r"linear_mu must be finite numbers of shape"):
         DonorHybrid.load(tmp_path / "h")
     fitted["TEEBoT"].save(tmp_path / "t")
     cfg = json.loads((tmp_path / "t" / "config.json").read_text())
     cfg["config"]["n_component"] = cfg["config"].pop("n_components")
     (tmp_path / "t" / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(DamagedModelError, match="TypeError"):
+    write_manifest(tmp_path / "t")
+    with pytest.raises(DamagedModelError, match=r"\['config.n_component', 'config.n_components'\]"):
         TEEBoT.load(tmp_path / "t")
     # another class's directory
     with pytest.raises(DamagedModelError, match="has no format 'geneimpute.TissueMean'"):

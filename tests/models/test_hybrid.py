@@ -509,28 +509,30 @@ MODELS = Path(__file__).parents[1] / "data" / "models"
 
 
 def test_saved_directory_of_this_schema_loads_and_predicts_as_saved(arrays):
-    """tests/data/models/hybrid_schema3 (a tiny hybrid on these arrays, saved with schema 3)
-    loads and predicts what it predicted when saved: a schema change must be deliberate."""
+    """tests/data/models/hybrid_schema4 (a tiny hybrid on these arrays, saved with schema 3 and
+    given schema 4's version and manifest, the files unchanged) loads and predicts what it
+    predicted when saved: a schema change must be deliberate."""
     Y, inputs, tissues, C, held = arrays
-    model = HybridImputer.load(MODELS / "hybrid_schema3")
+    model = HybridImputer.load(MODELS / "hybrid_schema4")
     assert model.tissues_ == tissues and model.config.components == HybridConfig().components
     P, _, S = model.predict(
         Y, inputs, np.flatnonzero(held), accelerator="cpu", return_embedding=True, return_sigma=True
     )
-    expected = np.load(MODELS / "hybrid_schema3_predictions.npz")
+    expected = np.load(MODELS / "hybrid_schema4_predictions.npz")
     np.testing.assert_allclose(P, expected["pred"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(S, expected["sigma"], rtol=1e-5, atol=1e-6)
 
 
-def test_older_schema_is_refused_with_one_line(tmp_path):
-    """A directory saved by the previous schema (2) is refused with one line that names its
-    version and how to retrain, for every way of loading a model."""
+@pytest.mark.parametrize("version", [2, 3])
+def test_older_schema_is_refused_with_one_line(tmp_path, version):
+    """A directory saved by an older schema (2, 3: no manifest) is refused with one line that
+    names its version and how to retrain, for every way of loading a model."""
     import shutil
 
-    old = MODELS / "hybrid_schema2"
+    old = MODELS / f"hybrid_schema{version}"
     match = (
-        r"is a model of schema version 2 \(written by geneimpute 0\.1\.0\); this geneimpute "
-        r"\(.*\) reads schema 3 only: train it again with this version"
+        rf"is a model of schema version {version} \(written by geneimpute 0\.1\.0\); this "
+        r"geneimpute \(.*\) reads schema 4 only: train it again with this version"
     )
     with pytest.raises(ge.models.DamagedModelError, match=match) as err:
         HybridImputer.load(old)

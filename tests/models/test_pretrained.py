@@ -67,6 +67,7 @@ def test_list_and_files_are_pickle_free(models):
             "calibration.npz",
             "model_card.json",
             "MODEL_CARD.md",
+            "manifest.json",
         }, files
         size = sum(p.stat().st_size for p in path.iterdir())
         assert size < 5e6, f"{name}: {size / 1e6:.1f} MB"

@@ -11,6 +11,7 @@ import pytest
 import geneimpute as ge
 from geneimpute._core.metrics import masked_metrics
 from geneimpute.models import HybridImputer, ObservedTissueConditioner
+from geneimpute.models._persistence import write_manifest
 
 from ..conftest import FAST
 
@@ -151,11 +152,12 @@ def test_saved_model_keeps_the_error_covariance(partial_setup, tmp_path):
     assert np.array(state["error_covariance"]).shape == (37, 37)
     back = HybridImputer.load(tmp_path / "m")
     np.testing.assert_allclose(back.conditioner_.covariance_, model.conditioner_.covariance_)
-    # the covariance is part of schema 3: a directory without it is damaged, not derived
+    # the covariance is part of the schema: a directory without it is damaged, not derived
     del state["error_covariance"], state["error_mean"]
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     cfg["state"] = state
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    write_manifest(tmp_path / "m")
     with pytest.raises(ge.models.DamagedModelError, match="error_covariance"):
         HybridImputer.load(tmp_path / "m")
 

@@ -11,6 +11,7 @@ import pytest
 
 import geneimpute as ge
 from geneimpute.models import DamagedModelError, RegulatorImputer
+from geneimpute.models._persistence import write_manifest
 
 from ..conftest import assert_unchanged
 
@@ -234,9 +235,11 @@ def test_context_ridge_config_and_damaged_context(gtex_masked, fitted, tmp_path)
     fitted.save(tmp_path / "m")
     assert (tmp_path / "m" / "context.npy").exists()
     np.save(tmp_path / "m" / "context.npy", np.zeros((3, 2), np.float32))
+    write_manifest(tmp_path / "m")
     with pytest.raises(DamagedModelError, match="context.npy has shape"):
         RegulatorImputer.load(tmp_path / "m")
     (tmp_path / "m" / "context.npy").unlink()
+    write_manifest(tmp_path / "m")
     with pytest.raises(DamagedModelError, match=r"context.npy is missing"):
         RegulatorImputer.load(tmp_path / "m")
     no_ae = RegulatorImputer(use_autoencoder=False)
@@ -244,7 +247,7 @@ def test_context_ridge_config_and_damaged_context(gtex_masked, fitted, tmp_path)
     # a directory of an older schema (the regulators' own schema 1, saved before the context
     # ridge existed) is refused with one line naming its version, not loaded another way
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert cfg["format"] == "geneimpute.RegulatorImputer" and cfg["schema_version"] == 3
+    assert cfg["format"] == "geneimpute.RegulatorImputer" and cfg["schema_version"] == 4
     cfg["schema_version"] = 1
     del cfg["config"]["context_ridge"], cfg["config"]["context_folds"]
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))

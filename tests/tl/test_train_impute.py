@@ -234,7 +234,7 @@ def test_partial_genes_overwrite(trained):
     mask = adata.layers["imputed_mask"]
     assert mask[:, target].all() and not mask[:, ~target].any()
     # without overwrite, observed values of partly observed targets are kept
-    keep = ge.tl.impute_expression(adata, model, genes=target, copy=True)
+    keep = ge.tl.impute_expression(adata, model, genes=target, copy=True, key_added="imputed")
     assert not keep.layers["imputed_mask"][:, ~held].any()
 
 

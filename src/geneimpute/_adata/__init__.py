@@ -5,6 +5,7 @@ and gene masks; ``_task`` holds one imputation call's genes; ``_stored`` reads w
 wrote; ``_inputs`` builds the model's inputs. Nothing here writes into the AnnData.
 """
 
+from .._core.neighbors import normalize_chrom
 from ._expression import (
     dense_rows,
     expression_source,
@@ -32,22 +33,27 @@ from ._stored import (
 )
 from ._task import ExpressionTask, prepare_task
 from ._validate import (
+    DefaultKey,
     check_coordinates,
     check_expression,
     check_intervals,
+    check_key,
+    check_tissues,
     check_unique_var_names,
-    normalize_chrom,
 )
 
 __all__ = [
     "PROMOTER_FEATURES",
     "STRUCTURE_COLUMNS",
+    "DefaultKey",
     "ExpressionTask",
     "InputSources",
     "build_inputs",
     "check_coordinates",
     "check_expression",
     "check_intervals",
+    "check_key",
+    "check_tissues",
     "check_unique_var_names",
     "dense_rows",
     "expression_source",

@@ -30,7 +30,7 @@ def promoter_onehot(
     if promoter_key is None or promoter_key not in var.columns:
         return np.zeros((len(var), upstream + downstream + 1, 5), np.float32)
     tss_col = f"{promoter_key}_tss_index"
-    tss_index = var[tss_col].to_numpy(dtype=np.int64) if tss_col in var.columns else None
+    tss_index = var[tss_col].to_numpy() if tss_col in var.columns else None
     return encode_promoters(
         var[promoter_key],
         tss_index,

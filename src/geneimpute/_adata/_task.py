@@ -69,6 +69,12 @@ def prepare_task(
     check_expression(X, is_log1p=is_log1p, what=what, names=names, stacklevel=5)
     Y = to_log1p(X, not is_log1p).T
     finite = np.isfinite(Y)
+    if (empty := ~finite.any(axis=0)).any():
+        warn_data(
+            f"{int(empty.sum())} tissues have no measured value (e.g. "
+            f"{list(adata.obs_names[empty][:3])}); values there come from the other tissues",
+            stacklevel=4,
+        )
     complete = finite.all(axis=1)
     target = gene_mask(adata, genes, ~complete, "genes")
     mostly = finite.mean(axis=1) >= 0.5

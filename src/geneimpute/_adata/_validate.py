@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 from anndata import AnnData
@@ -21,13 +19,6 @@ MAX_LOG1P = 20.0
 LOOKS_LOG1P_MAX = 20.0
 
 
-def normalize_chrom(names: pd.Series | Sequence[str]) -> pd.Series:
-    """Return chromosome names with a ``chr`` prefix (``1`` -> ``chr1``, ``MT`` -> ``chrM``)."""
-    s = pd.Series(names, dtype="string").str.strip()
-    s = s.where(s.str.startswith("chr"), "chr" + s)
-    return s.replace({"chrMT": "chrM"}).astype(str)
-
-
 def check_unique_var_names(adata: AnnData) -> None:
     """Raise if gene IDs (``adata.var_names``) are duplicated."""
     if len(dup := adata.var_names[adata.var_names.duplicated()]):
@@ -38,11 +29,43 @@ def check_unique_var_names(adata: AnnData) -> None:
         raise ValueError(msg)
 
 
-def check_tissues(adata: AnnData) -> None:
-    """Raise if tissue names (``obs_names``) are duplicated."""
-    if len(dup := adata.obs_names[adata.obs_names.duplicated()]):
-        msg = f"adata.obs_names (tissues) has duplicates, e.g. {list(dup[:3])}"
+def check_tissues(adata: AnnData, what: str = "tissues") -> None:
+    """Raise if there are no observations (tissues) or their names are duplicated."""
+    if adata.n_obs == 0:
+        msg = f"adata has no {what} (adata.n_obs is 0)"
         raise ValueError(msg)
+    if len(dup := adata.obs_names[adata.obs_names.duplicated()]):
+        msg = f"adata.obs_names ({what}) has duplicates, e.g. {list(dup[:3])}"
+        raise ValueError(msg)
+
+
+class DefaultKey(str):
+    """A ``key_added`` default: a key the caller did not name, so it replaces nothing."""
+
+
+def check_key(key: object, adata: AnnData | None = None, *, name: str = "key_added") -> str:
+    """Return ``key``; raise unless it is a non-empty string without ``/`` (an ``.h5ad`` key).
+
+    With ``adata`` (an imputer's), a :class:`DefaultKey` must not name existing output:
+    ``layers[key]`` (``_mask``, ``_lower``, ``_upper``), ``var[key_reliability]``, ``uns[key]``.
+    """
+    if not isinstance(key, str) or not key or "/" in key:
+        msg = f"{name} must be a non-empty string without '/' (an .h5ad key), got {key!r}"
+        raise (ValueError if isinstance(key, str) else TypeError)(msg)
+    if not isinstance(key, DefaultKey) or adata is None:
+        return str(key)
+    key = str(key)
+    names = [key + s for s in ("", "_mask", "_lower", "_upper") if key + s in adata.layers]
+    taken = [f"layers[{n!r}]" for n in names]
+    taken += [f"var[{key + '_reliability'!r}]"] * (f"{key}_reliability" in adata.var.columns)
+    taken += [f"uns[{key!r}]"] * (key in adata.uns)
+    if taken:
+        msg = (
+            f"adata already holds {', '.join(taken)}, which the default {name}={key!r} would "
+            f"replace: pass {name}={key!r} to replace them, or another {name}"
+        )
+        raise ValueError(msg)
+    return key
 
 
 def check_intervals(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
+
+from .._logging import warn_data
 
 #: Relative orientation of a neighbour to the target gene, coded once for the whole package:
 #: ``0`` no neighbour (padding / sparse zero), then these codes (also the ``varp`` values).
@@ -15,6 +18,13 @@ ORIENTATION_CODES = {"same_strand": 1, "divergent": 2, "convergent": 3}
 ORIENTATION_NAMES = np.array(["", "same_strand", "divergent", "convergent"], dtype=object)
 #: Overlap codes written to ``varp``: 0 neither, 1 overlapping gene bodies, 2 nested.
 OVERLAP_CODES = {"overlap": 1, "nested": 2}
+
+
+def normalize_chrom(names: pd.Series | Sequence[str]) -> pd.Series:
+    """Chromosome names with a ``chr`` prefix (``1`` -> ``chr1``; ``MT``, ``M`` -> ``chrM``)."""
+    s = pd.Series(names, dtype="string").str.strip()
+    s = s.where(s.str.startswith("chr"), "chr" + s)
+    return s.replace({"chrMT": "chrM"}).astype(str)
 
 
 def tss_of(var: pd.DataFrame) -> np.ndarray:
@@ -133,7 +143,16 @@ def find_genomic_neighbors(
     if int(k) < 1:
         msg = f"k must be >= 1, got {k}"
         raise ValueError(msg)
-    chrom = var["chrom"].astype(str).to_numpy()
+    raw = var["chrom"].astype(str).to_numpy()
+    chrom = normalize_chrom(raw).to_numpy()
+    spellings = pd.Series(raw).groupby(chrom).unique()
+    if len(mixed := spellings[spellings.str.len() > 1]):
+        warn_data(
+            f"var['chrom'] names {len(mixed)} chromosomes in more than one way (e.g. "
+            f"{sorted(mixed.iloc[0])}, read as {mixed.index[0]!r}); write them consistently "
+            "(geneimpute.pp.annotate_genes does)",
+            stacklevel=5,
+        )
     index, distance = _search(chrom, tss_of(var), np.asarray(reference, dtype=bool), int(k))
     return _relations(var, index, distance)
 

@@ -102,6 +102,22 @@ def check_tss(
     raise ValueError(f"{what}: {msg}" if what else msg)
 
 
+def tss_as_int(tss_index, sequences: pd.Series, *, what: str) -> np.ndarray:
+    """``tss_index`` as int64 (-1 without a sequence); raise if one is NaN or fractional."""
+    t = pd.to_numeric(pd.Series(np.asarray(tss_index)), errors="coerce").to_numpy(dtype=float)
+    has = sequences.astype(object).fillna("").astype(str).str.len().to_numpy() > 0
+    bad = has & ~(np.isfinite(t) & (t == np.round(t)))
+    if bad.any():
+        i = int(np.argmax(bad))  # the first
+        msg = (
+            f"{what}: {int(bad.sum())} promoters have a TSS index that is NaN or not a whole "
+            f"number, e.g. gene {sequences.index[i]}: {t[i]:g}; give each "
+            "0-based TSS position as an integer"
+        )
+        raise ValueError(msg)
+    return np.where(has, t, -1).astype(np.int64)
+
+
 def check_letters(sequences: pd.Series, *, what: str) -> None:
     """Raise if a sequence (indexed by gene) has letters other than ``ACGTN``, either case."""
     bad_letters = sequences.str.contains(r"[^ACGTNacgtn]", regex=True).to_numpy()
@@ -158,7 +174,9 @@ def encode_promoters(
     """Validate promoter strings and :func:`promoter_matrix` them (window length without TSS)."""
     seqs = sequences.astype(object).fillna("").astype(str)
     check_letters(seqs, what=what)
-    if tss_index is None:
+    if tss_index is not None:
+        tss_index = tss_as_int(tss_index, seqs, what=what)
+    else:
         tss_index = np.full(len(seqs), upstream)
         lens = seqs.str.len().to_numpy()
         bad = (lens > 0) & (lens != upstream + downstream + 1)

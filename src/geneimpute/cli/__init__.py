@@ -94,6 +94,7 @@ def _impute(args: argparse.Namespace) -> None:
         missing_tissues="estimate" if args.estimate_missing_tissues else "raise",
         random_state=args.seed,
         accelerator=args.accelerator,
+        key_added="imputed",  # the command's output: replaces an earlier run's
     )
     params = adata.uns["imputed"]["params"]
     write_h5ad_atomic(adata, args.output, compression="gzip")

@@ -95,9 +95,16 @@ def _check_dir(option: str, path: str, parent: Path) -> None:
 
 
 def _check_output(path: str, option: str) -> Path:
+    """Refuse anything but a regular file or a new path (a directory, link, device, FIFO)."""
     p = Path(path)
-    if p.is_dir():
+    if p.is_dir() and not p.is_symlink():
         msg = f"{option} {path}: is a directory, expected a file name"
+        raise CliError(msg)
+    if p.is_symlink() or (p.exists() and not p.is_file()):
+        msg = (
+            f"{option} {path}: is a symbolic link or a special file (device, FIFO, socket), "
+            "not a regular file; give a regular file or a new path"
+        )
         raise CliError(msg)
     _check_dir(option, path, p.parent)
     return p
@@ -161,7 +168,7 @@ def check_impute(args: argparse.Namespace) -> None:
         if args.model is not None:
             msg = "--save-model saves a model trained here; it cannot be used with --model"
             raise CliError(msg)
-        if Path(args.save_model).exists():
+        if os.path.lexists(args.save_model):
             msg = f"--save-model {args.save_model}: exists; choose a new directory"
             raise CliError(msg)
         _check_dir("--save-model", args.save_model, Path(args.save_model).parent)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, Self
 
+import numpy as np
+
 from .._settings import settings
 
 #: Fields a config may hold that :func:`~geneimpute._core.training.fit_early_stopping` takes.
@@ -38,3 +40,31 @@ def loop_options(config: object, **options: Any) -> dict[str, Any]:
     """``fit_early_stopping`` keywords from ``config``'s training fields, then ``options``."""
     found = {name: getattr(config, name) for name in _LOOP_FIELDS if hasattr(config, name)}
     return {**found, "progress": settings.progress, **options}
+
+
+#: :func:`scale_shift` tolerances ``(median mean shift in training sd, sd ratio)``: a tissue's
+#: level across genes is stable between tables in one unit; a gene's across samples is not.
+TISSUE_TOLERANCE, COHORT_TOLERANCE = (0.5, 1.25), (1.0, 1.5)
+
+
+def scale_shift(
+    mean: np.ndarray, sd: np.ndarray, new_mean: np.ndarray, new_sd: np.ndarray, tolerance: tuple
+) -> str | None:
+    """Describe how new columns' ``new_mean`` / ``new_sd`` are off training's; None if within.
+
+    Off: the median over columns of ``|new_mean - mean| / sd`` exceeds ``tolerance[0]``, or
+    that of ``new_sd / sd`` is outside a factor ``tolerance[1]`` (non-finite ones skipped).
+    """
+    ok = np.isfinite(new_mean) & np.isfinite(new_sd) & (sd > 0)
+    if not ok.any():
+        return None
+    shift = float(np.median(np.abs(new_mean[ok] - mean[ok]) / sd[ok]))
+    spread = float(np.median(new_sd[ok] / sd[ok]))
+    max_shift, max_ratio = tolerance
+    if shift <= max_shift and 1 / max_ratio <= spread <= max_ratio:
+        return None
+    return (
+        f"their means differ from the training data's by a median {shift:.2f} training sd and "
+        f"their spread is {spread:.2f}x training's (tolerance: {max_shift} sd, "
+        f"{1 / max_ratio:.2f}-{max_ratio}x)"
+    )

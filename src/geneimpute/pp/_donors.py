@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._adata import get_expression
+from .._adata import check_key, get_expression
 from .._docs import doc_params
 from .._donor_layout import LAYOUT_KEY, donor_layout
 from .._logging import warn_data
@@ -58,6 +58,7 @@ def label_samples(
     ValueError
         If a table labels the same sample with two different tissues.
     """
+    key_added = check_key(key_added)
     tables = [labels] if isinstance(labels, pd.DataFrame) else list(labels)
     canon: dict[str, str] = {}
     tissue = pd.Series(np.nan, index=adata.obs_names, dtype=object)
@@ -137,9 +138,9 @@ def normalize_panel_counts(
     >>> adata.uns["norm"]["params"]["n_genes_for_size_factors"]
     35
     """
-    C = np.asarray(get_expression(adata, layer), dtype=np.float64)
-    bad = ~np.isfinite(C) | (C < 0)
-    if bad.any():
+    key_added = check_key(key_added)
+    C = get_expression(adata, layer)  # a float64 copy
+    if (bad := ~np.isfinite(C) | (C < 0)).any():
         i, j = (int(v[0]) for v in np.nonzero(bad))
         msg = (
             f"counts must be finite and non-negative; {int(bad.sum())} values are not "
@@ -158,8 +159,7 @@ def normalize_panel_counts(
     adata.obs[size_factor_key] = sf
     params: dict[str, Any] = dict(method="median_of_ratios_log1p", layer=layer)
     params.update(counts_key=counts_key, size_factor_key=size_factor_key)
-    params.update(n_genes_for_size_factors=int(usable.sum()))
-    adata.uns[key_added] = {"params": params}
+    adata.uns[key_added] = {"params": {**params, "n_genes_for_size_factors": int(usable.sum())}}
     return adata if copy else None
 
 
@@ -207,7 +207,7 @@ def to_donor_layers(
         msg = f"{len(dup)} duplicated sample IDs, e.g. {list(dup[:3])}"
         raise ValueError(msg)
     obs = adata.obs[[donor_key, tissue_key]]
-    ok = obs[donor_key].notna().to_numpy() & obs[tissue_key].notna().to_numpy()
+    ok = obs.notna().all(axis=1).to_numpy()
     n_unlabelled = int((~ok).sum())
     if not ok.any():
         msg = "no sample has both a donor and a tissue label"
@@ -231,13 +231,11 @@ def to_donor_layers(
         raise ValueError(msg)
     X = get_expression(adata, layer)[ok]
     if n_unlabelled:
-        dropped = adata.obs_names[~ok]
-        all_donors = adata.obs[donor_key].dropna().astype(str).unique()
-        lost = sorted(set(all_donors) - set(obs[donor_key]))
+        lost = sorted(set(adata.obs[donor_key].dropna().astype(str)) - set(obs[donor_key]))
         lost_msg = f"; {len(lost)} donors have no labelled sample left, e.g. {lost[:3]}"
         warn_data(
             f"to_donor_layers: {n_unlabelled} samples without donor or tissue are left out, "
-            f"e.g. {list(dropped[:3])}" + (lost_msg if lost else "")
+            f"e.g. {list(adata.obs_names[~ok][:3])}" + (lost_msg if lost else "")
         )
     donors = pd.Index(sorted(obs[donor_key].unique()), name="donor")
     d_idx = donors.get_indexer(obs[donor_key])
@@ -280,11 +278,10 @@ def from_donor_layers(adata: AnnData) -> AnnData:
         L = np.asarray(adata.layers[t])
         seen = np.flatnonzero(np.isfinite(L).any(axis=1))
         rows.append(L[seen])
-        for d in seen:
-            sid = ids.iloc[d][t] if t in ids.columns else ""
-            names.append(sid or f"{adata.obs_names[d]}:{t}")
-            donors.append(adata.obs_names[d])
-            tissues.append(t)
+        sids = ids[t].iloc[seen] if t in ids.columns else [""] * len(seen)
+        names += [s or f"{adata.obs_names[d]}:{t}" for s, d in zip(sids, seen, strict=True)]
+        donors += list(adata.obs_names[seen])
+        tissues += [t] * len(seen)
     X = np.concatenate(rows) if rows else np.zeros((0, adata.n_vars), np.float32)
     obs = pd.DataFrame({lay["donor_key"]: donors, lay["tissue_key"]: tissues}, index=names)
     return AnnData(X=X, obs=obs, var=adata.var.copy())

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._adata import expression_source
+from .._adata import check_key, expression_source
 from .._docs import doc_params
 from .._logging import warn_data
 from ._tissue_level import reduce_groups
@@ -63,7 +63,7 @@ def gtex_tissue_map(*, unmapped: bool = True) -> pd.DataFrame:
     >>> m.loc[m["smtsd"] == "Brain - Cortex", "tissue"].item()  # doctest: +SKIP
     'cerebral cortex'
     """
-    counts = pd.Series([h for h in GTEX_TISSUE_MAP.values() if h is not None]).value_counts()
+    counts = pd.Series(GTEX_TISSUE_MAP).value_counts()  # None is not counted
     rows = []
     for smtsd, hpa in GTEX_TISSUE_MAP.items():
         if hpa is None:
@@ -73,8 +73,7 @@ def gtex_tissue_map(*, unmapped: bool = True) -> pd.DataFrame:
             if smtsd in _ALIASES:
                 note = f"GTEx name before v8 of {_ALIASES[smtsd]!r}; {note}"
         else:
-            n = int(counts[hpa])
-            if n > 1:
+            if (n := int(counts[hpa])) > 1:
                 note = f"one of {n} GTEx tissues merged into {hpa!r}"
             elif smtsd == "Uterus":
                 note = "renamed: HPA names GTEx's uterus samples 'endometrium'"
@@ -161,15 +160,15 @@ def merge_gtex_tissues(
     >>> ge.pp.merge_gtex_tissues(sdata, tissue_key="tissue")  # doctest: +SKIP
     >>> tdata = ge.pp.tissue_medians(sdata, "tissue_hpa")  # doctest: +SKIP
     """
+    key_added = check_key(key_added)
     if how not in ("mean", "median"):
         msg = f"how must be 'mean' or 'median', got {how!r}"
         raise ValueError(msg)
     if tissue_key is not None:
         return _relabel(adata, tissue_key, layer=layer, key_added=key_added, copy=copy)
     names = adata.obs_names
-    norm = pd.Index([_key(n) for n in names])
-    if norm.has_duplicates:
-        dup = sorted({str(n) for n, d in zip(names, norm.duplicated(keep=False), strict=True) if d})
+    if (norm := pd.Index([_key(n) for n in names])).has_duplicates:
+        dup = sorted(set(names[norm.duplicated(keep=False)].astype(str)))
         msg = (
             f"adata.obs_names has duplicated tissue names (ignoring case, spaces and "
             f"punctuation): {dup}; make them unique first"
@@ -181,7 +180,8 @@ def merge_gtex_tissues(
     sources: list[str | None] = [layer] if layer is not None else [None, *adata.layers]
     mats = {s: expression_source(adata, s) for s in sources}
     rows = {t: [i for i, h in enumerate(hpa) if h == t] for t in HPA_TISSUES}
-    members = {t: [str(names[i]) for i in r] for t, r in rows.items()}
+    keep = [t for t in HPA_TISSUES if rows[t]]
+    members = {t: [str(names[i]) for i in rows[t]] for t in keep}
     as_hpa = [h for h, n in zip(hpa, names, strict=True) if h and not _LOOKUP[_key(n)][1]]
     if clash := {h: members[h] for h in dict.fromkeys(as_hpa) if len(members[h]) > 1}:
         msg = (
@@ -189,7 +189,6 @@ def merge_gtex_tissues(
             f"{clash}; keep either the HPA row or its GTEx rows"
         )
         raise ValueError(msg)
-    keep = [t for t in HPA_TISSUES if rows[t]]
     if not keep:
         msg = (
             f"no row of adata has an HPA tissue (all {len(unmapped)} names are GTEx tissues "
@@ -207,12 +206,11 @@ def merge_gtex_tissues(
     for s, X in mats.items():
         dtype = np.float64 if np.dtype(X.dtype) == np.float64 else np.float32
         merged[s] = reduce_groups(X, groups, reduce, dtype=dtype, work=np.float64)
-    n_members = np.array([len(rows[t]) for t in keep], dtype=np.int64)
+    n_members = np.array([len(g) for g in groups], dtype=np.int64)
     obs = pd.DataFrame({"n_members": n_members}, index=pd.Index(keep))
     layers = {s: merged[s] for s in sources[1:]}
     out = AnnData(X=merged[sources[0]], obs=obs, var=adata.var.copy(), layers=layers)
-    record = {"members": {t: members[t] for t in keep}, "dropped": unmapped}
-    out.uns[key_added] = {"how": how, "layer": layer or "", **record}
+    out.uns[key_added] = {"how": how, "layer": layer or "", "members": members, "dropped": unmapped}
     return out
 
 
@@ -233,8 +231,7 @@ def _relabel(
     if unknown:
         raise _unknown_error(unknown, f"adata.obs[{tissue_key!r}]")
     to_hpa = dict(zip(uniq, hpa, strict=True))
-    members = {t: [n for n, h in to_hpa.items() if h == t] for t in HPA_TISSUES}
-    members = {t: m for t, m in members.items() if m}
+    members = {t: [n for n, h in to_hpa.items() if h == t] for t in HPA_TISSUES if t in hpa}
     if unmapped:
         n = int(labels[present].astype(str).isin(unmapped).sum())
         warn_data(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._adata import check_coordinates, check_unique_var_names, gene_mask, get_expression
+from .._adata import check_coordinates, check_key, check_unique_var_names, gene_mask, get_expression
 from .._core.neighbors import ORIENTATION_NAMES, find_genomic_neighbors, neighbors_to_sparse
 
 
@@ -64,6 +64,7 @@ def neighbor_features(
     >>> adata.uns["genomic_neighbors"]["params"]["k"]
     20
     """
+    key_added = check_key(key_added)
     check_unique_var_names(adata)
     check_coordinates(adata.var)
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:

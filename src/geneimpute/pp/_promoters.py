@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._adata import check_coordinates, check_unique_var_names
+from .._adata import check_coordinates, check_key, check_unique_var_names
 from .._core.neighbors import tss_of
 from .._core.sequence import DEFAULT_DOWNSTREAM, DEFAULT_UPSTREAM, one_hot_encode
 from .._docs import doc_params
@@ -92,6 +92,7 @@ def extract_promoters(
     --------
     >>> ge.pp.extract_promoters(adata, "GRCh38.fa", upstream=249, downstream=50)  # doctest: +SKIP
     """
+    key_added = check_key(key_added)
     import pyfaidx
     import pyranges as pr
 

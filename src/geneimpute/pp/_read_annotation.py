@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._adata import check_intervals, check_unique_var_names, normalize_chrom
+from .._adata import check_intervals, check_key, check_unique_var_names, normalize_chrom
 from .._docs import doc_params
 from .._logging import warn_data
 from ._files import existing_file, is_gzip, open_text, strip_version
@@ -308,6 +308,7 @@ def annotate_genes(
     --------
     >>> ge.pp.annotate_genes(adata, "gencode.v26.annotation.gtf.gz")  # doctest: +SKIP
     """
+    key_added = check_key(key_added)
     check_unique_var_names(adata)
     ann = read_annotation(annotation) if not isinstance(annotation, pd.DataFrame) else annotation
     if missing := [c for c in ("chrom", "start", "end", "strand") if c not in ann.columns]:

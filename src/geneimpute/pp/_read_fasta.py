@@ -105,6 +105,9 @@ def _records(p: Path) -> pd.Series:
     except ImportError as err:  # bgzip needs Biopython
         msg = f"reading the bgzip FASTA {p.name} needs biopython (or decompress it): {err}"
         raise ImportError(msg) from err
+    except UnicodeDecodeError as err:  # a binary file
+        msg = f"{p.name} is not a text FASTA file (byte {err.start} is not text: {err.reason})"
+        raise ValueError(msg) from None
     except pyfaidx.FastaIndexingError as err:
         msg = f"{p.name} is not a FASTA file pyfaidx can index: {err}"
         raise ValueError(msg) from None
@@ -114,8 +117,7 @@ def _records(p: Path) -> pd.Series:
         dup = _duplicated_names(p, err)
         msg = f"{p.name} has {len(dup)} duplicated record names, e.g. {few(dup)}"
         raise ValueError(msg) from None
-    empty = seqs.index[seqs.str.len().to_numpy() == 0]
-    if len(empty):
+    if len(empty := seqs.index[seqs.str.len().to_numpy() == 0]):
         msg = f"{p.name} has {len(empty)} records without sequence, e.g. {few(empty)}"
         raise ValueError(msg)
     return seqs

@@ -13,6 +13,7 @@ from scipy import sparse
 
 from .._adata import (
     check_expression,
+    check_key,
     expression_source,
     gene_mask,
     get_expression,
@@ -68,6 +69,7 @@ def tissue_medians(
     --------
     >>> tdata = ge.pp.tissue_medians(sdata, "tissue", min_samples=5)  # doctest: +SKIP
     """
+    key_added = check_key(key_added)
     if min_samples < 1:
         msg = f"min_samples must be >= 1, got {min_samples}"
         raise ValueError(msg)
@@ -156,6 +158,7 @@ def tissue_correlation(
         If the selected genes contain NaN, values are infinite or negative, or fewer than 3
         genes are selected.
     """
+    key_added = check_key(key_added)
     X = get_expression(adata, layer)
     check_expression(X, is_log1p=is_log1p, names=(adata.obs_names, adata.var_names))
     Y = to_log1p(X, not is_log1p).T

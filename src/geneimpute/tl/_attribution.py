@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._adata import check_unique_var_names, gene_mask, promoter_onehot
+from .._adata import check_key, check_unique_var_names, gene_mask, promoter_onehot
 from .._core.sequence import window_sequences
 from .._docs import doc_params
 from ..models import HybridImputer
@@ -166,6 +166,7 @@ def attribute_promoters(
     >>> ge.tl.attribute_promoters(adata, model, top_k=10)  # doctest: +SKIP
     >>> adata.uns["promoter_attribution"]["top_kmers"]  # doctest: +SKIP
     """
+    key_added = check_key(key_added)
     IntegratedGradients = _require("captum.attr").IntegratedGradients
     import torch
 

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 from anndata import AnnData
 
-from .._adata import InputSources, prepare_task, resolve_neighbors
+from .._adata import DefaultKey, InputSources, check_key, prepare_task, resolve_neighbors
 from .._core.neighbors import GenomicNeighbors, idw_profiles, idw_weights
 from .._docs import doc_params
 from .._logging import warn_data
@@ -51,7 +51,7 @@ def impute_neighbors(
     is_log1p: bool = False,
     overwrite: bool = False,
     neighbors_key: str | None = "genomic_neighbors",
-    key_added: str = "imputed_distance",
+    key_added: str = DefaultKey("imputed_distance"),
     interval: float | None = 0.9,
     copy: bool = False,
 ) -> AnnData | None:
@@ -85,10 +85,11 @@ def impute_neighbors(
 
     Returns
     -------
-    ``None``, or the modified copy with ``copy=True``. Writes ``adata.layers[key_added]`` (the
-    input's units), ``adata.layers[f"{key_added}_mask"]`` (bool) and
-    ``adata.uns[key_added]["params"]``. Genes on a chromosome with no reference gene stay NaN
-    (a warning gives their number, recorded as ``n_genes_without_neighbors``). With
+    ``None``, or the modified copy with ``copy=True``. Writes ``adata.layers[key_added]``
+    (units, dtype and clipping as :func:`~geneimpute.tl.impute_expression`),
+    ``adata.layers[f"{key_added}_mask"]`` (bool) and ``adata.uns[key_added]["params"]``.
+    Genes on a chromosome with no reference gene stay NaN (a warning gives their number,
+    recorded as ``n_genes_without_neighbors``). With
     ``interval``: ``layers[f"{key_added}_lower"]``/``[f"{key_added}_upper"]`` (same units,
     NaN where observed) and ``var[f"{key_added}_reliability"]`` as in
     :func:`~geneimpute.tl.impute_expression`.
@@ -98,6 +99,7 @@ def impute_neighbors(
     ValueError
         As :func:`~geneimpute.tl.impute_expression`, for an unknown ``weighting`` or ``k < 1``.
     """
+    key_added = check_key(key_added, adata)
     if weighting not in ("inverse_distance", "uniform"):
         msg = f"weighting must be 'inverse_distance' or 'uniform', got {weighting!r}"
         raise ValueError(msg)

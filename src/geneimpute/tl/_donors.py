@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._adata import get_expression
+from .._adata import check_key, get_expression
 from .._core.sequence import promoter_composition
 from .._docs import doc_params
 from .._donor_layout import donor_layout
@@ -145,21 +145,24 @@ def impute_donors(
     Returns
     -------
     ``None``, or the modified copy with ``copy=True``. For every tissue ``t``:
-    ``layers[f"{t}{key_suffix}"]`` (float32, observed rows unchanged, unsampled ones filled;
-    donors without data stay NaN) and ``layers[f"{t}{key_suffix}_mask"]`` (True where
-    imputed); ``uns[key_added]["params"]`` (method, suffix, promoter column and features used,
-    counts, ``random_state``, ``model_kwargs``).
+    ``layers[f"{t}{key_suffix}"]`` (float32, observed rows unchanged, unsampled ones filled,
+    never below 0 when no observed value is; donors without data stay NaN) and
+    ``layers[f"{t}{key_suffix}_mask"]`` (True where imputed); ``uns[key_added]["params"]``
+    (method, suffix, promoter column and features used, counts, ``random_state``,
+    ``model_kwargs``).
 
     Raises
     ------
     KeyError
         If ``adata`` is not a donor-layer AnnData.
     TypeError
-        For a ``model_kwargs`` option the method's model does not take.
+        For a ``model_kwargs`` option the method's model does not take, or a key that is not
+        a string.
     ValueError
-        For an unknown ``method``, a bad ``key_suffix`` (empty, ``/``, replacing a tissue
-        layer), infinite values or partly NaN profiles, promoter letters other than ``ACGTN``,
-        or fewer than 10 donors with two or more sampled tissues; ``adata`` is then unchanged.
+        For an unknown ``method``, a bad ``key_suffix`` or ``key_added`` (empty, ``/``, a
+        suffix replacing a tissue layer), infinite values or partly NaN profiles, promoter
+        letters other than ``ACGTN``, or fewer than 10 donors with two or more sampled
+        tissues; ``adata`` is then unchanged.
 
     Examples
     --------
@@ -181,9 +184,7 @@ def impute_donors(
     if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
         msg = f"random_state must be an integer, got {random_state!r}"
         raise TypeError(msg)
-    if not isinstance(key_suffix, str) or not key_suffix or "/" in key_suffix:
-        msg = f"key_suffix must be a non-empty string without '/', got {key_suffix!r}"
-        raise ValueError(msg)
+    key_suffix, key_added = check_key(key_suffix, name="key_suffix"), check_key(key_added)
     V, tissues = donor_array(adata)
     clash = sorted({f"{t}{key_suffix}" for t in tissues} & set(tissues))
     if clash:
@@ -210,6 +211,8 @@ def impute_donors(
         model = cls(**model_kwargs).fit(V, donors_with_data)
     pairs = np.argwhere(~seen & seen.any(axis=1)[:, None])
     pred = model.predict(V, pairs) if len(pairs) else np.zeros((0, V.shape[2]))
+    if not (V < 0).any():  # non-negative units (log1p): no negative prediction
+        pred = np.maximum(pred, 0.0)
     out = adata.copy() if copy else adata
     for j, t in enumerate(tissues):
         L = V[:, j].astype(np.float32)

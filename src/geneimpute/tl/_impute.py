@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from anndata import AnnData
 
-from .._adata import ExpressionTask, InputSources, prepare_task
+from .._adata import DefaultKey, ExpressionTask, InputSources, check_key, prepare_task
 from .._docs import doc_params
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
@@ -146,7 +146,7 @@ def impute_expression(
     promoter_key: str | None = None,
     neighbors_key: str | None = DEFAULT_NEIGHBORS_KEY,
     tissue_correlation_key: str | None = DEFAULT_CORRELATION_KEY,
-    key_added: str = "imputed",
+    key_added: str = DefaultKey("imputed"),
     embedding_key: str = "promoter_embedding",
     interval: float | None = 0.9,
     missing_tissues: Literal["raise", "estimate"] = "raise",
@@ -208,7 +208,8 @@ def impute_expression(
     ``None``, or the modified copy with ``copy=True``. Writes:
 
     - ``layers[key_added]``: ``(n_tissues, n_genes)``, observed values unchanged, missing
-      values of target genes filled, in the input's units.
+      values of target genes filled, in the input's units (float32; float64 for float64
+      input), clipped to [0, 1e6] TPM (log1p of it with ``is_log1p``), as are the bounds.
     - ``layers[f"{key_added}_mask"]``: bool, True where a value was imputed.
     - ``varm[embedding_key]``: ``(n_genes, embedding_dim)`` promoter CNN embeddings (a CNN's).
     - ``layers[f"{key_added}_lower"]``, ``layers[f"{key_added}_upper"]``: the ``interval``
@@ -224,10 +225,18 @@ def impute_expression(
     ------
     KeyError, ValueError, TypeError
         As :func:`train`; also if ``adata`` lacks tissues, the promoter column or gene-feature
-        columns the model was trained with, if no gene needs imputing, or if a saved model
-        directory is damaged. ``adata`` is unchanged when an error is raised.
+        columns the model was trained with, if no gene needs imputing, if a saved model
+        directory is damaged, or if the default ``key_added`` would replace existing output
+        (name it to replace it). ``adata`` is unchanged when an error is raised.
     FileExistsError
         If ``save_model`` exists.
+
+    Warns
+    -----
+    DataWarning
+        When a model trained elsewhere sees reference genes off its training scale (median
+        per-tissue mean shift above 0.5 training sd, or sd ratio beyond 1.25x: other units,
+        e.g. log2), and on the data problems of :func:`train`.
 
     Examples
     --------
@@ -238,6 +247,8 @@ def impute_expression(
     >>> ge.tl.impute_expression(adata, model)  # doctest: +SKIP
     >>> adata.layers["imputed"], adata.layers["imputed_mask"]  # doctest: +SKIP
     """
+    key_added = check_key(key_added, adata)
+    check_key(embedding_key, name="embedding_key")
     check_interval(interval)
     if missing_tissues not in ("raise", "estimate"):
         msg = f"missing_tissues must be 'raise' or 'estimate', got {missing_tissues!r}"

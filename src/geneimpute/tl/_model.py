@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,10 +20,21 @@ from .._adata import (
 )
 from .._logging import logger, warn_data
 from ..models import GeneInputs, HybridImputer
+from ..models._base import TISSUE_TOLERANCE, scale_shift
 from ..models._pretrained import PRETRAINED, pretrained
 
 if TYPE_CHECKING:
     from ._train import HybridFitSpec
+
+
+#: The largest value written: 1e6 TPM (a whole sample), log1p(1e6) on the log1p path.
+MAX_LOG1P_TPM = math.log1p(1e6)
+
+
+def in_units(log1p_tpm: np.ndarray, is_log1p: bool) -> np.ndarray:
+    """Predictions (log1p TPM) clipped to [0, log1p(1e6)], in TPM unless ``is_log1p``."""
+    clipped = np.clip(log1p_tpm, 0.0, MAX_LOG1P_TPM)
+    return clipped if is_log1p else np.expm1(clipped)
 
 
 def units_of(is_log1p: bool) -> str:
@@ -77,17 +90,14 @@ def check_model_setup(
 def check_scale(
     model: HybridImputer, Y: np.ndarray, reference: np.ndarray, *, stacklevel: int = 4
 ) -> None:
-    """Warn when the reference genes' median log1p level is > 1 off the model's training data."""
-    if not reference.any():
-        return
-    with np.errstate(invalid="ignore"):
-        level = np.nanmean(Y[reference], axis=0)
-    shift = float(np.nanmedian(level - model.mu_))
-    if np.isfinite(shift) and abs(shift) > 1.0:
+    """Warn when the reference genes' log1p(TPM) per tissue is off the model's training data."""
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # empty tissue
+        level, spread = np.nanmean(Y[reference], axis=0), np.nanstd(Y[reference], axis=0)
+    if off := scale_shift(model.mu_, model.sd_, level, spread, TISSUE_TOLERANCE):
         warn_data(
-            f"the reference genes' mean log1p(TPM) differs from the model's training data by "
-            f"{shift:+.2f} (median over tissues): check the units (is_log1p) and normalisation "
-            f"of this data (the model was trained on {model.setup_.units})",
+            f"the reference genes' log1p(TPM) per tissue is off the model's training data: "
+            f"{off}; check the units (is_log1p: the natural log of TPM + 1, not log2) and the "
+            f"normalisation of this data (the model was trained on {model.setup_.units})",
             stacklevel=stacklevel,
         )
 
@@ -220,10 +230,18 @@ def write_imputed(
     """Fill the targets' NaN (``overwrite``: all) cells into ``layers[key_added]``, its mask."""
     src = adata.X if task.layer is None else adata.layers[task.layer]
     src = src.toarray() if hasattr(src, "toarray") else np.asarray(src)
-    dtype = src.dtype if np.issubdtype(src.dtype, np.floating) else np.float32
+    floating = np.issubdtype(src.dtype, np.floating)
+    dtype = np.promote_types(src.dtype, np.float32) if floating else np.dtype(np.float32)
     out = np.array(src, dtype=dtype, copy=True)
     rows = np.flatnonzero(task.target)
-    values = pred_log1p.T if task.is_log1p else np.expm1(np.clip(pred_log1p, 0, None)).T
+    values = in_units(pred_log1p, task.is_log1p).T
+    if not overwrite and (measured := np.isfinite(task.observed[rows]).all(axis=1)).any():
+        warn_data(
+            f"{int(measured.sum())} genes chosen with genes= are measured in every tissue, so "
+            f"nothing is imputed for them (e.g. {list(adata.var_names[rows[measured]][:3])}); "
+            "pass overwrite=True to re-estimate their values",
+            stacklevel=4,
+        )
     fill = np.zeros(out.shape, dtype=bool)
     block = out[:, rows]
     sel = np.ones(block.shape, bool) if overwrite else ~np.isfinite(block)
@@ -241,7 +259,7 @@ def interval_layers(
     out = []
     for b in (lower, upper):
         full = np.full((len(b), n_obs), np.nan)
-        full[:, order] = b if is_log1p else np.expm1(np.clip(b, 0, None))
+        full[:, order] = in_units(b, is_log1p)
         out.append(full)
     return out[0], out[1]
 

@@ -20,12 +20,13 @@ from .._core.sequence import (
     check_tss,
     crop_to_window,
     encode_promoters,
+    tss_as_int,
 )
 from .._docs import doc_params
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from ..models import GeneInputs, HybridImputer
-from ._model import check_interval, gene_reliability, resolve_model
+from ._model import check_interval, gene_reliability, in_units, resolve_model
 
 #: Pretrained models :func:`predict_profiles` picks with ``model="auto"``.
 SEQUENCE_MODEL = "gtex_v8_37tissues_sequence"
@@ -86,7 +87,7 @@ def _tss_positions(seqs: pd.Series, tss_index: int | Mapping[str, int] | pd.Seri
         if missing:
             msg = f"tss_index lacks {len(missing)} sequence names: {missing[:5]}"
             raise KeyError(msg)
-        return t.loc[seqs.index].to_numpy(dtype=np.int64)
+        return tss_as_int(t.loc[seqs.index].to_numpy(), seqs, what="tss_index")
     if isinstance(tss_index, bool) or not isinstance(tss_index, int | np.integer):
         msg = f"tss_index must be None, an int or a mapping of name -> int, got {tss_index!r}"
         raise TypeError(msg)
@@ -112,7 +113,7 @@ def _gene_table(
             msg = f"adata.var[{promoter_key!r}] holds no sequence"
             raise ValueError(msg)
         if tss_col in var.columns:
-            tss = var[tss_col].to_numpy(dtype=np.int64)
+            tss = tss_as_int(var[tss_col].to_numpy(), seqs, what=f"var[{tss_col!r}]")
         else:
             tss = np.full(len(var), -1, dtype=np.int64)
             tss[has] = _tss_positions(seqs[has], tss_index)
@@ -219,9 +220,10 @@ def predict_profiles(
         The model's tissues x the sequences: ``X`` and ``layers["log1p_tpm"]`` log1p(TPM),
         ``layers["tpm"]`` TPM, ``layers["log1p_tpm_lower"]``, ``["log1p_tpm_upper"]``,
         ``["tpm_lower"]``, ``["tpm_upper"]`` the ``interval`` bounds (split conformal per
-        tissue); ``var[promoter_key]`` the cropped window and its ``_tss_index``,
-        ``var["reliability"]`` (as in :func:`impute_expression`); ``varm["promoter_embedding"]``
-        the CNN embeddings; ``uns["predict_profiles"]`` ``params`` and ``timings``.
+        tissue; all float32, clipped to [0, 1e6] TPM); ``var[promoter_key]`` the cropped
+        window and its ``_tss_index``, ``var["reliability"]`` (as in
+        :func:`impute_expression`); ``varm["promoter_embedding"]`` the CNN embeddings;
+        ``uns["predict_profiles"]`` ``params`` and ``timings``.
 
     Raises
     ------
@@ -274,15 +276,14 @@ def predict_profiles(
     )
     pred, emb, sigma = out if want else (*out, None)
     obs = pd.DataFrame(index=pd.Index(model.tissues_, name="tissue"))
-    result = AnnData(X=pred.T.astype(np.float32), obs=obs, var=var)
-    result.layers["log1p_tpm"] = pred.T.astype(np.float32)
-    result.layers["tpm"] = np.expm1(pred.T).astype(np.float32)
+    result = AnnData(X=in_units(pred, True).T.astype(np.float32), obs=obs, var=var)
+    result.layers["log1p_tpm"] = in_units(pred, True).T.astype(np.float32)
+    result.layers["tpm"] = in_units(pred, False).T.astype(np.float32)
     if sigma is not None and interval is not None:
         lo, hi = model.interval(pred, sigma, float(interval))
-        result.layers["log1p_tpm_lower"] = lo.T.astype(np.float32)
-        result.layers["log1p_tpm_upper"] = hi.T.astype(np.float32)
-        result.layers["tpm_lower"] = np.expm1(np.maximum(lo, 0.0)).T.astype(np.float32)
-        result.layers["tpm_upper"] = np.expm1(hi).T.astype(np.float32)
+        for units, log1p in (("log1p_tpm", True), ("tpm", False)):
+            for name, bound in (("lower", lo), ("upper", hi)):
+                result.layers[f"{units}_{name}"] = in_units(bound, log1p).T.astype(np.float32)
         result.var["reliability"] = gene_reliability(pred, lo, hi, model.mu_)
     if emb is not None:
         result.varm["promoter_embedding"] = emb.astype(np.float32)

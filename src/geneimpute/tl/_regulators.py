@@ -12,12 +12,21 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._adata import check_unique_var_names, expression_source, gene_set, get_expression
+from .._adata import (
+    DefaultKey,
+    check_key,
+    check_tissues,
+    check_unique_var_names,
+    expression_source,
+    gene_set,
+    get_expression,
+)
 from .._dask import is_dask, map_rows
 from .._docs import doc_params
 from .._logging import logger, warn_data
 from .._settings import Accelerator, resolve_device
 from .._timing import timed
+from ..models._base import COHORT_TOLERANCE, scale_shift
 from ..models.regulators._estimator import RegulatorImputer
 
 Genes = str | Sequence[str] | Sequence[bool] | np.ndarray | None
@@ -96,8 +105,9 @@ def train_regulators(
         If ``var["regulator_type"]`` is needed and missing, or named genes are not in ``adata``.
     ValueError
         If no regulators are present, regulators contain NaN, there are no targets, a gene is
-        both, or there are fewer than 20 samples.
+        both, sample IDs are duplicated, or there are fewer than 20 samples.
     """
+    check_tissues(adata, "samples")
     check_unique_var_names(adata)
     X = get_expression(adata, layer)
     if np.isinf(X).any():
@@ -144,8 +154,12 @@ def train_regulators(
 
 def _model_columns(
     adata: AnnData, model: RegulatorImputer, X: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Positions of the model's regulators and targets, and (dask ``X``) NaN cells per target."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+    """Model regulators' and targets' positions, NaN per target (dask ``X``), prediction floor.
+
+    The floor is 0 unless an observed target value is negative. Warns when the regulators'
+    per-gene mean / sd are off training's by more than ``COHORT_TOLERANCE``.
+    """
     pos = {str(g): i for i, g in enumerate(adata.var_names)}
     for kind, names in (("regulators", model.setup_.regulators), ("targets", model.setup_.targets)):
         missing = [g for g in names if g not in pos]
@@ -161,12 +175,17 @@ def _model_columns(
     if is_dask(X):
         import dask
 
-        finite, n_missing = dask.compute(
-            np.isfinite(X[:, r]).all(axis=0), (~np.isfinite(X[:, t])).sum(axis=0)
+        finite, n_missing, negative, mean, sd = dask.compute(
+            np.isfinite(X[:, r]).all(axis=0),
+            (~np.isfinite(X[:, t])).sum(axis=0),
+            (X[:, t] < 0).any(),
+            X[:, r].mean(axis=0),
+            X[:, r].std(axis=0),
         )
         nan = ~np.asarray(finite)
     else:
-        nan = ~np.isfinite(X[:, r]).all(axis=0)
+        nan, negative = ~np.isfinite(X[:, r]).all(axis=0), (X[:, t] < 0).any()
+        mean, sd = X[:, r].mean(axis=0), X[:, r].std(axis=0)
     if nan.any():
         msg = (
             f"{int(nan.sum())} of the model's regulators have NaN in adata (e.g. "
@@ -174,18 +193,26 @@ def _model_columns(
             "must be measured in every sample"
         )
         raise ValueError(msg)
-    return r, t, None if n_missing is None else np.asarray(n_missing, dtype=np.int64)
+    off = scale_shift(model.r_mu_, model.r_sd_, np.asarray(mean), np.asarray(sd), COHORT_TOLERANCE)
+    if off:
+        warn_data(
+            f"the regulators' expression is off the model's training data: {off}; check the "
+            f"units and normalisation of this data (the model was trained on {model.setup_.units})",
+            stacklevel=4,
+        )
+    floor = -np.inf if negative else 0.0
+    return r, t, None if n_missing is None else np.asarray(n_missing, dtype=np.int64), floor
 
 
-def _fill_block(model: RegulatorImputer, r, t, want_t, V: np.ndarray, mask: bool = False):
-    """Return ``V`` (float32) with the chosen NaN cells filled, or (``mask``) those cells."""
+def _fill_block(model: RegulatorImputer, r, t, want_t, floor, V: np.ndarray, mask: bool = False):
+    """Return ``V`` (float32) with the chosen NaN cells filled (>= ``floor``), or those cells."""
     fill = ~np.isfinite(V[:, t]) & want_t[None, :]
     out = np.zeros(V.shape, dtype=bool) if mask else V.astype(np.float32)  # V is never written
     if mask:
         out[:, t] = fill
     elif fill.any():
         block = out[:, t]
-        block[fill] = model.predict(V[:, r], V[:, t])[fill].astype(np.float32)
+        block[fill] = np.maximum(model.predict(V[:, r], V[:, t])[fill], floor).astype(np.float32)
         out[:, t] = block
     return out
 
@@ -209,7 +236,7 @@ def impute_from_regulators(
     genes: Genes = None,
     *,
     layer: str | None = None,
-    key_added: str = "imputed_regulators",
+    key_added: str = DefaultKey("imputed_regulators"),
     random_state: int = 0,
     accelerator: Accelerator | None = None,
     copy: bool = False,
@@ -242,15 +269,23 @@ def impute_from_regulators(
     Returns
     -------
     ``None``, or the modified copy with ``copy=True``. Writes ``layers[key_added]``
-    (float32, the chosen targets' NaN cells filled, observed values bit-identical; lazy for
-    dask), ``layers[f"{key_added}_mask"]`` (True where imputed) and ``uns[key_added]``
-    (``params``: model source and setup, counts, units, device, ``engine``; ``timings``).
+    (float32, the chosen targets' NaN cells filled, not below 0 unless an observed target
+    value is, observed values bit-identical; lazy for dask), ``layers[f"{key_added}_mask"]``
+    (True where imputed) and ``uns[key_added]`` (``params``: model source and setup, counts,
+    units, device, ``engine``; ``timings``).
 
     Raises
     ------
     KeyError, ValueError, TypeError
         As :func:`train_regulators`; also if ``adata`` lacks the model's genes, its
-        regulators have NaN, or no chosen target has a NaN; ``adata`` is then unchanged.
+        regulators have NaN, no chosen target has a NaN, or the default ``key_added`` would
+        replace existing output; ``adata`` is then unchanged.
+
+    Warns
+    -----
+    DataWarning
+        When the regulators' per-gene mean is a median 1 training sd off the model's, or their
+        sd 1.5x larger or smaller (other units, normalisation or cohort).
 
     Examples
     --------
@@ -259,6 +294,7 @@ def impute_from_regulators(
     >>> ge.tl.impute_from_regulators(adata)  # doctest: +SKIP
     >>> adata.layers["imputed_regulators_mask"].sum()  # doctest: +SKIP
     """
+    key_added = check_key(key_added, adata)
     resolved, source = _resolve(model)
     lazy = is_dask(expression_source(adata, layer))
     if lazy and resolved is None:
@@ -275,7 +311,7 @@ def impute_from_regulators(
                 adata, layer=layer, random_state=random_state, accelerator=accelerator
             )
     model = resolved
-    r, t, n_missing = _model_columns(adata, model, X)
+    r, t, n_missing, floor = _model_columns(adata, model, X)
     want = gene_set(adata, genes, np.ones(adata.n_vars, bool), "genes")
     if n_missing is not None:  # dask: counts from the checking pass; layers stay lazy
         per_target = np.where(want[t], n_missing, 0)
@@ -288,7 +324,7 @@ def impute_from_regulators(
             "all targets observed: no chosen target gene has a NaN in any sample, nothing to impute"
         )
         raise ValueError(msg)
-    filled = partial(_fill_block, model, r, t, want[t])
+    filled = partial(_fill_block, model, r, t, want[t], floor)
     with timed("impute", timings):  # lazy dask layers for a dask X
         if lazy:
             out = map_rows(X, lambda V, rows: filled(V), np.float32)
@@ -373,6 +409,7 @@ def regulator_attribution(
     KeyError, ValueError
         As :func:`impute_from_regulators`; on an unknown ``method`` or ``n_top < 1``.
     """
+    key_added = check_key(key_added)
     if method not in ("deeplift", "integrated_gradients"):
         msg = f"method must be 'deeplift' or 'integrated_gradients', got {method!r}"
         raise ValueError(msg)
@@ -382,7 +419,7 @@ def regulator_attribution(
     resolved, _ = _resolve(model)
     assert resolved is not None
     X = get_expression(adata, layer)
-    r, t, _ = _model_columns(adata, resolved, X)
+    r, t, _, _ = _model_columns(adata, resolved, X)
     names = np.array(resolved.setup_.targets)
     want = gene_set(adata, targets, np.ones(adata.n_vars, bool), "targets")
     chosen = np.flatnonzero(want[t])

@@ -12,6 +12,7 @@ from .._adata import dense_rows
 from .._core.neighbors import GenomicNeighbors, idw_weights
 from .._dask import is_dask, map_rows
 from .._timing import timed
+from ._model import in_units
 
 
 def all_nan_columns(X, chunk_size: int) -> np.ndarray:
@@ -104,7 +105,7 @@ class RowFiller:
             P += self.beta * np.asarray(
                 residual(V, c, self.cols, self.med, not self.log1p) @ self.W
             )
-        values = P if self.log1p else np.expm1(np.clip(P, 0, None))
+        values = in_units(P, self.log1p)
         block = V[:, self.tidx]
         sel = np.ones(block.shape, bool) if self.overwrite else ~np.isfinite(block)
         sel &= np.isfinite(values)

@@ -12,9 +12,11 @@ import pandas as pd
 from anndata import AnnData
 
 from .._adata import (
+    DefaultKey,
     InputSources,
     check_coordinates,
     check_expression,
+    check_key,
     check_unique_var_names,
     dense_rows,
     expression_source,
@@ -32,6 +34,7 @@ from ..pp import tissue_medians
 from ._model import (
     check_model_setup,
     check_scale,
+    in_units,
     model_correlation_entry,
     model_tissue_order,
     predict_hybrid,
@@ -195,7 +198,7 @@ def impute_samples(
     promoter_key: str | None = None,
     neighbors_key: str | None = DEFAULT_NEIGHBORS_KEY,
     tissue_correlation_key: str | None = DEFAULT_CORRELATION_KEY,
-    key_added: str = "imputed",
+    key_added: str = DefaultKey("imputed"),
     random_state: int = 0,
     accelerator: Accelerator | None = None,
     client: Any = None,
@@ -257,7 +260,8 @@ def impute_samples(
     ``None``, or the modified copy with ``copy=True``. Writes:
 
     - ``layers[key_added]``: float32 ``(n_samples, n_genes)``, observed values unchanged, target
-      genes filled, in the input's units (a lazy dask array when the input is one).
+      genes filled, in the input's units, clipped to [0, 1e6] TPM (a lazy dask array when the
+      input is one).
     - ``layers[f"{key_added}_mask"]``: bool, True where a value was imputed (lazy likewise).
     - ``uns[tissue_correlation_key]``: the tissue correlation used, only if the key was absent.
     - ``uns[key_added]``: ``params`` (genes, ``beta``, its ``residual_r2``, tissue-level model,
@@ -270,9 +274,11 @@ def impute_samples(
         If ``tissue_key``, ``layer`` or coordinate columns are missing.
     ValueError
         On samples without a tissue, duplicated gene IDs, genes without coordinates, no genes
-        to impute, infinite or negative values, or sample tissues the ``model`` lacks (or
-        model tissues without samples); ``adata`` is then unchanged.
+        to impute, infinite or negative values, sample tissues the ``model`` lacks (or model
+        tissues without samples), or a default ``key_added`` that would replace existing
+        output; ``adata`` is then unchanged.
     """
+    key_added = check_key(key_added, adata)
     check_unique_var_names(adata)
     check_coordinates(adata.var)
     if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
@@ -327,7 +333,8 @@ def impute_samples(
         "model_config": dict(vars(model.config)),
     }
     names = list(adata.var_names[level.rows])
-    profiles = pd.DataFrame(filler.pred[:, level.rows], index=table.tissues, columns=names)
+    pred = in_units(filler.pred[:, level.rows], True)
+    profiles = pd.DataFrame(pred, index=table.tissues, columns=names)
     adata = adata.copy() if copy else adata
     adata.layers[key_added], adata.layers[f"{key_added}_mask"] = layers
     if corr_entry is not None:

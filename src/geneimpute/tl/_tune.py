@@ -17,7 +17,7 @@ from anndata import AnnData
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from .._adata import ExpressionTask, prepare_task, stored_neighbors
+from .._adata import DefaultKey, ExpressionTask, check_key, prepare_task, stored_neighbors
 from .._core.metrics import masked_metrics, regression_metrics
 from .._docs import doc_params
 from .._logging import logger, warn_data
@@ -83,7 +83,7 @@ def tune(
     features: Sequence[str] = FEATURES,
     promoter_key: str = DEFAULT_PROMOTER_KEY,
     neighbors_key: str | None = DEFAULT_NEIGHBORS_KEY,
-    key_added: str = "tune",
+    key_added: str = DefaultKey("tune"),
     random_state: int = 0,
     accelerator: Accelerator | None = None,
     **fixed: Any,
@@ -135,7 +135,8 @@ def tune(
         ``uns`` key of :func:`~geneimpute.pp.neighbor_features` output that :func:`train`
         will read: ``k_neighbors`` may not exceed its neighbours per gene. None: no limit.
     key_added
-        ``uns`` key of the trial record.
+        ``uns`` key of the trial record; the default never replaces an earlier one (an
+        error), naming the key does.
     random_state
         Seed of the folds, the sampler and each trial's training.
     {accelerator}
@@ -178,6 +179,7 @@ def tune(
     >>> best = ge.tl.tune(adata, n_trials=30, search_space=space)  # doctest: +SKIP
     >>> model = ge.tl.train(adata, **best["params"])  # doctest: +SKIP
     """
+    key_added = check_key(key_added, adata)
     _check_settings(n_trials, timeout, n_validation_folds, validation_fraction, random_state)
     base = HybridConfig.from_dict({}, **fixed)  # TypeError on unknown names, ValueError on bad
     base = replace(base, components=components_for(features, base.components))

@@ -14,7 +14,7 @@ from ..._core.training import TrainingResult, fit_early_stopping
 from ..._docs import doc_params
 from ..._settings import Accelerator, resolve_device, settings
 from .._base import loop_options
-from .._persistence import SavedModel, damaged, load_booster, load_weights, need
+from .._persistence import SavedModel, damaged, fields_of, load_booster, load_weights, need
 from ._baselines import KNNDonor, TEEBoT, TissueMean, _standardise
 
 __all__ = ["DonorHybrid", "DonorTransformer", "KNNDonor", "TEEBoT", "TissueMean"]
@@ -79,7 +79,7 @@ class DonorTransformer(SavedModel, nn.Module):
         return self.init_args["n_tissues"], self.init_args["n_genes"]
 
     def _header(self) -> dict[str, Any]:
-        return {"network": dict(self.init_args)}
+        return {"config": dict(self.init_args), "network": dict(self.init_args)}
 
     def _write_files(self, tmp: Path) -> None:
         torch.save({k: v.detach().cpu() for k, v in self.state_dict().items()}, tmp / "network.pt")
@@ -95,6 +95,9 @@ class DonorTransformer(SavedModel, nn.Module):
         self.to(map_location).eval()
 
 
+DonorTransformer.NETWORK = fields_of(DonorTransformer.__init__)
+
+
 class DonorHybrid(SavedModel):
     """Hybrid donor-tissue imputer: transformer over observed tissues, XGBoost on top.
 
@@ -107,6 +110,7 @@ class DonorHybrid(SavedModel):
 
     FORMAT = "geneimpute.DonorHybrid"
     FITTED = "xgb_"
+    NETWORK = DonorTransformer.NETWORK
 
     def __init__(
         self,

@@ -18,6 +18,9 @@ FEATURE_COMPONENTS = {
     "neighbors": ("transformer", "distance", "neighbor_profile"),
     "structure": (),
 }
+#: Units a hybrid can be trained on, and the ways its reference genes can be chosen.
+UNITS = ("TPM", "log1p_TPM")
+REFERENCE_RULES = ("complete_profiles", "measured_in_half_the_tissues", "user_mask")
 #: Gene-level neighbourhood features appended when distances are used.
 DENSITY_NAMES = (
     "log10_nearest_reference_bp",
@@ -120,6 +123,8 @@ class HybridConfig(FromDict):
             raise ValueError(msg)
         for name in ("learning_rate", "xgb_learning_rate", "pattern_weight"):
             require(self, name, lambda v: v > 0, "> 0")
+        for name in ("weight_decay", "xgb_min_child_weight", "xgb_reg_lambda"):
+            require(self, name, lambda v: v >= 0, ">= 0")
         require(self, "components", _is_names, "a sequence of names")
         unknown = sorted(set(self.components) - set(COMPONENTS))
         if unknown:
@@ -150,7 +155,7 @@ def components_for(features: Sequence[str], components: Sequence[str] = COMPONEN
 
 
 @dataclass
-class ModelSetup:
+class ModelSetup(FromDict):
     """What a model read from the AnnData it was trained on (stored, checked when applied).
 
     Attributes
@@ -160,7 +165,7 @@ class ModelSetup:
     features
         Input groups used (subset of :data:`FEATURES`).
     units
-        ``"TPM"`` or ``"log1p_TPM"``.
+        ``"TPM"`` or ``"log1p_TPM"`` (:data:`UNITS`).
     layer
         Layer the expression was read from (``None`` = ``X``).
     promoter_key, neighbors_key, tissue_correlation_key
@@ -168,9 +173,14 @@ class ModelSetup:
     gene_feature_names
         Hand-made gene-feature columns, in order.
     reference
-        How reference genes were chosen (``"complete_profiles"`` or ``"user_mask"``).
+        How reference genes were chosen (one of :data:`REFERENCE_RULES`).
     n_reference_genes
         Number of reference genes it was trained on.
+
+    Raises
+    ------
+    ValueError
+        On unknown features, units or reference rule, naming the field.
     """
 
     tissues: list[str] = field(default_factory=list)
@@ -184,11 +194,11 @@ class ModelSetup:
     reference: str = "complete_profiles"
     n_reference_genes: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
+    def __post_init__(self) -> None:
+        require(self, "features", lambda f: set(f) <= set(FEATURES), f"a subset of {FEATURES}")
+        require(self, "units", lambda u: u in UNITS, f"one of {UNITS}")
+        require(self, "reference", lambda r: r in REFERENCE_RULES, f"one of {REFERENCE_RULES}")
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ModelSetup:
-        """Inverse of :meth:`to_dict` (``TypeError`` on unknown keys)."""
-        return cls(**values)
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (:meth:`from_dict` reads it back)."""
+        return asdict(self)

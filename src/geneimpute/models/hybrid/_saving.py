@@ -21,6 +21,24 @@ from .._persistence import (
 from ._config import HybridConfig, ModelSetup
 
 FORMAT = "geneimpute.HybridImputer"
+#: Typed schema of ``config.json`` (:func:`~.._persistence.check_json`).
+SCHEMA = {
+    "config": HybridConfig,
+    "setup": ModelSetup,
+    "network": (
+        {"n_tissues": int, "n_gene_features": int, "token_dim": int, "dim": int}
+        | {"use_cnn": bool, "use_transformer": bool},
+        None,
+    ),
+    "state": {
+        **dict.fromkeys(("mu", "sd", "gmu", "gsd", "error_mean"), [float]),
+        **dict.fromkeys(("tissue_correlation", "error_covariance"), [[float]]),
+        "gmiss_cols": [int],
+        "genef_names": [str],
+        "calibrated": bool,
+        "sigma_floor": float,
+    },
+}
 
 
 def save_hybrid(model: Any, path: str | Path, *, overwrite: bool = False) -> None:
@@ -63,7 +81,7 @@ def load_hybrid(cls: type, path: str | Path, *, map_location: str = "cpu") -> An
     """Read a directory written by :func:`save_hybrid` into a new ``cls``."""
     from ._networks import NetworkEnsemble
 
-    p, state = read_model(path, FORMAT)
+    p, state = read_model(path, FORMAT, SCHEMA)
     with reading(p):
         model = cls(HybridConfig.from_dict(state["config"]))
         model.setup_ = ModelSetup.from_dict(state["setup"])
@@ -113,4 +131,6 @@ def _load_calibration(model: Any, p: Path, s: dict) -> None:
             raise damaged(p, "calibration.npz does not match the model's tissues")
         model.conformal_ = TissueConformal().fit(residuals, sigmas)
         model.sigma_floor_ = float(s["sigma_floor"])
+        if model.sigma_floor_ <= 0:
+            raise damaged(p, f"state.sigma_floor must be > 0, got {model.sigma_floor_}")
     model.sigma_xgb_ = load_booster(p, "xgboost_sigma.ubj")

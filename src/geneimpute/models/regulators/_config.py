@@ -70,6 +70,9 @@ class RegulatorConfig(FromDict):
         require(self, "batch_size", lambda v: v >= 2, ">= 2 (batch norm)")
         for name in ("hide_fraction", "val_fraction"):
             require(self, name, lambda v: 0 < float(v) < 1, "in (0, 1)")
+        require(self, "learning_rate", lambda v: v > 0, "> 0")
+        require(self, "weight_decay", lambda v: v >= 0, ">= 0")
+        require(self, "dropout", lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 @dataclass

@@ -31,6 +31,13 @@ if TYPE_CHECKING:
     from ._networks import RegulatorNet
 
 FORMAT = "geneimpute.RegulatorImputer"
+#: Typed schema of ``config.json`` (:func:`~.._persistence.check_json`).
+SCHEMA = {
+    "config": RegulatorConfig,
+    "setup": RegulatorSetup,
+    "network": {"n_regulators": int, "n_targets": int},
+    "state": dict.fromkeys(("r_mu", "r_sd", "y_mu", "y_sd"), [float]),
+}
 
 
 class _Split(NamedTuple):
@@ -413,7 +420,7 @@ class RegulatorImputer:
 
         {model_load}
         """
-        p, state = read_model(path, FORMAT)
+        p, state = read_model(path, FORMAT, SCHEMA)
         with reading(p):
             model = cls(RegulatorConfig.from_dict(state["config"]))
             model.setup_ = RegulatorSetup(**state["setup"])
