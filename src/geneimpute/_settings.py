@@ -18,7 +18,8 @@ class _Settings:
     Attributes
     ----------
     progress
-        Show ``tqdm`` progress bars during training and encoding.
+        Show ``tqdm`` progress bars during training and encoding, and a line on stderr as
+        each longer stage (XGBoost fit, out-of-fold errors, calibration, impute) starts.
     accelerator
         Default device policy: ``"auto"`` uses CUDA when available, ``"cpu"`` forces the CPU.
     n_jobs

@@ -160,7 +160,9 @@ def build_inputs(
             cols = [c.removeprefix("log1p_") for c in absent]
             msg = (
                 f"the model was trained with gene features {absent}, which need var columns "
-                f"{cols}; adata.var lacks them"
+                f"{cols}; adata.var lacks them: add them with geneimpute.pp.annotate_genes(adata, "
+                '"genes.gtf") from a GTF/GFF3 with exon, CDS and UTR records (a BED has no '
+                "transcript structure)"
             )
             raise KeyError(msg)
         table = table[list(feature_names)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -162,8 +163,27 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         )
 
 
+#: Python wording in geneimpute's messages -> the command's flags
+_FLAGS = {
+    " (command line: --estimate-missing-tissues)": "",
+    "missing_tissues='estimate'": "--estimate-missing-tissues",
+    "is_log1p=True": "--is-log1p",
+    "is_log1p=False": "--tpm",
+    "without tss_index": "without --tss-index",
+}
+_ARGUMENT = re.compile(r"\b(tss_index|genes|layer|model|save_model|accelerator)=(\S?)")
+
+
 def _one_line(err: BaseException | Warning | str) -> str:
-    """Return the message of ``err`` on one line (a ``KeyError``'s without its quotes)."""
+    """Return the message of ``err`` on one line (a ``KeyError``'s without its quotes).
+
+    Python argument names become the command's flags: ``pass tss_index=`` -> ``pass --tss-index``.
+    """
     if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
-        return " ".join(err.args[0].split())
-    return " ".join((str(err) or type(err).__name__).split())
+        text = err.args[0]
+    else:
+        text = str(err) or type(err).__name__
+    for python, flag in _FLAGS.items():
+        text = text.replace(python, flag)
+    text = _ARGUMENT.sub(lambda m: f"--{m[1].replace('_', '-')}{' ' * bool(m[2])}{m[2]}", text)
+    return " ".join(text.split())

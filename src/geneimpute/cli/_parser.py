@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--model", default="auto", help="sequence-only model or pretrained name")
     tss = "0-based TSS position (default 249)"
     pred.add_argument("--tss-index", type=_number(int, 0), help=tss)
+    for command in (demo, imp, pred):  # also after the subcommand; absent: the global flag's
+        command.add_argument("--no-progress", action="store_true", default=argparse.SUPPRESS)
     return p
 
 

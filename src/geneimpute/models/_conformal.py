@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,8 @@ class TissueConformal:
             On shape mismatches, infinite values, non-positive sigmas, fewer than 20
             calibration genes or a tissue with fewer than 20 residuals.
         """
-        from crepes import ConformalRegressor
+        with warnings.catch_warnings():  # crepes sets simplefilter("always") on import
+            from crepes import ConformalRegressor
 
         R = np.asarray(residuals, dtype=np.float64)
         S = np.asarray(sigmas, dtype=np.float64)

@@ -118,11 +118,11 @@ def regulator_heatmap(
     KeyError
         If ``adata.uns[key]`` holds no scores, or a target was not explained.
     ValueError
-        If ``n_regulators < 1``.
+        If ``n_regulators < 1``, or every attribution shown is zero.
 
     Examples
     --------
-    >>> ge.tl.regulator_attribution(adata, model, targets=["MKI67", "TOP2A"])
+    >>> ge.tl.regulator_attribution(adata, model, model.setup_.targets[:10])
     >>> ge.pl.regulator_heatmap(adata)
     """
     info = adata.uns.get(key)
@@ -141,6 +141,12 @@ def regulator_heatmap(
             msg = f"targets {missing[:5]} were not explained in adata.uns[{key!r}]"
             raise KeyError(msg)
     sub = S[cols]
+    if not sub.to_numpy(dtype=float).any():
+        msg = (
+            f"every attribution is zero in adata.uns[{key!r}]: nothing to draw (the model "
+            "predicts these targets without the regulators; see regulator_attribution's warning)"
+        )
+        raise ValueError(msg)
     rows = sub.abs().mean(axis=1).sort_values(ascending=False).index[:n_regulators]
     M = sub.loc[rows].to_numpy(dtype=float)
     lim = float(np.abs(M).max()) or 1.0

@@ -146,10 +146,12 @@ def gene_profile(
     values = values[order]
     ax, own = axes_or_new(ax, (max(6, 0.22 * adata.n_obs + 1), 3.5))
     x = np.arange(adata.n_obs)
-    ax.bar(x, values, color=np.where(mask[order], "tab:orange", "tab:blue"), width=0.8)
-    handles: list[Any] = [Patch(color=f"tab:{c}", label=n) for c, n in COLOURS]
-    if tv is not None:
-        handles += ax.plot(x, tv[order], "k_", ms=10, mew=2, label="true (held out)")
+    mask = mask[order]
+    ax.bar(x, values, color=np.where(mask, "tab:orange", "tab:blue"), width=0.8)
+    drawn = {"observed": (~mask & np.isfinite(values)).any(), "imputed": mask.any()}
+    handles: list[Any] = [Patch(color=f"tab:{c}", label=n) for c, n in COLOURS if drawn[n]]
+    if tv is not None:  # above the bars and error bars, so values near 0 show
+        handles += ax.plot(x, tv[order], "k_", ms=10, mew=2, zorder=4, label="true (held out)")
     if f"{key}_lower" in adata.layers and f"{key}_upper" in adata.layers:
         lo, hi, level = interval_bounds(adata, key, is_log1p)
         lo, hi = lo[order, j], hi[order, j]
@@ -160,7 +162,9 @@ def gene_profile(
             handles.append(ax.errorbar(x[has], v, yerr=yerr, label=f"{level} interval", **kw))
     ax.set_xticks(x, adata.obs_names[order], rotation=90, fontsize=7)
     ax.set(xlim=(-0.6, adata.n_obs - 0.4), ylabel="log1p(TPM)", title=gene_label(adata, j))
-    ax.legend(handles=handles, fontsize=8, loc="upper right")
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(min(bottom, -0.04 * top), top)  # a true value of 0 sits above the x axis
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return finish(ax, show=show, save=save, own_figure=own)
 
 
@@ -262,9 +266,10 @@ def calibration(
     ax.barh(y, per[order], color="tab:blue", height=0.7)
     if nominal is not None:
         ax.axvline(float(nominal), color="k", ls="--", lw=1, label=f"nominal {nominal:.0%}")
-        ax.legend(loc="lower left", fontsize=8)
+        ax.legend(loc="lower right", fontsize=8)  # the shortest bars are at the bottom
     ax.set_yticks(y, adata.obs_names[has][order], fontsize=7)
     covered = f"{inside.sum() / mask.sum():.1%} covered overall"
     title = f"{level} intervals: {covered}"
-    ax.set(xlim=(0, 1), xlabel="empirical coverage of held-out values", title=title)
+    left = max(0.0, min(float(per.min()), float(nominal or 1)) - 0.05)  # show the spread
+    ax.set(xlim=(left, 1), xlabel="empirical coverage of held-out values", title=title)
     return finish(ax, show=show, save=save, own_figure=own)

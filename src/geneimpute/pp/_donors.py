@@ -312,7 +312,9 @@ def to_mudata(adata: AnnData) -> MuData:
         t: AnnData(X=np.asarray(adata.layers[t]), obs=adata.obs[[]].copy(), var=adata.var.copy())
         for t in lay["tissues"]
     }
-    mdata = md.MuData(mods, axis=-1)
+    with md.set_options(pull_on_update=False):  # mudata 0.4's default: no FutureWarning
+        mdata = md.MuData(mods, axis=-1)
+    mdata.pull_var()  # the modalities' var columns, as mudata < 0.4 pulled them
     mdata.uns[LAYOUT_KEY] = dict(lay)
     return mdata
 

@@ -17,6 +17,7 @@ def read_gct(
     sample_attributes: str | Path | pd.DataFrame | None = None,
     *,
     strip_versions: bool = False,
+    strict: bool = True,
 ) -> ad.AnnData:
     """Read a GTEx GCT 1.2 expression file (genes x samples) into samples x genes AnnData.
 
@@ -30,6 +31,9 @@ def read_gct(
         (tissue), joined into ``obs``; unlabelled samples are counted in a DataWarning.
     strip_versions
         Drop the Ensembl version from gene IDs (``ENSG...9`` -> ``ENSG...``).
+    strict
+        Refuse a table whose size differs from line 2; ``False``: read it, warned (GTEx
+        subsets often keep the full table's line 2).
 
     Returns
     -------
@@ -42,10 +46,15 @@ def read_gct(
     FileNotFoundError
         If ``path`` (or a ``sample_attributes`` path) does not exist.
     ValueError
-        If the file is not GCT 1.2 or disagrees with its line 2, or has duplicated or
-        non-numeric columns or duplicated gene IDs.
+        If the file is not GCT 1.2 or (``strict``) disagrees with its line 2, or has
+        duplicated or non-numeric columns or duplicated gene IDs.
     KeyError
         If ``sample_attributes`` lacks ``SAMPID`` or ``SMTSD``.
+
+    Warns
+    -----
+    DataWarning
+        With ``strict=False``, if the table's size differs from line 2.
 
     Examples
     --------
@@ -77,10 +86,15 @@ def read_gct(
     if len(df) != n_rows or len(samples) != n_cols:
         msg = (
             f"{p.name}: line 2 declares {n_rows} genes x {n_cols} samples, but the table has "
-            f"{len(df)} genes x {len(samples)} samples; the file is truncated or its header is "
-            "wrong"
+            f"{len(df)} genes x {len(samples)} samples"
         )
-        raise ValueError(msg)
+        if strict:
+            msg += (
+                "; the file is truncated or its header is wrong (pass strict=False to read the "
+                "table as it is, e.g. a subset that kept the full table's line 2)"
+            )
+            raise ValueError(msg)
+        warn_data(f"read_gct: {msg}; read the table as it is (strict=False)")
     genes = strip_version(df["Name"]) if strip_versions else pd.Index(df["Name"].astype(str))
     _check_unique(genes, p)
     values = df.iloc[:, 2:]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 
 from .._adata import DefaultKey, ExpressionTask, InputSources, check_key, prepare_task
@@ -113,8 +114,8 @@ def predict(
     task: ExpressionTask,
     spec: HybridFitSpec,
     interval: float | None,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """``(log1p prediction, embedding, sigma)`` of the targets; out-of-fold for training genes."""
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, GeneInputs]:
+    """``(log1p prediction, embedding, sigma, inputs)`` of the targets; out-of-fold in training."""
     model, rows = resolved.model, np.flatnonzero(task.target)
     if interval is not None and not model.calibrated:
         warn_data(
@@ -124,13 +125,77 @@ def predict(
         )
     with_sigma = interval is not None and model.calibrated
     sources, inputs = resolved.sources, resolved.inputs
-    pred, emb, _, sigma = predict_hybrid(
+    pred, emb, inputs, sigma = predict_hybrid(
         adata, model, aligned.Y, task.reference, rows, spec, sources, inputs, with_sigma=with_sigma
     )
     if resolved.trained_here and model.oof_prediction_ is not None and model.oof_rows_ is not None:
         hit = np.isin(rows, model.oof_rows_)
         pred[hit] = model.oof_prediction_[np.searchsorted(model.oof_rows_, rows[hit])]
-    return pred, emb, sigma
+    return pred, emb, sigma, inputs
+
+
+def _longest_block(var: pd.DataFrame, target: np.ndarray) -> tuple[int, np.ndarray]:
+    """Length and genes of the longest run of consecutive targets along one chromosome."""
+    if "chrom" not in var.columns or "tss" not in var.columns:
+        return 0, np.array([], dtype=np.int64)
+    tss = pd.to_numeric(var["tss"], errors="coerce").to_numpy(float)
+    chrom = var["chrom"].astype(str).to_numpy()
+    idx = np.flatnonzero(np.isfinite(tss))
+    idx = idx[np.lexsort((tss[idx], chrom[idx]))]
+    t, c = target[idx], chrom[idx]
+    run = np.cumsum(np.r_[True, (c[1:] != c[:-1]) | ~t[:-1]])
+    if not t.any():
+        return 0, np.array([], dtype=np.int64)
+    best = np.bincount(run[t]).argmax()
+    genes = idx[t & (run == best)]
+    return len(genes), genes
+
+
+def check_extrapolation(
+    adata: AnnData, model: HybridImputer, task: ExpressionTask, rows: np.ndarray, inputs: GeneInputs
+) -> np.ndarray:
+    """Warn where the model is applied far outside its training; True: targets out of range.
+
+    Out of range: no reference gene within the training range of TSS distances (mean + 2 sd
+    of the training genes' log10 nearest-reference distance). Also warns on fewer reference
+    genes than ``k_neighbors``, on a median nearest-reference distance of the targets above
+    the training mean + 1 sd (a table sparser than training's; a subset of chromosomes is not),
+    and on ``k_neighbors`` or more consecutive targets along a chromosome.
+    """
+    k, n_ref = model.config.k_neighbors, int(task.reference.sum())
+    names, nearest = list(model.genef_names_), inputs.neighbors.distance[rows, 0]
+    far, sparse, mu, sd = np.zeros(len(rows), bool), False, np.nan, np.nan
+    if "log10_nearest_reference_bp" in names:
+        i = names.index("log10_nearest_reference_bp")
+        mu, sd = model.gmu_[i], model.gsd_[i]
+        far = ~(nearest <= 10 ** (mu + 2 * sd))
+        sparse = np.median(nearest) > 10 ** (mu + sd)
+    if n_ref < k or sparse:
+        warn_data(
+            f"the genes to impute have few reference genes nearby: their nearest one is a "
+            f"median {np.median(nearest) / 1e3:,.0f} kb away (the training genes': "
+            f"{10**mu / 1e3:,.0f} kb), among {n_ref:,} reference genes (the model uses {k} per "
+            "gene); the imputed values are less reliable: pass every measured gene of the table",
+            stacklevel=4,
+        )
+    if far.any():
+        warn_data(
+            f"{int(far.sum())} of {len(rows)} genes to impute have no reference gene within "
+            f"{10 ** (mu + 2 * sd) / 1e6:.1f} Mb of their TSS, beyond the model's training range "
+            f"(e.g. {list(adata.var_names[rows[far]][:3])}): their values are extrapolated and "
+            "their reliability is NaN",
+            stacklevel=4,
+        )
+    n_block, block = _longest_block(adata.var, task.target)
+    if n_block >= k:
+        chrom, tss = adata.var["chrom"].iloc[block[0]], adata.var["tss"].iloc[block]
+        warn_data(
+            f"{n_block} consecutive genes on {chrom} ({int(tss.min()):,}-{int(tss.max()):,} "
+            "bp) are all imputed: a contiguous block is the hardest case (its inner genes "
+            "have no measured neighbour nearby); expect lower accuracy than for scattered genes",
+            stacklevel=4,
+        )
+    return far
 
 
 @doc_params()
@@ -166,6 +231,9 @@ def impute_expression(
     ----------
     {adata_tissues}
     {model_hybrid}
+        Pretrained: ``"gtex_v8_37tissues"`` (GTEx v8, 37 HPA tissues; the one for this
+        function) and the sequence-only ``"gtex_v8_37tissues_sequence"`` and
+        ``"gtex_v8_37tissues_promoter"`` (made for :func:`predict_profiles`).
     genes
         Boolean mask or ``var`` column of genes to impute; default: every gene with a NaN
         value (a warning counts the partly measured ones). A partly measured gene keeps its
@@ -236,7 +304,9 @@ def impute_expression(
     DataWarning
         When a model trained elsewhere sees reference genes off its training scale (median
         per-tissue mean shift above 0.5 training sd, or sd ratio beyond 1.25x: other units,
-        e.g. log2), and on the data problems of :func:`train`.
+        e.g. log2), and on the data problems of :func:`train`; when applied far outside its
+        training: too few reference genes, genes without a reference gene within its range
+        of TSS distances (their reliability is NaN), or a contiguous block of target genes.
 
     Examples
     --------
@@ -268,14 +338,15 @@ def impute_expression(
     model, order, rows = resolved.model, aligned.order, np.flatnonzero(task.target)
     here = order >= 0
     t0 = time.perf_counter()
-    pred, emb, sigma = predict(adata, resolved, aligned, task, spec, interval)
+    pred, emb, sigma, inputs = predict(adata, resolved, aligned, task, spec, interval)
+    far = check_extrapolation(adata, model, task, rows, inputs)
     conditioned = condition_on_observed(model, pred, task, order, rows, overwrite)
     pred = pred if conditioned is None else conditioned
     bounds = reliability = None
     if sigma is not None and interval is not None:  # a calibrated model's interval
         lo, hi = model.interval(pred, sigma, float(interval))
         bounds = interval_layers(lo[:, here], hi[:, here], order[here], adata.n_obs, is_log1p)
-        reliability = gene_reliability(pred, lo, hi, model.mu_)
+        reliability = np.where(far, np.nan, gene_reliability(pred, lo, hi, model.mu_))
     timings["impute"] = time.perf_counter() - t0
     if aligned.extra:
         warn_data(

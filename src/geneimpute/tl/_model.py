@@ -103,16 +103,33 @@ def check_scale(
 
 
 def model_tissue_order(
-    tissues: Sequence[str], model: HybridImputer, *, allow_missing: bool = False
+    tissues: Sequence[str], model: HybridImputer, *, allow_missing: bool | None = None
 ) -> tuple[np.ndarray, list]:
-    """Positions in ``tissues`` of the model's tissues (-1: absent), and the data's extras."""
+    """Positions in ``tissues`` of the model's tissues (-1: absent), and the data's extras.
+
+    Names match exactly, else ignoring case, spaces and punctuation (as
+    ``pp.merge_gtex_tissues``; warned). A missing tissue is an error unless ``allow_missing``;
+    with ``False`` (the caller offers ``missing_tissues="estimate"``) the error names it.
+    """
+    from ..pp._gtex_tissues import GTEX_TISSUE_MAP, _key
+
     names = [str(t) for t in tissues]
     pos = {t: i for i, t in enumerate(names)}
-    missing = [t for t in model.tissues_ if t not in pos]
-    extra = [t for t in names if t not in set(model.tissues_)]
+    loose: dict[str, int] = {}
+    for i, t in enumerate(names):
+        loose.setdefault(_key(t), i)
+    order = np.array([pos.get(t, loose.get(_key(t), -1)) for t in model.tissues_], np.int64)
+    missing = [t for t, o in zip(model.tissues_, order, strict=True) if o < 0]
+    used, known = set(order.tolist()), set(model.tissues_)
+    extra = [t for i, t in enumerate(names) if t not in known and i not in used]
+    pairs = zip(model.tissues_, order, strict=True)
+    if renamed := [f"{names[o]!r} as {t!r}" for t, o in pairs if o >= 0 and names[o] != t]:
+        warn_data(
+            f"{len(renamed)} tissue names match the model's only when case, spaces and "
+            f"punctuation are ignored, and are read so: {', '.join(renamed[:3])}",
+            stacklevel=5,
+        )
     if missing and not allow_missing:
-        from ..pp._gtex_tissues import GTEX_TISSUE_MAP
-
         gtex = {k.lower() for k in GTEX_TISSUE_MAP}
         hint = (
             "; these look like GTEx SMTSD names: merge them into the model's HPA tissue names "
@@ -120,13 +137,18 @@ def model_tissue_order(
             if any(t.strip().lower() in gtex for t in extra)
             else ""
         )
+        if allow_missing is not None:
+            hint += (
+                "; or estimate the missing tissues from the others with "
+                "missing_tissues='estimate' (command line: --estimate-missing-tissues)"
+            )
         msg = (
             f"adata lacks {len(missing)} of the model's {len(model.tissues_)} tissues: "
             f"{missing}; adata's tissues that match none of the model's: {extra}. The "
             f"model needs every tissue it was trained on (by obs_name, any order){hint}"
         )
         raise ValueError(msg)
-    return np.array([pos.get(t, -1) for t in model.tissues_], dtype=np.int64), extra
+    return order, extra
 
 
 def model_tissue_values(

@@ -51,6 +51,23 @@ def _regulator_default(adata: AnnData, complete: np.ndarray) -> np.ndarray:
     return typed & complete
 
 
+def _check_targets(adata: AnnData, model: RegulatorImputer, names: Sequence[str]) -> None:
+    """Raise ``KeyError`` naming why genes chosen by name are not the model's targets."""
+    targets, regulators = set(model.setup_.targets), set(model.setup_.regulators)
+    typed = adata.var.get("regulator_type", pd.Series("", index=adata.var_names)).astype(str)
+    why = []
+    for g in (g for g in names if g not in targets):
+        if g not in regulators:
+            why.append(f"{g} was not a target in training")
+        elif typed[g] in ("RBP/SF", "TF"):
+            why.append(f"{g} is typed {typed[g]}, so it is a regulator, not a target")
+        else:
+            why.append(f"{g} is a regulator, not a target")
+    if why:
+        msg = f"{'; '.join(why[:5])}; choose targets among model.setup_.targets"
+        raise KeyError(msg)
+
+
 @doc_params()
 def train_regulators(
     adata: AnnData,
@@ -106,6 +123,12 @@ def train_regulators(
     ValueError
         If no regulators are present, regulators contain NaN, there are no targets, a gene is
         both, sample IDs are duplicated, or there are fewer than 20 samples.
+
+    Warns
+    -----
+    DataWarning
+        With ``regulators=None``, when genes of ``targets`` are typed regulators (they are
+        used as regulators, not targets).
     """
     check_tissues(adata, "samples")
     check_unique_var_names(adata)
@@ -130,6 +153,13 @@ def train_regulators(
         raise ValueError(msg)
     measured = np.isfinite(X).any(axis=0)
     tgt = gene_set(adata, targets, ~reg & measured, "targets")
+    if regulators is None and (typed := tgt & reg).any():
+        warn_data(
+            f"{int(typed.sum())} genes of targets= are typed regulators "
+            f"(var['regulator_type']), so they are regulators, not targets: "
+            f"{list(adata.var_names[typed][:5])}",
+        )
+        tgt &= ~reg
     both, never = tgt & reg, tgt & ~measured
     if both.any() or never.any():
         what = "genes are both regulators and targets" if both.any() else "targets never measured"
@@ -407,7 +437,13 @@ def regulator_attribution(
     ImportError
         Without captum (``pip install "geneimpute[interpret]"``).
     KeyError, ValueError
-        As :func:`impute_from_regulators`; on an unknown ``method`` or ``n_top < 1``.
+        As :func:`impute_from_regulators`; on an unknown ``method`` or ``n_top < 1``; a
+        ``KeyError`` names why a target given by name is not one of the model's (a regulator).
+
+    Warns
+    -----
+    DataWarning
+        When every attribution is zero (the model predicts the targets without regulators).
     """
     key_added = check_key(key_added)
     if method not in ("deeplift", "integrated_gradients"):
@@ -422,12 +458,21 @@ def regulator_attribution(
     r, t, _, _ = _model_columns(adata, resolved, X)
     names = np.array(resolved.setup_.targets)
     want = gene_set(adata, targets, np.ones(adata.n_vars, bool), "targets")
+    if targets is not None and not isinstance(targets, str) and np.asarray(targets).dtype != bool:
+        _check_targets(adata, resolved, adata.var_names[want])
     chosen = np.flatnonzero(want[t])
     if not len(chosen):
         msg = "no model target selected for attribution"
         raise ValueError(msg)
     t0 = time.perf_counter()
     S = resolved.attribute(X[:, r], X[:, t], chosen, method=method)
+    if not S.any():
+        warn_data(
+            f"every attribution of the {len(chosen)} targets is zero: the model predicts them "
+            "without the regulators (its network stayed at its zero start, and its context "
+            "ridge uses them only where a target is unmeasured); train_regulators(..., "
+            "use_autoencoder=False) learns from the regulators alone",
+        )
     scores = pd.DataFrame(S, index=resolved.setup_.regulators, columns=names[chosen])
     top = pd.DataFrame(index=adata.var_names.copy())
     order = np.argsort(-np.abs(S), axis=0)[: min(n_top, len(r))]  # strongest first

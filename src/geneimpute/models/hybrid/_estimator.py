@@ -238,9 +238,9 @@ class HybridImputer:
     def _fit_stage2(self, X3, Y, rows, folds, device: str, client) -> None:
         """Fit XGBoost on the reference genes' design ``X3``, their errors and intervals."""
         params = xgb_params(self.config, device)
-        with timed("xgboost_fit", self.timings_):
+        with timed("xgboost_fit", self.timings_, progress=True):
             self.xgb_, self.pattern_xgb_ = fit_stage2(params, X3, Y, client)
-        with timed("out_of_fold_errors", self.timings_):
+        with timed("out_of_fold_errors", self.timings_, progress=True):
             where = [np.searchsorted(rows, np.sort(h)) for h in folds]
             self.oof_prediction_ = cross_fit(params, X3, Y, where, client)
             self.oof_rows_ = rows
@@ -248,7 +248,7 @@ class HybridImputer:
             self.conditioner_ = ObservedTissueConditioner().fit(residuals)
         self.sigma_xgb_, self.conformal_, self.sigma_floor_ = None, None, 0.0
         if self.config.calibrate:  # a smaller difficulty model of |residual|, cross-fitted
-            with timed("calibration", self.timings_):
+            with timed("calibration", self.timings_, progress=True):
                 small = {**params, "n_estimators": 100, "max_depth": 3}
                 absres = np.abs(residuals)
                 raw = cross_fit(small, X3, absres, where, client, pattern=False)
@@ -352,7 +352,7 @@ class HybridImputer:
             raise ValueError(msg)
         rows = np.asarray(rows, dtype=np.int64)
         emb = None
-        with timed("network_inference"):
+        with timed("network_inference", progress=True):
             prep = self._prepare(Y, inputs)
             t = self._net_inputs(prep, inputs)
             out: dict[str, np.ndarray] = {}
@@ -360,7 +360,7 @@ class HybridImputer:
                 out = read_out(self.net_.to(device), t, rows, device, scale=(self.mu_, self.sd_))
                 if return_embedding and self.config.uses("cnn"):
                     emb = promoter_embeddings(self.net_, inputs.promoter, device)
-        with timed("xgboost_predict"):
+        with timed("xgboost_predict", progress=True):
             X = self._design(out, prep, rows)
             for m in (self.xgb_, self.pattern_xgb_, self.sigma_xgb_):
                 if m is not None:  # a model fitted on a GPU predicts where it is asked to
