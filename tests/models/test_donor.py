@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -173,3 +174,12 @@ def test_unfitted_model_is_not_saved(cls, tmp_path):
     with pytest.raises(RuntimeError, match=f"this {cls.__name__} is not fitted"):
         cls().save(tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_a_tissue_no_donor_has_gives_no_numpy_warning():
+    V = np.random.default_rng(0).normal(size=(6, 3, 4))
+    V[:, 1] = np.nan  # no donor has tissue 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = TissueMean().fit(V, np.arange(6))
+    assert np.isfinite(model.mu_).all()  # the empty tissue falls back to the gene means

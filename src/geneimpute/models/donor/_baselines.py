@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from .._persistence import SavedModel, damaged, need
 
 def _standardise(V: np.ndarray, donors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per (tissue, gene) mean and sd over ``donors`` that have the tissue; ``(T, G)`` each."""
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # a tissue no donor has
         mu = np.nanmean(V[donors], axis=0)
         sd = np.nanstd(V[donors], axis=0)
     glob_mu = np.nanmean(V[donors], axis=(0, 1))
