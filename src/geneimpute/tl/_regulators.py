@@ -214,8 +214,9 @@ def _model_columns(
         )
         nan = ~np.asarray(finite)
     else:
-        nan, negative = ~np.isfinite(X[:, r]).all(axis=0), (X[:, t] < 0).any()
-        mean, sd = X[:, r].mean(axis=0), X[:, r].std(axis=0)
+        R = X[:, r]  # one copy of the regulator columns
+        nan, negative = ~np.isfinite(R).all(axis=0), (X[:, t] < 0).any()
+        mean, sd = R.mean(axis=0), R.std(axis=0)
     if nan.any():
         msg = (
             f"{int(nan.sum())} of the model's regulators have NaN in adata (e.g. "
